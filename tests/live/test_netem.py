@@ -1,0 +1,83 @@
+"""The userspace forwarder really delays and drops: UDP echo A <-> B through it."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from rtk_sessions.netem import Impairment
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
+
+
+def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict:
+    srv = net.popen_b([sys.executable, "-m", "rtk_sessions.netem.probe", "server",
+                       "--bind", net.ip_b, "--seconds", "30"])
+    time.sleep(0.3)
+    r = net.exec_a([sys.executable, "-m", "rtk_sessions.netem.probe", "client", "--to", net.ip_b,
+                    "--count", str(count), "--interval-ms", str(interval_ms)], timeout=30)
+    srv.terminate()
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_delay_and_loss_each_way():
+    with Impairment(delay_ms=50, loss_pct=5, seed=11) as net:
+        res = _probe(net)
+    fw = net.forwarder_stats
+    print("probe", res, "forwarder", fw)
+    assert 99 <= res["rtt_ms"]["median"] <= 110  # 2 x 50 ms
+    # round trip survives with (1-0.05)^2: 9.75 % expected loss
+    assert 4 <= res["loss_pct"] <= 17
+    for d in ("ab", "ba"):
+        c = fw["counts"][d]
+        assert 0.02 <= c["dropped"] / c["received"] <= 0.09
+    assert fw["max_lateness_ms"] < 20
+
+
+def test_clean_link_is_fast_and_lossless():
+    with Impairment(delay_ms=0, loss_pct=0, seed=1) as net:
+        res = _probe(net, count=300)
+    print("probe", res)
+    assert res["loss_pct"] == 0
+    assert res["rtt_ms"]["median"] < 5
+
+
+def test_control_link_reaches_host_and_cleanup():
+    hits = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.client_address[0])
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+
+    httpd = ThreadingHTTPServer(("0.0.0.0", 0), H)
+    port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with Impairment(delay_ms=200, loss_pct=50) as net:
+            for side, host in (("a", net.host_ip_a), ("b", net.host_ip_b)):
+                t0 = time.monotonic()
+                r = net.exec_in(side, ["python3", "-c",
+                                       f"import urllib.request;print(urllib.request.urlopen("
+                                       f"'http://{host}:{port}/',timeout=5).read())"])
+                assert r.returncode == 0, r.stderr
+                assert time.monotonic() - t0 < 3  # not through the 200 ms/50 % forwarder
+            # no route off the machine from inside a peer namespace
+            r = net.exec_a(["ip", "route", "get", "8.8.8.8"])
+            assert r.returncode != 0
+            names = (net.ns_a, net.ns_b, net.ns_r)
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert not any(n in listed for n in names)
+        assert hits == [net.ctl_ip_a, net.ctl_ip_b]
+    finally:
+        httpd.shutdown()
