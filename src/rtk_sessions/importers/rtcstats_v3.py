@@ -10,7 +10,8 @@ the same connection, property names and ``type`` values replaced by short codes 
 the collapsed report timestamp at the top-level key ``t``, and removed objects sent as ``null``.
 Stats ids are remapped to short numeric ids by the sender and never mapped back; we keep them as
 they are (references such as ``transportId`` use the same short ids, so the report stays
-consistent). The same decompression is applied to full reports, as the reference reader does.
+consistent). A full (uncompressed) report replaces the connection's state, see
+:func:`is_full_report`.
 """
 
 from __future__ import annotations
@@ -156,6 +157,20 @@ def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
     return out_report
 
 
+def is_full_report(value: dict) -> bool:
+    """An uncompressed getStats() report rather than a compression.js delta.
+
+    A delta carries its collapsed timestamp as the top-level key ``t`` and per-object timestamps
+    under the short name ``t`` too; a full report has no top-level ``t`` and every object has a
+    ``timestamp``. (The reference reader runs every report through the decompression, which for
+    full reports keeps objects that went away; we replace the state instead.)
+    """
+    if "t" in value or not value:
+        return False
+    objs = list(value.values())
+    return all(isinstance(o, dict) and "timestamp" in o for o in objs)
+
+
 def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, str]) -> dict:
     """Inverse of :func:`decompress`, following ``statsCompression`` (used to build test dumps).
 
@@ -247,7 +262,10 @@ def parse(lines: list[str], name: str) -> RecordedClient:
         if method == "getStats":
             if pc_id is None or not isinstance(value, dict):
                 continue
-            full = decompress(base_by_pc.get(pc_id, {}), value)
+            if is_full_report(value):
+                full = {sid: dict(obj) for sid, obj in value.items() if isinstance(obj, dict)}
+            else:
+                full = decompress(base_by_pc.get(pc_id, {}), value)
             base_by_pc[pc_id] = full
             value = {sid: {**obj, "id": sid} for sid, obj in full.items()}
         elif pc_id is None and isinstance(value, dict) and not user_agent:
