@@ -1,0 +1,26 @@
+"""rtk_sessions.stats: raw W3C WebRTC getStats() reports -> RealtimeKit peer-report quality.
+
+Pure and stdlib-only: no I/O, no clock reads, no third-party imports. Definitions, units and
+sources: docs/quality-metrics.md. The domain layer calls exactly the names in ``__all__``.
+"""
+
+from .aggregate import cumulative
+from .compact import compact_report
+from .normalize import normalize_report
+from .pairs import candidate_pairs
+from .report import build_quality
+from .rows import sample_rows
+from .types import KINDS, QualityThresholds, SampleRow, StreamLabel
+
+__all__ = [
+    "KINDS",
+    "QualityThresholds",
+    "SampleRow",
+    "StreamLabel",
+    "build_quality",
+    "candidate_pairs",
+    "compact_report",
+    "cumulative",
+    "normalize_report",
+    "sample_rows",
+]

@@ -1,0 +1,74 @@
+"""The per-connection cursor: the smallest report the next interval's deltas need."""
+
+from __future__ import annotations
+
+from .normalize import normalize_report
+from .pairs import selected_pair_ids
+
+__all__ = ["compact_report"]
+
+_COMMON_FIELDS = ("id", "type", "timestamp", "ssrc", "kind", "mid", "trackIdentifier", "transportId")
+_KEEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "outbound-rtp": (
+        *_COMMON_FIELDS,
+        "remoteId",
+        "packetsSent",
+        "bytesSent",
+        "framesEncoded",
+        "keyFramesEncoded",
+        "pliCount",
+        "firCount",
+        "nackCount",
+        "qualityLimitationDurations",
+        "qualityLimitationResolutionChanges",
+    ),
+    "inbound-rtp": (
+        *_COMMON_FIELDS,
+        "remoteId",
+        "packetsReceived",
+        "packetsLost",
+        "bytesReceived",
+        "jitterBufferDelay",
+        "jitterBufferEmittedCount",
+        "concealmentEvents",
+        "framesDecoded",
+        "framesDropped",
+        "framesReceived",
+        "keyFramesDecoded",
+        "firCount",
+        "pliCount",
+        "nackCount",
+        "freezeCount",
+        "totalFreezesDuration",
+        "pauseCount",
+        "totalPausesDuration",
+    ),
+    "remote-inbound-rtp": (*_COMMON_FIELDS, "localId", "packetsLost"),
+    "transport": ("id", "type", "timestamp", "selectedCandidatePairId"),
+}
+
+
+def compact_report(report: dict[str, dict]) -> dict[str, dict]:
+    """The part of a normalized report the NEXT interval needs (the per-connection cursor).
+
+    Keeps, with only the fields listed in ``_KEEP_FIELDS``: outbound-rtp, inbound-rtp and
+    remote-inbound-rtp (the cumulative counters the next deltas subtract from, plus the identity and
+    link fields), transports (``selectedCandidatePairId``), and the selected candidate pairs with
+    their local and remote candidates in full, so that ``candidate_pairs(compact_report(r))`` equals
+    ``candidate_pairs(r)``. Everything else (codecs, certificates, tracks, media sources, unselected
+    pairs) is dropped. Accepts what ``normalize_report`` accepts (so garbage gives ``{}``); the input
+    is not mutated.
+    """
+    report = normalize_report(report)
+    out: dict[str, dict] = {}
+    for sid, stats in report.items():
+        keep = _KEEP_FIELDS.get(stats["type"])
+        if keep is not None:
+            out[sid] = {name: stats[name] for name in keep if name in stats}
+    for pair_id in selected_pair_ids(report):
+        pair = report[pair_id]
+        out[pair_id] = dict(pair)
+        for ref in (pair.get("localCandidateId"), pair.get("remoteCandidateId")):
+            if isinstance(ref, str) and isinstance(report.get(ref), dict):
+                out[ref] = dict(report[ref])
+    return out

@@ -1,0 +1,160 @@
+"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (quality-metrics.md §2.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .normalize import normalize_report
+from .types import num
+
+__all__ = ["candidate_pairs", "selected_pair_ids", "selected_pair_rtt"]
+
+PRODUCING = "producing_transport"
+CONSUMING = "consuming_transport"
+_ROLE_ALIASES = {
+    "producing": PRODUCING,
+    PRODUCING: PRODUCING,
+    "consuming": CONSUMING,
+    CONSUMING: CONSUMING,
+}
+
+# CandidatePair key (sessions-api.md Appendix A) -> W3C RTCIceCandidatePairStats member.
+_PAIR_NUMBERS = (
+    ("available_incoming_bitrate", "availableIncomingBitrate"),  # bits/s, gauge
+    ("available_outgoing_bitrate", "availableOutgoingBitrate"),  # bits/s, gauge
+    ("bytes_discarded_on_send", "bytesDiscardedOnSend"),  # cumulative
+    ("bytes_received", "bytesReceived"),  # cumulative
+    ("bytes_sent", "bytesSent"),  # cumulative
+    ("current_round_trip_time", "currentRoundTripTime"),  # seconds, latest STUN RTT
+    ("last_packet_received_timestamp", "lastPacketReceivedTimestamp"),  # epoch ms
+    ("last_packet_sent_timestamp", "lastPacketSentTimestamp"),  # epoch ms
+    ("packets_discarded_on_send", "packetsDiscardedOnSend"),  # cumulative
+    ("packets_received", "packetsReceived"),  # cumulative
+    ("packets_sent", "packetsSent"),  # cumulative
+    ("total_round_trip_time", "totalRoundTripTime"),  # seconds, cumulative
+)
+# CandidatePair key suffix -> W3C RTCIceCandidateStats member (after normalize_report).
+_CANDIDATE_STRINGS = (
+    ("address", "address"),
+    ("network_type", "networkType"),  # Chrome only; removed from the spec
+    ("protocol", "protocol"),
+    ("related_address", "relatedAddress"),
+    ("type", "candidateType"),
+    ("url", "url"),  # local srflx/relay only; never on remote candidates per spec
+)
+_CANDIDATE_NUMBERS = (("port", "port"), ("related_port", "relatedPort"))
+
+
+def _pairs(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {sid: s for sid, s in report.items() if s.get("type") == "candidate-pair"}
+
+
+def selected_pair_ids(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Ids of the selected candidate pairs of a normalized report, in report order.
+
+    Selection (quality-metrics.md §2.3): the pairs named by ``transport.selectedCandidatePairId``
+    (W3C RTCTransportStats); else the pairs with ``selected: true`` (Firefox); else, per
+    ``transportId``, the ``nominated`` pair in state ``succeeded`` with the most bytes sent+received
+    (this project's fallback).
+    """
+    pairs = _pairs(report)
+    chosen = {
+        s["selectedCandidatePairId"]
+        for s in report.values()
+        if s.get("type") == "transport" and isinstance(s.get("selectedCandidatePairId"), str)
+    }
+    ids = [sid for sid in pairs if sid in chosen]
+    if ids:
+        return ids
+    ids = [sid for sid, p in pairs.items() if p.get("selected") is True]
+    if ids:
+        return ids
+    best: dict[Any, tuple[float, str]] = {}
+    for sid, p in pairs.items():
+        if p.get("nominated") is True and p.get("state") == "succeeded":
+            volume = (num(p.get("bytesSent")) or 0) + (num(p.get("bytesReceived")) or 0)
+            key = p.get("transportId") if isinstance(p.get("transportId"), str) else None
+            if key not in best or volume > best[key][0]:
+                best[key] = (volume, sid)
+    winners = {sid for _, sid in best.values()}
+    return [sid for sid in pairs if sid in winners]
+
+
+def selected_pair_rtt(report: Mapping[str, Mapping[str, Any]], transport_id: Any = None) -> float | None:
+    """``currentRoundTripTime`` (seconds, W3C candidate-pair) of the selected pair.
+
+    Prefers the pair of the transport ``transport_id`` (an RTP stream's ``transportId``), else the
+    first selected pair that has the field; ``None`` when no selected pair reports it (Firefox).
+    """
+    ids = selected_pair_ids(report)
+    if isinstance(transport_id, str):
+        transport = report.get(transport_id, {})
+        preferred = transport.get("selectedCandidatePairId")
+        ids.sort(key=lambda sid: sid != preferred)
+    for sid in ids:
+        rtt = num(report[sid].get("currentRoundTripTime"))
+        if rtt is not None and rtt >= 0:
+            return float(rtt)
+    return None
+
+
+def _pair_entry(report: Mapping[str, Mapping[str, Any]], pair: Mapping[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    for key, name in _PAIR_NUMBERS:
+        value = num(pair.get(name))
+        if value is not None:
+            entry[key] = value
+    if isinstance(pair.get("nominated"), bool):
+        entry["nominated"] = pair["nominated"]
+    for side, ctype in (("local", "local-candidate"), ("remote", "remote-candidate")):
+        ref = pair.get(f"{side}CandidateId")
+        if not isinstance(ref, str):
+            continue
+        entry[f"{side}_candidate_id"] = ref
+        cand = report.get(ref)
+        if not isinstance(cand, Mapping) or cand.get("type") != ctype:
+            continue
+        for suffix, name in _CANDIDATE_STRINGS:
+            if isinstance(cand.get(name), str):
+                entry[f"{side}_candidate_{suffix}"] = cand[name]
+        for suffix, name in _CANDIDATE_NUMBERS:
+            value = num(cand.get(name))
+            if value is not None:
+                entry[f"{side}_candidate_{suffix}"] = value
+    return entry
+
+
+def candidate_pairs(
+    report: dict[str, dict], *, transport: str | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The selected candidate pairs of one connection's report as CandidatePair entries.
+
+    report: a getStats() report (normalized here; any shape ``normalize_report`` accepts).
+    transport: the ingest ``transport`` (``"producing"``/``"consuming"``, or the role names
+    ``"producing_transport"``/``"consuming_transport"``); ``None`` or anything else means: the role
+    is producing if the connection has an outbound-rtp, consuming if it has an inbound-rtp (both
+    when it has both, e.g. P2P), producing when it has neither.
+
+    Returns ``[(role, pair_id, entry)]``, role ``"producing_transport"``|``"consuming_transport"``,
+    entry in sessions-api.md Appendix A ``CandidatePair`` shape with ``None`` values omitted:
+    counters are the pair's lifetime totals (cumulative, as in the reference report), RTTs in
+    seconds, bitrates in bits/s, ``last_packet_*_timestamp`` epoch ms, candidate fields from the
+    linked local/remote candidate.
+    """
+    report = normalize_report(report)
+    ids = selected_pair_ids(report)
+    if not ids:
+        return []
+    role = _ROLE_ALIASES.get(transport) if isinstance(transport, str) else None
+    if role is not None:
+        roles = [role]
+    else:
+        types = {s.get("type") for s in report.values()}
+        roles = []
+        if "outbound-rtp" in types:
+            roles.append(PRODUCING)
+        if "inbound-rtp" in types:
+            roles.append(CONSUMING)
+        roles = roles or [PRODUCING]
+    return [(r, sid, _pair_entry(report, report[sid])) for r in roles for sid in ids]

@@ -1,0 +1,519 @@
+"""Per-interval sample rows from two consecutive getStats() reports of one connection (Q1).
+
+Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md §2):
+
+- producers (W3C ``outbound-rtp`` + its ``remote-inbound-rtp``, the receiver's RTCP RR):
+  ``timestamp``, ``producer_id``, ``ssrc``, ``mid``, ``bytes_sent`` Δ, ``packets_sent`` Δ,
+  ``packets_lost`` Δ remote-inbound ``packetsLost`` (clamped ≥ 0), ``jitter`` remote-inbound
+  ``jitter`` (s), ``rtt`` remote-inbound ``roundTripTime`` (s); the last three are 0 until the first
+  RR arrives, as in the reference report. Video adds ``frame_width``, ``frame_height``,
+  ``frames_per_second`` (``framesPerSecond``, else Δ``framesEncoded``/Δt), ``frames_encoded`` Δ,
+  ``key_frames_encoded`` Δ, ``pli_count`` Δ, ``fir_count`` Δ, ``quality_limitation_reason``,
+  ``quality_limitation_durations`` Δ per state (s), ``quality_limitation_resolution_changes`` Δ.
+- consumers (W3C ``inbound-rtp``): ``timestamp``, ``consumer_id``, ``producer_id``, ``peer_id``,
+  ``ssrc``, ``mid``, ``bytes_received`` Δ, ``packets_received`` Δ, ``packets_lost`` Δ (clamped ≥ 0),
+  ``jitter`` (s), ``jitter_buffer_delay`` Δ (s), ``jitter_buffer_emitted_count`` Δ; audio adds
+  ``concealment_events`` Δ; video adds ``frame_width``, ``frame_height``, ``frames_per_second``
+  (``framesPerSecond``, else Δ``framesDecoded``/Δt), ``frames_decoded`` Δ, ``frames_dropped`` Δ,
+  ``key_frames_decoded`` Δ, ``fir_count`` Δ.
+- every row: ``mos_quality`` (``rtk_sessions.stats.scoring``).
+
+Internal fields (stripped by ``build_quality``): ``_interval_s`` (Δt, s), ``_loss_pct`` (Q7),
+``_bitrate_bps``, ``_rtt_ms`` (the RTT used for MOS), ``_buffer_delay_ms`` (the buffer delay used for
+MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consumers
+``_freeze_count`` Δ, ``_freezes_duration_s`` Δ, ``_pause_count`` Δ, ``_frames_received`` Δ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from .normalize import normalize_report
+from .pairs import selected_pair_rtt
+from .scoring import audio_mos, screenshare_video_mos, video_mos
+from .types import QualityThresholds, SampleRow, StreamLabel, num
+
+__all__ = ["iso_timestamp", "sample_rows"]
+
+_QL_STATES = ("bandwidth", "cpu", "none", "other")
+_QL_REASONS = frozenset(_QL_STATES)
+_ID_NAMESPACE = uuid.UUID("6f1b3c1e-5d0e-5b6a-9c57-2f7a3c1d2e40")  # this project's uuid5 namespace
+
+
+class _Reset(Exception):
+    """A cumulative counter went backwards: the stream was reset; the interval yields no row."""
+
+
+def iso_timestamp(epoch_ms: Any) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC) of a W3C DOMHighResTimeStamp in epoch ms, else ``None``."""
+    value = num(epoch_ms)
+    if value is None or value < 0:
+        return None
+    try:
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _rounded(value: float | int) -> float | int:
+    return value if isinstance(value, int) else round(value, 6)
+
+
+class _Delta:
+    """Δ of cumulative counters between the previous and current stats object of one stream."""
+
+    def __init__(self, prev: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
+        self.prev = prev
+        self.cur = cur
+
+    def __call__(self, name: str, *, clamp: bool = False) -> float | int | None:
+        """Δ``name``; ``None`` when either side lacks it. Negative: 0 when ``clamp`` (packetsLost
+        may decrease, RFC 3550), else ``_Reset``."""
+        a, b = num(self.prev.get(name)), num(self.cur.get(name))
+        if a is None or b is None:
+            return None
+        diff = num(b - a)
+        if diff is None:
+            return None
+        if diff < 0:
+            if clamp:
+                return 0
+            raise _Reset(name)
+        return _rounded(diff)
+
+
+def _label_for(stats: Mapping[str, Any], labels: Sequence[StreamLabel]) -> StreamLabel | None:
+    """The client label of a stream: first by ``ssrc``, then ``mid``, then ``trackIdentifier``
+    (docs/ingest.md). Labels whose ``kind`` contradicts the stream's are skipped."""
+    kind = stats.get("kind")
+    usable = [lb for lb in labels if lb.kind is None or lb.kind == kind]
+    for attr, value in (
+        ("ssrc", stats.get("ssrc")),
+        ("mid", stats.get("mid")),
+        ("track_id", stats.get("trackIdentifier")),
+    ):
+        if value is None:
+            continue
+        for label in usable:
+            if getattr(label, attr) == value:
+                return label
+    return None
+
+
+def _as_labels(labels: Any) -> list[StreamLabel]:
+    if not isinstance(labels, Sequence) or isinstance(labels, str | bytes):
+        return []
+    out = []
+    for item in labels:
+        if isinstance(item, StreamLabel):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(StreamLabel.from_mapping(item))
+    return out
+
+
+def _derived_id(namespace: str, direction: str, ssrc: int) -> str:
+    """Stable id when the client gave none (decision Q10): uuid5 of namespace, direction, ssrc."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{namespace}:{direction}:{ssrc}"))
+
+
+def _index(report: Mapping[str, Mapping[str, Any]], stype: str) -> dict[int, Mapping[str, Any]]:
+    out: dict[int, Mapping[str, Any]] = {}
+    for stats in report.values():
+        ssrc = stats.get("ssrc")
+        if stats.get("type") == stype and isinstance(ssrc, int) and ssrc not in out:
+            out[ssrc] = stats
+    return out
+
+
+def _remote_inbound(
+    report: Mapping[str, Mapping[str, Any]], outbound: Mapping[str, Any], by_ssrc: Mapping[int, Any]
+) -> Mapping[str, Any]:
+    """The remote-inbound-rtp of an outbound-rtp: via ``remoteId``, else ``localId``, else ssrc."""
+    ref = outbound.get("remoteId")
+    if isinstance(ref, str):
+        target = report.get(ref)
+        if target is not None and target.get("type") == "remote-inbound-rtp":
+            return target
+    for stats in report.values():
+        if stats.get("type") == "remote-inbound-rtp" and stats.get("localId") == outbound["id"]:
+            return stats
+    return by_ssrc.get(outbound["ssrc"], {})
+
+
+def _codec(report: Mapping[str, Mapping[str, Any]], stats: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = stats.get("codecId")
+    target = report.get(ref) if isinstance(ref, str) else None
+    return target if target is not None and target.get("type") == "codec" else {}
+
+
+def _fmtp_flag(codec: Mapping[str, Any], name: str) -> bool | None:
+    """``True``/``False`` when the codec's ``sdpFmtpLine`` sets ``name=1``/other; ``None`` if no line."""
+    line = codec.get("sdpFmtpLine")
+    if not isinstance(line, str):
+        return None
+    params = {}
+    for part in line.split(";"):
+        key, _, value = part.strip().partition("=")
+        params[key.strip().lower()] = value.strip()
+    return params.get(name) == "1"
+
+
+def _frame_rate(stats: Mapping[str, Any], frames: float | int | None, elapsed: float) -> float | None:
+    fps = num(stats.get("framesPerSecond"))
+    if fps is not None and fps >= 0:
+        return fps
+    if frames is not None:
+        return round(frames / elapsed, 2)
+    return None
+
+
+def _dimension(stats: Mapping[str, Any], name: str) -> int | None:
+    value = num(stats.get(name))
+    return int(value) if value is not None and value >= 0 else None
+
+
+def _bitrate(bytes_delta: float | int | None, elapsed: float) -> float | None:
+    return bytes_delta * 8 / elapsed if bytes_delta is not None else None
+
+
+def _ms(seconds: float | int | None) -> float | None:
+    return seconds * 1000 if seconds is not None and seconds >= 0 else None
+
+
+def _score(
+    *,
+    kind: str,
+    screenshare: bool,
+    packets: float | int | None,
+    bitrate: float | None,
+    loss_pct: float,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    stats: Mapping[str, Any],
+    codec: Mapping[str, Any],
+    fps: float | None,
+    expected_fps: float,
+    limited: bool,
+    thresholds: QualityThresholds,
+) -> float:
+    """mos_quality of a row (decisions Q3/Q4): 1 without packets (or bytes) in the interval; audio:
+    1 below ``audio_min_bitrate_bps`` with DTX off, else ``audio_mos``; screenshare video:
+    ``screenshare_video_mos``; camera video: ``video_mos``, or the loss-only score when the frame
+    size or frame rate is unknown (Firefox)."""
+    if packets == 0 or bitrate == 0 or (packets is None and bitrate is None):
+        return 1.0
+    if kind == "audio":
+        dtx = _fmtp_flag(codec, "usedtx") is True
+        fec = _fmtp_flag(codec, "useinbandfec") is not False
+        if not dtx and bitrate is not None and bitrate < thresholds.audio_min_bitrate_bps:
+            return 1.0
+        return audio_mos(
+            loss_pct=loss_pct,
+            bitrate_bps=bitrate,
+            rtt_ms=rtt_ms,
+            buffer_delay_ms=buffer_delay_ms,
+            fec=fec,
+            dtx=dtx,
+        )
+    width, height = _dimension(stats, "frameWidth"), _dimension(stats, "frameHeight")
+    if screenshare or width is None or height is None or fps is None or bitrate is None:
+        return screenshare_video_mos(loss_pct=loss_pct, limited=limited)
+    mime = codec.get("mimeType")
+    vp9 = isinstance(mime, str) and mime.lower() == "video/vp9"
+    return video_mos(
+        bitrate_bps=bitrate,
+        width=width,
+        height=height,
+        frame_rate=fps,
+        expected_frame_rate=expected_fps,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_delay_ms,
+        codec_factor=1.2 if vp9 else 1.0,
+    )
+
+
+def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _producer_row(
+    prev_report: Mapping[str, Mapping[str, Any]],
+    report: Mapping[str, Mapping[str, Any]],
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+) -> dict[str, Any]:
+    delta = _Delta(prev, cur)
+    ssrc = cur["ssrc"]
+    video = cur["kind"] == "video"
+    screenshare = label is not None and label.source == "screenshare"
+    packets, sent_bytes = delta("packetsSent"), delta("bytesSent")
+    ri_cur = _remote_inbound(report, cur, _index(report, "remote-inbound-rtp"))
+    ri_prev = _remote_inbound(prev_report, prev, _index(prev_report, "remote-inbound-rtp"))
+    lost = None
+    if num(ri_cur.get("packetsLost")) is not None:
+        lost = _Delta(ri_prev if ri_prev else {"packetsLost": 0}, ri_cur)("packetsLost", clamp=True)
+    # Q7: producer loss % = 100·Δremote-inbound.packetsLost / Δsent, fallback 100·fractionLost.
+    fraction = num(ri_cur.get("fractionLost"))
+    if lost is not None and packets:
+        loss_pct = min(100.0, 100 * lost / packets)
+    elif fraction is not None:
+        loss_pct = min(100.0, max(0.0, 100 * fraction))
+    else:
+        loss_pct = 0.0
+    jitter = num(ri_cur.get("jitter"))
+    jitter = jitter if jitter is not None and jitter >= 0 else None
+    rtt = num(ri_cur.get("roundTripTime"))
+    rtt = rtt if rtt is not None and rtt >= 0 else None
+    bitrate = _bitrate(sent_bytes, elapsed)
+    rtt_ms = _ms(rtt) if rtt is not None else thresholds.default_rtt_ms
+    # rtcscore has no sender-side buffer delay; 2·jitter is this project's proxy (§3.4).
+    buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
+    values: dict[str, Any] = {
+        "mos_quality": None,
+        "timestamp": iso_timestamp(cur.get("timestamp")),
+        "packets_lost": lost if lost is not None else 0,
+        "jitter": jitter if jitter is not None else 0,
+        "rtt": rtt if rtt is not None else 0,
+        "packets_sent": packets,
+        "bytes_sent": sent_bytes,
+        "producer_id": (label.producer_id if label else None)
+        or _derived_id(namespace, "outbound-rtp", ssrc),
+        "ssrc": ssrc,
+        "mid": cur.get("mid") if isinstance(cur.get("mid"), str) else None,
+    }
+    fps = None
+    reason = cur.get("qualityLimitationReason")
+    reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
+    source = report.get(cur.get("mediaSourceId")) if isinstance(cur.get("mediaSourceId"), str) else None
+    expected_fps = num((source or {}).get("framesPerSecond")) or thresholds.expected_frame_rate
+    if video:
+        frames = delta("framesEncoded")
+        fps = _frame_rate(cur, frames, elapsed)
+        values.update(
+            frame_width=_dimension(cur, "frameWidth"),
+            frame_height=_dimension(cur, "frameHeight"),
+            frames_per_second=fps,
+            frames_encoded=frames,
+            key_frames_encoded=delta("keyFramesEncoded"),
+            pli_count=delta("pliCount"),
+            fir_count=delta("firCount"),
+            quality_limitation_reason=reason,
+            quality_limitation_durations=_ql_durations(prev, cur),
+            quality_limitation_resolution_changes=delta("qualityLimitationResolutionChanges"),
+        )
+    values["mos_quality"] = _score(
+        kind=cur["kind"],
+        screenshare=screenshare,
+        packets=packets,
+        bitrate=bitrate,
+        loss_pct=loss_pct,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_ms,
+        stats=cur,
+        codec=_codec(report, cur),
+        fps=fps,
+        expected_fps=expected_fps,
+        limited=reason not in (None, "none"),
+        thresholds=thresholds,
+    )
+    active = cur.get("active")
+    values.update(
+        _interval_s=round(elapsed, 6),
+        _loss_pct=round(loss_pct, 6),
+        _bitrate_bps=round(bitrate, 3) if bitrate is not None else None,
+        _rtt_ms=rtt_ms,
+        _buffer_delay_ms=buffer_ms,
+        _nack_count=delta("nackCount"),
+        _active=active if isinstance(active, bool) else None,
+    )
+    return _compact(values)
+
+
+def _ql_durations(prev: Mapping[str, Any], cur: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Δ W3C ``qualityLimitationDurations`` per state (seconds); ``None`` unless both are records."""
+    a, b = prev.get("qualityLimitationDurations"), cur.get("qualityLimitationDurations")
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return None
+    out = _compact({state: _Delta(a, b)(state) for state in _QL_STATES})
+    return out or None
+
+
+def _consumer_row(
+    report: Mapping[str, Mapping[str, Any]],
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+) -> dict[str, Any]:
+    delta = _Delta(prev, cur)
+    ssrc = cur["ssrc"]
+    video = cur["kind"] == "video"
+    screenshare = label is not None and label.source == "screenshare"
+    packets, received_bytes = delta("packetsReceived"), delta("bytesReceived")
+    lost = delta("packetsLost", clamp=True)
+    # Q7: consumer loss % = 100·Δlost / (Δlost + Δreceived).
+    expected = (lost or 0) + (packets or 0)
+    loss_pct = 100 * (lost or 0) / expected if expected > 0 else 0.0
+    jitter = num(cur.get("jitter"))
+    jitter = jitter if jitter is not None and jitter >= 0 else None
+    jbd, emitted = delta("jitterBufferDelay"), delta("jitterBufferEmittedCount")
+    buffer_ms = (
+        jbd / emitted * 1000 if jbd is not None and emitted else thresholds.default_buffer_delay_ms
+    )
+    # Consumer rows carry no rtt; MOS uses the selected candidate pair's STUN RTT (§2.6), else
+    # remote-outbound-rtp.roundTripTime (RFC 3611 DLRR), else rtcscore's default.
+    rtt = selected_pair_rtt(report, cur.get("transportId"))
+    if rtt is None:
+        remote = report.get(cur.get("remoteId")) if isinstance(cur.get("remoteId"), str) else None
+        rtt = num((remote or {}).get("roundTripTime"))
+    rtt_ms = _ms(rtt)
+    rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
+    bitrate = _bitrate(received_bytes, elapsed)
+    values: dict[str, Any] = {
+        "mos_quality": None,
+        "timestamp": iso_timestamp(cur.get("timestamp")),
+        "packets_lost": lost,
+        "jitter": jitter,
+        "packets_received": packets,
+        "bytes_received": received_bytes,
+        "jitter_buffer_delay": jbd,
+        "jitter_buffer_emitted_count": emitted,
+        "consumer_id": (label.consumer_id if label else None)
+        or _derived_id(namespace, "inbound-rtp", ssrc),
+        "producer_id": label.producer_id if label else None,
+        "peer_id": label.remote_peer_id if label else None,
+        "ssrc": ssrc,
+        "mid": cur.get("mid") if isinstance(cur.get("mid"), str) else None,
+    }
+    fps = None
+    if video:
+        frames = delta("framesDecoded")
+        fps = _frame_rate(cur, frames, elapsed)
+        values.update(
+            frame_width=_dimension(cur, "frameWidth"),
+            frame_height=_dimension(cur, "frameHeight"),
+            frames_per_second=fps,
+            frames_decoded=frames,
+            frames_dropped=delta("framesDropped"),
+            key_frames_decoded=delta("keyFramesDecoded"),
+            fir_count=delta("firCount"),
+        )
+    else:
+        values["concealment_events"] = delta("concealmentEvents")
+    values["mos_quality"] = _score(
+        kind=cur["kind"],
+        screenshare=screenshare,
+        packets=packets,
+        bitrate=bitrate,
+        loss_pct=loss_pct,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_ms,
+        stats=cur,
+        codec=_codec(report, cur),
+        fps=fps,
+        expected_fps=thresholds.expected_frame_rate,
+        limited=False,
+        thresholds=thresholds,
+    )
+    values.update(
+        _interval_s=round(elapsed, 6),
+        _loss_pct=round(loss_pct, 6),
+        _bitrate_bps=round(bitrate, 3) if bitrate is not None else None,
+        _rtt_ms=rtt_ms,
+        _buffer_delay_ms=round(buffer_ms, 6),
+        _nack_count=delta("nackCount"),
+    )
+    if video:
+        values.update(
+            _freeze_count=delta("freezeCount"),
+            _freezes_duration_s=delta("totalFreezesDuration"),
+            _pause_count=delta("pauseCount"),
+            _frames_received=delta("framesReceived"),
+        )
+    return _compact(values)
+
+
+def sample_rows(
+    previous: dict[str, dict] | None,
+    current: dict[str, dict],
+    *,
+    namespace: str,
+    transport: str | None = None,
+    labels: Sequence[StreamLabel] = (),
+    thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
+) -> list[SampleRow]:
+    """Sample rows for the interval between two consecutive reports of ONE peer connection.
+
+    previous / current: reports of the connection (normalized, compacted, or raw: they are
+    normalized here); ``previous`` None (the first report) gives ``[]``: deltas need two reports.
+    namespace: stable id of the connection (e.g. ``f"{peer_id}:{connection_id}"``), used for
+    ``stream_key`` and derived producer/consumer ids (Q10).
+    transport: the ingest ``transport``. Rows are classified by the RTP stats type alone (an
+    outbound-rtp is a producer, an inbound-rtp a consumer, whatever the transport; a P2P connection
+    has both), so this argument does not change the rows; it is accepted so that callers pass the
+    same connection facts to ``sample_rows`` and ``candidate_pairs``.
+    labels: client labels (``StreamLabel`` or their JSON mappings); ``source == "screenshare"``
+    files a stream under ``screenshare_*``; ids come from the matching label.
+    thresholds: ``QualityThresholds`` for MOS defaults.
+
+    One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, or a cumulative counter went
+    backwards (counter reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
+    """
+    del transport  # documented above: rows do not depend on it
+    prev_report = normalize_report(previous) if previous is not None else {}
+    report = normalize_report(current)
+    if not prev_report or not report:
+        return []
+    if not isinstance(namespace, str):
+        namespace = str(namespace)
+    if not isinstance(thresholds, QualityThresholds):
+        thresholds = QualityThresholds()
+    label_list = _as_labels(labels)
+    rows: list[SampleRow] = []
+    for stype in ("outbound-rtp", "inbound-rtp"):
+        before = _index(prev_report, stype)
+        for ssrc, cur in _index(report, stype).items():
+            prev = before.get(ssrc)
+            kind = cur.get("kind")
+            ts, ts_prev = num(cur.get("timestamp")), num((prev or {}).get("timestamp"))
+            if prev is None or kind not in ("audio", "video") or ts is None or ts_prev is None:
+                continue
+            elapsed = (ts - ts_prev) / 1000
+            if elapsed <= 0 or iso_timestamp(ts) is None:
+                continue
+            label = _label_for(cur, label_list)
+            try:
+                if stype == "outbound-rtp":
+                    values = _producer_row(
+                        prev_report, report, prev, cur, elapsed, label, namespace, thresholds
+                    )
+                else:
+                    values = _consumer_row(
+                        report, prev, cur, elapsed, label, namespace, thresholds
+                    )
+            except _Reset:
+                continue
+            screenshare = label is not None and label.source == "screenshare"
+            role = "producer" if stype == "outbound-rtp" else "consumer"
+            row_kind = f"{'screenshare_' if screenshare else ''}{kind}_{role}"
+            rows.append(
+                SampleRow(
+                    kind=row_kind,
+                    stream_key=f"{namespace}:{stype}:{ssrc}",
+                    timestamp_ms=float(ts),
+                    values=values,
+                )
+            )
+    return rows

@@ -1,0 +1,41 @@
+"""The one real published peer report (Dyte v2 OpenAPI example) must be reproduced exactly."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rtk_sessions.stats import KINDS, build_quality, cumulative
+
+REFERENCE = Path("/work/shared/spec/reference-peer-report.json")
+LOCAL_COPY = Path(__file__).with_name("reference_quality.json")
+
+
+def _quality() -> dict:
+    if REFERENCE.exists():
+        data = json.loads(REFERENCE.read_text(encoding="utf-8"))
+        return data["data"]["participant"]["peer_report"]["quality"]
+    return json.loads(LOCAL_COPY.read_text(encoding="utf-8"))  # pragma: no cover
+
+
+def test_local_copy_matches_spec_file():
+    if not REFERENCE.exists():  # pragma: no cover
+        pytest.skip("shared spec not mounted")
+    assert json.loads(LOCAL_COPY.read_text(encoding="utf-8")) == _quality()
+
+
+def test_audio_producer_cumulative_reproduced_exactly():
+    quality = _quality()
+    got = cumulative("audio_producer", quality["audio_producer"])
+    assert got == quality["audio_producer_cumulative"]
+    assert got["rtt"]["avg"] == 135.7009
+    assert got["rtt"]["500ms_or_greater_event_fraction"] == 0.1
+    assert got["rtt"]["250ms_or_greater_event_fraction"] == 0.2
+    assert got["rtt"]["100ms_or_greater_event_fraction"] == 0.2
+
+
+def test_whole_quality_object_reproduced():
+    quality = _quality()
+    got = build_quality({kind: quality[kind] for kind in KINDS})
+    assert got == quality
+    assert set(got) == set(quality)
