@@ -1,0 +1,106 @@
+"""Request dependencies: the database, settings, and the caller's scope (who may touch what)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from rtk_sessions.clock import utc_now
+from rtk_sessions.config import Settings
+from rtk_sessions.domain.accounts import account_for_token, check_account_id, require_app_in_account
+from rtk_sessions.errors import Forbidden, Unauthorized
+from rtk_sessions.security import ParticipantClaims, looks_like_jwt, verify_participant_token
+from rtk_sessions.storage.engine import Database
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (D30). raises Unauthorized."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Missing Authorization header (expected 'Bearer <API token>')")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Malformed Authorization header (expected 'Bearer <API token>')")
+    return token
+
+
+@dataclass(frozen=True)
+class AppScope:
+    account_id: str
+    app_id: str
+    participant: ParticipantClaims | None = None
+
+
+def _participant(request: Request, token: str) -> ParticipantClaims:
+    return verify_participant_token(request.app.state.secret, token, now=utc_now())
+
+
+def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+    """An API token of ``account_id`` that can read ``app_id``. raises Unauthorized, BadRequest,
+    Forbidden, AppNotFound. Participant tokens are refused: they only ingest."""
+    token = bearer_token(request)
+    if looks_like_jwt(token):
+        _participant(request, token)
+        raise Forbidden("Participant tokens can only send ingestion events")
+    db: Database = request.app.state.db
+    with db.unit_of_work(write=False) as session:
+        account = account_for_token(session, token)
+        check_account_id(account_id)
+        require_app_in_account(session, account, account_id, app_id)
+    return AppScope(account_id, app_id)
+
+
+def account_scope(request: Request, account_id: str) -> str:
+    token = bearer_token(request)
+    if looks_like_jwt(token):
+        _participant(request, token)
+        raise Forbidden("Participant tokens can only send ingestion events")
+    db: Database = request.app.state.db
+    with db.unit_of_work(write=False) as session:
+        account = account_for_token(session, token)
+    check_account_id(account_id)
+    if account != account_id:
+        raise Forbidden(f"Token is not valid for account {account_id}")
+    return account_id
+
+
+def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+    """API token of the account, or a participant token of this account and app (also accepted as
+    ``?token=`` because ``navigator.sendBeacon`` cannot set headers)."""
+    header = request.headers.get("authorization")
+    token = bearer_token(request) if header else request.query_params.get("token")
+    if not token:
+        raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")
+    if looks_like_jwt(token):
+        claims = _participant(request, token)
+        if claims.account_id != account_id or claims.app_id != app_id:
+            raise Forbidden("Participant token is for another app")
+        return AppScope(account_id, app_id, claims)
+    db: Database = request.app.state.db
+    with db.unit_of_work(write=False) as session:
+        account = account_for_token(session, token)
+        check_account_id(account_id)
+        require_app_in_account(session, account, account_id, app_id)
+    return AppScope(account_id, app_id)
+
+
+ApiScopeDep = Annotated[AppScope, Depends(api_scope)]
+AccountDep = Annotated[str, Depends(account_scope)]
+IngestScopeDep = Annotated[AppScope, Depends(ingest_scope)]

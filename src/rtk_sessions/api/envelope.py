@@ -1,0 +1,79 @@
+"""Success and error envelopes, and the one table from errors to HTTP status codes (spec 1.4, 1.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from rtk_sessions import errors
+
+STATUS: tuple[tuple[type[errors.RtkError], int], ...] = (
+    (errors.BadRequest, 400),
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.PayloadTooLarge, 413),
+)
+
+
+class JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(data: Any, **extra: Any) -> JSON:
+    """``{"success": true, "data": ...}`` plus top-level extras such as ``paging`` (HTTP 200, never 204)."""
+    return JSON({"success": True, "data": data, **extra})
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """D22: the hybrid both SDKs parse: Cloudflare ``errors[]`` and RealtimeKit ``error``."""
+    item = {"code": status, "message": message}
+    return {"success": False, "errors": [item], "messages": [], "error": item}
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSON:
+    # Deterministic failures must not be retried by the SDKs (spec 1.5).
+    return JSON(error_body(status, message), status_code=status, headers={"x-should-retry": "false", **(headers or {})})
+
+
+def status_for(exc: errors.RtkError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "Invalid request: " + "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.RtkError)
+    async def _rtk(_: Request, exc: errors.RtkError) -> Response:
+        return error_response(status_for(exc), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "Route not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
+        import logging
+
+        logging.getLogger("rtk_sessions").exception("unhandled error", exc_info=exc)
+        return JSON(error_body(500, "Internal server error"), status_code=500)

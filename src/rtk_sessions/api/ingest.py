@@ -1,0 +1,106 @@
+"""The ingestion endpoint (ours; docs/ingest.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from rtk_sessions.api.deps import AppScope, IngestScopeDep
+from rtk_sessions.api.envelope import ok
+from rtk_sessions.clock import utc_now
+from rtk_sessions.config import Settings
+from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch
+from rtk_sessions.domain import accounts
+from rtk_sessions.domain.ingest import IngestResult, ingest_batch
+from rtk_sessions.errors import BadRequest, PayloadTooLarge
+from rtk_sessions.storage.engine import Database
+
+router = APIRouter(tags=["ingest"])
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err["loc"]]
+        # Discriminated unions put the tag in the path ("events.3.peer.stats.stats"): drop it.
+        loc = [p for p in loc if p not in EVENT_TYPES]
+        where = ".".join(loc).replace("events.", "events[", 1)
+        if where.startswith("events[") and "." in where:
+            head, _, rest = where.partition(".")
+            where = f"{head}].{rest}"
+        elif where.startswith("events["):
+            where += "]"
+        message = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            message = f"unknown event type; expected one of {', '.join(EVENT_TYPES)}"
+        parts.append(f"{where}: {message}" if where else message)
+    more = len(exc.errors()) - len(parts)
+    return "Invalid ingestion batch: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
+    """raises BadRequest (malformed JSON or events), PayloadTooLarge."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body over {MAX_BODY_BYTES} bytes")
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        if len(data["events"]) > settings.ingest_max_events:
+            raise PayloadTooLarge(
+                f"Too many events: {len(data['events'])} (at most {settings.ingest_max_events} a batch)"
+            )
+    try:
+        return IngestBatch.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(validation_message(exc)) from None
+
+
+def apply_batch(db: Database, settings: Settings, scope: AppScope, batch: IngestBatch) -> IngestResult:
+    """Apply and commit; on a concurrent replay of the same ids, retry once (then all are duplicates)."""
+    for attempt in range(3):
+        try:
+            with db.unit_of_work() as session:
+                app = accounts.get_app(session, scope.account_id, scope.app_id)
+                return ingest_batch(
+                    session,
+                    app,
+                    batch.events,
+                    now=utc_now(),
+                    claims=scope.participant,
+                    default_keep_alive=settings.session_keep_alive_secs,
+                )
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.post(
+    "/{app_id}/ingest",
+    summary="Ingest call events (rtk-sessions extension)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")}},
+        }
+    },
+)
+async def ingest(request: Request, scope: IngestScopeDep) -> Response:
+    """Apply a batch of events (docs/ingest.md); answers only after it is durably committed.
+
+    Idempotent by event id: a replayed event is counted in ``duplicates`` and changes nothing.
+    """
+    settings: Settings = request.app.state.settings
+    batch = parse_batch(await request.body(), settings)
+    result = await run_in_threadpool(apply_batch, request.app.state.db, settings, scope, batch)
+    return ok({"accepted": result.accepted, "duplicates": result.duplicates})

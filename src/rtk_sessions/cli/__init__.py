@@ -1,0 +1,196 @@
+"""The ``rtk-sessions`` command. Heavy modules are imported inside the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtk_sessions import __version__
+
+DATABASE_URL = click.option(
+    "--database-url",
+    envvar="RTK_DATABASE_URL",
+    default=None,
+    help="postgresql://user@host/db, or a SQLAlchemy URL. Default: SQLite in the data directory.",
+)
+
+
+def _settings(database_url: str | None) -> Any:
+    from rtk_sessions.config import Settings
+
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def _database(settings: Any, *, migrate: bool = True) -> Any:
+    from rtk_sessions import migrations
+    from rtk_sessions.storage.engine import Database
+
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        migrations.upgrade(url)
+    return Database(url)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(__version__)
+def main() -> None:
+    """rtk-sessions: the RealtimeKit Sessions API, self-hosted, from real call data."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@DATABASE_URL
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int, database_url: str | None, log_level: str) -> None:
+    """Apply migrations and serve the API under /client/v4."""
+    import uvicorn
+
+    from rtk_sessions.app import create_app
+
+    settings = _settings(database_url)
+    _database(settings).dispose()
+    click.echo(f"rtk-sessions {__version__} on http://{host}:{port}/client/v4", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations, one tree for SQLite and PostgreSQL)."""
+
+
+@db.command("upgrade")
+@DATABASE_URL
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(database_url: str | None, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from rtk_sessions import migrations
+
+    settings = _settings(database_url)
+    _database(settings, migrate=False).dispose()
+    migrations.upgrade(settings.resolved_database_url(), revision)
+    click.echo(f"Database at {migrations.current(settings.resolved_database_url())}")
+
+
+@db.command("current")
+@DATABASE_URL
+def db_current(database_url: str | None) -> None:
+    """Print the applied migration revision."""
+    from rtk_sessions import migrations
+
+    click.echo(migrations.current(_settings(database_url).resolved_database_url()) or "(empty)")
+
+
+@main.group()
+def apps() -> None:
+    """RealtimeKit apps."""
+
+
+@apps.command("create")
+@click.option("--account", "account_id", required=True, help="Account id (at most 32 characters).")
+@click.option("--name", required=True)
+@DATABASE_URL
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def apps_create(account_id: str, name: str, database_url: str | None, as_json: bool) -> None:
+    """Create an app and print its id."""
+    from rtk_sessions.domain import accounts
+    from rtk_sessions.errors import RtkError
+
+    database = _database(_settings(database_url))
+    try:
+        with database.unit_of_work() as s:
+            app = accounts.create_app(s, account_id, name)
+            app_id = app.id
+    except RtkError as exc:
+        _fail(exc.message)
+    finally:
+        database.dispose()
+    click.echo(json.dumps({"id": app_id, "account_id": account_id, "name": name}) if as_json else app_id)
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (Authorization: Bearer)."""
+
+
+@tokens.command("create")
+@click.option("--account", "account_id", required=True)
+@click.option("--name", default=None)
+@DATABASE_URL
+@click.option("--json", "as_json", is_flag=True)
+def tokens_create(account_id: str, name: str | None, database_url: str | None, as_json: bool) -> None:
+    """Create an API token for an account and print it (it is stored hashed; keep it)."""
+    from rtk_sessions.domain import accounts
+    from rtk_sessions.errors import RtkError
+
+    database = _database(_settings(database_url))
+    try:
+        with database.unit_of_work() as s:
+            token = accounts.create_token(s, account_id, name)
+    except RtkError as exc:
+        _fail(exc.message)
+    finally:
+        database.dispose()
+    click.echo(json.dumps({"token": token, "account_id": account_id}) if as_json else token)
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--account", "account_id", required=True)
+@click.option("--app", "app_id", required=True)
+@click.option("--meeting-title", default=None)
+@DATABASE_URL
+@click.option("--json", "as_json", is_flag=True)
+def import_(
+    files: tuple[str, ...],
+    account_id: str,
+    app_id: str,
+    meeting_title: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Import recordings of real calls (rtcstats, webrtc-internals dumps) as one session.
+
+    Each recorded client becomes a peer. Events go through the same validation and ingestion code
+    as live clients; importing the same files again changes nothing.
+    """
+    from rtk_sessions.errors import RtkError
+    from rtk_sessions.importers import RecordingFormatError
+    from rtk_sessions.importing import import_recordings
+
+    settings = _settings(database_url)
+    database = _database(settings)
+    try:
+        result = import_recordings(
+            database,
+            settings,
+            [Path(f) for f in files],
+            account_id=account_id,
+            app_id=app_id,
+            meeting_title=meeting_title,
+            progress=not as_json and sys.stderr.isatty(),
+        )
+    except (RtkError, RecordingFormatError) as exc:
+        _fail(str(getattr(exc, "message", exc)))
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"session {result.session_id}")
+        for peer_id, name in result.peers:
+            click.echo(f"  peer {peer_id}  {name}")

@@ -1,0 +1,39 @@
+"""The one place that reads the wall clock, and the timestamp formats of the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """Format as the API does everywhere: ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds; spec D26)."""
+    dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def from_epoch_ms(ms: float) -> datetime:
+    """Epoch milliseconds (W3C DOMHighResTimeStamp as sent by browsers) to aware UTC."""
+    return datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+def to_epoch_ms(dt: datetime) -> float:
+    return dt.timestamp() * 1000.0
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse ISO 8601 with ``Z``, an offset or none (naive = UTC), with optional fractions (spec D17).
+
+    raises ValueError on anything else.
+    """
+    text = value.strip()
+    if not text or len(text) > 64:
+        raise ValueError(f"not an ISO 8601 time: {value!r}")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

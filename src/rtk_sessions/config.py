@@ -1,0 +1,87 @@
+"""Settings, read from ``RTK_*`` environment variables (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rtk-sessions"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RTK_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite database, the server secret and download files live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy/libpq URL. Unset: SQLite file <data_dir>/rtk.db. "
+        "postgresql://user@host:5432/db selects PostgreSQL (driver psycopg 3).",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="HMAC secret for participant tokens and signed download URLs. Unset: generated "
+        "on first start and kept in <data_dir>/secret.key.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach this server at, for download links "
+        "(default: taken from the request).",
+    )
+    session_keep_alive_secs: int = Field(
+        default=60, ge=0, description="Default keep-alive of meetings created implicitly."
+    )
+    peer_timeout_secs: float = Field(
+        default=60.0, gt=0, description="A peer silent this long (server time) is taken as left."
+    )
+    sweep_interval_secs: float = Field(
+        default=1.0, gt=0, description="How often the server ends idle sessions and stale peers."
+    )
+    ingest_max_events: int = Field(default=1000, ge=1, description="Most events in one batch.")
+    download_expiry_secs: int = Field(
+        default=3600, ge=1, description="Lifetime of signed chat/transcript/summary URLs."
+    )
+    participant_token_ttl_secs: int = Field(
+        default=86400, ge=1, description="Lifetime of participant tokens."
+    )
+
+    def resolved_database_url(self) -> str:
+        return normalize_database_url(
+            self.database_url or f"sqlite:///{(self.data_dir / 'rtk.db').as_posix()}"
+        )
+
+    def resolved_secret(self) -> bytes:
+        """The server secret; generated and persisted on first use when not configured."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+def normalize_database_url(url: str) -> str:
+    """Map user-facing URLs to SQLAlchemy driver URLs: ``postgresql://`` → ``postgresql+psycopg://``."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,180 @@
+"""Ingestion events (docs/ingest.md). Validation only; ``domain.ingest`` applies them."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from rtk_sessions.clock import from_epoch_ms, parse_iso
+
+# Epoch ms between 2000-01-01 and 2100-01-01: anything else is a unit mistake (seconds, µs).
+_MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not _MIN_MS <= value <= _MAX_MS:
+            raise ValueError("epoch milliseconds out of range (2000..2100)")
+        return from_epoch_ms(float(value))
+    if isinstance(value, str):
+        try:
+            return parse_iso(value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+    raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(max_length=500)]
+PresetViewType = Literal["GROUP_CALL", "WEBINAR", "AUDIO_ROOM", "LIVESTREAM", "CHAT"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ParticipantInfo(_Model):
+    user_id: Ident | None = None
+    custom_participant_id: Name | None = None
+    display_name: Name | None = None
+    preset_name: Name | None = None
+    preset_view_type: PresetViewType | None = None
+
+
+class Identity(_Model):
+    user_id: Ident | None = None
+    custom_participant_id: Name | None = None
+    display_name: Name | None = None
+
+
+class Device(_Model):
+    device_id: str | None = None
+    kind: str | None = None
+    label: str | None = None
+
+
+class _Event(_Model):
+    id: EventId
+    timestamp: Timestamp
+
+
+class _PeerEvent(_Event):
+    peer_id: Ident
+
+
+class PeerJoined(_PeerEvent):
+    type: Literal["peer.joined"]
+    meeting_id: Ident | None = None
+    meeting_title: Name | None = None
+    session_id: Ident | None = None
+    parent_session_id: Ident | None = None
+    participant: ParticipantInfo = ParticipantInfo()
+    socket_session_id: Name | None = None
+
+
+class PeerLeft(_PeerEvent):
+    type: Literal["peer.left"]
+    reason: Name | None = None
+
+
+class PeerStats(_PeerEvent):
+    type: Literal["peer.stats"]
+    connection_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    transport: Literal["producing", "consuming"] | None = None
+    stats: list[dict[str, Any]] | dict[str, dict[str, Any]]
+    labels: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+
+
+class PeerMetadata(_PeerEvent):
+    type: Literal["peer.metadata"]
+    user_agent: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    device_info: dict[str, Any] | None = None
+    browser_metadata: dict[str, Any] | None = None
+    sdk_name: Name | None = None
+    sdk_type: Name | None = None
+    sdk_version: Name | None = None
+    room_view_type: Name | None = None
+    ip_information: dict[str, Any] | None = None
+    native_metadata: dict[str, Any] | None = None
+    pc_metadata: dict[str, Any] | None = None
+
+
+class PeerDevices(_PeerEvent):
+    type: Literal["peer.devices"]
+    kind: Literal["audio", "video", "speaker"]
+    added: list[Device] = Field(default_factory=list)
+    removed: list[Device] = Field(default_factory=list)
+
+
+class PeerDeviceSelected(_PeerEvent):
+    type: Literal["peer.device_selected"]
+    device: Device
+
+
+class PeerClientEvent(_PeerEvent):
+    type: Literal["peer.event"]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class _Located(_Event):
+    session_id: Ident | None = None
+    meeting_id: Ident | None = None
+    peer_id: Ident | None = None
+
+
+class ChatMessage(_Located):
+    type: Literal["chat.message"]
+    message_id: EventId | None = None
+    sender: Identity | None = None
+    payload_type: Literal["TEXT_MESSAGE", "IMAGE_MESSAGE", "FILE_MESSAGE"]
+    payload: Annotated[str, StringConstraints(max_length=100_000)]
+    pinned: bool = False
+    is_edited: bool = False
+
+
+class TranscriptSegment(_Located):
+    type: Literal["transcript.segment"]
+    speaker: Identity | None = None
+    start: Timestamp
+    end: Timestamp
+    text: Annotated[str, StringConstraints(max_length=100_000)]
+    is_final: bool = True
+    language: Annotated[str, StringConstraints(max_length=35)] | None = None
+
+
+Event = Annotated[
+    PeerJoined
+    | PeerLeft
+    | PeerStats
+    | PeerMetadata
+    | PeerDevices
+    | PeerDeviceSelected
+    | PeerClientEvent
+    | ChatMessage
+    | TranscriptSegment,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES = (
+    "peer.joined",
+    "peer.left",
+    "peer.stats",
+    "peer.metadata",
+    "peer.devices",
+    "peer.device_selected",
+    "peer.event",
+    "chat.message",
+    "transcript.segment",
+)
+
+
+class IngestBatch(_Model):
+    events: list[Event]

@@ -1,0 +1,77 @@
+"""Rows to response bodies, with the contract's key names, formats and omissions (D25–D27)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rtk_sessions.clock import iso
+from rtk_sessions.storage.tables import App, Peer, PeerEvent, Session
+
+
+def minutes(seconds: float) -> float:
+    """D27: minutes rounded to 4 decimals."""
+    return round(seconds / 60.0, 4)
+
+
+def peer_duration_secs(peer: Peer, now: datetime) -> float:
+    """Spec section 3: (left_at or now) − joined_at."""
+    end = peer.left_at or now
+    return max(0.0, (end - peer.joined_at).total_seconds())
+
+
+def session_view(session: Session, breakout_rooms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": session.id,
+        "associated_id": session.meeting_id,
+        "created_at": iso(session.created_at),
+        "live_participants": session.live_participants if session.status == "LIVE" else 0,
+        "max_concurrent_participants": session.max_concurrent_participants,
+        "meeting_display_name": session.meeting_display_name,
+        "minutes_consumed": minutes(session.consumed_secs),
+        "organization_id": session.app_id,
+        "started_at": iso(session.started_at),
+        "status": session.status,
+        "type": session.type,
+        "updated_at": iso(session.updated_at),
+    }
+    if session.ended_at is not None:
+        body["ended_at"] = iso(session.ended_at)
+    if breakout_rooms is not None:
+        body["breakout_rooms"] = breakout_rooms
+    return body
+
+
+def participant_view(peer: Peer, now: datetime, *, duration_secs: float | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": peer.id}
+    for key in ("user_id", "custom_participant_id", "display_name", "preset_name"):
+        value = getattr(peer, key)
+        if value is not None:
+            body[key] = value
+    body["joined_at"] = iso(peer.joined_at)
+    if peer.left_at is not None:
+        body["left_at"] = iso(peer.left_at)
+    seconds = peer_duration_secs(peer, now) if duration_secs is None else duration_secs
+    body["duration"] = minutes(seconds)
+    body["created_at"] = iso(peer.created_at)
+    body["updated_at"] = iso(peer.updated_at)
+    return body
+
+
+def peer_event_view(event: PeerEvent, peer: Peer) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "peer_id": event.peer_id,
+        "event_name": event.event_name,
+        "minutes_consumed": round(event.minutes_consumed, 4),
+        "participant_id": peer.user_id,
+        "session_id": event.session_id,
+        "socket_session_id": peer.socket_session_id,
+        "preset_view_type": peer.preset_view_type,
+        "created_at": iso(event.created_at),
+        "updated_at": iso(event.updated_at),
+    }
+
+
+def app_view(app: App) -> dict[str, Any]:
+    return {"id": app.id, "name": app.name, "created_at": iso(app.created_at)}

@@ -1,0 +1,1 @@
+"""Use-cases: what the API, the CLI and the jobs do. No HTTP here; callers own the transaction."""

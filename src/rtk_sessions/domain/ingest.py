@@ -1,0 +1,382 @@
+"""Apply a batch of ingestion events (docs/ingest.md) inside the caller's transaction.
+
+The life of a batch: the API (or the importer) validates it into ``contract.ingest`` events, then
+``ingest_batch`` drops events whose ids were already applied, applies the rest in timestamp order
+(peer lifecycle → sessions; getStats → ``stats.sample_rows`` → ``stats_samples``), and records their
+ids. The caller commits once; only then is the batch acknowledged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DB
+
+from rtk_sessions import stats
+from rtk_sessions.clock import iso
+from rtk_sessions.contract.ingest import (
+    ChatMessage,
+    Event,
+    PeerClientEvent,
+    PeerDevices,
+    PeerDeviceSelected,
+    PeerJoined,
+    PeerLeft,
+    PeerMetadata,
+    PeerStats,
+    TranscriptSegment,
+)
+from rtk_sessions.domain import conversation
+from rtk_sessions.domain.lifecycle import join_session, leave_peer, record_join
+from rtk_sessions.domain.useragent import describe
+from rtk_sessions.errors import BadRequest, Forbidden
+from rtk_sessions.security import ParticipantClaims
+from rtk_sessions.storage.tables import (
+    App,
+    CandidatePairRow,
+    ClientEvent,
+    IngestedEvent,
+    Meeting,
+    MeetingParticipant,
+    Peer,
+    StatsCursor,
+    StatsSample,
+)
+
+_ID_CHUNK = 500
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    sessions: set[str] = field(default_factory=set)
+    peers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Context:
+    db: DB
+    app: App
+    now: datetime
+    claims: ParticipantClaims | None
+    default_keep_alive: int
+    thresholds: stats.QualityThresholds
+    result: IngestResult
+    peers: dict[str, Peer] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def ingest_batch(
+    db: DB,
+    app: App,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    claims: ParticipantClaims | None = None,
+    default_keep_alive: int = 60,
+    thresholds: stats.QualityThresholds | None = None,
+) -> IngestResult:
+    """Apply ``events`` for ``app``; replayed event ids are skipped.
+
+    claims: set when the caller holds a participant token: every event must then be that
+    participant's, in that meeting. raises BadRequest (an event cannot be applied; nothing of the
+    batch may be committed), Forbidden (outside the participant token's scope).
+    """
+    result = IngestResult()
+    ids = [e.id for e in events]
+    applied: set[str] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        applied.update(
+            db.scalars(
+                select(IngestedEvent.event_id).where(
+                    IngestedEvent.app_id == app.id, IngestedEvent.event_id.in_(chunk)
+                )
+            )
+        )
+    fresh: list[tuple[int, Event]] = []
+    for index, event in enumerate(events):
+        if event.id in applied:
+            result.duplicates += 1
+            continue
+        applied.add(event.id)
+        fresh.append((index, event))
+    # Stable: events with equal timestamps keep the order the client sent them in.
+    fresh.sort(key=lambda item: item[1].timestamp)
+    ctx = _Context(
+        db=db,
+        app=app,
+        now=now,
+        claims=claims,
+        default_keep_alive=default_keep_alive,
+        thresholds=thresholds or stats.QualityThresholds(),
+        result=result,
+    )
+    for index, event in fresh:
+        try:
+            _apply(ctx, event)
+        except BadRequest as exc:
+            raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+        except Forbidden as exc:
+            raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+    if ctx.samples:
+        db.execute(StatsSample.__table__.insert(), ctx.samples)
+    db.add_all(IngestedEvent(app_id=app.id, event_id=e.id, received_at=now) for _, e in fresh)
+    db.flush()
+    result.accepted = len(fresh)
+    return result
+
+
+def _apply(ctx: _Context, event: Event) -> None:
+    match event:
+        case PeerJoined():
+            _peer_joined(ctx, event)
+        case PeerLeft():
+            peer = _touch(ctx, event.peer_id, event.timestamp)
+            leave_peer(ctx.db, peer, at=event.timestamp, now=ctx.now)
+        case PeerStats():
+            _peer_stats(ctx, event)
+        case PeerMetadata():
+            _peer_metadata(ctx, event)
+        case PeerDevices():
+            peer = _touch(ctx, event.peer_id, event.timestamp)
+            update = {
+                "added": [d.model_dump(exclude_none=True) for d in event.added],
+                "removed": [d.model_dump(exclude_none=True) for d in event.removed],
+                "timestamp": iso(event.timestamp),
+            }
+            _append_meta(peer, f"{event.kind}_devices_updates", update)
+        case PeerDeviceSelected():
+            peer = _touch(ctx, event.peer_id, event.timestamp)
+            selected = {
+                "device": event.device.model_dump(exclude_none=True),
+                "timestamp": iso(event.timestamp),
+            }
+            _append_meta(peer, "selected_device_updates", selected)
+        case PeerClientEvent():
+            peer = _touch(ctx, event.peer_id, event.timestamp)
+            ctx.db.add(
+                ClientEvent(
+                    peer_id=peer.id,
+                    name=event.name,
+                    timestamp=event.timestamp,
+                    meta=dict(event.metadata) or None,
+                )
+            )
+        case ChatMessage() | TranscriptSegment():
+            _conversation(ctx, event)
+
+
+def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
+    peer = ctx.peers.get(peer_id)
+    if peer is None:
+        peer = ctx.db.get(Peer, peer_id)
+        if peer is not None:
+            if peer.app_id != ctx.app.id:
+                raise BadRequest(f"peer_id {peer_id} belongs to another app")
+            ctx.peers[peer_id] = peer
+    return peer
+
+
+def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
+    """The peer an event is about, marked as seen. raises BadRequest, Forbidden."""
+    peer = _load_peer(ctx, peer_id)
+    if peer is None:
+        raise BadRequest(f"unknown peer_id {peer_id}: send its peer.joined first")
+    if ctx.claims is not None and peer.user_id != ctx.claims.participant_id:
+        raise Forbidden(f"peer {peer_id} is not this participant's")
+    if at > peer.last_seen_at:
+        peer.last_seen_at = at
+    peer.last_received_at = ctx.now
+    ctx.result.peers.add(peer.id)
+    ctx.result.sessions.add(peer.session_id)
+    return peer
+
+
+def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
+    existing = _load_peer(ctx, event.peer_id)
+    if existing is not None:
+        _touch(ctx, event.peer_id, event.timestamp)
+        return
+    info = event.participant
+    meeting_id = event.meeting_id
+    user_id = info.user_id
+    custom_id, name, preset = info.custom_participant_id, info.display_name, info.preset_name
+    if ctx.claims is not None:
+        if meeting_id is not None and meeting_id != ctx.claims.meeting_id:
+            raise Forbidden("participant token is for another meeting")
+        if event.session_id is not None or event.parent_session_id is not None:
+            raise Forbidden("a participant token cannot choose the session")
+        meeting_id = ctx.claims.meeting_id
+        participant = ctx.db.get(MeetingParticipant, ctx.claims.participant_id)
+        if participant is None or participant.meeting_id != meeting_id:
+            raise Forbidden("participant no longer exists")
+        user_id = participant.id
+        custom_id = participant.custom_participant_id
+        name = name or participant.name
+        preset = participant.preset_name
+    if meeting_id is None:
+        raise BadRequest("meeting_id is required")
+    meeting = _meeting(ctx, meeting_id, event.meeting_title)
+    session = join_session(
+        ctx.db,
+        ctx.app,
+        meeting,
+        at=event.timestamp,
+        now=ctx.now,
+        session_id=event.session_id,
+        parent_session_id=event.parent_session_id,
+    )
+    peer = Peer(
+        id=event.peer_id,
+        session_id=session.id,
+        app_id=ctx.app.id,
+        user_id=user_id,
+        custom_participant_id=custom_id,
+        display_name=name,
+        preset_name=preset,
+        preset_view_type=info.preset_view_type,
+        socket_session_id=event.socket_session_id,
+        joined_at=event.timestamp,
+        left_at=None,
+        last_seen_at=event.timestamp,
+        last_received_at=ctx.now,
+        meta={},
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+    )
+    ctx.db.add(peer)
+    ctx.peers[peer.id] = peer
+    record_join(ctx.db, session, peer)
+    ctx.result.peers.add(peer.id)
+    ctx.result.sessions.add(session.id)
+
+
+def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
+    meeting = ctx.db.get(Meeting, meeting_id)
+    if meeting is None:
+        meeting = Meeting(
+            id=meeting_id,
+            app_id=ctx.app.id,
+            title=title or "",
+            status="ACTIVE",
+            record_on_start=False,
+            live_stream_on_start=False,
+            persist_chat=False,
+            summarize_on_end=False,
+            transcribe_on_end=False,
+            session_keep_alive_time_in_secs=ctx.default_keep_alive,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        ctx.db.add(meeting)
+        ctx.db.flush()
+    elif meeting.app_id != ctx.app.id:
+        raise BadRequest(f"meeting_id {meeting_id} belongs to another app")
+    return meeting
+
+
+def _peer_stats(ctx: _Context, event: PeerStats) -> None:
+    peer = _touch(ctx, event.peer_id, event.timestamp)
+    report = stats.normalize_report(event.stats)
+    key = (peer.id, event.connection_id)
+    cursor = ctx.db.get(StatsCursor, key)
+    labels: list[dict[str, Any]] = event.labels
+    previous: dict[str, dict[str, Any]] | None = None
+    if cursor is not None:
+        labels = labels or cursor.report.get("labels", [])
+        previous = cursor.report.get("report")
+        if event.timestamp.timestamp() * 1000 <= cursor.timestamp_ms:
+            return  # older than what we have: a late duplicate under another id; no deltas from it
+    rows = stats.sample_rows(
+        previous,
+        report,
+        namespace=f"{peer.id}:{event.connection_id}",
+        transport=event.transport,
+        labels=[stats.StreamLabel.from_mapping(label) for label in labels],
+        thresholds=ctx.thresholds,
+    )
+    ctx.samples.extend(
+        {
+            "peer_id": peer.id,
+            "kind": row.kind,
+            "stream_key": row.stream_key,
+            "timestamp_ms": row.timestamp_ms,
+            "row": row.values,
+        }
+        for row in rows
+    )
+    now_ms = event.timestamp.timestamp() * 1000
+    for role, pair_id, data in stats.candidate_pairs(report, transport=event.transport):
+        pair = ctx.db.get(CandidatePairRow, (peer.id, event.connection_id, pair_id, role))
+        if pair is None:
+            ctx.db.add(
+                CandidatePairRow(
+                    peer_id=peer.id,
+                    connection_id=event.connection_id,
+                    pair_id=pair_id,
+                    role=role,
+                    first_seen_ms=now_ms,
+                    data=data,
+                )
+            )
+        else:
+            pair.data = data
+    state = {"report": stats.compact_report(report), "labels": labels}
+    if cursor is None:
+        ctx.db.add(
+            StatsCursor(
+                peer_id=peer.id,
+                connection_id=event.connection_id,
+                timestamp_ms=now_ms,
+                report=state,
+            )
+        )
+    else:
+        cursor.timestamp_ms, cursor.report = now_ms, state
+
+
+def _peer_metadata(ctx: _Context, event: PeerMetadata) -> None:
+    peer = _touch(ctx, event.peer_id, event.timestamp)
+    meta = dict(peer.meta or {})
+    if event.user_agent:
+        browser, device = describe(event.user_agent)
+        meta["browser_metadata"] = {**meta.get("browser_metadata", {}), **browser}
+        meta["device_info"] = {**meta.get("device_info", {}), **device}
+    for name in ("device_info", "browser_metadata", "ip_information", "native_metadata"):
+        value = getattr(event, name)
+        if value:
+            meta[name] = {**meta.get(name, {}), **value}
+    for name in ("sdk_name", "sdk_type", "sdk_version", "room_view_type"):
+        value = getattr(event, name)
+        if value:
+            meta[name] = value
+    if event.pc_metadata:
+        entry = {**event.pc_metadata, "timestamp": iso(event.timestamp)}
+        meta["pc_metadata"] = [*meta.get("pc_metadata", []), entry]
+    peer.meta = meta
+
+
+def _append_meta(peer: Peer, key: str, value: dict[str, Any]) -> None:
+    meta = dict(peer.meta or {})
+    meta[key] = [*meta.get(key, []), value]
+    peer.meta = meta  # a new object, so the JSON column is seen as changed
+
+
+def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None:
+    peer = _touch(ctx, event.peer_id, event.timestamp) if event.peer_id else None
+    if ctx.claims is not None and peer is None:
+        raise Forbidden("a participant token must name its own peer_id")
+    conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+
+
+def deterministic_id(*parts: str) -> str:
+    """A UUID derived from ``parts`` (for rows that must not duplicate on replay)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "rtk-sessions:" + ":".join(parts)))
+

@@ -1,0 +1,164 @@
+"""Session and peer lifecycle: joins, leaves, keep-alive and the sweeper (spec section 3).
+
+A session goes LIVE on its first join, counts ``live_participants`` and their peak, and ENDS once
+nobody has been in it for the meeting's ``session_keep_alive_time_in_secs``; its ``ended_at`` is
+that instant (last leave + keep-alive), so it does not depend on when the sweeper ran.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DB
+
+from rtk_sessions.errors import BadRequest
+from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
+
+LIVE, ENDED = "LIVE", "ENDED"
+
+
+def _event_id(peer_id: str, name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rtk-sessions:peer-event:{peer_id}:{name}"))
+
+
+def _search_text(session: Session) -> str:
+    return f"{session.meeting_display_name} {session.meeting_id} {session.id}".lower()
+
+
+def join_session(
+    db: DB,
+    app: App,
+    meeting: Meeting,
+    *,
+    at: datetime,
+    now: datetime,
+    session_id: str | None = None,
+    parent_session_id: str | None = None,
+) -> Session:
+    """The session a join at ``at`` belongs to, created or reopened as needed.
+
+    With ``session_id``: that session (created if unknown). Otherwise the meeting's latest session
+    when it is LIVE, or ENDED after ``at`` (a late join that belongs to it); else a new one.
+    raises BadRequest when ``session_id`` belongs to another app or meeting.
+    """
+    session: Session | None
+    if session_id is not None:
+        session = db.get(Session, session_id)
+        if session is not None and (session.app_id != app.id or session.meeting_id != meeting.id):
+            raise BadRequest(f"session_id {session_id} belongs to another meeting")
+    else:
+        session = db.scalar(
+            select(Session)
+            .where(Session.meeting_id == meeting.id, Session.parent_session_id.is_(None))
+            .order_by(Session.started_at.desc())
+            .limit(1)
+        )
+        if session is not None and session.status == ENDED:
+            if session.ended_at is None or session.ended_at < at:
+                session = None
+    if session is None:
+        session = Session(
+            id=session_id or str(uuid.uuid4()),
+            app_id=app.id,
+            meeting_id=meeting.id,
+            parent_session_id=parent_session_id,
+            meeting_display_name=meeting.title or "",
+            type="meeting",
+            status=LIVE,
+            live_participants=0,
+            max_concurrent_participants=0,
+            consumed_secs=0.0,
+            keep_alive_secs=meeting.session_keep_alive_time_in_secs,
+            created_at=at,
+            started_at=at,
+            updated_at=at,
+        )
+        session.search_text = _search_text(session)
+        db.add(session)
+        db.flush()
+    elif session.status == ENDED:
+        session.status, session.ended_at = LIVE, None
+    if at < session.started_at:
+        session.started_at = session.created_at = at
+    return session
+
+
+def record_join(db: DB, session: Session, peer: Peer) -> None:
+    session.live_participants += 1
+    session.max_concurrent_participants = max(
+        session.max_concurrent_participants, session.live_participants
+    )
+    session.updated_at = max(session.updated_at, peer.joined_at)
+    for name in ("PEER_CREATED", "PEER_JOINING"):
+        db.add(
+            PeerEvent(
+                id=_event_id(peer.id, name),
+                peer_id=peer.id,
+                session_id=session.id,
+                event_name=name,
+                minutes_consumed=0.0,
+                created_at=peer.joined_at,
+                updated_at=peer.joined_at,
+            )
+        )
+
+
+def leave_peer(db: DB, peer: Peer, *, at: datetime, now: datetime) -> None:
+    """Mark ``peer`` as left at ``at`` (not before its join); a second leave changes nothing."""
+    if peer.left_at is not None:
+        return
+    left_at = max(at, peer.joined_at)
+    peer.left_at = left_at
+    peer.updated_at = left_at
+    duration = (left_at - peer.joined_at).total_seconds()
+    session = db.get(Session, peer.session_id)
+    assert session is not None
+    session.consumed_secs += duration
+    session.live_participants = max(0, session.live_participants - 1)
+    if session.last_left_at is None or left_at > session.last_left_at:
+        session.last_left_at = left_at
+    session.updated_at = max(session.updated_at, left_at)
+    db.add(
+        PeerEvent(
+            id=_event_id(peer.id, "PEER_LEAVING"),
+            peer_id=peer.id,
+            session_id=session.id,
+            event_name="PEER_LEAVING",
+            minutes_consumed=duration / 60.0,
+            created_at=left_at,
+            updated_at=left_at,
+        )
+    )
+
+
+def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
+    """Leave stale peers and end idle sessions; returns the ids of sessions that ended.
+
+    A peer is stale when the server has received nothing for it for ``peer_timeout``; it is taken
+    as left at the client time of its last event. A session ends when it has no live participant
+    and its keep-alive has passed since the last leave.
+    """
+    stale = db.scalars(
+        select(Peer).where(Peer.left_at.is_(None), Peer.last_received_at < now - peer_timeout)
+    ).all()
+    for peer in stale:
+        leave_peer(db, peer, at=peer.last_seen_at, now=now)
+    db.flush()
+    ended: list[str] = []
+    idle = db.scalars(
+        select(Session).where(
+            Session.status == LIVE,
+            Session.last_left_at.is_not(None),
+            Session.live_participants <= 0,
+        )
+    ).all()
+    for session in idle:
+        assert session.last_left_at is not None
+        end = session.last_left_at + timedelta(seconds=session.keep_alive_secs)
+        if end <= now:
+            session.status, session.ended_at = ENDED, end
+            session.updated_at = max(session.updated_at, end)
+            ended.append(session.id)
+    return ended

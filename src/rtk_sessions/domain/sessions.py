@@ -1,0 +1,293 @@
+"""Reading sessions, their participants and peer reports (spec sections 2.1–2.4 and 2.9)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session as DB
+
+from rtk_sessions import stats
+from rtk_sessions.clock import iso
+from rtk_sessions.contract.params import Page
+from rtk_sessions.contract.views import (
+    participant_view,
+    peer_duration_secs,
+    peer_event_view,
+    session_view,
+)
+from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
+from rtk_sessions.storage.tables import (
+    CandidatePairRow,
+    ClientEvent,
+    Peer,
+    PeerEvent,
+    Session,
+    StatsSample,
+)
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    associated_id: str | None = None
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    search: str | None = None
+    min_participants: int | None = None
+    max_participants: int | None = None
+    sort_by: str = "createdAt"
+    descending: bool = True
+
+
+def list_sessions(db: DB, app_id: str, query: SessionQuery, page: Page) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4)."""
+    stmt: Select[tuple[Session]] = select(Session).where(
+        Session.app_id == app_id, Session.parent_session_id.is_(None)
+    )
+    if query.associated_id is not None:
+        stmt = stmt.where(Session.meeting_id == query.associated_id)
+    if query.status is not None:
+        stmt = stmt.where(Session.status == query.status)
+    if query.start_time is not None:
+        stmt = stmt.where(Session.created_at >= query.start_time)
+    if query.end_time is not None:
+        stmt = stmt.where(Session.created_at <= query.end_time)
+    if query.search:
+        # search_text is lower(title || meeting id || session id); GIN trigram index on PostgreSQL.
+        stmt = stmt.where(Session.search_text.contains(query.search.lower(), autoescape=True))
+    if query.min_participants is not None:
+        stmt = stmt.where(Session.max_concurrent_participants >= query.min_participants)
+    if query.max_participants is not None:
+        stmt = stmt.where(Session.max_concurrent_participants <= query.max_participants)
+    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
+    stmt = stmt.order_by(key.desc() if query.descending else key.asc(), Session.id.asc())
+    rows = db.scalars(stmt.offset(page.offset).limit(page.size)).all()
+    return [session_view(s) for s in rows], page.paging(total, len(rows))
+
+
+def _session(db: DB, app_id: str, session_id: str) -> Session:
+    session = db.get(Session, session_id)
+    if session is None or session.app_id != app_id:
+        raise SessionNotFound(session_id)
+    return session
+
+
+def get_session(db: DB, app_id: str, session_id: str, *, include_breakout_rooms: bool) -> dict[str, Any]:
+    """raises SessionNotFound."""
+    session = _session(db, app_id, session_id)
+    rooms = None
+    if include_breakout_rooms:
+        children = db.scalars(
+            select(Session)
+            .where(Session.parent_session_id == session.id)
+            .order_by(Session.created_at, Session.id)
+        ).all()
+        rooms = [session_view(child) for child in children]
+    return session_view(session, rooms)
+
+
+_EVENT_ORDER = {"PEER_CREATED": 0, "PEER_JOINING": 1, "PEER_LEAVING": 2}
+
+
+def _events_by_peer(db: DB, peer_ids: list[str]) -> dict[str, list[PeerEvent]]:
+    """Each peer's events in lifecycle order: CREATED, JOINING, LEAVING (spec section 3)."""
+    grouped: dict[str, list[PeerEvent]] = defaultdict(list)
+    for start in range(0, len(peer_ids), 500):
+        chunk = peer_ids[start : start + 500]
+        for event in db.scalars(select(PeerEvent).where(PeerEvent.peer_id.in_(chunk))):
+            grouped[event.peer_id].append(event)
+    for events in grouped.values():
+        events.sort(key=lambda e: (e.created_at, _EVENT_ORDER.get(e.event_name, 3)))
+    return grouped
+
+
+def list_participants(
+    db: DB,
+    app_id: str,
+    session_id: str,
+    page: Page,
+    *,
+    now: datetime,
+    search: str | None = None,
+    sort_by: str = "joinedAt",
+    descending: bool = False,
+    include_peer_events: bool = False,
+    view: str = "raw",
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Participants (one per peer, D31) of a session. raises SessionNotFound.
+
+    view=consolidated (D14): one entry per user_id, the duration summed over this session and its
+    breakout rooms. Peers are read through the (session_id, joined_at) index; a session's
+    participants are few enough to sort and page in memory.
+    """
+    session = _session(db, app_id, session_id)
+    peers = list(
+        db.scalars(select(Peer).where(Peer.session_id == session.id).order_by(Peer.joined_at, Peer.id))
+    )
+    durations = {peer.id: peer_duration_secs(peer, now) for peer in peers}
+    if view == "consolidated":
+        peers, durations = _consolidate(db, session, peers, durations, now)
+    if search:
+        needle = search.lower()
+        peers = [
+            p
+            for p in peers
+            if any(needle in (v or "").lower() for v in (p.id, p.custom_participant_id, p.display_name))
+        ]
+    if sort_by == "duration":
+        peers.sort(key=lambda p: p.id)
+        peers.sort(key=lambda p: durations[p.id], reverse=descending)
+    else:
+        peers.sort(key=lambda p: p.id)
+        peers.sort(key=lambda p: p.joined_at, reverse=descending)
+    total = len(peers)
+    window = peers[page.offset : page.offset + page.size]
+    events = _events_by_peer(db, [p.id for p in window]) if include_peer_events else {}
+    items = []
+    for peer in window:
+        body = participant_view(peer, now, duration_secs=durations[peer.id])
+        if include_peer_events:
+            body["peer_events"] = [peer_event_view(e, peer) for e in events.get(peer.id, [])]
+        items.append(body)
+    return items, page.paging(total, len(items))
+
+
+def _consolidate(
+    db: DB, session: Session, peers: list[Peer], durations: dict[str, float], now: datetime
+) -> tuple[list[Peer], dict[str, float]]:
+    child_ids = list(db.scalars(select(Session.id).where(Session.parent_session_id == session.id)))
+    extra: dict[str, float] = defaultdict(float)
+    if child_ids:
+        for peer in db.scalars(select(Peer).where(Peer.session_id.in_(child_ids))):
+            if peer.user_id is not None:
+                extra[peer.user_id] += peer_duration_secs(peer, now)
+    kept: list[Peer] = []
+    totals: dict[str, float] = {}
+    first_of_user: dict[str, Peer] = {}
+    for peer in peers:  # joined_at order: the earliest join represents the user
+        if peer.user_id is None:
+            kept.append(peer)
+            totals[peer.id] = durations[peer.id]
+        elif peer.user_id in first_of_user:
+            totals[first_of_user[peer.user_id].id] += durations[peer.id]
+        else:
+            first_of_user[peer.user_id] = peer
+            kept.append(peer)
+            totals[peer.id] = durations[peer.id] + extra.get(peer.user_id, 0.0)
+    return kept, totals
+
+
+def participant_details(
+    db: DB, app_id: str, session_id: str, participant_id: str, *, now: datetime, include_peer_events: bool
+) -> dict[str, Any]:
+    """raises SessionNotFound, ParticipantNotFound."""
+    session = _session(db, app_id, session_id)
+    peer = db.get(Peer, participant_id)
+    if peer is None or peer.session_id != session.id:
+        raise ParticipantNotFound(participant_id, session_id)
+    body = participant_view(peer, now)
+    if include_peer_events:
+        events = _events_by_peer(db, [peer.id]).get(peer.id, [])
+        body["peer_events"] = [peer_event_view(e, peer) for e in events]
+    return body
+
+
+_DEVICE_KEYS = (
+    "device_info",
+    "browser_metadata",
+    "native_metadata",
+    "sdk_name",
+    "sdk_type",
+    "sdk_version",
+    "room_view_type",
+)
+_DEVICE_LISTS = (
+    "audio_devices_updates",
+    "video_devices_updates",
+    "speaker_devices_updates",
+    "selected_device_updates",
+)
+
+
+def peer_report(
+    db: DB,
+    app_id: str,
+    peer_id: str,
+    *,
+    now: datetime,
+    filters: frozenset[str] | None,
+    include_peer_events: bool,
+    thresholds: stats.QualityThresholds | None = None,
+) -> dict[str, Any]:
+    """The participant and its ``peer_report`` (spec 2.9, appendix A). raises PeerNotFound.
+
+    filters (D11) restrict the report to the mapped sections; None means all.
+    """
+    peer = db.get(Peer, peer_id)
+    if peer is None or peer.app_id != app_id:
+        raise PeerNotFound(peer_id)
+    wanted = filters or frozenset(
+        ("device_info", "ip_information", "precall_network_information", "events", "quality_stats")
+    )
+    participant = participant_view(peer, now)
+    participant.pop("preset_name", None)
+    if peer.preset_name is not None:
+        participant["role"] = peer.preset_name
+    participant["session_id"] = peer.session_id
+    if include_peer_events:
+        events = _events_by_peer(db, [peer.id]).get(peer.id, [])
+        participant["peer_events"] = [peer_event_view(e, peer) for e in events]
+    meta = peer.meta or {}
+    metadata: dict[str, Any] = {}
+    if "device_info" in wanted:
+        metadata.update({k: meta[k] for k in _DEVICE_KEYS if k in meta})
+        metadata.update({k: meta.get(k, []) for k in _DEVICE_LISTS})
+    if "ip_information" in wanted and "ip_information" in meta:
+        metadata["ip_information"] = meta["ip_information"]
+    if "precall_network_information" in wanted:
+        metadata["pc_metadata"] = meta.get("pc_metadata", [])
+        metadata["candidate_pairs"] = _candidate_pairs(db, peer.id)
+    if "events" in wanted:
+        metadata["events"] = [
+            {"name": e.name, "timestamp": iso(e.timestamp), "metadata": e.meta or {}}
+            for e in db.scalars(
+                select(ClientEvent)
+                .where(ClientEvent.peer_id == peer.id)
+                .order_by(ClientEvent.timestamp, ClientEvent.id)
+            )
+        ]
+    report: dict[str, Any] = {"metadata": metadata}
+    if "quality_stats" in wanted:
+        report["quality"] = _quality(db, peer.id, thresholds or stats.QualityThresholds())
+    participant["peer_report"] = report
+    return participant
+
+
+def _candidate_pairs(db: DB, peer_id: str) -> dict[str, list[dict[str, Any]]]:
+    pairs: dict[str, list[dict[str, Any]]] = {"producing_transport": [], "consuming_transport": []}
+    for row in db.scalars(
+        select(CandidatePairRow)
+        .where(CandidatePairRow.peer_id == peer_id)
+        .order_by(CandidatePairRow.first_seen_ms, CandidatePairRow.connection_id, CandidatePairRow.pair_id)
+    ):
+        pairs.setdefault(row.role, []).append(row.data)
+    return pairs
+
+
+def _quality(db: DB, peer_id: str, thresholds: stats.QualityThresholds) -> dict[str, Any]:
+    rows_by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    result = db.execute(
+        select(StatsSample.kind, StatsSample.row)
+        .where(StatsSample.peer_id == peer_id)
+        .order_by(StatsSample.kind, StatsSample.timestamp_ms, StatsSample.id)
+    )
+    for kind, row in result:
+        rows_by_kind[kind].append(row)
+    if not rows_by_kind:
+        return {}  # D33: a peer without telemetry
+    return stats.build_quality(rows_by_kind, thresholds)

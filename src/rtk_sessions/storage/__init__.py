@@ -1,0 +1,1 @@
+"""Persistence: engine, tables and the only dialect-aware code."""

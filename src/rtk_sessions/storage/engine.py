@@ -1,0 +1,68 @@
+"""Engine and unit of work for both databases."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we emit BEGIN ourselves
+    # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers proceed while ingestion writes.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    # Committed in WAL mode and synchronous=NORMAL is durable across a process crash.
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    # Wait for the writer instead of failing with "database is locked".
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (already normalized by ``config.normalize_database_url``)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+class Database:
+    """An engine plus a sessionmaker; ``unit_of_work()`` commits on success, rolls back on error."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time; serializing our own writers in-process avoids busy waits.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        lock = self._write_lock if write else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

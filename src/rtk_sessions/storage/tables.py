@@ -1,0 +1,234 @@
+"""ORM tables. The migrations in ``rtk_sessions/migrations`` create exactly these.
+
+Sizes to plan for: ``stats_samples`` grows by one row per RTP stream per stats interval (a 4-stream
+peer reporting every 2 s adds 7,200 rows an hour), so it is append-only, keyed by a 64-bit surrogate,
+and read only through ``(peer_id, kind, timestamp_ms)``. Everything else is per session or per peer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rtk_sessions.storage.types import BigId, JSONDocument, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ApiToken(Base):
+    """An API token of an account; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class App(Base):
+    """A RealtimeKit app (``organization_id`` of its sessions)."""
+
+    __tablename__ = "apps"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_apps_account_created", "account_id", "created_at"),)
+
+
+class Meeting(Base):
+    """A meeting: the thing sessions are instances of (``associated_id``)."""
+
+    __tablename__ = "meetings"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    title: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    record_on_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    live_stream_on_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    persist_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    summarize_on_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    transcribe_on_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_keep_alive_time_in_secs: Mapped[int] = mapped_column(Integer, default=60)
+    ai_config: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    recording_config: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_meetings_app_created", "app_id", "created_at"),)
+
+
+class MeetingParticipant(Base):
+    """A participant added to a meeting (``user_id`` of the session participants it becomes)."""
+
+    __tablename__ = "meeting_participants"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(ID, ForeignKey("meetings.id", ondelete="CASCADE"))
+    custom_participant_id: Mapped[str] = mapped_column(String(200))
+    preset_name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    picture: Mapped[str | None] = mapped_column(Text)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_meeting_participants_meeting_created", "meeting_id", "created_at"),)
+
+
+class Session(Base):
+    """A live instance of a meeting (the Sessions API ``Session``)."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    meeting_id: Mapped[str] = mapped_column(ID)
+    parent_session_id: Mapped[str | None] = mapped_column(ID, index=True)
+    meeting_display_name: Mapped[str] = mapped_column(String(500), default="")
+    type: Mapped[str] = mapped_column(String(16), default="meeting")
+    status: Mapped[str] = mapped_column(String(8))
+    live_participants: Mapped[int] = mapped_column(Integer, default=0)
+    max_concurrent_participants: Mapped[int] = mapped_column(Integer, default=0)
+    # Participant-seconds of peers that have left (spec D28; minutes_consumed = this / 60).
+    consumed_secs: Mapped[float] = mapped_column(Float, default=0.0)
+    last_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    keep_alive_secs: Mapped[int] = mapped_column(Integer, default=60)
+    # lower(meeting_display_name || ' ' || meeting_id || ' ' || id): one column to search (D16).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_sessions_app_created", "app_id", "created_at"),
+        Index("ix_sessions_app_status_created", "app_id", "status", "created_at"),
+        Index("ix_sessions_app_consumed", "app_id", "consumed_secs"),
+        Index("ix_sessions_meeting_created", "meeting_id", "created_at"),
+        Index("ix_sessions_status_last_left", "status", "last_left_at"),
+    )
+
+
+class Peer(Base):
+    """One join of one participant: the session participant ``id`` and the peer report's peer."""
+
+    __tablename__ = "peers"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(ID)
+    user_id: Mapped[str | None] = mapped_column(ID)
+    custom_participant_id: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    preset_name: Mapped[str | None] = mapped_column(String(200))
+    preset_view_type: Mapped[str | None] = mapped_column(String(16))
+    socket_session_id: Mapped[str | None] = mapped_column(String(200))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time of its last event
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # server time of that event
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_peers_session_joined", "session_id", "joined_at"),
+        Index("ix_peers_open_received", "left_at", "last_received_at"),
+    )
+
+
+class PeerEvent(Base):
+    """PEER_CREATED / PEER_JOINING / PEER_LEAVING of a peer."""
+
+    __tablename__ = "peer_events"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    peer_id: Mapped[str] = mapped_column(ID, ForeignKey("peers.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(ID)
+    event_name: Mapped[str] = mapped_column(String(16))
+    minutes_consumed: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_peer_events_peer_created", "peer_id", "created_at"),)
+
+
+class ClientEvent(Base):
+    """A client event of a peer (the peer report's ``metadata.events``)."""
+
+    __tablename__ = "client_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    peer_id: Mapped[str] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(200))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDocument)
+
+    __table_args__ = (Index("ix_client_events_peer_ts", "peer_id", "timestamp"),)
+
+
+class StatsCursor(Base):
+    """The last (compacted) getStats report of each peer connection, to take deltas against."""
+
+    __tablename__ = "stats_cursors"
+    peer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    timestamp_ms: Mapped[float] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class CandidatePairRow(Base):
+    """Latest snapshot of each selected ICE candidate pair of a peer's transports."""
+
+    __tablename__ = "candidate_pairs"
+    peer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pair_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_seen_ms: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class StatsSample(Base):
+    """One sample row of the peer report: one RTP stream over one stats interval (Q1). Append-only."""
+
+    __tablename__ = "stats_samples"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    peer_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(40))
+    stream_key: Mapped[str] = mapped_column(String(300))
+    timestamp_ms: Mapped[float] = mapped_column(Float)
+    row: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+    __table_args__ = (Index("ix_stats_samples_peer_kind_ts", "peer_id", "kind", "timestamp_ms"),)
+
+
+class IngestedEvent(Base):
+    """Ids of applied ingestion events: a replayed event is recognised and skipped."""
+
+    __tablename__ = "ingested_events"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,160 @@
+"""Live servers on real sockets, over SQLite and PostgreSQL, with the official SDK as client.
+
+PostgreSQL: ``RTK_TEST_POSTGRES_URL`` names a server/database we may create databases from
+(default ``postgresql://postgres@127.0.0.1:5432/postgres``). Without a server the PostgreSQL tests
+skip, unless ``RTK_REQUIRE_POSTGRES=1`` (CI sets it), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_STATS = FIXTURES / "real-stats"
+PG_ADMIN_URL = os.environ.get("RTK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_database(name: str) -> str:
+    """Create database ``name`` on the test server; return its URL. Skips or fails without one."""
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if os.environ.get("RTK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}")
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database per dialect for the whole test session."""
+    from rtk_sessions import migrations
+    from rtk_sessions.config import normalize_database_url
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'rtk.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    name = f"rtk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = _postgres_database(name)
+    migrations.upgrade(normalize_database_url(url))
+    yield url
+    _drop_postgres_database(name)
+
+
+@dataclass
+class LiveServer:
+    """A running rtk-sessions server."""
+
+    url: str  # http://127.0.0.1:PORT
+    database_url: str
+    settings: object
+    app: object
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/client/v4"
+
+    def database(self):  # noqa: ANN201 - rtk_sessions.storage.engine.Database
+        return self.app.state.db  # type: ignore[attr-defined]
+
+    def sweep(self) -> list[str]:
+        return self.app.state.sweeper.run_once()  # type: ignore[attr-defined]
+
+
+def start_server(settings: object, *, background: bool = True) -> tuple[LiveServer, object, threading.Thread]:
+    import uvicorn
+
+    from rtk_sessions.app import create_app
+
+    app = create_app(settings, background=background)  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    live = LiveServer(f"http://127.0.0.1:{port}", settings.database_url, settings, app)  # type: ignore[attr-defined]
+    return live, server, thread
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The service on a real socket (uvicorn), with its sweeper, over ``database_url``."""
+    from rtk_sessions.config import Settings
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        sweep_interval_secs=0.2,
+    )
+    live, server, thread = start_server(settings)
+    yield live
+    server.should_exit = True  # type: ignore[attr-defined]
+    thread.join(timeout=10)
+
+
+@dataclass
+class Tenant:
+    """An account with an app and an API token, on a live server."""
+
+    account_id: str
+    app_id: str
+    token: str
+    server: LiveServer
+
+    def sdk(self, **kwargs: object):  # noqa: ANN201 - cloudflare.Cloudflare
+        import cloudflare
+
+        return cloudflare.Cloudflare(
+            api_token=self.token, base_url=self.server.base_url, max_retries=0, **kwargs
+        )
+
+
+def make_tenant(server: LiveServer, name: str = "test") -> Tenant:
+    from rtk_sessions.domain import accounts
+
+    account_id = uuid.uuid4().hex
+    with server.database().unit_of_work() as s:
+        app = accounts.create_app(s, account_id, name)
+        token = accounts.create_token(s, account_id)
+        app_id = app.id
+    return Tenant(account_id, app_id, token, server)
+
+
+@pytest.fixture
+def tenant(live_server: LiveServer) -> Tenant:
+    """A fresh account+app+token: tests never see each other's data."""
+    return make_tenant(live_server)
