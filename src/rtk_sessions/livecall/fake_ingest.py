@@ -1,0 +1,114 @@
+"""A stand-in for the ingestion API, for live-call tests before the real server exists.
+
+Records every batch, answers ``200 {"success": true, "data": {"accepted", "duplicates"}}`` with
+CORS headers, accepts ``Authorization: Bearer`` or ``?token=`` (beacons, text/plain bodies), and
+de-duplicates by event id like the real service. ``fail_next(n)`` makes the next n POSTs answer 503.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+INGEST_PATH = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/ingest"
+
+
+class FakeIngest:
+    def __init__(self, host: str = "0.0.0.0", port: int = 0, account_id: str = "acc",
+                 app_id: str = "app") -> None:
+        self.path = INGEST_PATH.format(account_id=account_id, app_id=app_id)
+        self.batches: list[dict[str, Any]] = []
+        self.events_by_id: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self._fail = 0
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _cors(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                self.send_header("Access-Control-Max-Age", "600")
+                self.send_header("Vary", "Origin")
+
+            def _answer(self, code: int, obj: Any) -> None:
+                body = json.dumps(obj).encode()
+                self.send_response(code)
+                self._cors()
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_OPTIONS(self) -> None:  # CORS preflight
+                self.send_response(204)
+                self._cors()
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                u = urlsplit(self.path)
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                if u.path != owner.path:
+                    return self._answer(404, {"success": False, "errors": [{"code": 404, "message": "no"}]})
+                auth = self.headers.get("Authorization", "")
+                token = auth[7:] if auth.startswith("Bearer ") else \
+                    (parse_qs(u.query).get("token") or [None])[0]
+                if not token:
+                    return self._answer(401, {"success": False, "errors": [{"code": 401, "message": "token"}]})
+                with owner.lock:
+                    if owner._fail > 0:
+                        owner._fail -= 1
+                        return self._answer(503, {"success": False, "errors": [{"code": 503, "message": "down"}]})
+                try:
+                    events = json.loads(raw)["events"]
+                except (ValueError, KeyError, TypeError):
+                    return self._answer(400, {"success": False, "errors": [{"code": 400, "message": "bad"}]})
+                with owner.lock:
+                    acc = dup = 0
+                    for e in events:
+                        if e["id"] in owner.events_by_id:
+                            dup += 1
+                        else:
+                            owner.events_by_id[e["id"]] = e
+                            acc += 1
+                    owner.batches.append({"token": token, "beacon": not auth,
+                                          "content_type": self.headers.get("Content-Type"),
+                                          "events": events})
+                self._answer(200, {"success": True, "data": {"accepted": acc, "duplicates": dup}})
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def endpoint(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{self.path}"
+
+    def fail_next(self, n: int) -> None:
+        with self.lock:
+            self._fail = n
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Unique events in arrival order."""
+        with self.lock:
+            return list(self.events_by_id.values())
+
+    def __enter__(self) -> FakeIngest:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
