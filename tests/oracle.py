@@ -26,6 +26,7 @@ real cross-check of the importer + stats pipeline. Definitions (shared/spec/qual
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 
@@ -56,7 +57,7 @@ def _undelta(prev_state, delta):
                 obj["timestamp"] = prev_state[sid].get("timestamp")
         else:
             obj = dict(change)
-            if obj.get("timestamp", None) == 0:
+            if obj.get("timestamp") == 0:
                 obj["timestamp"] = top_ts
         state[sid] = obj
     # ids missing from the delta are gone: `state` only has the delta's ids.
@@ -99,7 +100,7 @@ def expected_peer(path) -> dict:
     per_pc_reports = {}  # pc -> list of full reports (file order)
     state = {}
     n_getstats = 0
-    for method, pc, value, ts in (r[:3] + [r[-1]] for r in records):
+    for method, pc, value, ts in ([*r[:3], r[-1]] for r in records):
         if method == "setVideoType" and isinstance(value, dict):
             video_type[int(value["ssrc"])] = value.get("videoType")
         if pc is None:
@@ -115,7 +116,7 @@ def expected_peer(path) -> dict:
 
     rows = {k: {"rtt": [], "loss": []} for k in KINDS}
     for reports in per_pc_reports.values():
-        for prev, cur in zip(reports, reports[1:]):
+        for prev, cur in itertools.pairwise(reports):
             # producers
             p_out, c_out = _by_ssrc(prev, "outbound-rtp"), _by_ssrc(cur, "outbound-rtp")
             p_ri, c_ri = _by_ssrc(prev, "remote-inbound-rtp"), _by_ssrc(cur, "remote-inbound-rtp")

@@ -112,7 +112,8 @@ def validate_event(ev: dict, where: str = "event") -> None:
         if md is not None:
             _check(isinstance(md, dict), f"{where}: metadata must be an object")
             for k, v in md.items():
-                _check(isinstance(k, str) and (v is None or isinstance(v, str | int | float | bool)),
+                scalar = v is None or isinstance(v, str | int | float | bool)
+                _check(isinstance(k, str) and scalar,
                        f"{where}: metadata.{k} must be a scalar")
 
 

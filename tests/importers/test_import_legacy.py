@@ -166,7 +166,7 @@ def test_labels_from_set_video_type():
 def test_desktop_label_is_screenshare(tmp_path):
     lines = LEGACY["chrome-relay"].read_text().splitlines()
     # the sender switches the same ssrc to desktop later in the call
-    out = [ln for ln in lines]
+    out = list(lines)
     first_ts = json.loads(lines[0])[3]
     out.append(json.dumps(["setVideoType", None, {"ssrc": 3859036835, "videoType": "desktop"},
                            first_ts + 60_000]))

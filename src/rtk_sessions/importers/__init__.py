@@ -16,10 +16,10 @@ One file is one client (one RecordedClient), however many peer connections it ha
 records bound to a peer connection: for rtcstats files every record whose pcId is not null
 (``create``, state changes, SDP calls, ``getstats`` and the stats timestamps inside it); for
 webrtc-internals dumps the stats points and the ``updateLog`` entries. Client-level records
-(``connectionInfo``, ``identity``, ``getUserMedia``, ``setVideoType``...) do not count: Jitsi's public
-test dumps are stitched (``connectionInfo`` of google-standard-stats-p2p is stamped 2022 while the
-call is from 2020), and getUserMedia may happen well before the call starts. Client events outside
-``[join_ms, leave_ms]`` are dropped for the same reason.
+(``connectionInfo``, ``identity``, ``getUserMedia``, ``setVideoType``...) do not count: Jitsi's
+public test dumps are stitched (``connectionInfo`` of google-standard-stats-p2p is stamped 2022
+while the call is from 2020), and getUserMedia may happen well before the call starts. Client
+events outside ``[join_ms, leave_ms]`` are dropped for the same reason.
 
 **Snapshot time.** The latest ``RTCStats.timestamp`` in the full report (for Jitsi, the report's
 top-level timestamp), else the record time. Snapshots are in time order.
@@ -31,7 +31,7 @@ force at that time for the ssrcs in its report.
 
 from .ingest import to_ingest_events
 from .loader import load_recording
-from .model import Recording, RecordedClient, RecordingFormatError, StatsSnapshot
+from .model import RecordedClient, Recording, RecordingFormatError, StatsSnapshot
 
 __all__ = [
     "RecordedClient",

@@ -110,6 +110,7 @@ def build_client(
     *,
     user_agent: str | None,
     metadata: dict,
+    where: str | None = None,
 ) -> RecordedClient:
     """Build a RecordedClient from decoded records (stats already full reports).
 
@@ -119,6 +120,7 @@ def build_client(
     getUserMedia, ...) do not count, because Jitsi's test dumps are stitched from several sessions
     and those records may be stamped years away from the call.
     """
+    where = where or name
     snapshots: list[StatsSnapshot] = []
     raw_events: list[tuple[str, float, dict]] = []
     label_history: list[tuple[float, dict]] = []
@@ -138,7 +140,8 @@ def build_client(
                 md["connection_id"] = str(pc_id)
             raw_events.append((_STATE_EVENTS[method], float(ts), md))
         elif method in _MEDIA_EVENTS:
-            raw_events.append((_MEDIA_EVENTS[method], float(ts), _media_event_metadata(method, value)))
+            md = _media_event_metadata(method, value)
+            raw_events.append((_MEDIA_EVENTS[method], float(ts), md))
         elif method == "create" and pc_id is not None:
             raw_events.append(("peer_connection_created", float(ts), {"connection_id": str(pc_id)}))
         elif method == "close" and pc_id is not None:
@@ -149,7 +152,7 @@ def build_client(
                 label_history.append((float(ts), label))
     if not pc_times:
         raise RecordingFormatError(
-            f"{name}: the recording has no peer-connection records (no 'create'/'getstats' lines)")
+            f"{where}: the recording has no peer-connection records (no 'create'/'getstats' lines)")
     join_ms, leave_ms = min(pc_times), max(pc_times)
     snapshots.sort(key=lambda s: s.timestamp_ms)  # stable: equal times keep file order
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])

@@ -14,7 +14,8 @@ _METADATA_KEYS = (
 
 
 def _scalar_md(md: dict) -> dict:
-    return {str(k): v for k, v in md.items() if v is None or isinstance(v, str | int | float | bool)}
+    ok = (str, int, float, bool)
+    return {str(k): v for k, v in md.items() if v is None or isinstance(v, ok)}
 
 
 def to_ingest_events(

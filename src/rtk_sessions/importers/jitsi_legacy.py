@@ -62,7 +62,8 @@ def is_legacy_first_line(first: Any) -> bool:
             and isinstance(first[-1], int | float))
 
 
-def parse(lines: list[str], name: str) -> RecordedClient:
+def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClient:
+    where = where or name
     records: list[tuple[str, str | None, Any, float]] = []
     base_by_pc: dict[str, dict[str, dict]] = {}
     user_agent: str | None = None
@@ -76,14 +77,14 @@ def parse(lines: list[str], name: str) -> RecordedClient:
         except ValueError as e:
             hint = " (the file looks truncated)" if lineno == n_lines else ""
             raise RecordingFormatError(
-                f"{name}: line {lineno} is not valid JSON{hint}: {e}") from None
+                f"{where}: line {lineno} is not valid JSON{hint}: {e}") from None
         if not (isinstance(rec, list) and len(rec) >= 4 and isinstance(rec[0], str)):
             raise RecordingFormatError(
-                f"{name}: line {lineno} is not a legacy rtcstats record "
+                f"{where}: line {lineno} is not a legacy rtcstats record "
                 f"[method, pcId, value, timestamp]")
         method, pc_id, value, ts = rec[0], rec[1], rec[2], rec[-1]
         if not isinstance(ts, int | float) or isinstance(ts, bool):
-            raise RecordingFormatError(f"{name}: line {lineno} has no numeric timestamp")
+            raise RecordingFormatError(f"{where}: line {lineno} has no numeric timestamp")
         if pc_id is not None and not isinstance(pc_id, str):
             pc_id = str(pc_id)
         if method == "connectionInfo" and isinstance(value, dict):
@@ -106,4 +107,4 @@ def parse(lines: list[str], name: str) -> RecordedClient:
         metadata["user_agent"] = user_agent
     if conn_info.get("clientProtocol"):
         metadata["sdk_version"] = str(conn_info["clientProtocol"])
-    return build_client(name, records, user_agent=user_agent, metadata=metadata)
+    return build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)

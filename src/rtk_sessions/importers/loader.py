@@ -66,7 +66,7 @@ def load_recording(
     lines = text.splitlines()
     if stripped.startswith(rtcstats_v3.MAGIC):
         lines = stripped.splitlines()
-        client = rtcstats_v3.parse(lines, name)
+        client = rtcstats_v3.parse(lines, name, p.name)
         fmt = "rtcstats-v3"
     elif stripped.startswith("{"):
         try:
@@ -78,7 +78,7 @@ def load_recording(
         if not webrtc_internals.looks_like(doc):
             raise RecordingFormatError(
                 f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump")
-        client = webrtc_internals.parse(doc, name)
+        client = webrtc_internals.parse(doc, name, p.name)
         fmt = "webrtc-internals"
     elif stripped.startswith("["):
         first_line = stripped.split("\n", 1)[0]
@@ -90,7 +90,7 @@ def load_recording(
             raise RecordingFormatError(
                 f"{p.name}: line 1 is not a legacy rtcstats record "
                 "[method, pcId, value, timestamp_ms]")
-        client = jitsi_legacy.parse(lines, name)
+        client = jitsi_legacy.parse(lines, name, p.name)
         fmt = "jitsi-rtcstats"
     else:
         if "EVENTS = [" in text and "eventName" in text:

@@ -2,7 +2,8 @@
 
 Layout: line 1 ``RTCStatsDump``, line 2 a JSON object with at least ``{"fileFormat": 3}``, then
 JSON arrays ``[method, connectionId|null, value, ...extra, t]``. ``t`` is absolute epoch ms on the
-first record and milliseconds since the previous record afterwards (``packages/rtcstats-shared/dump.js``).
+first record and milliseconds since the previous record afterwards
+(``packages/rtcstats-shared/dump.js``).
 
 Methods may be compressed to numbers (``'g'`` is getStats). ``getStats`` values may be full reports
 or compressed by ``packages/rtcstats-shared/compression.js``: delta against the previous report of
@@ -99,7 +100,7 @@ consentRequestsSent packetsDiscardedOnSend bytesDiscardedOnSend - fingerprint fi
 base64Certificate issuerCertificateId psnrMeasurements psnrSum packetsReceivedWithEct1
 packetsReceivedWithCe packetsReportedAsLost packetsReportedAsLostButRecovered
 packetsWithBleachedEct1Marking packetsSentWithEct1 ccfbMessagesSent ccfbMessagesReceived
-""".split()
+""".split()  # noqa: SIM905
 PROPERTIES: dict[str, str] = {"t": "timestamp"}
 PROPERTIES.update({str(code): n for code, n in enumerate(_PROPERTY_NAMES, 4) if n != "-"})
 PROPERTY_CODES: dict[str, str] = {v: k for k, v in PROPERTIES.items()}
@@ -218,22 +219,23 @@ def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, s
     return out
 
 
-def parse(lines: list[str], name: str) -> RecordedClient:
+def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClient:
+    where = where or name
     if not lines or lines[0].strip() != MAGIC:
-        raise RecordingFormatError(f"{name}: not an RTCStatsDump (line 1 must be '{MAGIC}')")
+        raise RecordingFormatError(f"{where}: not an RTCStatsDump (line 1 must be '{MAGIC}')")
     if len(lines) < 2:
-        raise RecordingFormatError(f"{name}: RTCStatsDump has no header line (file truncated?)")
+        raise RecordingFormatError(f"{where}: RTCStatsDump has no header line (file truncated?)")
     try:
         header = json.loads(lines[1])
     except ValueError:
         raise RecordingFormatError(
-            f"{name}: line 2 of an RTCStatsDump must be a JSON object like {{\"fileFormat\": 3}}"
+            f"{where}: line 2 of an RTCStatsDump must be a JSON object like {{\"fileFormat\": 3}}"
         ) from None
     if not isinstance(header, dict):
-        raise RecordingFormatError(f"{name}: line 2 of an RTCStatsDump must be a JSON object")
+        raise RecordingFormatError(f"{where}: line 2 of an RTCStatsDump must be a JSON object")
     if header.get("fileFormat") != 3:
         raise RecordingFormatError(
-            f"{name}: unsupported RTCStatsDump fileFormat {header.get('fileFormat')!r} "
+            f"{where}: unsupported RTCStatsDump fileFormat {header.get('fileFormat')!r} "
             "(only 3 is supported)")
     user_agent = header.get("userAgent") or header.get("user_agent")
     records: list[tuple[str, str | None, Any, float]] = []
@@ -248,12 +250,12 @@ def parse(lines: list[str], name: str) -> RecordedClient:
         except ValueError as e:
             hint = " (the file looks truncated)" if lineno == n_lines else ""
             raise RecordingFormatError(
-                f"{name}: line {lineno} is not valid JSON{hint}: {e}") from None
+                f"{where}: line {lineno} is not valid JSON{hint}: {e}") from None
         if not isinstance(rec, list):
             continue  # the reference reader ignores non-array lines
         if len(rec) < 4 or not isinstance(rec[-1], int | float) or isinstance(rec[-1], bool):
             raise RecordingFormatError(
-                f"{name}: line {lineno} is not an rtcstats record [method, connectionId, value, "
+                f"{where}: line {lineno} is not an rtcstats record [method, connectionId, value, "
                 "..., t] with a numeric time")
         method = _METHODS.get(str(rec[0]), str(rec[0]))
         pc_id = rec[1] if rec[1] is None else str(rec[1])
@@ -274,4 +276,4 @@ def parse(lines: list[str], name: str) -> RecordedClient:
     metadata: dict[str, Any] = {"sdk_name": "rtcstats"}
     if user_agent:
         metadata["user_agent"] = user_agent
-    return build_client(name, records, user_agent=user_agent, metadata=metadata)
+    return build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)

@@ -11,8 +11,8 @@ How we rebuild getStats() reports from the series:
 * series of one connection are **right-aligned**: the last point of every series belongs to the
   poll at its ``endTime``, and earlier points go back one poll (about 1 s) each. A series whose
   ``endTime`` is earlier than the connection's latest ``endTime`` (an object that went away) is
-  shifted by ``round(Δ endTime / 1 s)`` polls. So fields that appeared later (shorter series) land on
-  the right polls;
+  shifted by ``round(Δ endTime / 1 s)`` polls. So fields that appeared later (shorter series)
+  land on the right polls;
 * an object's ``timestamp`` comes from its own ``<statsId>-timestamp`` series; without one, the poll
   time ``endTime - 1000·k`` is used. The snapshot time is the latest object timestamp of the poll;
 * the object type is ``statsType``, else a ``type`` series, else inferred from the id prefix of old
@@ -81,7 +81,7 @@ def _old_type(sid: str, fields: dict[str, list]) -> str | None:
     return None
 
 
-def _pc_snapshots(pc_key: str, stats: dict, name: str) -> list[StatsSnapshot]:
+def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
     # sid -> field -> (values, end_ms); sid -> statsType
     series: dict[str, dict[str, tuple[list, float | None]]] = {}
     types: dict[str, str] = {}
@@ -96,7 +96,7 @@ def _pc_snapshots(pc_key: str, stats: dict, name: str) -> list[StatsSnapshot]:
                 values = json.loads(values)
             except ValueError:
                 raise RecordingFormatError(
-                    f"{name}: webrtc-internals series {pc_key}/{key} has unreadable values"
+                    f"{where}: webrtc-internals series {pc_key}/{key} has unreadable values"
                 ) from None
         if not isinstance(values, list):
             continue
@@ -142,18 +142,20 @@ def _pc_snapshots(pc_key: str, stats: dict, name: str) -> list[StatsSnapshot]:
     return snaps
 
 
-def parse(doc: dict, name: str) -> RecordedClient:
+def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
+    where = where or name
     pcs = doc["PeerConnections"]
     snapshots: list[StatsSnapshot] = []
     raw_events: list[tuple[str, float, dict]] = []
     pc_times: list[float] = []
     for pc_key, pc in pcs.items():
         if not isinstance(pc, dict):
-            raise RecordingFormatError(f"{name}: PeerConnections[{pc_key!r}] is not an object")
+            raise RecordingFormatError(f"{where}: PeerConnections[{pc_key!r}] is not an object")
         stats = pc.get("stats") or {}
         if not isinstance(stats, dict):
-            raise RecordingFormatError(f"{name}: PeerConnections[{pc_key!r}].stats is not an object")
-        pc_snaps = _pc_snapshots(str(pc_key), stats, name)
+            raise RecordingFormatError(
+                f"{where}: PeerConnections[{pc_key!r}].stats is not an object")
+        pc_snaps = _pc_snapshots(str(pc_key), stats, where)
         snapshots.extend(pc_snaps)
         pc_times.extend(s.timestamp_ms for s in pc_snaps)
         for entry in pc.get("updateLog") or []:
@@ -177,7 +179,7 @@ def parse(doc: dict, name: str) -> RecordedClient:
                                    {"connection_id": str(pc_key)}))
     if not pc_times:
         raise RecordingFormatError(
-            f"{name}: the webrtc-internals dump has no peer connection with stats or events")
+            f"{where}: the webrtc-internals dump has no peer connection with stats or events")
     join_ms, leave_ms = min(pc_times), max(pc_times)
     for req in doc.get("getUserMedia") or []:
         if isinstance(req, dict) and isinstance(req.get("timestamp"), int | float):
