@@ -207,3 +207,14 @@ def test_gzip_is_read_transparently(tmp_path):
     rec = load_recording(p)
     assert len(rec.clients[0].stats) == 34
     assert rec.clients[0].name == "sfu"
+
+
+def test_oracle_pinned_values_p2p():
+    e = oracle.expected_peer(LEGACY["google-standard-stats-p2p"])
+    assert e["getstats"] == 81 and e["connections"] == ["PC_0", "PC_1"]
+    assert e["duration_minutes"] == 1.7011
+    assert e["audio_producer"]["rows"] == 79  # 28 + 51 consecutive pairs, one audio ssrc
+    assert e["audio_producer"]["rtt"]["avg"] == 14.7595
+    assert e["video_producer"]["packet_loss"]["5_or_greater_event_fraction"] == 0.0112
+    assert e["video_consumer"]["packet_loss"]["avg"] == 0.5013
+    assert e["screenshare_video_producer"] == {"rows": 0, "packet_loss": {}, "rtt": {}}
