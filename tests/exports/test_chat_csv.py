@@ -10,18 +10,18 @@ T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
 def row(i: int, payload: str, **kw) -> ChatRow:
-    base = dict(
-        id=f"msg-{i}",
-        participant_id=f"peer-{i}",
-        session_id="182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
-        meeting_id="bbb-meeting",
-        display_name="Zoë Ångström",
-        pinned=False,
-        is_edited=False,
-        payload_type="TEXT_MESSAGE",
-        payload=payload,
-        created_at=T0 + timedelta(seconds=i),
-    )
+    base = {
+        "id": f"msg-{i}",
+        "participant_id": f"peer-{i}",
+        "session_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+        "meeting_id": "bbb-meeting",
+        "display_name": "Zoë Ångström",
+        "pinned": False,
+        "is_edited": False,
+        "payload_type": "TEXT_MESSAGE",
+        "payload": payload,
+        "created_at": T0 + timedelta(seconds=i),
+    }
     base.update(kw)
     return ChatRow(**base)
 
@@ -85,6 +85,7 @@ def test_utf8_without_bom_and_rows_in_given_order():
 
 def test_iso_ms_converts_to_utc_and_rejects_naive():
     plus2 = timezone(timedelta(hours=2))
-    assert iso_ms(datetime(2023, 2, 1, 12, 51, 8, 39999, tzinfo=plus2)) == "2023-02-01T10:51:08.039Z"
+    when = datetime(2023, 2, 1, 12, 51, 8, 39999, tzinfo=plus2)
+    assert iso_ms(when) == "2023-02-01T10:51:08.039Z"
     with pytest.raises(ValueError):
         iso_ms(datetime(2023, 2, 1, 10, 51, 8))  # noqa: DTZ001

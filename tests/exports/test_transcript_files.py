@@ -14,7 +14,6 @@ from rtk_sessions.exports import (
 )
 
 
-
 def _load_ami():
     import importlib.util
     import sys
@@ -38,16 +37,31 @@ def at(s: float) -> datetime:
 
 
 def seg(a: float, b: float, text: str, name: str | None = "Alice", **kw) -> Segment:
-    base = dict(start=at(a), end=at(b), text=text, peer_id="peer-a", user_id="user-a",
-                custom_participant_id="cust-a", name=name, language="en-US")
+    base = {
+        "start": at(a),
+        "end": at(b),
+        "text": text,
+        "peer_id": "peer-a",
+        "user_id": "user-a",
+        "custom_participant_id": "cust-a",
+        "name": name,
+        "language": "en-US",
+    }
     base.update(kw)
     return Segment(**base)
 
 
 SEGS = [
     # given out of order, with an overlap (Bob talks over Alice) and awkward text
-    seg(5.0, 7.5, "Second, with a comma and \"quotes\"", name="Bob", peer_id="peer-b",
-        user_id="user-b", custom_participant_id=None),
+    seg(
+        5.0,
+        7.5,
+        'Second, with a comma and "quotes"',
+        name="Bob",
+        peer_id="peer-b",
+        user_id="user-b",
+        custom_participant_id=None,
+    ),
     seg(1.25, 6.0, "First <b>bold</b> & more --> arrows\n\nafter a blank line"),
     seg(9.0, 10.0, "   "),  # whitespace only: dropped
     seg(12.0, 11.0, "Ends before it starts", name=None, custom_participant_id=None),
@@ -149,8 +163,8 @@ def test_vtt_parses_with_webvtt_and_carries_voice():
 
 def test_segments_before_session_start_clamp_to_zero():
     early = [seg(-5, -1, "said before the session started")]
-    assert list(srt.parse(render("SRT", early)[0].decode()))[0].start == timedelta(0)
-    assert list(webvtt.from_string(render("VTT", early)[0].decode()))[0].start == "00:00:00.000"
+    assert next(iter(srt.parse(render("SRT", early)[0].decode()))).start == timedelta(0)
+    assert next(iter(webvtt.from_string(render("VTT", early)[0].decode()))).start == "00:00:00.000"
 
 
 def test_equal_start_times_keep_caller_order():
@@ -164,8 +178,9 @@ def test_real_meeting_exports_parse(meeting_id):
     m = load_meeting(meeting_id)
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))
-    caps = list(webvtt.from_string(
-        transcript_file(m.segments, "VTT", session_start=start)[0].decode()))
+    caps = list(
+        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode())
+    )
     assert len(subs) == len(caps) == len(m.segments)
     assert caps[0].voice == "Laura (Project Manager)" if meeting_id == "ES2002a" else caps[0].voice
     assert all(c.voice for c in caps)

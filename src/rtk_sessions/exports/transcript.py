@@ -4,8 +4,8 @@ Input is the session's **final** transcript segments (filtering out interim ``is
 segments is the caller's job). All formats share these rules:
 
 * Segments are ordered by ``(start, end)``; the sort is stable, so segments with equal times keep
-  the caller's order. Overlapping segments (two people talking at once) are kept as they are: SRT and
-  WebVTT both allow overlapping cues.
+  the caller's order. Overlapping segments (two people talking at once) are kept as they are:
+  SRT and WebVTT both allow overlapping cues.
 * A segment whose ``end`` is before its ``start`` is given ``end = start``.
 * Segments whose text is empty or only whitespace are left out.
 * The speaker label is ``name``, else ``custom_participant_id``, else ``user_id``, else ``peer_id``,
