@@ -412,3 +412,27 @@ def test_iso_timestamp(ms, expected):
     if expected is not None:
         parsed = datetime.strptime(expected, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         assert abs(parsed.timestamp() * 1000 - ms) < 1
+
+
+def test_overflowing_counter_delta_is_omitted_not_infinite():
+    prev = report(inbound(7, T0, packetsReceived=10, bytesReceived=-1e308))
+    cur = report(inbound(7, T0 + 1000, packetsReceived=20, bytesReceived=1e308))
+    v = _one(sample_rows(prev, cur, namespace="n")).values
+    assert "bytes_received" not in v and v["packets_received"] == 10
+
+
+@pytest.mark.parametrize("labels", [None, "ssrc", b"x", 5])
+def test_labels_that_are_not_a_sequence_are_ignored(labels):
+    prev = report(inbound(7, T0, packetsReceived=0, bytesReceived=0))
+    cur = report(inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=5000))
+    assert _one(sample_rows(prev, cur, namespace="n", labels=labels)).kind == "audio_consumer"
+
+
+def test_absurd_gauges_are_treated_as_absent():
+    prev = report(inbound(7, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0))
+    cur = report(inbound(7, T0 + 1000, kind="video", packetsReceived=5, bytesReceived=5000,
+                         framesDecoded=20, jitter=1e300, framesPerSecond=1e9,
+                         frameWidth=10**9, frameHeight=-5))
+    v = _one(sample_rows(prev, cur, namespace="n")).values
+    assert "jitter" not in v and "frame_width" not in v and "frame_height" not in v
+    assert v["frames_per_second"] == 20.0  # Δframes/Δt instead of the absurd gauge

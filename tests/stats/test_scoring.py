@@ -130,3 +130,8 @@ def test_video_mos_edges(kwargs, expected):
 )
 def test_screenshare_loss_only(loss, limited, expected):
     assert screenshare_video_mos(loss_pct=loss, limited=limited) == expected
+
+
+def test_video_mos_underflowing_bits_per_pixel_is_one():
+    assert video_mos(bitrate_bps=5e-324, width=65535, height=65535, frame_rate=30,
+                     expected_frame_rate=30, rtt_ms=0, buffer_delay_ms=0) == 1.0

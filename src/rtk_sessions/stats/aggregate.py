@@ -73,9 +73,13 @@ def _latency_dist(values_ms: Sequence[float]) -> dict[str, float]:
     return out
 
 
+_MAX_ABS = 1e15  # larger magnitudes are garbage; the bound keeps every sum finite
+
+
 def _n(row: Mapping[str, Any], key: str) -> float | None:
+    """A row member as a float, or ``None`` when absent, not a finite number, or |x| ≥ 1e15."""
     value = num(row.get(key))
-    return float(value) if value is not None else None
+    return float(value) if value is not None and abs(value) < _MAX_ABS else None
 
 
 def _loss_pct(row: Mapping[str, Any], producer: bool) -> float:
@@ -193,7 +197,7 @@ def _quality_limitation(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         durations = row.get("quality_limitation_durations")
         if isinstance(durations, Mapping):
             for state in totals:
-                value = num(durations.get(state))
+                value = _n(durations, state)
                 if value is not None and value > 0:
                     totals[state] += value
     whole = sum(totals.values())

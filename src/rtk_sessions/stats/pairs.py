@@ -94,7 +94,7 @@ def selected_pair_rtt(report: Mapping[str, Mapping[str, Any]], transport_id: Any
         ids.sort(key=lambda sid: sid != preferred)
     for sid in ids:
         rtt = num(report[sid].get("currentRoundTripTime"))
-        if rtt is not None and rtt >= 0:
+        if rtt is not None and 0 <= rtt <= 3600:
             return float(rtt)
     return None
 

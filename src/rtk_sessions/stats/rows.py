@@ -26,6 +26,7 @@ MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consu
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -40,6 +41,10 @@ __all__ = ["iso_timestamp", "sample_rows"]
 
 _QL_STATES = ("bandwidth", "cpu", "none", "other")
 _QL_REASONS = frozenset(_QL_STATES)
+# Plausibility bounds of gauges; values outside are treated as absent (garbage from a client).
+_MAX_SECONDS = 3600.0  # jitter, roundTripTime
+_MAX_FPS = 1000.0
+_MAX_DIMENSION = 65535  # frame width/height (16-bit in every codec's headers)
 _ID_NAMESPACE = uuid.UUID("6f1b3c1e-5d0e-5b6a-9c57-2f7a3c1d2e40")  # this project's uuid5 namespace
 
 
@@ -164,8 +169,8 @@ def _fmtp_flag(codec: Mapping[str, Any], name: str) -> bool | None:
 
 
 def _frame_rate(stats: Mapping[str, Any], frames: float | int | None, elapsed: float) -> float | None:
-    fps = num(stats.get("framesPerSecond"))
-    if fps is not None and fps >= 0:
+    fps = _gauge(stats, "framesPerSecond", _MAX_FPS)
+    if fps is not None:
         return fps
     if frames is not None:
         return round(frames / elapsed, 2)
@@ -173,8 +178,8 @@ def _frame_rate(stats: Mapping[str, Any], frames: float | int | None, elapsed: f
 
 
 def _dimension(stats: Mapping[str, Any], name: str) -> int | None:
-    value = num(stats.get(name))
-    return int(value) if value is not None and value >= 0 else None
+    value = _gauge(stats, name, _MAX_DIMENSION)
+    return int(value) if value is not None else None
 
 
 def _bitrate(bytes_delta: float | int | None, elapsed: float) -> float | None:
@@ -238,7 +243,18 @@ def _score(
 
 
 def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+    """Drop ``None`` and non-finite numbers (rows must serialize as JSON)."""
+    return {
+        k: v
+        for k, v in values.items()
+        if v is not None and not (isinstance(v, float) and not math.isfinite(v))
+    }
+
+
+def _gauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
+    """A W3C gauge member if it is a number in ``[0, upper]``; anything else is treated as absent."""
+    value = num(stats.get(name))
+    return value if value is not None and 0 <= value <= upper else None
 
 
 def _producer_row(
@@ -262,17 +278,15 @@ def _producer_row(
     if num(ri_cur.get("packetsLost")) is not None:
         lost = _Delta(ri_prev if ri_prev else {"packetsLost": 0}, ri_cur)("packetsLost", clamp=True)
     # Q7: producer loss % = 100·Δremote-inbound.packetsLost / Δsent, fallback 100·fractionLost.
-    fraction = num(ri_cur.get("fractionLost"))
+    fraction = _gauge(ri_cur, "fractionLost", 1.0)
     if lost is not None and packets:
         loss_pct = min(100.0, 100 * lost / packets)
     elif fraction is not None:
-        loss_pct = min(100.0, max(0.0, 100 * fraction))
+        loss_pct = 100.0 * fraction
     else:
         loss_pct = 0.0
-    jitter = num(ri_cur.get("jitter"))
-    jitter = jitter if jitter is not None and jitter >= 0 else None
-    rtt = num(ri_cur.get("roundTripTime"))
-    rtt = rtt if rtt is not None and rtt >= 0 else None
+    jitter = _gauge(ri_cur, "jitter", _MAX_SECONDS)
+    rtt = _gauge(ri_cur, "roundTripTime", _MAX_SECONDS)
     bitrate = _bitrate(sent_bytes, elapsed)
     rtt_ms = _ms(rtt) if rtt is not None else thresholds.default_rtt_ms
     # rtcscore has no sender-side buffer delay; 2·jitter is this project's proxy (§3.4).
@@ -365,8 +379,7 @@ def _consumer_row(
     # Q7: consumer loss % = 100·Δlost / (Δlost + Δreceived).
     expected = (lost or 0) + (packets or 0)
     loss_pct = 100 * (lost or 0) / expected if expected > 0 else 0.0
-    jitter = num(cur.get("jitter"))
-    jitter = jitter if jitter is not None and jitter >= 0 else None
+    jitter = _gauge(cur, "jitter", _MAX_SECONDS)
     jbd, emitted = delta("jitterBufferDelay"), delta("jitterBufferEmittedCount")
     buffer_ms = (
         jbd / emitted * 1000 if jbd is not None and emitted else thresholds.default_buffer_delay_ms
@@ -376,7 +389,7 @@ def _consumer_row(
     rtt = selected_pair_rtt(report, cur.get("transportId"))
     if rtt is None:
         remote = report.get(cur.get("remoteId")) if isinstance(cur.get("remoteId"), str) else None
-        rtt = num((remote or {}).get("roundTripTime"))
+        rtt = _gauge(remote or {}, "roundTripTime", _MAX_SECONDS)
     rtt_ms = _ms(rtt)
     rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
     bitrate = _bitrate(received_bytes, elapsed)

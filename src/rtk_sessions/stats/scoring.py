@@ -131,6 +131,8 @@ def video_mos(
     if frame_rate < 1 or pixels <= 0 or bitrate_bps <= 0:
         return 1.0
     bpppf = codec_factor * bitrate_bps / pixels / frame_rate
+    if not bpppf > 0:  # underflow or NaN from absurd inputs
+        return 1.0
     base = _clamp(0.56 * math.log(bpppf) + 5.36, 1, 5)
     ratio = max(1.0, expected_frame_rate / frame_rate)
     delay = max(0.0, buffer_delay_ms) + max(0.0, rtt_ms) / 2
