@@ -147,17 +147,20 @@ def test_video_consumer_issues():
 
 def test_screenshare_poor_resolution_uses_width():
     rows = [{"frame_width": 1920, "frame_height": 200}, {"frame_width": 1024, "frame_height": 768}]
-    assert cumulative("screenshare_video_consumer", rows)["issues"]["poor_resolution_fraction"] == 0.5
+    got = cumulative("screenshare_video_consumer", rows)
+    assert got["issues"]["poor_resolution_fraction"] == 0.5
     custom = QualityThresholds(poor_resolution_screenshare_width=800)
     got = cumulative("screenshare_video_consumer", rows, custom)
     assert got["issues"]["poor_resolution_fraction"] == 0.0
-    assert cumulative("video_consumer", rows, "bad")["issues"]["poor_resolution_fraction"] == 0.5  # type: ignore[arg-type]
+    bad = cumulative("video_consumer", rows, "bad")  # type: ignore[arg-type]
+    assert bad["issues"]["poor_resolution_fraction"] == 0.5
 
 
 def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds():
     rows = {
         "audio_consumer": [
-            SampleRow("audio_consumer", "k", 1.0, {"mos_quality": 4.0, "_loss_pct": 1.0, "ssrc": 1}),
+            SampleRow("audio_consumer", "k", 1.0,
+                      {"mos_quality": 4.0, "_loss_pct": 1.0, "ssrc": 1}),
             {"mos_quality": 2.0, "ssrc": 2, "_x": 1},
             "junk",
         ],

@@ -34,7 +34,9 @@ def test_list_entries_without_id_get_index_ids_and_int_ids_become_strings():
 
 
 def test_duplicate_ids_keep_first():
-    got = normalize_report([{"id": "a", "type": "codec", "n": 1}, {"id": "a", "type": "codec", "n": 2}])
+    got = normalize_report(
+        [{"id": "a", "type": "codec", "n": 1}, {"id": "a", "type": "codec", "n": 2}]
+    )
     assert got["a"]["n"] == 1
 
 

@@ -86,7 +86,9 @@ def test_chrome_117_quality_object():
 def test_chrome_99_p2p_legacy_shapes():
     rows = _run(CHROME_99_P2P, "PC_1")
     assert {"audio_producer", "video_producer", "audio_consumer", "video_consumer"} <= set(rows)
-    audio_in = [r.values for r in rows["audio_consumer"] if r.values.get("jitter_buffer_emitted_count")]
+    audio_in = [
+        r.values for r in rows["audio_consumer"] if r.values.get("jitter_buffer_emitted_count")
+    ]
     # Opus emits 48 000 samples/s: never more per second, and a steady stream emits about that.
     rates = sorted(v["jitter_buffer_emitted_count"] / v["_interval_s"] for v in audio_in)
     assert audio_in and rates[-1] <= 48_960

@@ -113,7 +113,8 @@ def _valid_pair():
                   remote_inbound(1, T0, packetsLost=0), inbound(7, T0, packetsReceived=1),
                   *transport_with_pair(T0))
     cur = report(outbound(1, T0 + 1000, packetsSent=20, bytesSent=2000, kind="video"),
-                 remote_inbound(1, T0 + 900, packetsLost=1), inbound(7, T0 + 1000, packetsReceived=5),
+                 remote_inbound(1, T0 + 900, packetsLost=1),
+                 inbound(7, T0 + 1000, packetsReceived=5),
                  *transport_with_pair(T0 + 1000))
     return prev, cur
 

@@ -188,8 +188,9 @@ def test_stream_only_in_one_report_gives_no_row():
 def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid():
     def layers(ts, scale):
         return [
-            outbound(s, ts, kind="video", mid="1", packetsSent=100 * scale, bytesSent=90_000 * scale,
-                     framesEncoded=30 * scale, frameWidth=w, frameHeight=h, framesPerSecond=30)
+            outbound(s, ts, kind="video", mid="1", packetsSent=100 * scale,
+                     bytesSent=90_000 * scale, framesEncoded=30 * scale, frameWidth=w,
+                     frameHeight=h, framesPerSecond=30)
             for s, w, h in ((11, 320, 180), (12, 1280, 720))
         ]
     prev, cur = report(*layers(T0, 1)), report(*layers(T0 + 1000, 2))
@@ -232,15 +233,20 @@ def test_label_priority_ssrc_before_mid_before_track():
         StreamLabel(ssrc=5, producer_id="by-ssrc"),
     ]
     prev, cur = report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2))
-    assert _one(sample_rows(prev, cur, namespace="n", labels=labels)).values["producer_id"] == "by-ssrc"
-    assert _one(sample_rows(prev, cur, namespace="n", labels=labels[:2])).values["producer_id"] == "by-mid"
-    assert _one(sample_rows(prev, cur, namespace="n", labels=labels[:1])).values["producer_id"] == "by-track"
+    def producer_id(given):
+        return _one(sample_rows(prev, cur, namespace="n", labels=given)).values["producer_id"]
+
+    assert producer_id(labels) == "by-ssrc"
+    assert producer_id(labels[:2]) == "by-mid"
+    assert producer_id(labels[:1]) == "by-track"
 
 
 def test_labels_as_json_mappings_and_track_from_media_source():
     src = {"id": "MS", "type": "media-source", "kind": "video", "trackIdentifier": "cam-1",
            "framesPerSecond": 15}
-    prev = report(outbound(5, T0, kind="video", mediaSourceId="MS", packetsSent=0, bytesSent=0), src)
+    prev = report(
+        outbound(5, T0, kind="video", mediaSourceId="MS", packetsSent=0, bytesSent=0), src
+    )
     cur = report(outbound(5, T0 + 1000, kind="video", mediaSourceId="MS", packetsSent=10,
                           bytesSent=1000), src)
     labels = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
@@ -258,14 +264,16 @@ def test_video_producer_fields_and_rtcscore_mos():
         _video_out(T0 + 2000, 2, keyFramesEncoded=2, pliCount=3, firCount=1, nackCount=4,
                    framesPerSecond=15, qualityLimitationReason="bandwidth",
                    qualityLimitationResolutionChanges=2, active=True,
-                   qualityLimitationDurations={"none": 2.0, "cpu": 0, "bandwidth": 1.5, "other": 0}),
+                   qualityLimitationDurations={"none": 2.0, "cpu": 0, "bandwidth": 1.5,
+                                               "other": 0}),
         remote_inbound(5, T0 + 1900, kind="video", roundTripTime=0.1, jitter=0.01, packetsLost=0),
     )
     v = _one(sample_rows(prev, cur, namespace="n")).values
     assert v["frames_encoded"] == 15 and v["key_frames_encoded"] == 1
     assert v["pli_count"] == 1 and v["fir_count"] == 1
     assert v["quality_limitation_reason"] == "bandwidth"
-    assert v["quality_limitation_durations"] == {"none": 1.0, "cpu": 0, "bandwidth": 1.0, "other": 0}
+    assert v["quality_limitation_durations"] == {
+        "none": 1.0, "cpu": 0, "bandwidth": 1.0, "other": 0}
     assert v["quality_limitation_resolution_changes"] == 1
     assert v["frames_per_second"] == 15
     assert v["_nack_count"] == 3 and v["_active"] is True

@@ -7,7 +7,9 @@ from .pairs import selected_pair_ids
 
 __all__ = ["compact_report"]
 
-_COMMON_FIELDS = ("id", "type", "timestamp", "ssrc", "kind", "mid", "trackIdentifier", "transportId")
+_COMMON_FIELDS = (
+    "id", "type", "timestamp", "ssrc", "kind", "mid", "trackIdentifier", "transportId"
+)
 _KEEP_FIELDS: dict[str, tuple[str, ...]] = {
     "outbound-rtp": (
         *_COMMON_FIELDS,
@@ -56,8 +58,8 @@ def compact_report(report: dict[str, dict]) -> dict[str, dict]:
     link fields), transports (``selectedCandidatePairId``), and the selected candidate pairs with
     their local and remote candidates in full, so that ``candidate_pairs(compact_report(r))`` equals
     ``candidate_pairs(r)``. Everything else (codecs, certificates, tracks, media sources, unselected
-    pairs) is dropped. Accepts what ``normalize_report`` accepts (so garbage gives ``{}``); the input
-    is not mutated.
+    pairs) is dropped. Accepts what ``normalize_report`` accepts (so garbage gives ``{}``); the
+    input is not mutated.
     """
     report = normalize_report(report)
     out: dict[str, dict] = {}

@@ -5,9 +5,9 @@
 Rules, in order (each one documented in docs/quality-metrics.md §1):
 
 1. Input shapes: a list of RTCStats objects (``[...report.values()]``), a list of ``[id, stats]``
-   pairs (``[...report]``), or an object ``{id: stats}`` (``Object.fromEntries(report)``). Entries that
-   are not dicts or have no string ``type`` are dropped. A missing ``id`` is taken from the mapping
-   key, or ``"#<index>"`` for list entries; non-string ids are converted with ``str``.
+   pairs (``[...report]``), or an object ``{id: stats}`` (``Object.fromEntries(report)``).
+   Entries that are not dicts or have no string ``type`` are dropped. A missing ``id`` is taken
+   from the mapping key, or ``"#<index>"`` for list entries; non-string ids become ``str``.
 2. Pre-standard type names (Firefox < 55 and early drafts: ``inboundrtp``, ``outboundrtp``,
    ``candidatepair``, ``localcandidate``, ``remotecandidate``) become the W3C names; an
    ``inbound-rtp``/``outbound-rtp`` with ``isRemote: true`` (Firefox < 66, Chrome < 76) becomes
@@ -22,7 +22,7 @@ Rules, in order (each one documented in docs/quality-metrics.md §1):
    ``media-source`` (``mediaSourceId``) or ``track`` (``trackId``).
 4. ICE candidates: ``address`` from ``ip`` (Chrome < 97) or ``ipAddress`` (pre-standard), ``port``
    from ``portNumber``, ``protocol`` from ``transport``, and pre-standard ``candidateType`` values
-   ``host``/``serverreflexive``/``peerreflexive``/``relayed`` become ``host``/``srflx``/``prflx``/``relay``.
+   ``serverreflexive``/``peerreflexive``/``relayed`` become ``srflx``/``prflx``/``relay``.
 5. Candidate pairs: Firefox's ``state: "inprogress"`` becomes ``"in-progress"``.
 
 Normalization is idempotent: normalizing a normalized (or compacted) report gives the same report.

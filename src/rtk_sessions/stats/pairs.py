@@ -1,4 +1,4 @@
-"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (quality-metrics.md §2.3)."""
+"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (spec §2.3)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,9 @@ def selected_pair_ids(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [sid for sid in pairs if sid in winners]
 
 
-def selected_pair_rtt(report: Mapping[str, Mapping[str, Any]], transport_id: Any = None) -> float | None:
+def selected_pair_rtt(
+    report: Mapping[str, Mapping[str, Any]], transport_id: Any = None
+) -> float | None:
     """``currentRoundTripTime`` (seconds, W3C candidate-pair) of the selected pair.
 
     Prefers the pair of the transport ``transport_id`` (an RTP stream's ``transportId``), else the

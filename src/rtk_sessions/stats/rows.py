@@ -19,8 +19,8 @@ Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md
 - every row: ``mos_quality`` (``rtk_sessions.stats.scoring``).
 
 Internal fields (stripped by ``build_quality``): ``_interval_s`` (Δt, s), ``_loss_pct`` (Q7),
-``_bitrate_bps``, ``_rtt_ms`` (the RTT used for MOS), ``_buffer_delay_ms`` (the buffer delay used for
-MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consumers
+``_bitrate_bps``, ``_rtt_ms`` (the RTT used for MOS), ``_buffer_delay_ms`` (the buffer delay used
+for MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consumers
 ``_freeze_count`` Δ, ``_freezes_duration_s`` Δ, ``_pause_count`` Δ, ``_frames_received`` Δ.
 """
 
@@ -53,7 +53,7 @@ class _Reset(Exception):
 
 
 def iso_timestamp(epoch_ms: Any) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC) of a W3C DOMHighResTimeStamp in epoch ms, else ``None``."""
+    """``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC) of a DOMHighResTimeStamp in epoch ms, else ``None``."""
     value = num(epoch_ms)
     if value is None or value < 0:
         return None
@@ -157,7 +157,7 @@ def _codec(report: Mapping[str, Mapping[str, Any]], stats: Mapping[str, Any]) ->
 
 
 def _fmtp_flag(codec: Mapping[str, Any], name: str) -> bool | None:
-    """``True``/``False`` when the codec's ``sdpFmtpLine`` sets ``name=1``/other; ``None`` if no line."""
+    """Whether the codec's ``sdpFmtpLine`` sets ``name=1``; ``None`` without an fmtp line."""
     line = codec.get("sdpFmtpLine")
     if not isinstance(line, str):
         return None
@@ -168,7 +168,9 @@ def _fmtp_flag(codec: Mapping[str, Any], name: str) -> bool | None:
     return params.get(name) == "1"
 
 
-def _frame_rate(stats: Mapping[str, Any], frames: float | int | None, elapsed: float) -> float | None:
+def _frame_rate(
+    stats: Mapping[str, Any], frames: float | int | None, elapsed: float
+) -> float | None:
     fps = _gauge(stats, "framesPerSecond", _MAX_FPS)
     if fps is not None:
         return fps
@@ -252,7 +254,7 @@ def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _gauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
-    """A W3C gauge member if it is a number in ``[0, upper]``; anything else is treated as absent."""
+    """A W3C gauge member if it is a number in ``[0, upper]``; anything else counts as absent."""
     value = num(stats.get(name))
     return value if value is not None and 0 <= value <= upper else None
 
@@ -307,7 +309,8 @@ def _producer_row(
     fps = None
     reason = cur.get("qualityLimitationReason")
     reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
-    source = report.get(cur.get("mediaSourceId")) if isinstance(cur.get("mediaSourceId"), str) else None
+    source_id = cur.get("mediaSourceId")
+    source = report.get(source_id) if isinstance(source_id, str) else None
     expected_fps = num((source or {}).get("framesPerSecond")) or thresholds.expected_frame_rate
     if video:
         frames = delta("framesEncoded")
@@ -353,7 +356,7 @@ def _producer_row(
 
 
 def _ql_durations(prev: Mapping[str, Any], cur: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Δ W3C ``qualityLimitationDurations`` per state (seconds); ``None`` unless both are records."""
+    """Δ W3C ``qualityLimitationDurations`` per state (s); ``None`` unless both are records."""
     a, b = prev.get("qualityLimitationDurations"), cur.get("qualityLimitationDurations")
     if not isinstance(a, Mapping) or not isinstance(b, Mapping):
         return None

@@ -144,7 +144,7 @@ def screenshare_video_mos(*, loss_pct: float, limited: bool) -> float:
 
     LiveKit used it because rtcscore "gives lower score when screen share content is static":
     loss 0 and not quality-limited → 5; loss ≤ 2 % and not limited → 4.5; loss ≥ 4 % → 2;
-    otherwise 3.5. ``limited``: the sender reports a ``qualityLimitationReason`` other than ``none``.
+    otherwise 3.5. ``limited``: the sender's ``qualityLimitationReason`` is not ``none``.
     """
     if loss_pct >= 4:
         return 2.0

@@ -65,7 +65,7 @@ def coerce_ssrc(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class StreamLabel:
-    """What the client tells the service about one RTP stream (``peer.stats`` ``labels``, docs/ingest.md).
+    """What the client tells the service about one RTP stream (docs/ingest.md ``labels``).
 
     getStats() cannot know these facts; all are optional. A label matches a stream by ``ssrc``, then
     ``mid``, then ``track_id`` (W3C ``trackIdentifier``).
@@ -74,8 +74,8 @@ class StreamLabel:
     - mid: SDP media id (RFC 8843) of the transceiver.
     - track_id: ``MediaStreamTrack.id`` (W3C ``trackIdentifier``).
     - kind: ``"audio"`` | ``"video"``.
-    - source: ``"camera"`` | ``"microphone"`` | ``"screenshare"``; ``"screenshare"`` files the stream
-      under the ``screenshare_*`` kinds.
+    - source: ``"camera"`` | ``"microphone"`` | ``"screenshare"``; ``"screenshare"`` files the
+      stream under the ``screenshare_*`` kinds.
     - producer_id / consumer_id: the SFU's producer and consumer ids (mediasoup model).
     - remote_peer_id: for a consumed stream, the peer that produces it (the row's ``peer_id``).
     """
@@ -95,7 +95,8 @@ class StreamLabel:
 
         Unknown keys are ignored; ``ssrc`` may be an int or a decimal string; ``mid`` may be an int;
         a ``kind`` other than audio/video or a ``source`` other than camera/microphone/screenshare
-        (compared case-insensitively) becomes ``None``; any other wrongly typed value becomes ``None``.
+        (compared case-insensitively) becomes ``None``; any other wrongly typed value becomes
+        ``None``.
         A non-mapping gives an empty label.
         """
         if not isinstance(m, Mapping):
@@ -124,8 +125,8 @@ class QualityThresholds:
       poor resolution (Q8; 360 = "360p").
     - poor_resolution_screenshare_width: screenshare video rows with ``frame_width`` below this
       (pixels) count as poor resolution (Q8; 1280 = 720p-wide text).
-    - lag_fps: without W3C freeze stats, a video consumer row with ``0 < frames_per_second < lag_fps``
-      counts as lag (Q8).
+    - lag_fps: without W3C freeze stats, a video consumer row with
+      ``0 < frames_per_second < lag_fps`` counts as lag (Q8).
     - high_negative_feedback_per_s: a video producer row whose (PLI + FIR) received per second
       (W3C outbound-rtp ``pliCount``/``firCount``) is at least this counts as high negative feedback
       (Q8; 0.2/s = one keyframe request per 5 s).
