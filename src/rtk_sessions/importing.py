@@ -6,13 +6,14 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from rtk_sessions.api.ingest import validation_message
-from rtk_sessions.clock import utc_now
+from rtk_sessions.clock import parse_iso, utc_now
 from rtk_sessions.config import Settings
 from rtk_sessions.contract.ingest import IngestBatch
 from rtk_sessions.domain import accounts
@@ -69,7 +70,11 @@ def import_recordings(
     recordings = []
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
         for path in paths:
-            recordings.append(load_recording(path, progress=bar.update))
+            done_before = bar.n
+            # load_recording reports the running total of bytes read in this file.
+            recordings.append(
+                load_recording(path, progress=lambda n, base=done_before: bar.update(base + n - bar.n))
+            )
     key = hashlib.sha256(
         (app_id + "|" + "|".join(sorted(r.sha256 for r in recordings))).encode()
     ).hexdigest()
@@ -108,8 +113,6 @@ def import_recordings(
             result.accepted += applied.accepted
             result.duplicates += applied.duplicates
             bar.update(len(chunk))
-    from datetime import timedelta
-
     with database.unit_of_work() as s:
         sweep(s, now=utc_now(), peer_timeout=timedelta(seconds=settings.peer_timeout_secs))
     return result
@@ -119,6 +122,4 @@ def _epoch_ms(event: dict[str, Any]) -> float:
     ts = event["timestamp"]
     if isinstance(ts, int | float):
         return float(ts)
-    from rtk_sessions.clock import parse_iso
-
     return parse_iso(ts).timestamp() * 1000
