@@ -37,6 +37,18 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from rtk_sessions.collector import collector_js
 from rtk_sessions.netem import Impairment
 
+
+class _QuietServer(ThreadingHTTPServer):
+    """Browsers killed mid-request reset their connections: not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # type: ignore[override]
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -148,7 +160,7 @@ class _Relay:
             def log_message(self, *a: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("0.0.0.0", 0), H)
+        self.httpd = _QuietServer(("0.0.0.0", 0), H)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -187,12 +199,14 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
              participants: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None),
              duration_s: float = 15, impairment: Impairment | None = None,
              chromium: str = "/usr/bin/chromium", interval_ms: int = 2000, video: bool = True,
+             video_size: tuple[int, int] = (640, 480),
              timeout_s: float | None = None, extra_flags: list[str] | None = None,
              log_dir: str | None = None) -> CallResult:
     """Runs one real call between two headless Chromium pages and returns when both left.
 
     ``tokens``: the bearer token of each peer (participant tokens, or an API token for both).
     ``participants``: the ``participant`` object of each peer's ``peer.joined``.
+    ``video_size``: the getUserMedia camera size asked for (the fake camera honours it).
     ``impairment``: an :class:`Impairment` (opened here and closed afterwards if not already open);
     None runs both browsers in the host namespace over loopback.
     """
@@ -225,6 +239,7 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
                 "meetingId": meeting_id, "participant": participants[i],
                 "durationMs": int(duration_s * 1000), "intervalMs": interval_ms,
                 "mediaIp": media_ip, "remoteIp": remote_ip, "video": video,
+                "videoWidth": video_size[0], "videoHeight": video_size[1],
                 "signal": f"{origins[role]}/signal/{room}",
             })
         for role in ("a", "b"):

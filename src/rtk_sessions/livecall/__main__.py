@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loss-pct", type=float, default=0.0)
     p.add_argument("--rate-kbit", type=int, default=None)
     p.add_argument("--netns", action="store_true", help="use namespaces even without impairment")
+    p.add_argument("--video-size", default="640x480", help="camera WxH asked for")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--endpoint", default=None, help="real ingest URL (default: a fake one)")
     p.add_argument("--token-a", default="token-a")
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meeting-id", default="live-call")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     a = p.parse_args(argv)
+    size = tuple(int(x) for x in a.video_size.lower().split("x"))
     use_ns = a.netns or a.delay_ms is not None or a.loss_pct or a.rate_kbit
     imp = Impairment(delay_ms=a.delay_ms or 0, loss_pct=a.loss_pct, rate_kbit=a.rate_kbit,
                      seed=a.seed) if use_ns else None
@@ -38,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.endpoint:
         res = run_call(endpoint=a.endpoint, tokens=(a.token_a, a.token_b), meeting_id=a.meeting_id,
                        participants=participants, duration_s=a.duration, impairment=imp,
-                       chromium=a.chromium)
+                       chromium=a.chromium, video_size=size)
         summary = None
     else:
         with FakeIngest() as fake:
             res = run_call(endpoint=fake.endpoint(), tokens=(a.token_a, a.token_b),
                            meeting_id=a.meeting_id, participants=participants,
-                           duration_s=a.duration, impairment=imp, chromium=a.chromium)
+                           duration_s=a.duration, impairment=imp, chromium=a.chromium,
+                           video_size=size)
             summary = summarize(fake.events)
     out = {"ok": res.ok, "impairment": res.impairment, "forwarder": res.forwarder_stats,
            "peers": [{"role": r.role, "peer_id": r.peer_id, "ok": r.ok, "error": r.error,

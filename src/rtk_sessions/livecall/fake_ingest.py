@@ -7,7 +7,9 @@ de-duplicates by event id like the real service. ``fail_next(n)`` makes the next
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +17,40 @@ from urllib.parse import parse_qs, urlsplit
 
 INGEST_PATH = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/ingest"
 
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Browsers killed mid-request reset their connections: not worth a traceback."""
+
+    daemon_threads = True
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(*a, **kw)
+
+    def process_request(self, request, client_address):  # type: ignore[override]
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):  # type: ignore[override]
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request, client_address):  # type: ignore[override]
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 class FakeIngest:
     def __init__(self, host: str = "0.0.0.0", port: int = 0, account_id: str = "acc",
@@ -86,7 +122,8 @@ class FakeIngest:
             def log_message(self, *a: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, port), H)
+        self._host, self._handler = host, H
+        self.httpd: _QuietServer | None = _QuietServer((host, port), H)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -104,11 +141,24 @@ class FakeIngest:
         with self.lock:
             return list(self.events_by_id.values())
 
-    def __enter__(self) -> FakeIngest:
+    def start(self) -> None:
+        if self.httpd is None:  # restart on the same port, keeping what was stored
+            self.httpd = _QuietServer((self._host, self.port), self._handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
+
+    def stop(self) -> None:
+        """Like a server crash: open (keep-alive) connections are cut and the port refuses
+        connections until start()."""
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd.cut_connections()
+            self.httpd = None
+
+    def __enter__(self) -> FakeIngest:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.stop()

@@ -1,0 +1,127 @@
+"""Real two-Chromium calls against a fake ingest server; numbers checked from the raw stats.
+
+Injected vs measured tolerances are from docs/live-calls.md (and /work/shared/guides/real-input.md).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from rtk_sessions.livecall import run_call
+from rtk_sessions.livecall.analyze import summarize
+from rtk_sessions.livecall.fake_ingest import FakeIngest
+from rtk_sessions.netem import Impairment
+
+pytestmark = pytest.mark.browser
+
+PARTICIPANTS = ({"display_name": "Peer A", "custom_participant_id": "a"},
+                {"display_name": "Peer B", "custom_participant_id": "b"})
+
+
+def _call(chromium, fake, **kw):
+    kw.setdefault("duration_s", 15)
+    res = run_call(endpoint=fake.endpoint(), tokens=("tok-a", "tok-b"), meeting_id="m-live",
+                   participants=PARTICIPANTS, chromium=chromium, **kw)
+    assert res.ok, [(p.role, p.error, p.logs[-15:]) for p in res.peers]
+    summary = summarize(fake.events)
+    print({p.role: summary.get(p.peer_id) for p in res.peers}, res.forwarder_stats)
+    return res, summary
+
+
+def _check_lifecycle(res, fake, summary):
+    evs = fake.events
+    for i, p in enumerate(res.peers):
+        mine = [e for e in evs if e["peer_id"] == p.peer_id]
+        types = [e["type"] for e in mine]
+        assert types[0] == "peer.joined" and types.count("peer.joined") == 1
+        assert types[-1] == "peer.left" and types.count("peer.left") == 1
+        joined = mine[0]
+        assert joined["meeting_id"] == "m-live" and joined["participant"] == PARTICIPANTS[i]
+        assert "peer.metadata" in types and "peer.stats" in types
+        md = next(e for e in mine if e["type"] == "peer.metadata")
+        assert "Chrome" in md["user_agent"] and md["device_info"]["cpus"] >= 1
+        names = {e["name"] for e in mine if e["type"] == "peer.event"}
+        assert {"ice_connection_state", "connection_state"} <= names
+        st = summary[p.peer_id]["stat_types"]
+        for t in ("inbound-rtp", "outbound-rtp", "candidate-pair", "remote-inbound-rtp",
+                  "transport", "codec", "local-candidate", "remote-candidate", "media-source"):
+            assert st.get(t), (t, st)
+        assert set(st) <= {"inbound-rtp", "outbound-rtp", "remote-inbound-rtp",
+                           "remote-outbound-rtp", "candidate-pair", "local-candidate",
+                           "remote-candidate", "transport", "codec", "media-source"}
+        stats_ev = next(e for e in mine if e["type"] == "peer.stats")
+        assert stats_ev["connection_id"] == "pc_0" and stats_ev["transport"] is None
+        assert any(lb.get("remote_peer_id") == res.peers[1 - i].peer_id
+                   for e in mine if e["type"] == "peer.stats" for lb in e.get("labels") or [])
+        # ids are peerId-instance-counter, unique, and every counter value arrived (nothing lost)
+        seqs = sorted(int(e["id"].rsplit("-", 1)[1]) for e in mine)
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert all(re.fullmatch(re.escape(p.peer_id) + r"-[0-9a-z]{6}-\d+", e["id"]) for e in mine)
+        # wall-clock join/leave: page clock == host clock
+        assert res.started_at - 1 <= p.joined_at < p.connected_at < p.left_at <= res.ended_at + 1
+        assert abs(joined["timestamp"] / 1000 - p.joined_at) < 1
+        assert p.acked is True
+
+
+def test_loopback_call_survives_ingest_restart(need_chromium):
+    """Clean loopback call; the ingest server is down for ~5 s mid-call and nothing is lost."""
+    with FakeIngest() as fake:
+        def outage():
+            time.sleep(7)
+            fake.stop()
+            time.sleep(5)
+            fake.start()
+
+        t = threading.Thread(target=outage)
+        t.start()
+        res, summary = _call(need_chromium, fake, duration_s=15)
+        t.join()
+    _check_lifecycle(res, fake, summary)
+    for p in res.peers:
+        s = summary[p.peer_id]
+        assert max(s["rtt_remote_inbound_ms"].values()) < 20
+        assert s["inbound_loss"]["audio"]["loss_pct"] < 1
+        assert p.collector["counters"]["failedRequests"] >= 1  # the outage was seen and retried
+
+
+@pytest.mark.netns
+def test_clean_link_through_forwarder(need_chromium, need_netns):
+    with FakeIngest() as fake:
+        res, summary = _call(need_chromium, fake, duration_s=15,
+                             impairment=Impairment(delay_ms=0, loss_pct=0, seed=1))
+    _check_lifecycle(res, fake, summary)
+    for p in res.peers:
+        s = summary[p.peer_id]
+        assert max(s["rtt_remote_inbound_ms"].values()) < 20
+        assert s["rtt_candidate_pair_ms"] < 20
+        assert s["inbound_loss"]["audio"]["loss_pct"] < 1
+    # media went through the forwarder, HTTP did not
+    assert res.forwarder_stats["counts"]["ab"]["sent"] > 1000
+
+
+@pytest.mark.netns
+def test_impaired_50ms_5pct_each_way(need_chromium, need_netns):
+    with FakeIngest() as fake:
+        res, summary = _call(need_chromium, fake, duration_s=30,
+                             impairment=Impairment(delay_ms=50, loss_pct=5, seed=3))
+    _check_lifecycle(res, fake, summary)
+    for p in res.peers:
+        s = summary[p.peer_id]
+        for kind, rtt in s["rtt_remote_inbound_ms"].items():
+            assert 90 <= rtt <= 120, (kind, rtt)
+        assert 90 <= s["rtt_candidate_pair_ms"] <= 120
+        assert 2.5 <= s["inbound_loss"]["audio"]["loss_pct"] <= 8
+
+
+@pytest.mark.netns
+def test_400kbit_cap_limits_video_by_bandwidth(need_chromium, need_netns):
+    with FakeIngest() as fake:
+        res, summary = _call(need_chromium, fake, duration_s=25, video_size=(1280, 720),
+                             impairment=Impairment(rate_kbit=400, seed=5))
+    for p in res.peers:
+        q = summary[p.peer_id]["quality_limitation_reasons"]
+        assert q.get("bandwidth", 0) >= max(q.values()) > 0, q
