@@ -54,7 +54,9 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
         data: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("events"), list):
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise BadRequest('Invalid ingestion batch: expected a JSON object {"events": [...]}')
+    if isinstance(data.get("events"), list):
         if len(data["events"]) > settings.ingest_max_events:
             raise PayloadTooLarge(
                 f"Too many events: {len(data['events'])} (at most {settings.ingest_max_events} a batch)"
