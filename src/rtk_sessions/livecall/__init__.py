@@ -127,7 +127,8 @@ class _Relay:
                 if u.path == "/rtk-collector.js":
                     return self._send(200, js, "text/javascript; charset=utf-8")
                 if parts[0] == "call" and len(parts) == 2 and parts[1] in relay.pages:
-                    return self._send(200, relay.pages[parts[1]].encode(), "text/html; charset=utf-8")
+                    page = relay.pages[parts[1]].encode()
+                    return self._send(200, page, "text/html; charset=utf-8")
                 if parts[0] == "signal" and len(parts) == 3:
                     key = parts[1] + "/" + parts[2]
                     after = int((parse_qs(u.query).get("after") or ["0"])[0])
@@ -201,7 +202,7 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
              chromium: str = "/usr/bin/chromium", interval_ms: int = 2000, video: bool = True,
              video_size: tuple[int, int] = (640, 480),
              timeout_s: float | None = None, extra_flags: list[str] | None = None,
-             log_dir: str | None = None) -> CallResult:
+             log_dir: str | None = None, event_log_dir: str | None = None) -> CallResult:
     """Runs one real call between two headless Chromium pages and returns when both left.
 
     ``tokens``: the bearer token of each peer (participant tokens, or an API token for both).
@@ -209,6 +210,10 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
     ``video_size``: the getUserMedia camera size asked for (the fake camera honours it).
     ``impairment``: an :class:`Impairment` (opened here and closed afterwards if not already open);
     None runs both browsers in the host namespace over loopback.
+    ``log_dir``: keep chromium-{a,b}.log there. ``event_log_dir``: Chromium's RTC event logs
+    (``--webrtc-event-logging``: binary libwebrtc RtcEventLog protobufs, one file per
+    RTCPeerConnection, packet headers + BWE; read with rtc_event_log_visualizer) in
+    {dir}/a and {dir}/b.
     """
     if not (os.path.exists(chromium) or shutil.which(chromium)):
         raise FileNotFoundError(f"{chromium} not found: run scripts/install-chromium")
@@ -247,9 +252,13 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
             os.makedirs(profile)
             cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                    f"--unsafely-treat-insecure-origin-as-secure={origins[role]}",
-                   *(extra_flags or []), f"{origins[role]}/call/{role}"]
-            logf = open(os.path.join(log_dir or tmp, f"chromium-{role}.log"), "w")
-            kw = dict(stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                   *(extra_flags or [])]
+            if event_log_dir:
+                os.makedirs(os.path.join(event_log_dir, role), exist_ok=True)
+                cmd.append(f"--webrtc-event-logging={os.path.join(event_log_dir, role)}")
+            cmd.append(f"{origins[role]}/call/{role}")
+            logf = open(os.path.join(log_dir or tmp, f"chromium-{role}.log"), "w")  # noqa: SIM115
+            kw = {"stdout": logf, "stderr": subprocess.STDOUT, "start_new_session": True}
             if impairment is not None:
                 procs[role] = impairment.popen_in(role, cmd, **kw)
             else:
@@ -271,7 +280,8 @@ def run_call(*, endpoint: str, tokens: tuple[str | None, str | None],
                 results.append(PeerResult(role, peer_ids[i], False, error="no done report (timeout "
                                           "or browser exited)", logs=relay.logs.get(role, [])))
                 continue
-            ms = (lambda v: v / 1000 if v else None)
+            def ms(v):
+                return (v / 1000 if v else None)
             results.append(PeerResult(
                 role, d.get("peerId") or peer_ids[i], bool(d.get("ok")),
                 joined_at=ms(d.get("joinedAt")), connected_at=ms(d.get("connectedAt")),

@@ -40,8 +40,9 @@ def summarize(events: list[dict[str, Any]], *, warmup_s: float = 4.0) -> dict[st
             sel = {t.get("selectedCandidatePairId") for t in sl if t["type"] == "transport"}
             for s in sl:
                 stat_types[s["type"]] += 1
-                if s["type"] == "remote-inbound-rtp" and late and s.get("roundTripTime") is not None:
-                    rtt_ri[s.get("kind", "?")].append(s["roundTripTime"] * 1000)
+                rtt = s.get("roundTripTime")
+                if s["type"] == "remote-inbound-rtp" and late and rtt is not None:
+                    rtt_ri[s.get("kind", "?")].append(rtt * 1000)
                 elif s["type"] == "candidate-pair" and s["id"] in sel and late and \
                         s.get("currentRoundTripTime") is not None:
                     rtt_cp.append(s["currentRoundTripTime"] * 1000)
@@ -57,8 +58,10 @@ def summarize(events: list[dict[str, Any]], *, warmup_s: float = 4.0) -> dict[st
         for kind, s in last_in.items():
             lost, recv = s.get("packetsLost", 0), s.get("packetsReceived", 0)
             loss[kind] = {"packets_lost": lost, "packets_received": recv,
-                          "loss_pct": round(100.0 * lost / (lost + recv), 2) if lost + recv else None}
-        med = (lambda xs: round(statistics.median(xs), 1) if xs else None)
+                          "loss_pct": round(100.0 * lost / (lost + recv), 2) if lost + recv
+                          else None}
+        def med(xs):
+            return (round(statistics.median(xs), 1) if xs else None)
         out[pid] = {
             "event_types": dict(types),
             "stat_types": dict(stat_types),

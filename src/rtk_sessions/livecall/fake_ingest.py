@@ -81,6 +81,10 @@ class FakeIngest:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _error(self, code: int, message: str) -> None:
+                err = {"code": code, "message": message}
+                self._answer(code, {"success": False, "errors": [err], "error": err})
+
             def do_OPTIONS(self) -> None:  # CORS preflight
                 self.send_response(204)
                 self._cors()
@@ -92,20 +96,20 @@ class FakeIngest:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n)
                 if u.path != owner.path:
-                    return self._answer(404, {"success": False, "errors": [{"code": 404, "message": "no"}]})
+                    return self._error(404, "no")
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else \
                     (parse_qs(u.query).get("token") or [None])[0]
                 if not token:
-                    return self._answer(401, {"success": False, "errors": [{"code": 401, "message": "token"}]})
+                    return self._error(401, "token")
                 with owner.lock:
                     if owner._fail > 0:
                         owner._fail -= 1
-                        return self._answer(503, {"success": False, "errors": [{"code": 503, "message": "down"}]})
+                        return self._error(503, "down")
                 try:
                     events = json.loads(raw)["events"]
                 except (ValueError, KeyError, TypeError):
-                    return self._answer(400, {"success": False, "errors": [{"code": 400, "message": "bad"}]})
+                    return self._error(400, "bad")
                 with owner.lock:
                     acc = dup = 0
                     for e in events:

@@ -3,10 +3,10 @@
 Topology (all addresses live only inside namespaces this module creates, plus the host side of
 the two control links)::
 
-    root ns (host)                   [ns A]                [ns R: forwarder]               [ns B]
-      hctlA  10.X.Y.5/30 --------- ctl 10.X.Y.6/30
-                                     media 10.X.Y.1/30 --- ra ==(delay, loss)== rb --- media 10.X.Y.2/30
-      hctlB  10.X.Y.9/30 -------------------------------------------------------- ctl 10.X.Y.10/30
+    root ns (host)              [ns A]             [ns R: forwarder]            [ns B]
+      hctlA 10.X.Y.5/30 ----- ctl 10.X.Y.6/30
+                              media 10.X.Y.1 --- ra ==(delay,loss)== rb --- media 10.X.Y.2 (/30)
+      hctlB 10.X.Y.9/30 ----------------------------------------------- ctl 10.X.Y.10/30
 
 ``media`` is the impaired path (A and B share one /30; the forwarder copies Ethernet frames between
 ``ra`` and ``rb``). ``ctl`` links are unimpaired and reach the host, e.g. an HTTP server listening
@@ -90,8 +90,8 @@ def _pick_block() -> ipaddress.IPv4Network:
     """A free /28 in 10.200.0.0/13 for this run."""
     used = _used_networks()
     for _ in range(200):
-        net = ipaddress.ip_network(
-            f"10.{random.randint(200, 207)}.{random.randint(0, 255)}.{random.randrange(0, 256, 16)}/28")
+        x, y, z = random.randint(200, 207), random.randint(0, 255), random.randrange(0, 256, 16)
+        net = ipaddress.ip_network(f"10.{x}.{y}.{z}/28")
         if not any(net.overlaps(u) for u in used if u.prefixlen > 0):
             return net
     raise RuntimeError("no free 10.200.0.0/13 block for the impairment namespaces")
@@ -268,8 +268,8 @@ class Impairment:
         for hif in (self.host_if_a, self.host_if_b):
             _run(["ip", "link", "set", hif, "up"])
         if not eth:
-            print("rtk_sessions.netem: ethtool missing; offloads left on (run scripts/install-chromium)",
-                  file=sys.stderr)
+            print("rtk_sessions.netem: ethtool missing; offloads left on "
+                  "(run scripts/install-chromium)", file=sys.stderr)
         if self.rate_kbit:
             rate_bytes = self.rate_kbit * 1000 / 8
             burst = max(3000, int(rate_bytes / 25))
@@ -286,12 +286,13 @@ class Impairment:
             cmd += ["--delay-ba-ms", str(self.delay_ba_ms)]
         if self.loss_ba_pct is not None:
             cmd += ["--loss-ba-pct", str(self.loss_ba_pct)]
-        self.forwarder = subprocess.Popen(["ip", "netns", "exec", r, *cmd],
-                                          stderr=open(os.path.join(self._tmp, "fw.err"), "w"))
+        with open(os.path.join(self._tmp, "fw.err"), "w") as err:
+            self.forwarder = subprocess.Popen(["ip", "netns", "exec", r, *cmd], stderr=err)
         deadline = time.monotonic() + 10
         while not os.path.exists(ready):
             if self.forwarder.poll() is not None or time.monotonic() > deadline:
-                err = open(os.path.join(self._tmp, "fw.err")).read()
+                with open(os.path.join(self._tmp, "fw.err")) as f:
+                    err = f.read()
                 raise RuntimeError(f"forwarder did not start: {err}")
             time.sleep(0.02)
 
@@ -315,9 +316,9 @@ class Impairment:
                 self.forwarder.wait(5)
             if self.forwarder.poll() is None:
                 self.forwarder.kill()
-        with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(self._tmp, "fwstats.json")) as f:
-                self.forwarder_stats = json.load(f)
+        with contextlib.suppress(OSError, ValueError), \
+                open(os.path.join(self._tmp, "fwstats.json")) as f:
+            self.forwarder_stats = json.load(f)
         for ns in (self.ns_a, self.ns_b, self.ns_r):
             _kill_ns_pids(ns)
             _run(["ip", "netns", "del", ns], check=False)

@@ -13,6 +13,7 @@ On SIGTERM/SIGINT it writes its counters as JSON to ``--stats-file`` (if given) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import random
@@ -32,10 +33,8 @@ def _open(ifname: str) -> socket.socket:
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
-    try:
+    with contextlib.suppress(OSError):  # else filtered by pkttype in the reader
         s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    except OSError:
-        pass  # filtered below by pkttype
     s.bind((ifname, 0))
     return s
 

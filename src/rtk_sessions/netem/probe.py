@@ -1,14 +1,16 @@
 """UDP echo probe for checking the forwarder: ``server`` echoes, ``client`` measures RTT and loss.
 
     python -m rtk_sessions.netem.probe server --bind 10.200.0.2 --port 9999 --seconds 20
-    python -m rtk_sessions.netem.probe client --to 10.200.0.2 --port 9999 --count 300 --interval-ms 10
+    python -m rtk_sessions.netem.probe client --to 10.200.0.2 --count 300 --interval-ms 10
 
-The client prints one JSON object: sent, received, loss_pct (round trip), rtt_ms {min, median, mean, max}.
+The client prints one JSON object: sent, received, loss_pct (round trip),
+rtt_ms {min, median, mean, max}.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import statistics
@@ -57,10 +59,8 @@ def client(to: str, port: int, count: int, interval_ms: float, size: int, wait_s
             drain()
             time.sleep(0.0005)
         sent[i] = time.monotonic()
-        try:
+        with contextlib.suppress(OSError):
             s.sendto(struct.pack("!Id", i, sent[i]) + pad, (to, port))
-        except OSError:
-            pass
     end = time.monotonic() + wait_s
     while sent and time.monotonic() < end:
         drain()
