@@ -1,4 +1,4 @@
-"""pagehide: the collector sends peer.left and its unacknowledged events with sendBeacon (?token=)."""
+"""pagehide: the collector sends peer.left and unacknowledged events by sendBeacon (?token=)."""
 
 from __future__ import annotations
 
