@@ -232,3 +232,100 @@ class IngestedEvent(Base):
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatMessageRow(Base):
+    """A chat message of a session; a later ``chat.message`` with the same id edits it in place."""
+
+    __tablename__ = "chat_messages"
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # the chat message id
+    app_id: Mapped[str] = mapped_column(ID)
+    meeting_id: Mapped[str] = mapped_column(ID)
+    peer_id: Mapped[str | None] = mapped_column(ID)
+    user_id: Mapped[str | None] = mapped_column(ID)
+    custom_participant_id: Mapped[str | None] = mapped_column(String(500))
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    payload_type: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time it was first sent
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time of the applied version
+
+    __table_args__ = (Index("ix_chat_messages_session_created", "session_id", "created_at"),)
+
+
+class TranscriptSegmentRow(Base):
+    """One transcript segment (one utterance of one speaker). Only final ones are exported."""
+
+    __tablename__ = "transcript_segments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(ID)
+    event_id: Mapped[str] = mapped_column(String(128))
+    peer_id: Mapped[str | None] = mapped_column(ID)
+    user_id: Mapped[str | None] = mapped_column(ID)
+    custom_participant_id: Mapped[str | None] = mapped_column(String(500))
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    is_final: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_transcript_segments_session_final_start", "session_id", "is_final", "start_at"),
+    )
+
+
+class SummaryRow(Base):
+    """The summary of a session's transcript (at most one per session)."""
+
+    __tablename__ = "summaries"
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(ID)
+    content: Mapped[str] = mapped_column(Text)
+    text_format: Mapped[str] = mapped_column(String(16))
+    summary_type: Mapped[str] = mapped_column(String(64))
+    word_limit: Mapped[int] = mapped_column(Integer)
+    summarizer: Mapped[str] = mapped_column(String(200))
+    segments: Mapped[int] = mapped_column(Integer)  # final segments it was made from
+    job_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRow(Base):
+    """A durable background job (``rtk_sessions.jobs``).
+
+    ``active_key`` is ``kind:key`` while the job is queued or running and NULL after: its unique
+    constraint allows one active job per key (NULLs never collide, on SQLite and PostgreSQL).
+    """
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    app_id: Mapped[str | None] = mapped_column(ID)
+    active_key: Mapped[str | None] = mapped_column(String(240), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_jobs_status_run_after", "status", "run_after"),
+        Index("ix_jobs_kind_key_created", "kind", "key", "created_at"),
+    )
