@@ -11,9 +11,10 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI
 
 from rtk_sessions import __version__
-from rtk_sessions.api import apps, envelope, ingest, sessions
+from rtk_sessions.api import apps, conversation, envelope, ingest, meetings, sessions
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
+from rtk_sessions.domain import summaries
 from rtk_sessions.domain.lifecycle import sweep
 from rtk_sessions.storage.engine import Database
 
@@ -39,11 +40,17 @@ class Sweeper:
 
     def run_once(self) -> list[str]:
         with self.db.unit_of_work() as session:
-            return sweep(
+            now = utc_now()
+            ended = sweep(
                 session,
-                now=utc_now(),
+                now=now,
                 peer_timeout=timedelta(seconds=self.settings.peer_timeout_secs),
             )
+            # meetings.summarize_on_end: queued in the same transaction that ends the session
+            summaries.summarize_ended(
+                session, ended, now=now, max_attempts=self.settings.job_max_attempts
+            )
+            return ended
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.sweep_interval_secs):
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.settings = settings
         app.state.secret = settings.resolved_secret()
         app.state.sweeper = Sweeper(db, settings)
+        conversation.start(app, db, settings, app.state.secret, background=background)
         if background:
             app.state.sweeper.start()
         try:
@@ -71,6 +79,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         finally:
             if background:
                 app.state.sweeper.stop()
+            conversation.stop(app, background=background)
             db.dispose()
 
     app = FastAPI(
@@ -85,5 +94,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
+    kit.include_router(meetings.router)
     app.include_router(kit)
+    app.include_router(conversation.router)
     return app

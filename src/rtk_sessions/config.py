@@ -6,8 +6,9 @@ import os
 import secrets
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +55,44 @@ class Settings(BaseSettings):
     participant_token_ttl_secs: int = Field(
         default=86400, ge=1, description="Lifetime of participant tokens."
     )
+    summarizer: Literal["extractive", "openai"] = Field(
+        default="extractive",
+        description="Summaries: 'extractive' (embedded, offline) or 'openai' (any "
+        "OpenAI-compatible /chat/completions endpoint; needs openai_base_url and openai_model).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1.",
+    )
+    openai_model: str | None = Field(default=None, description="Model name sent to that API.")
+    openai_api_key: str | None = Field(default=None, description="Bearer key for that API, if any.")
+    openai_timeout_secs: float = Field(
+        default=60.0, gt=0, description="Timeout of one summarizer request."
+    )
+    job_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts of a background job before it is marked failed."
+    )
+    job_backoff_secs: float = Field(
+        default=5.0, gt=0, description="Wait before the first retry; doubled after each failure."
+    )
+    job_backoff_max_secs: float = Field(
+        default=600.0, gt=0, description="Longest wait between retries."
+    )
+    job_lease_secs: float = Field(
+        default=30.0,
+        gt=0,
+        description="A running job's lease, renewed while it runs; a job whose worker died is "
+        "picked up again once its lease has run out.",
+    )
+    job_poll_secs: float = Field(
+        default=1.0, gt=0, description="How often the job worker looks for work."
+    )
+
+    @model_validator(mode="after")
+    def _summarizer_complete(self) -> Settings:
+        if self.summarizer == "openai" and not (self.openai_base_url and self.openai_model):
+            raise ValueError("summarizer 'openai' needs RTK_OPENAI_BASE_URL and RTK_OPENAI_MODEL")
+        return self
 
     def resolved_database_url(self) -> str:
         return normalize_database_url(

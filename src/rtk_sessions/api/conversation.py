@@ -1,0 +1,200 @@
+"""Chat, transcript and summary routes (spec 2.5-2.8), and the signed download route.
+
+The four Sessions routes live under ``/client/v4/accounts/{account_id}/realtime/kit/{app_id}/
+sessions/{session_id}/``; downloads are served at ``/downloads/{kind}/{name}?expires=&sig=``
+without credentials: the signature is the credential (see ``rtk_sessions.downloads``).
+
+``start``/``stop`` create and end what these routes need at application start: the download
+store and the job worker (with the summary handler and the pruning of old download files).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from rtk_sessions.api.deps import ApiScopeDep, DatabaseDep, SettingsDep
+from rtk_sessions.api.envelope import ok
+from rtk_sessions.clock import iso, utc_now
+from rtk_sessions.config import Settings
+from rtk_sessions.contract.params import parse_enum
+from rtk_sessions.domain import conversation, summaries
+from rtk_sessions.downloads import Downloads, LocalFileStorage
+from rtk_sessions.errors import TranscriptNotFound
+from rtk_sessions.exports import transcript_file
+from rtk_sessions.exports.transcript import TRANSCRIPT_EXTENSIONS
+from rtk_sessions.jobs import JobRunner, JobSettings
+from rtk_sessions.storage.engine import Database
+
+log = logging.getLogger("rtk_sessions")
+
+SESSIONS = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}"
+
+router = APIRouter(tags=["sessions"])
+
+FORMATS = ("CSV", "JSON", "SRT", "VTT")
+
+
+def _downloads(request: Request) -> Downloads:
+    downloads: Downloads = request.app.state.downloads
+    return downloads
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url)
+
+
+@router.get(SESSIONS + "/chat", summary="Fetch all chat messages of a session")
+def get_session_chat(
+    session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep
+) -> Response:
+    """A signed URL to the session's chat as CSV (header only when the chat is empty)."""
+    with db.unit_of_work(write=False) as s:
+        data = conversation.chat_export(s, scope.app_id, session_id)
+    url, expiry = _downloads(request).publish(
+        "chat", session_id, "csv", data, base_url=_base_url(request), now=utc_now()
+    )
+    return ok({"chat_download_url": url, "chat_download_url_expiry": iso(expiry)})
+
+
+@router.get(SESSIONS + "/transcript", summary="Fetch the complete transcript for a session")
+def get_session_transcripts(
+    session_id: str,
+    request: Request,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    format: Annotated[str | None, Query(description="CSV (default) | JSON | SRT | VTT")] = None,
+) -> Response:
+    """A signed URL to the final transcript in ``format`` (D19); 404 without a transcript."""
+    fmt = parse_enum("format", format, FORMATS) or "CSV"
+    with db.unit_of_work(write=False) as s:
+        session = conversation.session_of_app(s, scope.app_id, session_id)
+        segments = conversation.final_segments(s, session.id)
+        started_at = session.started_at
+    if not segments:
+        raise TranscriptNotFound(session_id)
+    data, _ = transcript_file(segments, fmt, session_start=started_at, session_id=session_id)
+    url, expiry = _downloads(request).publish(
+        "transcript",
+        session_id,
+        TRANSCRIPT_EXTENSIONS[fmt],
+        data,
+        base_url=_base_url(request),
+        now=utc_now(),
+    )
+    return ok(
+        {
+            "sessionId": session_id,
+            "transcript_download_url": url,
+            "transcript_download_url_expiry": iso(expiry),
+        }
+    )
+
+
+@router.get(SESSIONS + "/summary", summary="Fetch summary of transcripts for a session")
+def get_session_summary(
+    session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep
+) -> Response:
+    """A signed URL to the summary; 404 (with the reason) until one exists (D20)."""
+    with db.unit_of_work(write=False) as s:
+        row = summaries.summary_of(s, scope.app_id, session_id)
+        data, ext = summaries.summary_file(row)
+    url, expiry = _downloads(request).publish(
+        "summary", session_id, ext, data, base_url=_base_url(request), now=utc_now()
+    )
+    return ok(
+        {
+            "sessionId": session_id,
+            "summaryDownloadUrl": url,
+            "summaryDownloadUrlExpiry": iso(expiry),
+        }
+    )
+
+
+@router.post(SESSIONS + "/summary", summary="Generate summary of transcripts for the session")
+def generate_summary_of_transcripts(
+    session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+) -> Response:
+    """Queue the summary job and answer at once: ``IN_PROGRESS``, or ``COMPLETED`` when the summary
+    already exists (D21). 404 for an unknown session or one without a transcript."""
+    with db.unit_of_work() as s:
+        status, created = summaries.request_summary(
+            s, scope.app_id, session_id, now=utc_now(), max_attempts=settings.job_max_attempts
+        )
+    runner: JobRunner | None = getattr(request.app.state, "jobs", None)
+    if created and runner is not None:
+        runner.notify()
+    return ok({"session_id": session_id, "status": status})
+
+
+@router.get("/downloads/{kind}/{name}", summary="Download a file behind a signed URL")
+async def download(
+    kind: str, name: str, request: Request, expires: str | None = None, sig: str | None = None
+) -> Response:
+    """The file, for a valid unexpired signature; 403 otherwise."""
+    data, media_type = await run_in_threadpool(_downloads(request).open, kind, name, expires, sig)
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# ---- application start and stop --------------------------------------------------------------
+
+
+class _Pruner:
+    """Deletes download files not published for longer than a link lives (at most once a minute)."""
+
+    def __init__(self, downloads: Downloads) -> None:
+        self.downloads, self.last = downloads, 0.0
+
+    def __call__(self) -> None:
+        now = time.time()
+        if now - self.last < 60:
+            return
+        self.last = now
+        self.downloads.storage.prune(now - self.downloads.expiry_secs - 60)
+
+
+def start(
+    app: FastAPI, db: Database, settings: Settings, secret: bytes, *, background: bool
+) -> None:
+    """Download store and job runner on ``app.state``; the runner's thread only with background."""
+    downloads = Downloads(
+        LocalFileStorage(settings.data_dir / "files"),
+        secret,
+        settings.download_expiry_secs,
+        settings.public_url,
+    )
+    summarizer, label = summaries.build_summarizer(settings)
+    runner = JobRunner(
+        db,
+        {summaries.KIND: summaries.SummaryJob(db, summarizer, label)},
+        JobSettings(
+            lease_secs=settings.job_lease_secs,
+            poll_secs=settings.job_poll_secs,
+            backoff_secs=settings.job_backoff_secs,
+            backoff_max_secs=settings.job_backoff_max_secs,
+        ),
+        idle=_Pruner(downloads),
+    )
+    app.state.downloads = downloads
+    app.state.jobs = runner
+    if background:
+        runner.start()
+
+
+def stop(app: FastAPI, *, background: bool) -> None:
+    runner: JobRunner | None = getattr(app.state, "jobs", None)
+    if runner is not None and background:
+        runner.stop()
