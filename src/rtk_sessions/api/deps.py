@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
 from rtk_sessions.domain.accounts import account_for_token, check_account_id, require_app_in_account
+from rtk_sessions.domain.meetings import check_participant_token
 from rtk_sessions.errors import Forbidden, Unauthorized
 from rtk_sessions.security import ParticipantClaims, looks_like_jwt, verify_participant_token
 from rtk_sessions.storage.engine import Database
@@ -92,6 +93,9 @@ def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
         claims = _participant(request, token)
         if claims.account_id != account_id or claims.app_id != app_id:
             raise Forbidden("Participant token is for another app")
+        db_: Database = request.app.state.db
+        with db_.unit_of_work(write=False) as session:
+            check_participant_token(session, claims)
         return AppScope(account_id, app_id, claims)
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
