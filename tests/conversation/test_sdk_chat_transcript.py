@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import cloudflare
 import pytest
-import srt
 import webvtt
 
 from rtk_sessions.clock import iso
@@ -28,7 +27,7 @@ from .util import Person, download, new_id, segment_event, start_session
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 
 ALICE = Person("peer-alice", "user-alice", "Alice Ångström", "cust-alice")
-BOB = Person("peer-bob", "user-bob", "Bob, \"the builder\"", None)
+BOB = Person("peer-bob", "user-bob", 'Bob, "the builder"', None)
 
 
 def people() -> list[Person]:
@@ -79,7 +78,7 @@ def sdk_transcript(tenant: Tenant, session_id: str, fmt: str | None = None):
 
 TRICKY = [
     "Hello, world",
-    "Zoë said: \"naïve\" café — ok?",
+    'Zoë said: "naïve" café — ok?',
     "line one\nline two\r\nline three",
     "emoji 🎉🚀 and 中文 and עברית",
     ",,,leading commas and trailing,",
@@ -95,21 +94,49 @@ def test_chat_round_trip_with_unicode_commas_newlines_edits_and_pins(tenant: Ten
     for i, text in enumerate(TRICKY):
         sender = alice if i % 2 == 0 else bob
         events.append(
-            chat_event(session_id, T0 + timedelta(seconds=10 + i), text,
-                       peer_id=sender.peer_id, message_id=f"m{i}")
+            chat_event(
+                session_id,
+                T0 + timedelta(seconds=10 + i),
+                text,
+                peer_id=sender.peer_id,
+                message_id=f"m{i}",
+            )
         )
     events += [
-        chat_event(None, T0 + timedelta(seconds=30), "https://example.com/cat.png",
-                   payload_type="IMAGE_MESSAGE", meeting_id=meeting_id, peer_id=bob.peer_id,
-                   message_id="img"),
-        chat_event(session_id, T0 + timedelta(seconds=31), "https://example.com/a,b.pdf",
-                   payload_type="FILE_MESSAGE", pinned=True, message_id="file",
-                   sender={"user_id": "bot-1", "display_name": "Notes bot"}),
+        chat_event(
+            None,
+            T0 + timedelta(seconds=30),
+            "https://example.com/cat.png",
+            payload_type="IMAGE_MESSAGE",
+            meeting_id=meeting_id,
+            peer_id=bob.peer_id,
+            message_id="img",
+        ),
+        chat_event(
+            session_id,
+            T0 + timedelta(seconds=31),
+            "https://example.com/a,b.pdf",
+            payload_type="FILE_MESSAGE",
+            pinned=True,
+            message_id="file",
+            sender={"user_id": "bot-1", "display_name": "Notes bot"},
+        ),
         # an edit of m0 and a pin of m1 (same text: pinned, not edited)
-        chat_event(session_id, T0 + timedelta(seconds=40), "Hello, world (edited)",
-                   peer_id=alice.peer_id, message_id="m0"),
-        chat_event(session_id, T0 + timedelta(seconds=41), TRICKY[1],
-                   peer_id=bob.peer_id, message_id="m1", pinned=True),
+        chat_event(
+            session_id,
+            T0 + timedelta(seconds=40),
+            "Hello, world (edited)",
+            peer_id=alice.peer_id,
+            message_id="m0",
+        ),
+        chat_event(
+            session_id,
+            T0 + timedelta(seconds=41),
+            TRICKY[1],
+            peer_id=bob.peer_id,
+            message_id="m1",
+            pinned=True,
+        ),
     ]
     post_events(tenant, events[:5])
     post_events(tenant, events[5:])
@@ -153,10 +180,12 @@ def test_chat_round_trip_with_unicode_commas_newlines_edits_and_pins(tenant: Ten
 def test_chat_edit_arriving_before_the_original_converges(tenant: Tenant) -> None:
     (alice, _) = people()
     _, session_id = start_session(tenant, [alice], at=T0)
-    edit = chat_event(session_id, T0 + timedelta(seconds=9), "v2", peer_id=alice.peer_id,
-                      message_id="x")
-    original = chat_event(session_id, T0 + timedelta(seconds=5), "v1", peer_id=alice.peer_id,
-                          message_id="x")
+    edit = chat_event(
+        session_id, T0 + timedelta(seconds=9), "v2", peer_id=alice.peer_id, message_id="x"
+    )
+    original = chat_event(
+        session_id, T0 + timedelta(seconds=5), "v1", peer_id=alice.peer_id, message_id="x"
+    )
     post_events(tenant, [edit])
     post_events(tenant, [original])
     _, rows = csv_rows(download(sdk_chat(tenant, session_id).data.chat_download_url).content)
@@ -221,8 +250,14 @@ def test_no_transcript_is_404_and_partial_segments_do_not_count(tenant: Tenant) 
     _, session_id = start_session(tenant, [alice], at=T0)
     sessions = tenant.sdk().realtime_kit.sessions
     kw = {"account_id": tenant.account_id, "app_id": tenant.app_id}
-    post_events(tenant, [segment_event(session_id, alice, T0, T0 + timedelta(seconds=2),
-                                       "interim words", is_final=False)])
+    post_events(
+        tenant,
+        [
+            segment_event(
+                session_id, alice, T0, T0 + timedelta(seconds=2), "interim words", is_final=False
+            )
+        ],
+    )
     for fmt in (None, "CSV", "JSON", "SRT", "VTT"):
         with pytest.raises(cloudflare.NotFoundError) as err:
             sdk_transcript(tenant, session_id, fmt)
@@ -237,7 +272,9 @@ def test_bad_format_is_400(tenant: Tenant) -> None:
     _, session_id = start_session(tenant, people()[:1], at=T0)
     with pytest.raises(cloudflare.BadRequestError):
         tenant.sdk().realtime_kit.sessions.get_session_transcripts(
-            session_id, account_id=tenant.account_id, app_id=tenant.app_id,
+            session_id,
+            account_id=tenant.account_id,
+            app_id=tenant.app_id,
             extra_query={"format": "vtt"},
         )
 
@@ -250,9 +287,17 @@ def test_transcript_identity_language_and_tricky_text(tenant: Tenant) -> None:
         segment_event(session_id, alice, s(1), s(3), "Bonjour, ça va ? 👋", language="fr-FR"),
         segment_event(session_id, bob, s(2), s(4), "Overlap, with <tags> & arrows --> here"),
         segment_event(session_id, alice, s(5), s(6), "interim", is_final=False),
-        segment_event(session_id, None, s(7), s(9), "two\nlines", speaker={
-            "user_id": "u-x", "custom_participant_id": "c-x", "display_name": "Guest, X"}),
-        segment_event(session_id, bob, s(10), s(11), "override", speaker={"display_name": "Robert"}),
+        segment_event(
+            session_id,
+            None,
+            s(7),
+            s(9),
+            "two\nlines",
+            speaker={"user_id": "u-x", "custom_participant_id": "c-x", "display_name": "Guest, X"},
+        ),
+        segment_event(
+            session_id, bob, s(10), s(11), "override", speaker={"display_name": "Robert"}
+        ),
     ]
     post_events(tenant, events)
     post_events(tenant, events)  # replayed: no duplicates
@@ -261,7 +306,10 @@ def test_transcript_identity_language_and_tricky_text(tenant: Tenant) -> None:
     header, rows = csv_rows(data)
     assert tuple(header) == TRANSCRIPT_CSV_COLUMNS
     assert [r["Transcript"] for r in rows] == [
-        "Bonjour, ça va ? 👋", "Overlap, with <tags> & arrows --> here", "two\nlines", "override"
+        "Bonjour, ça va ? 👋",
+        "Overlap, with <tags> & arrows --> here",
+        "two\nlines",
+        "override",
     ]
     assert rows[0]["Participant ID"] == alice.peer_id
     assert rows[0]["User ID"] == alice.user_id
@@ -290,8 +338,9 @@ def test_transcript_identity_language_and_tricky_text(tenant: Tenant) -> None:
 def test_meeting_id_addresses_the_live_session(tenant: Tenant) -> None:
     (alice, _) = people()
     meeting_id, session_id = start_session(tenant, [alice], at=T0)
-    event = segment_event(None, None, T0, T0 + timedelta(seconds=1), "via meeting id",
-                          speaker={"display_name": "Bot"})
+    event = segment_event(
+        None, None, T0, T0 + timedelta(seconds=1), "via meeting id", speaker={"display_name": "Bot"}
+    )
     event["meeting_id"] = meeting_id
     post_events(tenant, [event])
     _, rows = csv_rows(

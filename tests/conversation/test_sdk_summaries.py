@@ -23,14 +23,16 @@ from rtk_sessions.storage.tables import JobRow, Meeting, Session
 from rtk_sessions.summarize import ExtractiveSummarizer, count_words
 from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.helpers import post_events
-from tests.summarize.ami import MEETING_START, Meeting as AmiMeeting, load_meeting, meeting_ids
+from tests.summarize.ami import MEETING_START, load_meeting, meeting_ids
+from tests.summarize.ami import Meeting as AmiMeeting
 
 from .util import Person, download, join_events, segment_event, wait_for
 
 
 class Ingested:
-    def __init__(self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str,
-                 segments: list) -> None:
+    def __init__(
+        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list
+    ) -> None:
         self.tenant, self.meeting = tenant, meeting
         self.session_id, self.meeting_id, self.segments = session_id, meeting_id, segments
 
@@ -42,7 +44,8 @@ def ingest_meeting(tenant: Tenant, meeting_key: str) -> Ingested:
     suffix = uuid.uuid4().hex[:8]
     segments = [replace(s, peer_id=f"{s.peer_id}-{suffix}") for s in ami.segments]
     people = {
-        s.peer_id: Person(s.peer_id, s.user_id, s.name) for s in segments  # type: ignore[arg-type]
+        s.peer_id: Person(s.peer_id, s.user_id, s.name)
+        for s in segments  # type: ignore[arg-type]
     }
     meeting_id, session_id = str(uuid.uuid4()), str(uuid.uuid4())
     post_events(
@@ -52,10 +55,14 @@ def ingest_meeting(tenant: Tenant, meeting_key: str) -> Ingested:
     for i, seg in enumerate(segments):
         person = people[seg.peer_id]  # type: ignore[index]
         if i % 40 == 0:  # an interim hypothesis before the final one
-            events.append(segment_event(session_id, person, seg.start, seg.end,
-                                        "INTERIM HYPOTHESIS", is_final=False))
-        events.append(segment_event(session_id, person, seg.start, seg.end, seg.text,
-                                    language=seg.language))
+            events.append(
+                segment_event(
+                    session_id, person, seg.start, seg.end, "INTERIM HYPOTHESIS", is_final=False
+                )
+            )
+        events.append(
+            segment_event(session_id, person, seg.start, seg.end, seg.text, language=seg.language)
+        )
     for start in range(0, len(events), 100):
         post_events(tenant, events[start : start + 100])
     again = post_events(tenant, events[:100]).json()["data"]
@@ -138,13 +145,18 @@ def test_ami_transcript_in_all_four_formats(ami: dict[str, Ingested], key: str) 
         assert caption.voice == seg.name
         assert caption.text == seg.text.strip()
         ms = round((seg.start - MEETING_START) / timedelta(milliseconds=1))
-        assert caption.start == f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+        assert (
+            caption.start
+            == f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+        )
 
 
 def summary_text(ing: Ingested) -> str | None:
     tenant = ing.tenant
     try:
-        result = tenant.sdk().realtime_kit.sessions.get_session_summary(ing.session_id, **kw(tenant))
+        result = tenant.sdk().realtime_kit.sessions.get_session_summary(
+            ing.session_id, **kw(tenant)
+        )
     except cloudflare.NotFoundError as exc:
         assert "No summary" in str(exc)
         return None
@@ -196,7 +208,7 @@ def test_concurrent_posts_make_one_job(tenant: Tenant) -> None:
             barrier.wait()
             result = sessions.generate_summary_of_transcripts(ing.session_id, **kw(tenant))
             statuses.append(result.data.status)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=post) for _ in range(8)]
@@ -208,7 +220,9 @@ def test_concurrent_posts_make_one_job(tenant: Tenant) -> None:
     assert len(statuses) == 8 and set(statuses) <= {"IN_PROGRESS", "COMPLETED"}
     wait_for(lambda: summary_text(ing), timeout=60)
     with tenant.server.database().unit_of_work(write=False) as s:
-        count = s.scalar(select(func.count()).select_from(JobRow).where(JobRow.key == ing.session_id))
+        count = s.scalar(
+            select(func.count()).select_from(JobRow).where(JobRow.key == ing.session_id)
+        )
     assert count == 1
 
 
@@ -216,8 +230,13 @@ def test_ai_config_plain_text_and_word_limit(live_server: LiveServer, tenant: Te
     ing = ingest_meeting(tenant, "ES2002a")
     with live_server.database().unit_of_work() as s:
         meeting = s.get(Meeting, ing.meeting_id)
-        meeting.ai_config = {"summarization": {"word_limit": 80, "text_format": "plain_text",
-                                               "summary_type": "team_meeting"}}
+        meeting.ai_config = {
+            "summarization": {
+                "word_limit": 80,
+                "text_format": "plain_text",
+                "summary_type": "team_meeting",
+            }
+        }
     sessions = tenant.sdk().realtime_kit.sessions
     sessions.generate_summary_of_transcripts(ing.session_id, **kw(tenant))
     text = wait_for(lambda: summary_text(ing), timeout=60)
@@ -237,10 +256,13 @@ def test_summarize_on_end(live_server: LiveServer, tenant: Tenant) -> None:
         s.get(Meeting, ing.meeting_id).summarize_on_end = True
         s.get(Session, ing.session_id).keep_alive_secs = 0
     last = max(s.end for s in ing.segments)
-    post_events(tenant, [
-        {"id": f"left-{p}", "type": "peer.left", "timestamp": iso(last), "peer_id": p}
-        for p in {s.peer_id for s in ing.segments}
-    ])
+    post_events(
+        tenant,
+        [
+            {"id": f"left-{p}", "type": "peer.left", "timestamp": iso(last), "peer_id": p}
+            for p in {s.peer_id for s in ing.segments}
+        ],
+    )
     text = wait_for(lambda: summary_text(ing), timeout=60)
     assert text.startswith("## Meeting summary")
     details = tenant.sdk().realtime_kit.sessions.get_session_details(ing.session_id, **kw(tenant))
@@ -252,12 +274,17 @@ def test_no_summary_on_end_without_the_setting(live_server: LiveServer, tenant: 
     with live_server.database().unit_of_work() as s:
         s.get(Session, ing.session_id).keep_alive_secs = 0
     last = max(s.end for s in ing.segments)
-    post_events(tenant, [
-        {"id": f"left-{p}", "type": "peer.left", "timestamp": iso(last), "peer_id": p}
-        for p in {s.peer_id for s in ing.segments}
-    ])
+    post_events(
+        tenant,
+        [
+            {"id": f"left-{p}", "type": "peer.left", "timestamp": iso(last), "peer_id": p}
+            for p in {s.peer_id for s in ing.segments}
+        ],
+    )
     sessions = tenant.sdk().realtime_kit.sessions
-    wait_for(lambda: sessions.get_session_details(ing.session_id, **kw(tenant)).data.status == "ENDED")
+    wait_for(
+        lambda: sessions.get_session_details(ing.session_id, **kw(tenant)).data.status == "ENDED"
+    )
     live_server.sweep()
     with pytest.raises(cloudflare.NotFoundError) as err:
         sessions.get_session_summary(ing.session_id, **kw(tenant))
