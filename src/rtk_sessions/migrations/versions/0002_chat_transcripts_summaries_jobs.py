@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import rtk_sessions.storage.types
-from sqlalchemy.dialects import postgresql
 
 revision = "0002"
 down_revision = "0001"
