@@ -22,6 +22,8 @@ How we rebuild getStats() reports from the series:
 from __future__ import annotations
 
 import json
+import re
+from bisect import bisect_left
 from datetime import datetime
 from typing import Any
 
@@ -37,13 +39,27 @@ _OLD_ID_PREFIXES = [
     ("RTCAudioPlayout_", "media-playout"), ("RTCCertificate_", "certificate"),
     ("RTCDataChannel_", "data-channel"), ("RTCPeerConnection", "peer-connection"),
 ]
+# Remote stats carry the time of the RTCP report they come from, not the time of the poll.
+_REMOTE_TYPES = {"remote-inbound-rtp", "remote-outbound-rtp"}
+_SAME_POLL_MS = 50.0
+# updateLog types, lower-cased and without the "on" of Chromium >= ~M90 ("onconnectionstatechange")
 _UPDATE_EVENTS = {
     "iceconnectionstatechange": "ice_connection_state",
     "connectionstatechange": "connection_state",
     "icegatheringstatechange": "ice_gathering_state",
     "signalingstatechange": "signaling_state",
+    "dtlsstatechange": "dtls_state",
 }
 POLL_MS = 1000.0
+# webrtc-internals stores a value that parses as a number as that number (stats_graph_helper.js
+# getNumberFromValue: mid "0" -> 0, foundation "3799881442" -> 3799881442). These W3C fields are
+# DOMStrings, so they are turned back into strings.
+_STRING_FIELDS = frozenset({
+    "mid", "rid", "foundation", "label", "protocol", "usernameFragment", "trackIdentifier",
+    "encoderImplementation", "decoderImplementation", "remoteId", "localId", "transportId",
+    "codecId", "mediaSourceId", "playoutId", "localCandidateId", "remoteCandidateId",
+    "selectedCandidatePairId", "localCertificateId", "remoteCertificateId", "sdpFmtpLine",
+})
 
 
 def looks_like(doc: Any) -> bool:
@@ -59,6 +75,42 @@ def _iso_ms(s: Any) -> float | None:
         return None
 
 
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _media_event(req: dict) -> tuple[str, float, dict]:
+    """One ``getUserMedia`` list entry. Chromium logs the request (with ``audio``/``video``
+    constraint strings), then, as a separate entry with the same ``request_id``, the result:
+    ``stream_id`` + ``audio_track_info``/``video_track_info`` on success, ``error`` +
+    ``error_message`` on failure. ``request_type`` is getUserMedia or getDisplayMedia."""
+    kind = "get_display_media" if req.get("request_type") == "getDisplayMedia" else "get_user_media"
+    md: dict[str, Any] = {}
+    if "error" in req:
+        kind += "_failure"
+        md["error"] = str(req.get("error"))
+        if req.get("error_message"):
+            md["error_message"] = str(req["error_message"])
+    elif "stream_id" in req or "audio_track_info" in req or "video_track_info" in req:
+        kind += "_success"
+        md = {"audio": "audio_track_info" in req, "video": "video_track_info" in req}
+    else:
+        md = {k: (req[k] if isinstance(req[k], str | bool) else bool(req[k]))
+              for k in ("audio", "video") if k in req}
+    if req.get("request_type"):
+        md["request_type"] = str(req["request_type"])
+    return kind, float(req["timestamp"]), md
+
+
 def split_key(key: str) -> tuple[str, str] | None:
     """'<statsId>-<field>' -> (statsId, field); None for computed '-[...]' series."""
     if "-[" in key:
@@ -69,21 +121,65 @@ def split_key(key: str) -> tuple[str, str] | None:
     return sid, fld
 
 
+# Chromium >= M108 short ids (pc/rtc_stats_collector.cc), for dumps without statsType and
+# without a type series. Order matters: "CF"/"CP" before codec "C[IO]T…", "IT…[AV]<ssrc>" before
+# candidates "I<8 chars>" (which are told apart by their isRemote series anyway).
+_SHORT_IDS = [
+    (re.compile(r"^CF"), "certificate"), (re.compile(r"^CP"), "candidate-pair"),
+    (re.compile(r"^C[IO]T"), "codec"), (re.compile(r"^IT.*[AV]\d+$"), "inbound-rtp"),
+    (re.compile(r"^OT.*[AV]\d+$"), "outbound-rtp"),
+    (re.compile(r"^RI[AV]\d+$"), "remote-inbound-rtp"),
+    (re.compile(r"^RO[AV]\d+$"), "remote-outbound-rtp"),
+    (re.compile(r"^S[AV]\d+$"), "media-source"),
+    (re.compile(r"^AP$"), "media-playout"), (re.compile(r"^P$"), "peer-connection"),
+    (re.compile(r"^T\w*\d$"), "transport"), (re.compile(r"^D\d+$"), "data-channel"),
+]
+
+
 def _old_type(sid: str, fields: dict[str, list]) -> str | None:
-    if sid.startswith("RTCIceCandidate_"):
-        remote = fields.get("isRemote")
+    remote = fields.get("isRemote")
+    if remote or sid.startswith("RTCIceCandidate_"):
         if remote:
             return "remote-candidate" if remote[-1] else "local-candidate"
         return "local-candidate"
     for prefix, t in _OLD_ID_PREFIXES:
         if sid.startswith(prefix):
             return t
+    for rx, t in _SHORT_IDS:
+        if rx.match(sid):
+            return t
     return None
+
+
+def _poll_times(objs: dict[str, dict], stypes: dict[str, str]) -> list[float]:
+    """The connection's poll times: the distinct timestamps of its local (non-remote) objects.
+
+    Chrome gives every local object of one getStats() report the same timestamp, and
+    webrtc-internals stamps each point with its object's timestamp, so these are exactly the
+    polls. Values closer than ``_SAME_POLL_MS`` are one poll (its latest time).
+    """
+    stamps = sorted(
+        float(v) for sid, fields in objs.items()
+        if stypes.get(sid) not in _REMOTE_TYPES and "timestamp" in fields
+        for v in fields["timestamp"][0] if isinstance(v, int | float))
+    polls: list[float] = []
+    for t in stamps:
+        if polls and t - polls[-1] < _SAME_POLL_MS:
+            polls[-1] = t
+        else:
+            polls.append(t)
+    return polls
+
+
+def _nearest(polls: list[float], t: float) -> tuple[int, float]:
+    i = bisect_left(polls, t)
+    best = min((j for j in (i - 1, i) if 0 <= j < len(polls)), key=lambda j: abs(polls[j] - t))
+    return best, abs(polls[best] - t)
 
 
 def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
     # sid -> field -> (values, end_ms); sid -> statsType
-    series: dict[str, dict[str, tuple[list, float | None]]] = {}
+    objs: dict[str, dict[str, tuple[list, float | None]]] = {}
     types: dict[str, str] = {}
     for key, s in stats.items():
         parts = split_key(key)
@@ -98,43 +194,97 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
                 raise RecordingFormatError(
                     f"{where}: webrtc-internals series {pc_key}/{key} has unreadable values"
                 ) from None
-        if not isinstance(values, list):
+        if not isinstance(values, list) or not values:
             continue
-        series.setdefault(sid, {})[fld] = (values, _iso_ms(s.get("endTime")))
+        objs.setdefault(sid, {})[fld] = (values, _iso_ms(s.get("endTime")))
         if isinstance(s.get("statsType"), str):
             types[sid] = s["statsType"]
-    ends = [e for f in series.values() for _, e in f.values() if e is not None]
-    global_end = max(ends) if ends else None
-    # poll index counted back from the connection's last poll -> sid -> object
-    polls: dict[int, dict[str, dict]] = {}
-    for sid, fields in series.items():
+    stypes: dict[str, str] = {}
+    for sid, fields in objs.items():
         stype = types.get(sid)
-        if stype is None and "type" in fields and fields["type"][0]:
+        if stype is None and "type" in fields and isinstance(fields["type"][0][-1], str):
             stype = fields["type"][0][-1]
         if stype is None:
             stype = _old_type(sid, {f: v for f, (v, _) in fields.items()})
-        if stype is None:
+        if stype is not None:
+            stypes[sid] = stype
+    objs = {sid: f for sid, f in objs.items() if sid in stypes}
+    if not objs:
+        return []
+
+    polls = _poll_times(objs, stypes)
+    ends = [e for f in objs.values() for _, e in f.values() if e is not None]
+    if not polls:
+        # No timestamp series at all: assume 1 s polls back from the latest endTime.
+        if not ends:
+            return []
+        last = max(ends)
+        depth = max(len(v) + round((last - e) / POLL_MS) if e is not None else len(v)
+                    for f in objs.values() for v, e in f.values())
+        polls = [last - POLL_MS * k for k in range(depth - 1, -1, -1)]
+
+    def end_poll(t: float | None) -> int:
+        """The poll a local point stamped ``t`` belongs to (the last poll if unknown)."""
+        if t is None:
+            return len(polls) - 1
+        i, _ = _nearest(polls, t)
+        return i
+
+    # sid -> poll index of the object's last point (local objects first: remote ones follow
+    # the local object they describe).
+    obj_end: dict[str, int] = {}
+    for sid, fields in objs.items():
+        if stypes[sid] in _REMOTE_TYPES:
             continue
+        ts = fields.get("timestamp")
+        if ts and isinstance(ts[0][-1], int | float):
+            obj_end[sid] = end_poll(float(ts[0][-1]))
+        else:
+            obj_end[sid] = end_poll(max((e for _, e in fields.values() if e is not None),
+                                        default=None))
+    for sid, fields in objs.items():
+        if stypes[sid] in _REMOTE_TYPES:
+            # Stamped with the RTCP report's time, not the poll's: its points end where its
+            # local object's end (that object is what makes Chrome report it), else at the
+            # connection's last poll.
+            local = fields.get("localId")
+            local_id = local[0][-1] if local else None
+            obj_end[sid] = obj_end.get(local_id, len(polls) - 1) if isinstance(
+                local_id, str) else len(polls) - 1
+
+    # poll index -> sid -> object
+    reports: dict[int, dict[str, dict]] = {}
+    for sid, fields in objs.items():
+        stype = stypes[sid]
+        last = obj_end[sid]
+        ts = fields.get("timestamp")
+        own = [float(v) if isinstance(v, int | float) else None for v in ts[0]] if ts else None
         for fld, (values, end) in fields.items():
-            shift = 0
-            if global_end is not None and end is not None:
-                shift = max(0, round((global_end - end) / POLL_MS))
+            if own is not None and end is not None:
+                # the field's last point is the object's last point stamped at its endTime
+                # (endTime is that timestamp truncated to ms)
+                hits = [j for j, t in enumerate(own) if t is not None and abs(t - end) < 1.5]
+                j = hits[-1] if hits else len(own) - 1
+                fld_end = last - (len(own) - 1 - j)
+            elif stype in _REMOTE_TYPES or end is None:
+                fld_end = last
+            else:
+                fld_end = end_poll(end)
             m = len(values)
             for i, v in enumerate(values):
-                k = shift + (m - 1 - i)
-                obj = polls.setdefault(k, {}).setdefault(sid, {"id": sid, "type": stype})
+                k = fld_end - (m - 1 - i)
+                if k < 0:
+                    continue
+                obj = reports.setdefault(k, {}).setdefault(sid, {"id": sid, "type": stype})
                 if fld not in ("id", "type"):
+                    if fld in _STRING_FIELDS and isinstance(v, int | float) and not isinstance(
+                            v, bool):
+                        v = str(int(v)) if float(v).is_integer() else str(v)
                     obj[fld] = v
     snaps = []
-    for k, report in polls.items():
-        stamps = [o["timestamp"] for o in report.values()
-                  if isinstance(o.get("timestamp"), int | float)]
-        if stamps:
-            t = float(max(stamps))
-        elif global_end is not None:
-            t = global_end - POLL_MS * k
-        else:
-            continue
+    for k in sorted(reports):
+        report = reports[k]
+        t = polls[k]
         for o in report.values():
             if not isinstance(o.get("timestamp"), int | float):
                 o["timestamp"] = t
@@ -161,13 +311,15 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
         for entry in pc.get("updateLog") or []:
             if not isinstance(entry, dict):
                 continue
-            ts = entry.get("timestamp")
-            if not isinstance(ts, int | float):
+            ts = _number(entry.get("timestamp"))
+            if ts is None:
                 ts = _iso_ms(entry.get("time"))  # old dumps: locale strings mostly fail here
             if ts is None:
                 continue
             pc_times.append(float(ts))
             typ = str(entry.get("type", "")).lower()
+            if typ.startswith("on") and typ[2:] in _UPDATE_EVENTS:
+                typ = typ[2:]
             if typ in _UPDATE_EVENTS:
                 state = unwrap_state(entry.get("value"))
                 raw_events.append((_UPDATE_EVENTS[typ], float(ts),
@@ -183,11 +335,7 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
     join_ms, leave_ms = min(pc_times), max(pc_times)
     for req in doc.get("getUserMedia") or []:
         if isinstance(req, dict) and isinstance(req.get("timestamp"), int | float):
-            md = {k: (req[k] if isinstance(req[k], str | bool) else bool(req[k]))
-                  for k in ("audio", "video") if k in req}
-            if req.get("request_type"):
-                md["request_type"] = str(req["request_type"])
-            raw_events.append(("get_user_media", float(req["timestamp"]), md))
+            raw_events.append(_media_event(req))
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
     snapshots.sort(key=lambda s: s.timestamp_ms)
     ua = doc.get("UserAgent") if isinstance(doc.get("UserAgent"), str) else None
