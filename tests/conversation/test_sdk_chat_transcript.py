@@ -415,3 +415,15 @@ def test_expired_link_made_by_the_server_is_403(live_server: LiveServer, tenant:
     response = download(old)
     assert response.status_code == 403
     assert "expired" in response.json()["errors"][0]["message"]
+
+
+def test_another_participants_message_cannot_be_edited(tenant: Tenant) -> None:
+    alice, bob = people()
+    _, session_id = start_session(tenant, [alice, bob], at=T0)
+    post_events(tenant, [chat_event(session_id, T0, "mine", peer_id=alice.peer_id, message_id="z")])
+    forged = chat_event(
+        session_id, T0 + timedelta(seconds=1), "forged", peer_id=bob.peer_id, message_id="z"
+    )
+    post_events(tenant, [forged], expect=403)
+    _, rows = csv_rows(download(sdk_chat(tenant, session_id).data.chat_download_url).content)
+    assert [(r["payload"], r["isEdited"]) for r in rows] == [("mine", "false")]
