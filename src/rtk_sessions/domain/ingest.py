@@ -259,7 +259,9 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
-    meeting = ctx.db.get(Meeting, meeting_id)
+    # Row lock: concurrent joins of one meeting must agree on its session (a no-op on SQLite,
+    # whose single writer already serializes them).
+    meeting = ctx.db.get(Meeting, meeting_id, with_for_update=True)
     if meeting is None:
         meeting = Meeting(
             id=meeting_id,
@@ -379,4 +381,3 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
 def deterministic_id(*parts: str) -> str:
     """A UUID derived from ``parts`` (for rows that must not duplicate on replay)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "rtk-sessions:" + ":".join(parts)))
-

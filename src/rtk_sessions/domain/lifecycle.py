@@ -3,6 +3,10 @@
 A session goes LIVE on its first join, counts ``live_participants`` and their peak, and ENDS once
 nobody has been in it for the meeting's ``session_keep_alive_time_in_secs``; its ``ended_at`` is
 that instant (last leave + keep-alive), so it does not depend on when the sweeper ran.
+
+Concurrency: every change to a session's counters happens under a row lock (``FOR UPDATE``, and
+the meeting's row for joins), refreshed from the database, so concurrent joins of one meeting share
+one session and no count is lost. SQLite ignores the locks; its single writer serializes instead.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def join_session(
     """
     session: Session | None
     if session_id is not None:
-        session = db.get(Session, session_id)
+        session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
         if session is not None and (session.app_id != app.id or session.meeting_id != meeting.id):
             raise BadRequest(f"session_id {session_id} belongs to another meeting")
     else:
@@ -54,6 +58,8 @@ def join_session(
             .where(Session.meeting_id == meeting.id, Session.parent_session_id.is_(None))
             .order_by(Session.started_at.desc())
             .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if session is not None and session.status == ENDED:
             if session.ended_at is None or session.ended_at < at:
@@ -113,7 +119,7 @@ def leave_peer(db: DB, peer: Peer, *, at: datetime, now: datetime) -> None:
     peer.left_at = left_at
     peer.updated_at = left_at
     duration = (left_at - peer.joined_at).total_seconds()
-    session = db.get(Session, peer.session_id)
+    session = db.get(Session, peer.session_id, with_for_update=True, populate_existing=True)
     assert session is not None
     session.consumed_secs += duration
     session.live_participants = max(0, session.live_participants - 1)
@@ -148,11 +154,13 @@ def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
     db.flush()
     ended: list[str] = []
     idle = db.scalars(
-        select(Session).where(
+        select(Session)
+        .where(
             Session.status == LIVE,
             Session.last_left_at.is_not(None),
             Session.live_participants <= 0,
         )
+        .with_for_update(skip_locked=True)  # a session being joined right now is not idle
     ).all()
     for session in idle:
         assert session.last_left_at is not None
