@@ -10,7 +10,8 @@ real cross-check of the importer + stats pipeline. Definitions (shared/spec/qual
 * Rows (Q1): for each PC, for each pair of consecutive getstats of that PC (file order), for each
   RTP stream (outbound-rtp for producers, inbound-rtp for consumers; keyed by ssrc) present in both
   reports: one row, unless elapsed = cur.timestamp - prev.timestamp <= 0 or a counter went
-  backwards (producer: packetsSent or bytesSent; consumer: packetsReceived or bytesReceived).
+  backwards (producer: packetsSent or bytesSent; consumer: packetsReceived or bytesReceived),
+  or a producer has sent no packet at all yet (packetsSent == 0: the connection is being set up).
   A negative ΔpacketsLost is clamped to 0 (§2.1 delta hygiene), it does not drop the row.
 * Kind: ``kind`` (or old Chrome ``mediaType``) audio/video. A video ssrc whose latest Jitsi
   ``setVideoType`` says ``desktop`` is screenshare; everything else is camera/microphone.
@@ -129,6 +130,8 @@ def expected_peer(path) -> dict:
                 d_sent = now.get("packetsSent", 0) - before.get("packetsSent", 0)
                 d_bytes = now.get("bytesSent", 0) - before.get("bytesSent", 0)
                 if d_sent < 0 or d_bytes < 0:
+                    continue
+                if now.get("packetsSent") == 0:  # not producing yet (connection set-up)
                     continue
                 kind = _kind(now)
                 if kind not in ("audio", "video"):

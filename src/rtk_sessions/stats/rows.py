@@ -484,8 +484,9 @@ def sample_rows(
     thresholds: ``QualityThresholds`` for MOS defaults.
 
     One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
-    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, or a cumulative counter went
-    backwards (counter reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent a
+    single packet yet (a connection being set up), or a cumulative counter went backwards (counter
+    reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
     """
     del transport  # documented above: rows do not depend on it
     prev_report = normalize_report(previous) if previous is not None else {}
@@ -508,6 +509,12 @@ def sample_rows(
                 continue
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0 or iso_timestamp(ts) is None:
+                continue
+            # A producer is producing from its first packet on: rows while the connection is still
+            # being set up (packetsSent 0) are not samples of it. One that has sent before and is
+            # quiet now (muted) does get rows (MOS 1, Q3). Consumers keep their rows: a stream
+            # that never arrives is what no_video_fraction is for.
+            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
                 continue
             label = _label_for(cur, label_list)
             try:
