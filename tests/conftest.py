@@ -20,7 +20,9 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_STATS = FIXTURES / "real-stats"
-PG_ADMIN_URL = os.environ.get("RTK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "RTK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _postgres_database(name: str) -> str:
@@ -50,7 +52,9 @@ def _drop_postgres_database(name: str) -> None:
     scope="session",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database per dialect for the whole test session."""
     from rtk_sessions import migrations
     from rtk_sessions.config import normalize_database_url
@@ -80,14 +84,16 @@ class LiveServer:
     def base_url(self) -> str:
         return f"{self.url}/client/v4"
 
-    def database(self):  # noqa: ANN201 - rtk_sessions.storage.engine.Database
+    def database(self):
         return self.app.state.db  # type: ignore[attr-defined]
 
     def sweep(self) -> list[str]:
         return self.app.state.sweeper.run_once()  # type: ignore[attr-defined]
 
 
-def start_server(settings: object, *, background: bool = True) -> tuple[LiveServer, object, threading.Thread]:
+def start_server(
+    settings: object, *, background: bool = True, host: str = "127.0.0.1", port: int = 0
+) -> tuple[LiveServer, object, threading.Thread]:
     import uvicorn
 
     from rtk_sessions.app import create_app
@@ -95,7 +101,7 @@ def start_server(settings: object, *, background: bool = True) -> tuple[LiveServ
     app = create_app(settings, background=background)  # type: ignore[arg-type]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -111,7 +117,9 @@ def start_server(settings: object, *, background: bool = True) -> tuple[LiveServ
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The service on a real socket (uvicorn), with its sweeper, over ``database_url``."""
     from rtk_sessions.config import Settings
 
@@ -135,7 +143,7 @@ class Tenant:
     token: str
     server: LiveServer
 
-    def sdk(self, **kwargs: object):  # noqa: ANN201 - cloudflare.Cloudflare
+    def sdk(self, **kwargs: object):
         import cloudflare
 
         return cloudflare.Cloudflare(

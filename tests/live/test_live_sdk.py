@@ -1,0 +1,236 @@
+"""Real two-Chromium calls against a live rtk-sessions server, read back through the official SDK.
+
+The flow a RealtimeKit developer knows: their backend creates a meeting and participants with the
+official SDK (getting participant tokens), the browsers join with the collector, and afterwards the
+Sessions API says what happened. Network conditions are injected (tests/live, rtk_sessions.netem)
+and the peer reports must show them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from rtk_sessions.livecall import CallResult, run_call
+from rtk_sessions.netem import Impairment
+from tests.conftest import LiveServer, Tenant, make_tenant, start_server
+
+pytestmark = pytest.mark.browser
+
+
+class Server:
+    """A live server on 0.0.0.0 (browsers in namespaces reach it over their control links), which
+    a test can stop and start again on the same port and database."""
+
+    def __init__(self, database_url: str, data_dir: Any) -> None:
+        from rtk_sessions.config import Settings
+
+        self.settings = Settings(data_dir=data_dir, database_url=database_url, sweep_interval_secs=0.3)
+        self.port = 0
+        self.live: LiveServer | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.live, self._server, self._thread = start_server(self.settings, host="0.0.0.0", port=self.port)
+        self.port = int(self.live.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        self._server.should_exit = True  # type: ignore[attr-defined]
+        self._thread.join(timeout=20)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Any) -> Any:
+    srv = Server(database_url, tmp_path)
+    yield srv
+    srv.stop()
+
+
+def _iso_to_epoch(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def setup_meeting(tenant: Tenant, title: str, keep_alive: int = 3) -> tuple[Any, Any, Any]:
+    meetings = tenant.sdk().realtime_kit.meetings
+    meeting = meetings.create(tenant.app_id, account_id=tenant.account_id, title=title,
+                              session_keep_alive_time_in_secs=keep_alive).data
+    add = meetings.add_participant
+    a = add(meeting.id, account_id=tenant.account_id, app_id=tenant.app_id,
+            custom_participant_id="alice", preset_name="group_call_host", name="Alice").data
+    b = add(meeting.id, account_id=tenant.account_id, app_id=tenant.app_id,
+            custom_participant_id="bob", preset_name="group_call_participant", name="Bob").data
+    return meeting, a, b
+
+
+def call(tenant: Tenant, server: Server, meeting: Any, a: Any, b: Any, chromium: str, **kwargs: Any) -> CallResult:
+    endpoint = f"http://127.0.0.1:{server.port}/client/v4/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}/ingest"
+    result = run_call(endpoint=endpoint, tokens=(a.token, b.token), meeting_id=meeting.id,
+                      participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
+                      chromium=chromium, **kwargs)
+    assert result.ok, [(p.role, p.error, p.logs[-10:]) for p in result.peers]
+    return result
+
+
+def wait_ended(tenant: Tenant, session_id: str, timeout: float = 30) -> Any:
+    sessions = tenant.sdk().realtime_kit.sessions
+    deadline = time.monotonic() + timeout
+    while True:
+        details = sessions.get_session_details(session_id, account_id=tenant.account_id, app_id=tenant.app_id).data
+        if details.status == "ENDED" or time.monotonic() > deadline:
+            return details
+        time.sleep(0.5)
+
+
+def peer_reports(tenant: Tenant, session_id: str) -> dict[str, Any]:
+    sessions = tenant.sdk().realtime_kit.sessions
+    people = sessions.get_session_participants(session_id, account_id=tenant.account_id, app_id=tenant.app_id).data.participants
+    return {
+        p.custom_participant_id: sessions.get_participant_data_from_peer_id(
+            p.id, account_id=tenant.account_id, app_id=tenant.app_id, include_peer_events=True
+        ).data.participant
+        for p in people
+    }
+
+
+def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str) -> None:
+    """LIVE during the call, ENDED after the keep-alive; durations within 2 s of the wall clock;
+    peer events, producer and consumer rows, candidate pairs and browser metadata. The server is
+    restarted mid-call: the collector retries, and nothing it had acknowledged is lost."""
+    assert server.live is not None
+    tenant = make_tenant(server.live, "live")
+    meeting, a, b = setup_meeting(tenant, "Live call")
+    sessions = tenant.sdk().realtime_kit.sessions
+    seen: list[Any] = []
+    stop = threading.Event()
+
+    def watch_and_restart() -> None:
+        restarted = False
+        started = time.monotonic()
+        while not stop.is_set():
+            try:
+                seen.extend(sessions.get_sessions(tenant.app_id, account_id=tenant.account_id,
+                                                  associated_id=meeting.id).data.sessions)
+            except Exception:  # the server is down for a moment on purpose
+                pass
+            if not restarted and time.monotonic() - started > 9:
+                server.stop()
+                time.sleep(3)
+                server.start()
+                restarted = True
+            time.sleep(1)
+
+    watcher = threading.Thread(target=watch_and_restart)
+    watcher.start()
+    try:
+        result = call(tenant, server, meeting, a, b, need_chromium, duration_s=20)
+    finally:
+        stop.set()
+        watcher.join()
+
+    live = [s for s in seen if s.status == "LIVE"]
+    assert live and max(s.live_participants for s in live) == 2
+    session_id = live[0].id
+    ended = wait_ended(tenant, session_id)
+    assert ended.status == "ENDED" and ended.live_participants == 0 and ended.max_concurrent_participants == 2
+    assert ended.meeting_display_name == "Live call" and ended.associated_id == meeting.id
+
+    # Durations within 2 s of the browsers' own wall-clock join and leave.
+    people = {p.custom_participant_id: p for p in sessions.get_session_participants(
+        session_id, account_id=tenant.account_id, app_id=tenant.app_id, include_peer_events=True).data.participants}
+    assert set(people) == {"alice", "bob"}
+    for peer, participant, who in ((result.peers[0], a, "alice"), (result.peers[1], b, "bob")):
+        got = people[who]
+        assert got.id == peer.peer_id and got.user_id == participant.id and got.preset_name == participant.preset_name
+        assert abs(_iso_to_epoch(got.joined_at) - peer.joined_at) < 2
+        assert abs(_iso_to_epoch(got.left_at) - peer.left_at) < 2
+        assert abs(got.duration * 60 - (peer.left_at - peer.joined_at)) < 2
+        assert [e.event_name for e in got.peer_events] == ["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+        assert peer.acked is True, "every event the collector sent was acknowledged"
+        assert peer.collector["counters"]["failedRequests"] >= 1, "the restart was noticed and retried"
+    assert ended.minutes_consumed == pytest.approx(sum(p.duration for p in people.values()), abs=2e-4)
+
+    # Nothing acknowledged was lost: the server holds every event the collectors sent.
+    from rtk_sessions.storage.tables import IngestedEvent
+
+    assert server.live is not None
+    with server.live.database().unit_of_work(write=False) as db:
+        stored = db.scalar(select(func.count()).select_from(IngestedEvent).where(IngestedEvent.app_id == tenant.app_id))
+    assert stored == sum(p.collector["counters"]["acked"] for p in result.peers)
+
+    reports = peer_reports(tenant, session_id)
+    for who, other in (("alice", "bob"), ("bob", "alice")):
+        report = reports[who]
+        assert report.role == people[who].preset_name
+        quality = report.peer_report.quality
+        for kind in ("audio_producer", "video_producer", "audio_consumer", "video_consumer"):
+            assert len(getattr(quality, kind)) >= 5, kind
+        assert {row.peer_id for row in quality.audio_consumer} == {people[other].id}
+        assert sum(row.jitter_buffer_emitted_count or 0 for row in quality.audio_consumer) > 0, "remote audio was played out"
+        meta = report.peer_report.metadata
+        assert meta.browser_metadata.engine == "Blink" and "Chrom" in meta.browser_metadata.browser
+        assert meta.device_info.os == "Linux" and meta.device_info.cpus >= 1
+        pairs = meta.candidate_pairs.producing_transport + meta.candidate_pairs.consuming_transport
+        assert pairs and all(p.nominated for p in pairs)
+        names = {e.name for e in meta.events}
+        assert {"ice_connection_state", "connection_state"} <= names
+        assert meta.audio_devices_updates or meta.video_devices_updates
+
+
+SCENARIOS = {
+    "clean": dict(impairment=dict(delay_ms=0, loss_pct=0, seed=1), duration_s=15),
+    "50ms-5pct": dict(impairment=dict(delay_ms=50, loss_pct=5, seed=3), duration_s=30),
+    "400kbit": dict(impairment=dict(rate_kbit=400, seed=5), duration_s=25, video_size=(1280, 720)),
+}
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_impaired_network_shows_in_peer_reports(
+    scenario: str, need_chromium: str, need_netns: None, tmp_path: Any
+) -> None:
+    """Injected delay, loss and a bandwidth cap, measured through the official SDK."""
+    from rtk_sessions import migrations
+
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    migrations.upgrade(url)
+    server = Server(url, tmp_path)
+    try:
+        assert server.live is not None
+        tenant = make_tenant(server.live, scenario)
+        meeting, a, b = setup_meeting(tenant, f"Impaired {scenario}")
+        spec = dict(SCENARIOS[scenario])
+        impairment = Impairment(**spec.pop("impairment"))
+        call(tenant, server, meeting, a, b, need_chromium, impairment=impairment, **spec)
+        session = tenant.sdk().realtime_kit.sessions.get_sessions(
+            tenant.app_id, account_id=tenant.account_id, associated_id=meeting.id).data.sessions[0]
+        reports = peer_reports(tenant, session.id)
+    finally:
+        server.stop()
+    for who, report in reports.items():
+        q = report.peer_report.quality
+        # Video producers get an RTCP receiver report about every second; audio ones every few
+        # seconds, and rows before the first one have rtt 0, which the cumulative average counts
+        # (decision Q5, as in the reference report). So the network RTT is read from the video
+        # producer's cumulative block and from the audio rows that carry a measurement.
+        video_rtt = q.video_producer_cumulative.rtt.avg
+        measured_audio = [r.rtt * 1000 for r in q.audio_producer if r.rtt]
+        audio_rtt = sum(measured_audio) / len(measured_audio) if measured_audio else 0.0
+        loss = q.audio_consumer_cumulative.packet_loss.avg
+        print(f"{scenario} {who}: video RTT avg {video_rtt} ms, measured audio RTT {audio_rtt:.1f} ms"
+              f" (cumulative {q.audio_producer_cumulative.rtt.avg} ms), audio inbound loss avg {loss} %"
+              f" (video {q.video_consumer_cumulative.packet_loss.avg} %)")
+        if scenario == "clean":
+            assert video_rtt < 20 and audio_rtt < 20 and loss < 0.5
+        elif scenario == "50ms-5pct":
+            assert 90 <= video_rtt <= 120, video_rtt
+            assert 90 <= audio_rtt <= 120, audio_rtt
+            assert 2.5 <= loss <= 8, loss
+        else:
+            reasons = [row.quality_limitation_reason for row in q.video_producer]
+            assert reasons.count("bandwidth") >= len(reasons) / 2, reasons
+            assert q.video_producer_cumulative.issues.bandwidth_quality_limitation_fraction >= 0.3
