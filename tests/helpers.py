@@ -10,10 +10,14 @@ from tests.conftest import Tenant
 
 
 def ingest_url(tenant: Tenant) -> str:
-    return f"{tenant.server.base_url}/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}/ingest"
+    return (
+        f"{tenant.server.base_url}/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}/ingest"
+    )
 
 
-def post_events(tenant: Tenant, events: list[dict[str, Any]], *, token: str | None = None, expect: int = 200) -> httpx.Response:
+def post_events(
+    tenant: Tenant, events: list[dict[str, Any]], *, token: str | None = None, expect: int = 200
+) -> httpx.Response:
     """POST a batch to the live server's ingestion endpoint and check the status."""
     response = httpx.post(
         ingest_url(tenant),

@@ -68,12 +68,16 @@ def import_recordings(
         accounts.get_app(s, account_id, app_id)
     total_bytes = sum(p.stat().st_size for p in paths)
     recordings = []
-    with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
+    with tqdm(
+        total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress
+    ) as bar:
         for path in paths:
             done_before = bar.n
             # load_recording reports the running total of bytes read in this file.
             recordings.append(
-                load_recording(path, progress=lambda n, base=done_before: bar.update(base + n - bar.n))
+                load_recording(
+                    path, progress=lambda n, base=done_before: bar.update(base + n - bar.n)
+                )
             )
     key = hashlib.sha256(
         (app_id + "|" + "|".join(sorted(r.sha256 for r in recordings))).encode()
@@ -108,7 +112,11 @@ def import_recordings(
             with database.unit_of_work() as s:
                 app = accounts.get_app(s, account_id, app_id)
                 applied = ingest_batch(
-                    s, app, batch.events, now=utc_now(), default_keep_alive=settings.session_keep_alive_secs
+                    s,
+                    app,
+                    batch.events,
+                    now=utc_now(),
+                    default_keep_alive=settings.session_keep_alive_secs,
                 )
             result.accepted += applied.accepted
             result.duplicates += applied.duplicates

@@ -94,7 +94,9 @@ def sign_path(secret: bytes, path: str, expires: int) -> str:
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()
 
 
-def check_signed_path(secret: bytes, path: str, expires: str, signature: str, *, now: float) -> None:
+def check_signed_path(
+    secret: bytes, path: str, expires: str, signature: str, *, now: float
+) -> None:
     """raises Forbidden when the signature does not match or the URL has expired."""
     try:
         exp = int(expires)

@@ -37,7 +37,9 @@ def get_apps(
 
 
 @router.post("", summary="Create an app")
-def post_app(account_id: AccountDep, db: DatabaseDep, body: Annotated[Any, Body()] = None) -> Response:
+def post_app(
+    account_id: AccountDep, db: DatabaseDep, body: Annotated[Any, Body()] = None
+) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise BadRequest("name is required and must be a string")
     with db.unit_of_work() as s:

@@ -39,7 +39,11 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSON:
     # Deterministic failures must not be retried by the SDKs (spec 1.5).
-    return JSON(error_body(status, message), status_code=status, headers={"x-should-retry": "false", **(headers or {})})
+    return JSON(
+        error_body(status, message),
+        status_code=status,
+        headers={"x-should-retry": "false", **(headers or {})},
+    )
 
 
 def status_for(exc: errors.RtkError) -> int:
@@ -68,7 +72,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        message = {404: "Route not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        message = {404: "Route not found", 405: "Method not allowed"}.get(
+            exc.status_code, str(exc.detail)
+        )
         return error_response(exc.status_code, message, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)

@@ -43,7 +43,9 @@ def validation_message(exc: ValidationError) -> str:
             message = f"unknown event type; expected one of {', '.join(EVENT_TYPES)}"
         parts.append(f"{where}: {message}" if where else message)
     more = len(exc.errors()) - len(parts)
-    return "Invalid ingestion batch: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    return (
+        "Invalid ingestion batch: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    )
 
 
 def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
@@ -67,7 +69,9 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
         raise BadRequest(validation_message(exc)) from None
 
 
-def apply_batch(db: Database, settings: Settings, scope: AppScope, batch: IngestBatch) -> IngestResult:
+def apply_batch(
+    db: Database, settings: Settings, scope: AppScope, batch: IngestBatch
+) -> IngestResult:
     """Apply and commit; on a concurrent replay of the same ids, retry once (then all are duplicates)."""
     for attempt in range(3):
         try:
@@ -93,7 +97,13 @@ def apply_batch(db: Database, settings: Settings, scope: AppScope, batch: Ingest
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")}},
+            "content": {
+                "application/json": {
+                    "schema": IngestBatch.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    )
+                }
+            },
         }
     },
 )

@@ -35,11 +35,15 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 @router.post("", summary="Create a meeting")
-async def create(request: Request, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep) -> Response:
+async def create(
+    request: Request, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+) -> Response:
     body = await json_body(request)
     with db.unit_of_work() as s:
         app = accounts.get_app(s, scope.account_id, scope.app_id)
-        meeting = meetings.create_meeting(s, app, body, now=utc_now(), default_keep_alive=settings.session_keep_alive_secs)
+        meeting = meetings.create_meeting(
+            s, app, body, now=utc_now(), default_keep_alive=settings.session_keep_alive_secs
+        )
         view = meetings.meeting_view(meeting)
     return ok(view)
 
@@ -50,7 +54,9 @@ def get_meetings(
     db: DatabaseDep,
     page_no: Q = None,
     per_page: Q = None,
-    search: Annotated[str | None, Query(description="Meeting id or a substring of the title")] = None,
+    search: Annotated[
+        str | None, Query(description="Meeting id or a substring of the title")
+    ] = None,
     start_time: Q = None,
     end_time: Q = None,
     status: Annotated[str | None, Query(description="ACTIVE | INACTIVE")] = None,
@@ -58,7 +64,13 @@ def get_meetings(
     page = Page.parse(page_no, per_page)
     with db.unit_of_work(write=False) as s:
         items, paging = meetings.list_meetings(
-            s, scope.app_id, page, search=search, start_time=start_time, end_time=end_time, status=status
+            s,
+            scope.app_id,
+            page,
+            search=search,
+            start_time=start_time,
+            end_time=end_time,
+            status=status,
         )
     return ok(items, paging=paging)
 
@@ -70,11 +82,18 @@ def get_meeting_by_id(meeting_id: str, scope: ApiScopeDep, db: DatabaseDep) -> R
     return ok(view)
 
 
-async def _update(request: Request, meeting_id: str, scope: Any, db: Any, settings: Any, *, replace: bool) -> Response:
+async def _update(
+    request: Request, meeting_id: str, scope: Any, db: Any, settings: Any, *, replace: bool
+) -> Response:
     body = await json_body(request)
     with db.unit_of_work() as s:
         meeting = meetings.update_meeting(
-            s, scope.app_id, meeting_id, body, now=utc_now(), replace=replace,
+            s,
+            scope.app_id,
+            meeting_id,
+            body,
+            now=utc_now(),
+            replace=replace,
             default_keep_alive=settings.session_keep_alive_secs,
         )
         view = meetings.meeting_view(meeting)
@@ -107,7 +126,11 @@ async def add_participant(
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         participant = meetings.add_participant(s, meeting, body, now=now)
         token = meetings.token_for(
-            participant, meeting, scope.account_id, secret=request.app.state.secret, now=now,
+            participant,
+            meeting,
+            scope.account_id,
+            secret=request.app.state.secret,
+            now=now,
             ttl=timedelta(seconds=settings.participant_token_ttl_secs),
         )
         view = meetings.participant_view(participant, token)
@@ -115,7 +138,9 @@ async def add_participant(
 
 
 @router.get("/{meeting_id}/participants", summary="Fetch the participants of a meeting")
-def get_meeting_participants(meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, page_no: Q = None, per_page: Q = None) -> Response:
+def get_meeting_participants(
+    meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, page_no: Q = None, per_page: Q = None
+) -> Response:
     page = Page.parse(page_no, per_page)
     with db.unit_of_work(write=False) as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
@@ -123,8 +148,12 @@ def get_meeting_participants(meeting_id: str, scope: ApiScopeDep, db: DatabaseDe
     return ok(items, paging=paging)
 
 
-@router.get("/{meeting_id}/participants/{participant_id}", summary="Fetch a participant of a meeting")
-def get_meeting_participant(meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep) -> Response:
+@router.get(
+    "/{meeting_id}/participants/{participant_id}", summary="Fetch a participant of a meeting"
+)
+def get_meeting_participant(
+    meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
+) -> Response:
     with db.unit_of_work(write=False) as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         view = meetings.participant_view(meetings.get_participant(s, meeting, participant_id))
@@ -132,33 +161,48 @@ def get_meeting_participant(meeting_id: str, participant_id: str, scope: ApiScop
 
 
 @router.patch("/{meeting_id}/participants/{participant_id}", summary="Edit a participant")
-async def edit_participant(request: Request, meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep) -> Response:
+async def edit_participant(
+    request: Request, meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
+) -> Response:
     body = await json_body(request)
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
-        view = meetings.participant_view(meetings.edit_participant(s, meeting, participant_id, body, now=utc_now()))
+        view = meetings.participant_view(
+            meetings.edit_participant(s, meeting, participant_id, body, now=utc_now())
+        )
     return ok(view)
 
 
 @router.delete("/{meeting_id}/participants/{participant_id}", summary="Delete a participant")
-def delete_meeting_participant(meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep) -> Response:
+def delete_meeting_participant(
+    meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
+) -> Response:
     """Deletes the participant; its tokens stop working. Its past session participants remain."""
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         participant = meetings.get_participant(s, meeting, participant_id)
         view = meetings.participant_view(participant)
         s.delete(participant)
-    return ok({
-        "created_at": view["created_at"],
-        "custom_participant_id": view["custom_participant_id"],
-        "preset_id": view["preset_name"],
-        "updated_at": view["updated_at"],
-    })
+    return ok(
+        {
+            "created_at": view["created_at"],
+            "custom_participant_id": view["custom_participant_id"],
+            "preset_id": view["preset_name"],
+            "updated_at": view["updated_at"],
+        }
+    )
 
 
-@router.post("/{meeting_id}/participants/{participant_id}/token", summary="Refresh a participant's token")
+@router.post(
+    "/{meeting_id}/participants/{participant_id}/token", summary="Refresh a participant's token"
+)
 def refresh_participant_token(
-    request: Request, meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+    request: Request,
+    meeting_id: str,
+    participant_id: str,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
 ) -> Response:
     """Issues a new participant token; earlier tokens of this participant stop working."""
     now = utc_now()
@@ -168,7 +212,11 @@ def refresh_participant_token(
         participant.token_version += 1
         participant.updated_at = now
         token = meetings.token_for(
-            participant, meeting, scope.account_id, secret=request.app.state.secret, now=now,
+            participant,
+            meeting,
+            scope.account_id,
+            secret=request.app.state.secret,
+            now=now,
             ttl=timedelta(seconds=settings.participant_token_ttl_secs),
         )
     return ok({"token": token})

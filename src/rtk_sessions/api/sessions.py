@@ -30,12 +30,20 @@ def get_sessions(
     scope: ApiScopeDep,
     db: DatabaseDep,
     associated_id: Q = None,
-    start_time: Annotated[str | None, Query(description="ISO 8601; inclusive lower bound on created_at")] = None,
-    end_time: Annotated[str | None, Query(description="ISO 8601; inclusive upper bound on created_at")] = None,
+    start_time: Annotated[
+        str | None, Query(description="ISO 8601; inclusive lower bound on created_at")
+    ] = None,
+    end_time: Annotated[
+        str | None, Query(description="ISO 8601; inclusive upper bound on created_at")
+    ] = None,
     page_no: Q = None,
     per_page: Q = None,
-    participants: Annotated[str | None, Query(description="'min:max' on max_concurrent_participants")] = None,
-    search: Annotated[str | None, Query(description="Substring of title, meeting id or session id")] = None,
+    participants: Annotated[
+        str | None, Query(description="'min:max' on max_concurrent_participants")
+    ] = None,
+    search: Annotated[
+        str | None, Query(description="Substring of title, meeting id or session id")
+    ] = None,
     sort_by: Annotated[str | None, Query(description="minutesConsumed | createdAt")] = None,
     sort_order: Annotated[str | None, Query(description="ASC | DESC (default DESC)")] = None,
     status: Annotated[str | None, Query(description="LIVE | ENDED")] = None,
@@ -98,7 +106,9 @@ def get_session_participants(
     include_peer_events: Q = None,
     page_no: Q = None,
     per_page: Q = None,
-    search: Annotated[str | None, Query(description="Participant id, custom id or display name")] = None,
+    search: Annotated[
+        str | None, Query(description="Participant id, custom id or display name")
+    ] = None,
     sort_by: Annotated[str | None, Query(description="joinedAt | duration")] = None,
     sort_order: Annotated[str | None, Query(description="ASC | DESC (default ASC)")] = None,
     view: Annotated[str | None, Query(description="raw | consolidated")] = None,
@@ -136,6 +146,11 @@ def get_session_participant_details(
     with_events = parse_bool("include_peer_events", include_peer_events)
     with db.unit_of_work(write=False) as s:
         body = sessions.participant_details(
-            s, scope.app_id, session_id, participant_id, now=utc_now(), include_peer_events=with_events
+            s,
+            scope.app_id,
+            session_id,
+            participant_id,
+            now=utc_now(),
+            include_peer_events=with_events,
         )
     return ok({"participant": body})

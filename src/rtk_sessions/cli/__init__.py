@@ -119,7 +119,9 @@ def apps_create(account_id: str, name: str, database_url: str | None, as_json: b
         _fail(exc.message)
     finally:
         database.dispose()
-    click.echo(json.dumps({"id": app_id, "account_id": account_id, "name": name}) if as_json else app_id)
+    click.echo(
+        json.dumps({"id": app_id, "account_id": account_id, "name": name}) if as_json else app_id
+    )
 
 
 @main.group()
@@ -132,7 +134,9 @@ def tokens() -> None:
 @click.option("--name", default=None)
 @DATABASE_URL
 @click.option("--json", "as_json", is_flag=True)
-def tokens_create(account_id: str, name: str | None, database_url: str | None, as_json: bool) -> None:
+def tokens_create(
+    account_id: str, name: str | None, database_url: str | None, as_json: bool
+) -> None:
     """Create an API token for an account and print it (it is stored hashed; keep it)."""
     from rtk_sessions.domain import accounts
     from rtk_sessions.errors import RtkError

@@ -20,7 +20,9 @@ def peer_duration_secs(peer: Peer, now: datetime) -> float:
     return max(0.0, (end - peer.joined_at).total_seconds())
 
 
-def session_view(session: Session, breakout_rooms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def session_view(
+    session: Session, breakout_rooms: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": session.id,
         "associated_id": session.meeting_id,
@@ -42,7 +44,9 @@ def session_view(session: Session, breakout_rooms: list[dict[str, Any]] | None =
     return body
 
 
-def participant_view(peer: Peer, now: datetime, *, duration_secs: float | None = None) -> dict[str, Any]:
+def participant_view(
+    peer: Peer, now: datetime, *, duration_secs: float | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"id": peer.id}
     for key in ("user_id", "custom_participant_id", "display_name", "preset_name"):
         value = getattr(peer, key)

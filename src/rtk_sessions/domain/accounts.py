@@ -51,7 +51,9 @@ def create_app(db: Session, account_id: str, name: str, app_id: str | None = Non
     name = name.strip()
     if not name or len(name) > 200:
         raise BadRequest("name must be 1 to 200 characters")
-    app = App(id=app_id or str(uuid.uuid4()), account_id=account_id, name=name, created_at=utc_now())
+    app = App(
+        id=app_id or str(uuid.uuid4()), account_id=account_id, name=name, created_at=utc_now()
+    )
     db.add(app)
     db.flush()
     return app

@@ -19,7 +19,13 @@ from rtk_sessions.errors import BadRequest, MeetingNotFound, ParticipantNotFound
 from rtk_sessions.security import ParticipantClaims, issue_participant_token
 from rtk_sessions.storage.tables import App, Meeting, MeetingParticipant
 
-FLAGS = ("record_on_start", "live_stream_on_start", "persist_chat", "summarize_on_end", "transcribe_on_end")
+FLAGS = (
+    "record_on_start",
+    "live_stream_on_start",
+    "persist_chat",
+    "summarize_on_end",
+    "transcribe_on_end",
+)
 MAX_KEEP_ALIVE = 86_400
 _UNSET: Any = object()
 
@@ -38,7 +44,9 @@ def _object(body: dict[str, Any], name: str, default: Any) -> Any:
     return value
 
 
-def _apply(meeting: Meeting, body: dict[str, Any], *, replace: bool, default_keep_alive: int) -> None:
+def _apply(
+    meeting: Meeting, body: dict[str, Any], *, replace: bool, default_keep_alive: int
+) -> None:
     """Set meeting fields from a create/PUT (replace) or PATCH body. raises BadRequest."""
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
@@ -54,8 +62,14 @@ def _apply(meeting: Meeting, body: dict[str, Any], *, replace: bool, default_kee
             setattr(meeting, name, value)
     keep = body.get("session_keep_alive_time_in_secs", default_keep_alive if replace else _UNSET)
     if keep is not _UNSET:
-        if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 <= keep <= MAX_KEEP_ALIVE:
-            raise BadRequest(f"session_keep_alive_time_in_secs must be a number from 0 to {MAX_KEEP_ALIVE}")
+        if (
+            isinstance(keep, bool)
+            or not isinstance(keep, int | float)
+            or not 0 <= keep <= MAX_KEEP_ALIVE
+        ):
+            raise BadRequest(
+                f"session_keep_alive_time_in_secs must be a number from 0 to {MAX_KEEP_ALIVE}"
+            )
         meeting.session_keep_alive_time_in_secs = int(keep)
     for name in ("ai_config", "recording_config"):
         value = _object(body, name, default)
@@ -63,7 +77,14 @@ def _apply(meeting: Meeting, body: dict[str, Any], *, replace: bool, default_kee
             setattr(meeting, name, value)
     status = body.get("status", _UNSET)
     if status is not _UNSET:
-        meeting.status = parse_enum("status", status if isinstance(status, str) else repr(status), ("ACTIVE", "INACTIVE")) or "ACTIVE"
+        meeting.status = (
+            parse_enum(
+                "status",
+                status if isinstance(status, str) else repr(status),
+                ("ACTIVE", "INACTIVE"),
+            )
+            or "ACTIVE"
+        )
 
 
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
@@ -82,8 +103,12 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
     return body
 
 
-def create_meeting(db: DB, app: App, body: dict[str, Any], *, now: datetime, default_keep_alive: int) -> Meeting:
-    meeting = Meeting(id=str(uuid.uuid4()), app_id=app.id, status="ACTIVE", created_at=now, updated_at=now)
+def create_meeting(
+    db: DB, app: App, body: dict[str, Any], *, now: datetime, default_keep_alive: int
+) -> Meeting:
+    meeting = Meeting(
+        id=str(uuid.uuid4()), app_id=app.id, status="ACTIVE", created_at=now, updated_at=now
+    )
     _apply(meeting, body or {}, replace=True, default_keep_alive=default_keep_alive)
     db.add(meeting)
     db.flush()
@@ -99,7 +124,14 @@ def get_meeting(db: DB, app_id: str, meeting_id: str) -> Meeting:
 
 
 def update_meeting(
-    db: DB, app_id: str, meeting_id: str, body: dict[str, Any], *, now: datetime, replace: bool, default_keep_alive: int
+    db: DB,
+    app_id: str,
+    meeting_id: str,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    replace: bool,
+    default_keep_alive: int,
 ) -> Meeting:
     meeting = get_meeting(db, app_id, meeting_id)
     _apply(meeting, body, replace=replace, default_keep_alive=default_keep_alive)
@@ -131,7 +163,9 @@ def list_meetings(
     if status := parse_enum("status", status, ("ACTIVE", "INACTIVE")):
         stmt = stmt.where(Meeting.status == status)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.scalars(stmt.order_by(Meeting.created_at.desc(), Meeting.id).offset(page.offset).limit(page.size)).all()
+    rows = db.scalars(
+        stmt.order_by(Meeting.created_at.desc(), Meeting.id).offset(page.offset).limit(page.size)
+    ).all()
     return [meeting_view(m) for m in rows], page.paging(total, len(rows))
 
 
@@ -162,7 +196,13 @@ def _text(body: dict[str, Any], name: str, *, required: bool, limit: int = 500) 
 
 
 def token_for(
-    participant: MeetingParticipant, meeting: Meeting, account_id: str, *, secret: bytes, now: datetime, ttl: timedelta
+    participant: MeetingParticipant,
+    meeting: Meeting,
+    account_id: str,
+    *,
+    secret: bytes,
+    now: datetime,
+    ttl: timedelta,
 ) -> str:
     claims = ParticipantClaims(
         account_id=account_id,
@@ -174,7 +214,9 @@ def token_for(
     return issue_participant_token(secret, claims, now=now, ttl=ttl)
 
 
-def add_participant(db: DB, meeting: Meeting, body: dict[str, Any], *, now: datetime) -> MeetingParticipant:
+def add_participant(
+    db: DB, meeting: Meeting, body: dict[str, Any], *, now: datetime
+) -> MeetingParticipant:
     """raises BadRequest for a missing custom_participant_id or preset_name."""
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
@@ -202,7 +244,9 @@ def get_participant(db: DB, meeting: Meeting, participant_id: str) -> MeetingPar
     return participant
 
 
-def edit_participant(db: DB, meeting: Meeting, participant_id: str, body: dict[str, Any], *, now: datetime) -> MeetingParticipant:
+def edit_participant(
+    db: DB, meeting: Meeting, participant_id: str, body: dict[str, Any], *, now: datetime
+) -> MeetingParticipant:
     participant = get_participant(db, meeting, participant_id)
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
@@ -211,16 +255,22 @@ def edit_participant(db: DB, meeting: Meeting, participant_id: str, body: dict[s
     if "picture" in body:
         participant.picture = _text(body, "picture", required=False, limit=4000)
     if "preset_name" in body:
-        participant.preset_name = _text(body, "preset_name", required=True) or participant.preset_name
+        participant.preset_name = (
+            _text(body, "preset_name", required=True) or participant.preset_name
+        )
     participant.updated_at = now
     return participant
 
 
-def list_participants(db: DB, meeting: Meeting, page: Page) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def list_participants(
+    db: DB, meeting: Meeting, page: Page
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     stmt = select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(
-        stmt.order_by(MeetingParticipant.created_at, MeetingParticipant.id).offset(page.offset).limit(page.size)
+        stmt.order_by(MeetingParticipant.created_at, MeetingParticipant.id)
+        .offset(page.offset)
+        .limit(page.size)
     ).all()
     return [participant_view(p) for p in rows], page.paging(total, len(rows))
 

@@ -43,7 +43,9 @@ class SessionQuery:
     descending: bool = True
 
 
-def list_sessions(db: DB, app_id: str, query: SessionQuery, page: Page) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def list_sessions(
+    db: DB, app_id: str, query: SessionQuery, page: Page
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4)."""
     stmt: Select[tuple[Session]] = select(Session).where(
         Session.app_id == app_id, Session.parent_session_id.is_(None)
@@ -77,7 +79,9 @@ def _session(db: DB, app_id: str, session_id: str) -> Session:
     return session
 
 
-def get_session(db: DB, app_id: str, session_id: str, *, include_breakout_rooms: bool) -> dict[str, Any]:
+def get_session(
+    db: DB, app_id: str, session_id: str, *, include_breakout_rooms: bool
+) -> dict[str, Any]:
     """raises SessionNotFound."""
     session = _session(db, app_id, session_id)
     rooms = None
@@ -127,7 +131,9 @@ def list_participants(
     """
     session = _session(db, app_id, session_id)
     peers = list(
-        db.scalars(select(Peer).where(Peer.session_id == session.id).order_by(Peer.joined_at, Peer.id))
+        db.scalars(
+            select(Peer).where(Peer.session_id == session.id).order_by(Peer.joined_at, Peer.id)
+        )
     )
     durations = {peer.id: peer_duration_secs(peer, now) for peer in peers}
     if view == "consolidated":
@@ -137,7 +143,9 @@ def list_participants(
         peers = [
             p
             for p in peers
-            if any(needle in (v or "").lower() for v in (p.id, p.custom_participant_id, p.display_name))
+            if any(
+                needle in (v or "").lower() for v in (p.id, p.custom_participant_id, p.display_name)
+            )
         ]
     if sort_by == "duration":
         peers.sort(key=lambda p: p.id)
@@ -183,7 +191,13 @@ def _consolidate(
 
 
 def participant_details(
-    db: DB, app_id: str, session_id: str, participant_id: str, *, now: datetime, include_peer_events: bool
+    db: DB,
+    app_id: str,
+    session_id: str,
+    participant_id: str,
+    *,
+    now: datetime,
+    include_peer_events: bool,
 ) -> dict[str, Any]:
     """raises SessionNotFound, ParticipantNotFound."""
     session = _session(db, app_id, session_id)
@@ -273,7 +287,9 @@ def _candidate_pairs(db: DB, peer_id: str) -> dict[str, list[dict[str, Any]]]:
     for row in db.scalars(
         select(CandidatePairRow)
         .where(CandidatePairRow.peer_id == peer_id)
-        .order_by(CandidatePairRow.first_seen_ms, CandidatePairRow.connection_id, CandidatePairRow.pair_id)
+        .order_by(
+            CandidatePairRow.first_seen_ms, CandidatePairRow.connection_id, CandidatePairRow.pair_id
+        )
     ):
         pairs.setdefault(row.role, []).append(row.data)
     return pairs

@@ -6,9 +6,21 @@ from typing import Any
 
 import ua_parser
 
-_BLINK = {"Chrome", "Chromium", "Edge", "Opera", "Brave", "Samsung Internet", "Chrome Mobile",
-          "Chrome Mobile WebView", "Edge Mobile", "Opera Mobile", "Yandex Browser", "Vivaldi",
-          "HeadlessChrome"}
+_BLINK = {
+    "Chrome",
+    "Chromium",
+    "Edge",
+    "Opera",
+    "Brave",
+    "Samsung Internet",
+    "Chrome Mobile",
+    "Chrome Mobile WebView",
+    "Edge Mobile",
+    "Opera Mobile",
+    "Yandex Browser",
+    "Vivaldi",
+    "HeadlessChrome",
+}
 _GECKO = {"Firefox", "Firefox Mobile", "Firefox iOS"}
 _MOBILE_OS = {"Android", "iOS", "iPadOS", "Windows Phone", "BlackBerry OS", "KaiOS"}
 
