@@ -104,8 +104,11 @@ def test_peer_report_through_cli_and_sdk(recorded, live_server: LiveServer):
         block = quality[f"{kind}_cumulative"]
         assert block["packet_loss"]["avg"] == pytest.approx(0, abs=0.1), kind
         if kind.endswith("_producer"):
-            rtts = [r["rtt"] for r in rows]
-            assert all(0 <= x < 0.05 for x in rtts), (kind, rtts)  # seconds, loopback
+            # seconds per row. Loopback RTT is ~1-2 ms, but a busy 2-core machine gives real
+            # spikes (104 ms and 172 ms seen in remote-inbound-rtp), so: median and average.
+            rtts = sorted(r["rtt"] for r in rows)
+            assert all(0 <= x < 0.5 for x in rtts), (kind, rtts)
+            assert rtts[len(rtts) // 2] < 0.01, (kind, rtts)
             assert 0 <= block["rtt"]["avg"] < 50, (kind, block["rtt"])  # milliseconds
     video = quality["video_consumer"][-1]
     assert video.get("frame_width") or video.get("frames_per_second") is not None
