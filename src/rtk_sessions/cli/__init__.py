@@ -198,3 +198,116 @@ def import_(
         click.echo(f"session {result.session_id}")
         for peer_id, name in result.peers:
             click.echo(f"  peer {peer_id}  {name}")
+
+
+@main.command()
+@click.option(
+    "--url", default="http://127.0.0.1:8787", show_default=True, help="The running service."
+)
+@click.option(
+    "--account", "account_id", default=None, help="Default: from $RTK_DATA_DIR/demo.json."
+)
+@click.option("--app", "app_id", default=None)
+@click.option("--token", default=None, help="API token of the account.")
+@click.option("--duration", default=20.0, show_default=True, help="Seconds the call lasts.")
+@click.option("--chromium", default="/usr/bin/chromium", show_default=True)
+def demo(
+    url: str,
+    account_id: str | None,
+    app_id: str | None,
+    token: str | None,
+    duration: float,
+    chromium: str,
+) -> None:
+    """Run a real two-browser call (headless Chromium) against the running service.
+
+    Creates a meeting and two participants through the API, lets two browsers join with their
+    participant tokens and the collector, and follows the session from LIVE to ENDED.
+    """
+    import shutil
+    import time
+
+    import httpx
+
+    from rtk_sessions.config import Settings
+
+    if not (Path(chromium).exists() or shutil.which(chromium)):
+        _fail(
+            f"{chromium} not found: a real call needs Chromium. On Debian/Ubuntu, as root: "
+            "scripts/install-chromium (or apt-get install chromium)"
+        )
+    saved = Settings().data_dir / "demo.json"
+    if not (account_id and app_id and token) and saved.exists():
+        known = json.loads(saved.read_text())
+        account_id = account_id or known["account_id"]
+        app_id = app_id or known["app_id"]
+        token = token or known["token"]
+    if not (account_id and app_id and token):
+        _fail("give --account, --app and --token (or run scripts/run first, which saves them)")
+    from rtk_sessions.livecall import run_call
+
+    base = f"{url.rstrip('/')}/client/v4/accounts/{account_id}/realtime/kit/{app_id}"
+    api = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def call_api(method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = api.request(method, base + path, **kwargs)
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach {url}: {exc} (is `rtk-sessions serve` running?)")
+        if response.status_code != 200:
+            _fail(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json()["data"]
+
+    meeting = call_api(
+        "POST", "/meetings", json={"title": "Demo call", "session_keep_alive_time_in_secs": 5}
+    )
+    people = [
+        call_api(
+            "POST",
+            f"/meetings/{meeting['id']}/participants",
+            json={
+                "custom_participant_id": who.lower(),
+                "preset_name": "group_call_host",
+                "name": who,
+            },
+        )
+        for who in ("Ada", "Grace")
+    ]
+    click.echo(
+        f"meeting {meeting['id']}: two headless Chromium browsers join for {duration:.0f} s ..."
+    )
+    result = run_call(
+        endpoint=f"{base}/ingest",
+        tokens=(people[0]["token"], people[1]["token"]),
+        meeting_id=meeting["id"],
+        participants=({"display_name": "Ada"}, {"display_name": "Grace"}),
+        duration_s=duration,
+        chromium=chromium,
+    )
+    if not result.ok:
+        _fail(
+            "the call failed: "
+            + "; ".join(f"{p.role}: {p.error}" for p in result.peers if not p.ok)
+        )
+    sessions = call_api("GET", "/sessions", params={"associated_id": meeting["id"]})["sessions"]
+    session = sessions[0]
+    click.echo(
+        f"session {session['id']}: {session['status']}, peak {session['max_concurrent_participants']} participants"
+    )
+    deadline = time.monotonic() + 30
+    while session["status"] != "ENDED" and time.monotonic() < deadline:
+        time.sleep(1)
+        session = call_api("GET", f"/sessions/{session['id']}")
+    click.echo(
+        f"session {session['id']}: {session['status']} (keep-alive 5 s), {session['minutes_consumed']} participant-minutes"
+    )
+    for p in call_api("GET", f"/sessions/{session['id']}/participants")["participants"]:
+        report = call_api("GET", f"/sessions/peer-report/{p['id']}")["participant"]["peer_report"][
+            "quality"
+        ]
+        rtt = (report.get("video_producer_cumulative") or {}).get("rtt", {}).get("avg")
+        mos = (report.get("audio_consumer_cumulative") or {}).get("quality_mos", {}).get("avg")
+        click.echo(
+            f"  {p['display_name']:6} {p['duration']:.4f} min  video RTT avg {rtt} ms  audio MOS avg {mos}"
+        )
+    click.echo(f"peer reports: GET {base}/sessions/peer-report/<peer id>")
