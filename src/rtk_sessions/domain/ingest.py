@@ -8,7 +8,6 @@ ids. The caller commits once; only then is the batch acknowledged.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -373,11 +372,16 @@ def _append_meta(peer: Peer, key: str, value: dict[str, Any]) -> None:
 
 def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None:
     peer = _touch(ctx, event.peer_id, event.timestamp) if event.peer_id else None
-    if ctx.claims is not None and peer is None:
-        raise Forbidden("a participant token must name its own peer_id")
+    if ctx.claims is not None:
+        # A participant token speaks only as its own participant, in its own peer's session.
+        if peer is None:
+            raise Forbidden("a participant token must name its own peer_id")
+        if event.meeting_id is not None and event.meeting_id != ctx.claims.meeting_id:
+            raise Forbidden("participant token is for another meeting")
+        if event.session_id is not None and event.session_id != peer.session_id:
+            raise Forbidden("a participant token writes only to its own peer's session")
+        who = event.sender if isinstance(event, ChatMessage) else event.speaker
+        if who is not None and who.user_id not in (None, ctx.claims.participant_id):
+            raise Forbidden("a participant token cannot speak for another participant")
     conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
 
-
-def deterministic_id(*parts: str) -> str:
-    """A UUID derived from ``parts`` (for rows that must not duplicate on replay)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "rtk-sessions:" + ":".join(parts)))
