@@ -53,29 +53,36 @@ def _participant(request: Request, token: str) -> ParticipantClaims:
     return verify_participant_token(request.app.state.secret, token, now=utc_now())
 
 
-def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
-    """An API token of ``account_id`` that can read ``app_id``. raises Unauthorized, BadRequest,
-    Forbidden, AppNotFound. Participant tokens are refused: they only ingest."""
-    token = bearer_token(request)
+def _account_of_api_token(request: Request, token: str) -> str:
+    """The account of an API token. Participant tokens are refused here: they only ingest.
+
+    raises Unauthorized, Forbidden."""
     if looks_like_jwt(token):
         _participant(request, token)
         raise Forbidden("Participant tokens can only send ingestion events")
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
-        account = account_for_token(session, token)
-        check_account_id(account_id)
+        return account_for_token(session, token)
+
+
+def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> AppScope:
+    account = _account_of_api_token(request, token)
+    check_account_id(account_id)
+    db: Database = request.app.state.db
+    with db.unit_of_work(write=False) as session:
         require_app_in_account(session, account, account_id, app_id)
     return AppScope(account_id, app_id)
 
 
+def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+    """An API token of ``account_id`` that can read ``app_id``. raises Unauthorized, BadRequest,
+    Forbidden, AppNotFound."""
+    return _app_scope(request, bearer_token(request), account_id, app_id)
+
+
 def account_scope(request: Request, account_id: str) -> str:
-    token = bearer_token(request)
-    if looks_like_jwt(token):
-        _participant(request, token)
-        raise Forbidden("Participant tokens can only send ingestion events")
-    db: Database = request.app.state.db
-    with db.unit_of_work(write=False) as session:
-        account = account_for_token(session, token)
+    """An API token of ``account_id``. raises Unauthorized, BadRequest, Forbidden."""
+    account = _account_of_api_token(request, bearer_token(request))
     check_account_id(account_id)
     if account != account_id:
         raise Forbidden(f"Token is not valid for account {account_id}")
@@ -89,20 +96,15 @@ def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
     token = bearer_token(request) if header else request.query_params.get("token")
     if not token:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")
-    if looks_like_jwt(token):
-        claims = _participant(request, token)
-        if claims.account_id != account_id or claims.app_id != app_id:
-            raise Forbidden("Participant token is for another app")
-        db_: Database = request.app.state.db
-        with db_.unit_of_work(write=False) as session:
-            check_participant_token(session, claims)
-        return AppScope(account_id, app_id, claims)
+    if not looks_like_jwt(token):
+        return _app_scope(request, token, account_id, app_id)
+    claims = _participant(request, token)
+    if claims.account_id != account_id or claims.app_id != app_id:
+        raise Forbidden("Participant token is for another app")
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
-        account = account_for_token(session, token)
-        check_account_id(account_id)
-        require_app_in_account(session, account, account_id, app_id)
-    return AppScope(account_id, app_id)
+        check_participant_token(session, claims)
+    return AppScope(account_id, app_id, claims)
 
 
 ApiScopeDep = Annotated[AppScope, Depends(api_scope)]

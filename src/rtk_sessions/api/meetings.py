@@ -20,6 +20,19 @@ router = APIRouter(prefix="/{app_id}/meetings", tags=["meetings"])
 Q = Annotated[str | None, Query()]
 
 
+def _token(
+    request: Request, participant: Any, meeting: Any, scope: Any, settings: Any, now: Any
+) -> str:
+    return meetings.token_for(
+        participant,
+        meeting,
+        scope.account_id,
+        secret=request.app.state.secret,
+        now=now,
+        ttl=timedelta(seconds=settings.participant_token_ttl_secs),
+    )
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object; an empty body is ``{}``. raises BadRequest."""
     raw = await request.body()
@@ -125,14 +138,7 @@ async def add_participant(
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         participant = meetings.add_participant(s, meeting, body, now=now)
-        token = meetings.token_for(
-            participant,
-            meeting,
-            scope.account_id,
-            secret=request.app.state.secret,
-            now=now,
-            ttl=timedelta(seconds=settings.participant_token_ttl_secs),
-        )
+        token = _token(request, participant, meeting, scope, settings, now)
         view = meetings.participant_view(participant, token)
     return ok(view)
 
@@ -211,12 +217,5 @@ def refresh_participant_token(
         participant = meetings.get_participant(s, meeting, participant_id)
         participant.token_version += 1
         participant.updated_at = now
-        token = meetings.token_for(
-            participant,
-            meeting,
-            scope.account_id,
-            secret=request.app.state.secret,
-            now=now,
-            ttl=timedelta(seconds=settings.participant_token_ttl_secs),
-        )
+        token = _token(request, participant, meeting, scope, settings, now)
     return ok({"token": token})
