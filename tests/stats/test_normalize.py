@@ -156,3 +156,18 @@ def test_kind_not_derived_from_non_media_mime():
     raw = {"r": {"type": "inbound-rtp", "ssrc": 1, "codecId": "c"},
            "c": {"type": "codec", "mimeType": "application/rtx"}}
     assert "kind" not in normalize_report(raw)["r"]
+
+
+def test_a_normalized_report_is_not_normalized_again():
+    """sample_rows, candidate_pairs and compact_report all accept raw reports; the domain passes
+    them the one it normalized, which must come back as is (no second pass on the ingest path)."""
+    from rtk_sessions.stats import normalize_report
+    from rtk_sessions.stats.normalize import NormalizedReport
+
+    raw = [{"id": "R1", "type": "inbound-rtp", "mediaType": "audio", "ssrc": 1, "timestamp": 1.0}]
+    once = normalize_report(raw)
+    assert isinstance(once, NormalizedReport) and once["R1"]["kind"] == "audio"
+    assert normalize_report(once) is once
+    # The same data read back from JSON (a stored cursor) is a plain dict: normalized anew.
+    again = normalize_report(dict(once))
+    assert again is not once and again == once

@@ -35,7 +35,7 @@ from typing import Any
 
 from .types import coerce_ssrc
 
-__all__ = ["normalize_report"]
+__all__ = ["NormalizedReport", "normalize_report"]
 
 _TYPE_ALIASES = {
     "inboundrtp": "inbound-rtp",
@@ -96,13 +96,21 @@ def _kind_from_mime(mime: Any) -> str | None:
     return None
 
 
-def normalize_report(raw: Any) -> dict[str, dict[str, Any]]:
+class NormalizedReport(dict[str, dict[str, Any]]):
+    """A report ``normalize_report`` produced. Passing one to it again returns it as it is, so the
+    public functions that accept any report shape do not normalize the same report twice."""
+
+
+def normalize_report(raw: Any) -> NormalizedReport:
     """Normalize one getStats() report to ``{stats id: RTCStats dict}`` (see the module docstring).
 
     raw: ``list[RTCStats]``, ``list[[id, RTCStats]]`` or ``{id: RTCStats}`` as JSON-decoded Python
-    values; anything else gives ``{}``. The returned dicts are new objects (shallow copies).
+    values; anything else gives ``{}``. The returned dicts are new objects (shallow copies), except
+    that a ``NormalizedReport`` is returned unchanged (callers treat reports as read-only).
     """
-    report: dict[str, dict[str, Any]] = {}
+    if isinstance(raw, NormalizedReport):
+        return raw
+    report = NormalizedReport()
     for key, value in _entries(raw):
         if not isinstance(value, Mapping):
             continue
