@@ -21,10 +21,6 @@ def from_epoch_ms(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000.0, UTC)
 
 
-def to_epoch_ms(dt: datetime) -> float:
-    return dt.timestamp() * 1000.0
-
-
 def parse_iso(value: str) -> datetime:
     """Parse ISO 8601 with ``Z``, an offset or none (naive = UTC), with optional fractions (spec D17).
 

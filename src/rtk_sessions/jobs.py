@@ -48,7 +48,6 @@ from rtk_sessions.storage.tables import JobRow
 log = logging.getLogger("rtk_sessions.jobs")
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-ACTIVE = (QUEUED, RUNNING)
 
 Commit = Callable[[DB], None]
 Handler = Callable[[JobRow], Commit | None]

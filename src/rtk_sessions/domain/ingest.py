@@ -54,8 +54,6 @@ _ID_CHUNK = 500
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
-    sessions: set[str] = field(default_factory=set)
-    peers: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -193,8 +191,6 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
     if at > peer.last_seen_at:
         peer.last_seen_at = at
     peer.last_received_at = ctx.now
-    ctx.result.peers.add(peer.id)
-    ctx.result.sessions.add(peer.session_id)
     return peer
 
 
@@ -253,8 +249,6 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     ctx.db.add(peer)
     ctx.peers[peer.id] = peer
     record_join(ctx.db, session, peer)
-    ctx.result.peers.add(peer.id)
-    ctx.result.sessions.add(session.id)
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:

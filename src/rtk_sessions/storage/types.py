@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -39,5 +38,3 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 # 64-bit surrogate keys for append-only tables; SQLite needs INTEGER PRIMARY KEY for its rowid alias.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-JSONValue = Any
