@@ -58,11 +58,10 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise BadRequest('Invalid ingestion batch: expected a JSON object {"events": [...]}')
-    if isinstance(data.get("events"), list):
-        if len(data["events"]) > settings.ingest_max_events:
-            raise PayloadTooLarge(
-                f"Too many events: {len(data['events'])} (at most {settings.ingest_max_events} a batch)"
-            )
+    if len(data["events"]) > settings.ingest_max_events:
+        raise PayloadTooLarge(
+            f"Too many events: {len(data['events'])} (at most {settings.ingest_max_events} a batch)"
+        )
     try:
         return IngestBatch.model_validate(data)
     except ValidationError as exc:
