@@ -31,20 +31,18 @@ from rtk_sessions.contract.ingest import (
     TranscriptSegment,
 )
 from rtk_sessions.domain import conversation
+from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.lifecycle import join_session, leave_peer, record_join
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
 from rtk_sessions.storage.tables import (
     App,
-    CandidatePairRow,
     ClientEvent,
     IngestedEvent,
     Meeting,
     MeetingParticipant,
     Peer,
-    StatsCursor,
-    StatsSample,
 )
 
 _ID_CHUNK = 500
@@ -54,6 +52,7 @@ _ID_CHUNK = 500
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
+    stale: int = 0  # peer.stats not after its connection's cursor: replays (counted as duplicates)
 
 
 @dataclass
@@ -65,8 +64,9 @@ class _Context:
     default_keep_alive: int
     thresholds: stats.QualityThresholds
     result: IngestResult
+    samples: SampleWriter
     peers: dict[str, Peer] = field(default_factory=dict)
-    samples: list[dict[str, Any]] = field(default_factory=list)
+    absent: set[str] = field(default_factory=set)  # peer ids known not to exist (before joins)
 
 
 def ingest_batch(
@@ -86,10 +86,20 @@ def ingest_batch(
     batch may be committed), Forbidden (outside the participant token's scope).
     """
     result = IngestResult()
-    ids = [e.id for e in events]
+    fresh: list[tuple[int, Event]] = []
+    seen: set[str] = set()
+    for index, event in enumerate(events):
+        if event.id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.id)
+        fresh.append((index, event))
+    # peer.stats replays are recognised by their connection's cursor (samples.SampleWriter); every
+    # other event by its id in ingested_events.
+    logged = [e.id for _, e in fresh if not isinstance(e, PeerStats)]
     applied: set[str] = set()
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
+    for start in range(0, len(logged), _ID_CHUNK):
+        chunk = logged[start : start + _ID_CHUNK]
         applied.update(
             db.scalars(
                 select(IngestedEvent.event_id).where(
@@ -97,24 +107,23 @@ def ingest_batch(
                 )
             )
         )
-    fresh: list[tuple[int, Event]] = []
-    for index, event in enumerate(events):
-        if event.id in applied:
-            result.duplicates += 1
-            continue
-        applied.add(event.id)
-        fresh.append((index, event))
+    if applied:
+        result.duplicates += sum(1 for _, e in fresh if e.id in applied)
+        fresh = [(i, e) for i, e in fresh if e.id not in applied]
     # Stable: events with equal timestamps keep the order the client sent them in.
     fresh.sort(key=lambda item: item[1].timestamp)
+    thresholds = thresholds or stats.QualityThresholds()
     ctx = _Context(
         db=db,
         app=app,
         now=now,
         claims=claims,
         default_keep_alive=default_keep_alive,
-        thresholds=thresholds or stats.QualityThresholds(),
+        thresholds=thresholds,
         result=result,
+        samples=SampleWriter(db, app.id, thresholds),
     )
+    _preload(ctx, [e for _, e in fresh])
     for index, event in fresh:
         try:
             _apply(ctx, event)
@@ -122,12 +131,36 @@ def ingest_batch(
             raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
-    if ctx.samples:
-        db.execute(StatsSample.__table__.insert(), ctx.samples)
-    db.add_all(IngestedEvent(app_id=app.id, event_id=e.id, received_at=now) for _, e in fresh)
+    ctx.samples.flush()
+    log = [
+        {"app_id": app.id, "event_id": e.id, "received_at": now}
+        for _, e in fresh
+        if not isinstance(e, PeerStats)
+    ]
+    if log:
+        db.execute(IngestedEvent.__table__.insert(), log)
     db.flush()
-    result.accepted = len(fresh)
+    result.accepted = len(fresh) - result.stale
+    result.duplicates += result.stale
     return result
+
+
+def _preload(ctx: _Context, events: Sequence[Event]) -> None:
+    """Read the batch's peers and stats cursors in two queries instead of one per event."""
+    peer_ids = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})
+    for start in range(0, len(peer_ids), _ID_CHUNK):
+        chunk = peer_ids[start : start + _ID_CHUNK]
+        found = set()
+        for peer in ctx.db.scalars(select(Peer).where(Peer.id.in_(chunk))):
+            found.add(peer.id)
+            if peer.app_id == ctx.app.id:
+                ctx.peers[peer.id] = peer
+        ctx.absent.update(set(chunk) - found)
+    ctx.samples.load(
+        (e.peer_id, e.connection_id)
+        for e in events
+        if isinstance(e, PeerStats) and e.peer_id in ctx.peers
+    )
 
 
 def _apply(ctx: _Context, event: Event) -> None:
@@ -172,7 +205,7 @@ def _apply(ctx: _Context, event: Event) -> None:
 
 def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
     peer = ctx.peers.get(peer_id)
-    if peer is None:
+    if peer is None and peer_id not in ctx.absent:
         peer = ctx.db.get(Peer, peer_id)
         if peer is not None:
             if peer.app_id != ctx.app.id:
@@ -279,62 +312,16 @@ def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
 
 def _peer_stats(ctx: _Context, event: PeerStats) -> None:
     peer = _touch(ctx, event.peer_id, event.timestamp)
-    report = stats.normalize_report(event.stats)
-    key = (peer.id, event.connection_id)
-    cursor = ctx.db.get(StatsCursor, key)
-    labels: list[dict[str, Any]] = event.labels
-    previous: dict[str, dict[str, Any]] | None = None
-    if cursor is not None:
-        labels = labels or cursor.report.get("labels", [])
-        previous = cursor.report.get("report")
-        if event.timestamp.timestamp() * 1000 <= cursor.timestamp_ms:
-            return  # older than what we have: a late duplicate under another id; no deltas from it
-    rows = stats.sample_rows(
-        previous,
-        report,
-        namespace=f"{peer.id}:{event.connection_id}",
+    applied = ctx.samples.apply_report(
+        peer.id,
+        event.connection_id,
+        timestamp_ms=event.timestamp.timestamp() * 1000,
+        report=event.stats,
         transport=event.transport,
-        labels=[stats.StreamLabel.from_mapping(label) for label in labels],
-        thresholds=ctx.thresholds,
+        labels=event.labels,
     )
-    ctx.samples.extend(
-        {
-            "peer_id": peer.id,
-            "kind": row.kind,
-            "stream_key": row.stream_key,
-            "timestamp_ms": row.timestamp_ms,
-            "row": row.values,
-        }
-        for row in rows
-    )
-    now_ms = event.timestamp.timestamp() * 1000
-    for role, pair_id, data in stats.candidate_pairs(report, transport=event.transport):
-        pair = ctx.db.get(CandidatePairRow, (peer.id, event.connection_id, pair_id, role))
-        if pair is None:
-            ctx.db.add(
-                CandidatePairRow(
-                    peer_id=peer.id,
-                    connection_id=event.connection_id,
-                    pair_id=pair_id,
-                    role=role,
-                    first_seen_ms=now_ms,
-                    data=data,
-                )
-            )
-        else:
-            pair.data = data
-    state = {"report": stats.compact_report(report), "labels": labels}
-    if cursor is None:
-        ctx.db.add(
-            StatsCursor(
-                peer_id=peer.id,
-                connection_id=event.connection_id,
-                timestamp_ms=now_ms,
-                report=state,
-            )
-        )
-    else:
-        cursor.timestamp_ms, cursor.report = now_ms, state
+    if not applied:
+        ctx.result.stale += 1
 
 
 def _peer_metadata(ctx: _Context, event: PeerMetadata) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DB
 
-from rtk_sessions import stats
 from rtk_sessions.clock import iso
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
@@ -20,14 +19,8 @@ from rtk_sessions.contract.views import (
     session_view,
 )
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
-from rtk_sessions.storage.tables import (
-    CandidatePairRow,
-    ClientEvent,
-    Peer,
-    PeerEvent,
-    Session,
-    StatsSample,
-)
+from rtk_sessions.domain import samples
+from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
 
 
 @dataclass(frozen=True)
@@ -236,7 +229,6 @@ def peer_report(
     now: datetime,
     filters: frozenset[str] | None,
     include_peer_events: bool,
-    thresholds: stats.QualityThresholds | None = None,
 ) -> dict[str, Any]:
     """The participant and its ``peer_report`` (spec 2.9, appendix A). raises PeerNotFound.
 
@@ -263,9 +255,12 @@ def peer_report(
         metadata.update({k: meta.get(k, []) for k in _DEVICE_LISTS})
     if "ip_information" in wanted and "ip_information" in meta:
         metadata["ip_information"] = meta["ip_information"]
+    quality, pairs = samples.read_quality(
+        db, app_id, peer.id, with_quality="quality_stats" in wanted
+    )
     if "precall_network_information" in wanted:
         metadata["pc_metadata"] = meta.get("pc_metadata", [])
-        metadata["candidate_pairs"] = _candidate_pairs(db, peer.id)
+        metadata["candidate_pairs"] = pairs
     if "events" in wanted:
         metadata["events"] = [
             {"name": e.name, "timestamp": iso(e.timestamp), "metadata": e.meta or {}}
@@ -277,33 +272,6 @@ def peer_report(
         ]
     report: dict[str, Any] = {"metadata": metadata}
     if "quality_stats" in wanted:
-        report["quality"] = _quality(db, peer.id, thresholds or stats.QualityThresholds())
+        report["quality"] = quality  # D33: {} for a peer without telemetry
     participant["peer_report"] = report
     return participant
-
-
-def _candidate_pairs(db: DB, peer_id: str) -> dict[str, list[dict[str, Any]]]:
-    pairs: dict[str, list[dict[str, Any]]] = {"producing_transport": [], "consuming_transport": []}
-    for row in db.scalars(
-        select(CandidatePairRow)
-        .where(CandidatePairRow.peer_id == peer_id)
-        .order_by(
-            CandidatePairRow.first_seen_ms, CandidatePairRow.connection_id, CandidatePairRow.pair_id
-        )
-    ):
-        pairs.setdefault(row.role, []).append(row.data)
-    return pairs
-
-
-def _quality(db: DB, peer_id: str, thresholds: stats.QualityThresholds) -> dict[str, Any]:
-    rows_by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    result = db.execute(
-        select(StatsSample.kind, StatsSample.row)
-        .where(StatsSample.peer_id == peer_id)
-        .order_by(StatsSample.kind, StatsSample.timestamp_ms, StatsSample.id)
-    )
-    for kind, row in result:
-        rows_by_kind[kind].append(row)
-    if not rows_by_kind:
-        return {}  # D33: a peer without telemetry
-    return stats.build_quality(rows_by_kind, thresholds)

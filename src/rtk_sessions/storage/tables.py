@@ -1,8 +1,10 @@
 """ORM tables. The migrations in ``rtk_sessions/migrations`` create exactly these.
 
-Sizes to plan for: ``stats_samples`` grows by one row per RTP stream per stats interval (a 4-stream
-peer reporting every 2 s adds 7,200 rows an hour), so it is append-only, keyed by a 64-bit surrogate,
-and read only through ``(peer_id, kind, timestamp_ms)``. Everything else is per session or per peer.
+Sizes to plan for: sample rows arrive at one per RTP stream per stats interval (a 4-stream peer
+reporting every 2 s makes 7,200 an hour). They are stored compressed, many rows to a
+``sample_blocks`` row (about 20 bytes a sample), and the state a report needs is kept per peer
+connection (``peer_connection_states``), so nothing re-reads samples to aggregate them. Everything
+else is per session or per peer.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
 )
@@ -189,40 +194,47 @@ class ClientEvent(Base):
     __table_args__ = (Index("ix_client_events_peer_ts", "peer_id", "timestamp"),)
 
 
-class StatsCursor(Base):
-    """The last (compacted) getStats report of each peer connection, to take deltas against."""
+class PeerConnectionState(Base):
+    """Everything ingestion keeps between batches for one peer connection, in one row.
 
-    __tablename__ = "stats_cursors"
+    ``state`` is ``storage.blocks.encode_state`` bytes: the compacted last getStats report (to take
+    deltas against), the client's stream labels, the selected candidate pairs, the running
+    cumulative block of each stream kind (``stats.KindAccumulator``) and the small sample blocks not
+    yet compacted. A batch reads it once (``FOR UPDATE``) and writes it once.
+    """
+
+    __tablename__ = "peer_connection_states"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     peer_id: Mapped[str] = mapped_column(ID, primary_key=True)
     connection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    timestamp_ms: Mapped[float] = mapped_column(Float)
-    report: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    timestamp_ms: Mapped[float] = mapped_column(Float)  # the last applied report (W3C timestamp)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class CandidatePairRow(Base):
-    """Latest snapshot of each selected ICE candidate pair of a peer's transports."""
+class SampleBlock(Base):
+    """Sample rows of one stream kind of one peer connection over a time range. Append-only.
 
-    __tablename__ = "candidate_pairs"
+    ``rows`` is ``storage.blocks.encode_rows`` bytes: the rows' public JSON objects, comma-joined
+    and zlib-compressed (about 20 bytes a row). Rows are in timestamp order within a block;
+    ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor). On PostgreSQL the
+    table is partitioned by range of ``start_ms`` (one partition a day), so retention drops whole
+    partitions.
+    """
+
+    __tablename__ = "sample_blocks"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     peer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # index in stats.KINDS
     connection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    pair_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    role: Mapped[str] = mapped_column(String(32), primary_key=True)
-    first_seen_ms: Mapped[float] = mapped_column(Float)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    start_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[bytes] = mapped_column(LargeBinary)
 
-
-class StatsSample(Base):
-    """One sample row of the peer report: one RTP stream over one stats interval (Q1). Append-only."""
-
-    __tablename__ = "stats_samples"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    peer_id: Mapped[str] = mapped_column(ID)
-    kind: Mapped[str] = mapped_column(String(40))
-    stream_key: Mapped[str] = mapped_column(String(300))
-    timestamp_ms: Mapped[float] = mapped_column(Float)
-    row: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-
-    __table_args__ = (Index("ix_stats_samples_peer_kind_ts", "peer_id", "kind", "timestamp_ms"),)
+    __table_args__ = (
+        Index("ix_sample_blocks_start", "start_ms"),
+        {"postgresql_partition_by": "RANGE (start_ms)"},
+    )
 
 
 class IngestedEvent(Base):

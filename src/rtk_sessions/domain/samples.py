@@ -1,0 +1,456 @@
+"""The sample store: what ingestion keeps of getStats reports, and what a peer report reads back.
+
+Two tables (``storage.tables``):
+
+- ``peer_connection_states``: one row per peer connection, read once (``FOR UPDATE``) and written
+  once by every batch that touches the connection. It holds the cursor (the compacted last report
+  and its time, for the next deltas), the client's stream labels, the selected candidate pairs,
+  the running cumulative block of every stream kind (``stats.KindAccumulator``) and the list of
+  small blocks not yet compacted (the "tail").
+- ``sample_blocks``: the sample rows, compressed, one block per (connection, kind) per batch. A
+  batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail; once the tail
+  and the new rows reach ``SEAL_ROWS`` they are rewritten as one block. So a busy client sending
+  100-event batches writes ~100-row blocks straight away, and a client sending one report at a
+  time ends up with the same blocks after a few extra writes.
+
+A peer report reads the peer's state rows and blocks (two indexed queries), merges the
+connections' accumulators and splices the blocks' JSON into the report without parsing it, unless
+blocks of one kind overlap in time (several connections), when their rows are merged by timestamp.
+
+Idempotency of ``peer.stats``: a report whose time is not after the connection's cursor is a
+replay or arrived late; it changes nothing (``SampleWriter.is_applied``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, delete, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DB
+
+from rtk_sessions import stats
+from rtk_sessions.storage.blocks import (
+    decode_rows,
+    decode_state,
+    encode_rows,
+    encode_state,
+    join_rows,
+)
+from rtk_sessions.storage.tables import PeerConnectionState, SampleBlock
+
+__all__ = ["SEAL_ROWS", "ConnectionState", "SampleWriter", "read_quality"]
+
+#: Rows of one kind of one connection that make a compacted block (4 minutes of one 2-second stream).
+SEAL_ROWS = 120
+
+_KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
+_STATE_VERSION = 1
+
+
+def _accumulator(kind: str) -> stats.KindAccumulator:
+    return stats.KindAccumulator(kind)
+
+
+@dataclass
+class _Pending:
+    """Rows of one kind produced by this batch: (timestamp ms, public row JSON)."""
+
+    rows: list[tuple[float, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class ConnectionState:
+    """The state of one peer connection (see the module docstring).
+
+    - timestamp_ms: the time of the last applied report (W3C ``timestamp``, epoch ms), None
+      before the first.
+    - report: the compacted last report (``stats.compact_report``), None before the first.
+    - labels: the client's stream labels (JSON objects, docs/ingest.md ``labels``).
+    - pairs: ``{"role pair_id": [first_seen_ms, CandidatePair]}``.
+    - accumulators: running cumulative block per kind index (``stats.KINDS``).
+    - tail: per kind index, the small blocks not yet compacted: ``[[start_ms, end_ms, rows]]``.
+    - last_start: per kind index, the newest block's ``start_ms`` (block keys stay unique).
+    """
+
+    peer_id: str
+    connection_id: str
+    timestamp_ms: float | None = None
+    report: dict[str, Any] | None = None
+    labels: list[Any] = field(default_factory=list)
+    pairs: dict[str, list[Any]] = field(default_factory=dict)
+    accumulators: dict[int, stats.KindAccumulator] = field(default_factory=dict)
+    tail: dict[int, list[list[int]]] = field(default_factory=dict)
+    last_start: dict[int, int] = field(default_factory=dict)
+    stored: bool = False
+    pending: dict[int, _Pending] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": _STATE_VERSION,
+            "report": self.report,
+            "labels": self.labels,
+            "pairs": self.pairs,
+            "acc": {str(k): acc.to_state() for k, acc in self.accumulators.items()},
+            "tail": {str(k): v for k, v in self.tail.items() if v},
+            "last": {str(k): v for k, v in self.last_start.items()},
+        }
+
+    @classmethod
+    def from_json(
+        cls, peer_id: str, connection_id: str, timestamp_ms: float, data: Mapping[str, Any]
+    ) -> ConnectionState:
+        accumulators = {}
+        for key, value in (data.get("acc") or {}).items():
+            index = int(key)
+            accumulators[index] = stats.KindAccumulator.from_state(stats.KINDS[index], value)
+        return cls(
+            peer_id=peer_id,
+            connection_id=connection_id,
+            timestamp_ms=timestamp_ms,
+            report=data.get("report"),
+            labels=list(data.get("labels") or []),
+            pairs=dict(data.get("pairs") or {}),
+            accumulators=accumulators,
+            tail={int(k): [list(b) for b in v] for k, v in (data.get("tail") or {}).items()},
+            last_start={int(k): int(v) for k, v in (data.get("last") or {}).items()},
+            stored=True,
+        )
+
+    def add_rows(self, rows: Iterable[stats.SampleRow], thresholds: stats.QualityThresholds) -> int:
+        """Account ``rows`` (one report's) in the cumulative state and queue them for storage."""
+        count = 0
+        for row in rows:
+            index = _KIND_INDEX[row.kind]
+            acc = self.accumulators.get(index)
+            if acc is None:
+                acc = self.accumulators[index] = _accumulator(row.kind)
+            acc.add(row.values, thresholds)
+            public = {k: v for k, v in row.values.items() if not k.startswith("_")}
+            pending = self.pending.get(index)
+            if pending is None:
+                pending = self.pending[index] = _Pending()
+            pending.rows.append((row.timestamp_ms, orjson.dumps(public)))
+            count += 1
+        return count
+
+    def set_pairs(self, pairs: Sequence[tuple[str, str, dict[str, Any]]], now_ms: float) -> None:
+        """The selected candidate pairs of the latest report; each keeps when it was first seen."""
+        for role, pair_id, data in pairs:
+            key = f"{role} {pair_id}"
+            known = self.pairs.get(key)
+            self.pairs[key] = [known[0] if known else now_ms, data]
+
+
+def _floor_ms(value: float) -> int:
+    return math.floor(value) if math.isfinite(value) else 0
+
+
+class SampleWriter:
+    """The sample store's side of one ingestion batch, inside the caller's transaction.
+
+    ``load`` the connections a batch touches (one query), apply reports to the states it returns,
+    then ``flush`` once: new blocks (``COPY`` on PostgreSQL), compactions, and the states.
+    """
+
+    def __init__(self, db: DB, app_id: str, thresholds: stats.QualityThresholds) -> None:
+        self.db = db
+        self.app_id = app_id
+        self.thresholds = thresholds
+        self._states: dict[tuple[str, str], ConnectionState] = {}
+        self._touched: dict[tuple[str, str], ConnectionState] = {}
+
+    def load(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read (and on PostgreSQL lock, in key order) the states of ``(peer_id, connection_id)``."""
+        wanted = {k for k in keys if k not in self._states}
+        if not wanted:
+            return
+        peers = sorted({peer for peer, _ in wanted})
+        table = PeerConnectionState.__table__
+        stmt = (
+            select(table.c.peer_id, table.c.connection_id, table.c.timestamp_ms, table.c.state)
+            .where(table.c.app_id == self.app_id, table.c.peer_id.in_(peers))
+            .order_by(table.c.peer_id, table.c.connection_id)
+            .with_for_update()
+        )
+        for peer_id, connection_id, timestamp_ms, raw in self.db.execute(stmt):
+            key = (peer_id, connection_id)
+            if key in wanted:
+                self._states[key] = ConnectionState.from_json(
+                    peer_id, connection_id, timestamp_ms, decode_state(raw)
+                )
+        for key in wanted:
+            if key not in self._states:
+                self._states[key] = ConnectionState(peer_id=key[0], connection_id=key[1])
+
+    def state(self, peer_id: str, connection_id: str) -> ConnectionState:
+        """The state of a connection (loaded first if ``load`` did not include it)."""
+        key = (peer_id, connection_id)
+        if key not in self._states:
+            self.load([key])
+        return self._states[key]
+
+    def apply_report(
+        self,
+        peer_id: str,
+        connection_id: str,
+        *,
+        timestamp_ms: float,
+        report: Any,
+        transport: str | None,
+        labels: list[Any],
+    ) -> bool:
+        """Apply one getStats report of a connection; False when it is not after the cursor
+        (a replay, or a report that arrived after a newer one: nothing changes)."""
+        st = self.state(peer_id, connection_id)
+        if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
+            return False
+        normalized = stats.normalize_report(report)
+        labels = labels or st.labels
+        rows = stats.sample_rows(
+            st.report,
+            normalized,
+            namespace=f"{peer_id}:{connection_id}",
+            transport=transport,
+            labels=[stats.StreamLabel.from_mapping(label) for label in labels],
+            thresholds=self.thresholds,
+        )
+        st.add_rows(rows, self.thresholds)
+        st.set_pairs(stats.candidate_pairs(normalized, transport=transport), timestamp_ms)
+        st.report = stats.compact_report(normalized)
+        st.labels = labels
+        st.timestamp_ms = timestamp_ms
+        self._touched[(peer_id, connection_id)] = st
+        return True
+
+    def flush(self) -> None:
+        """Write this batch's blocks and compactions, then the touched states."""
+        inserts: list[dict[str, Any]] = []
+        merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]] = []
+        for st in self._touched.values():
+            for index, pending in st.pending.items():
+                rows = sorted(pending.rows, key=lambda r: r[0])  # stable: ties keep report order
+                tail = st.tail.get(index) or []
+                if tail and sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS:
+                    merges.append((st, index, tail, rows))
+                    st.tail[index] = []
+                    continue
+                block = self._block(st, index, rows)
+                inserts.append(block)
+                if len(rows) < SEAL_ROWS:
+                    st.tail.setdefault(index, []).append(
+                        [block["start_ms"], block["end_ms"], block["row_count"]]
+                    )
+            st.pending = {}
+        if merges:
+            inserts.extend(self._compact(merges))
+        self._insert_blocks(inserts)
+        self._write_states()
+        self._touched = {}
+
+    def _block(
+        self,
+        st: ConnectionState,
+        index: int,
+        rows: list[tuple[float, bytes]],
+        *,
+        start_ms: int | None = None,
+        prefix: list[bytes] | None = None,
+        prefix_rows: int = 0,
+    ) -> dict[str, Any]:
+        if start_ms is None:
+            start_ms = _floor_ms(rows[0][0])
+            newest = st.last_start.get(index)
+            if newest is not None and start_ms <= newest:
+                start_ms = newest + 1  # a block's key must be unique within its stream kind
+            st.last_start[index] = start_ms
+        fragments = [*(prefix or []), *(r[1] for r in rows)]
+        return {
+            "app_id": self.app_id,
+            "peer_id": st.peer_id,
+            "kind": index,
+            "connection_id": st.connection_id,
+            "start_ms": start_ms,
+            "end_ms": max(start_ms, _floor_ms(rows[-1][0])),
+            "row_count": prefix_rows + len(rows),
+            "rows": encode_rows(fragments),
+        }
+
+    def _compact(
+        self, merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]]
+    ) -> list[dict[str, Any]]:
+        """Rewrite each tail of small blocks plus the new rows as one block (one read, one delete)."""
+        table = SampleBlock.__table__
+        cols = (table.c.app_id, table.c.peer_id, table.c.kind, table.c.connection_id)
+        keys = [
+            (self.app_id, st.peer_id, index, st.connection_id, block[0])
+            for st, index, tail, _ in merges
+            for block in tail
+        ]
+        stored: dict[tuple[Any, ...], bytes] = {}
+        for start in range(0, len(keys), 200):
+            chunk = keys[start : start + 200]
+            where = tuple_(*cols, table.c.start_ms).in_(chunk)
+            for row in self.db.execute(select(*cols, table.c.start_ms, table.c.rows).where(where)):
+                stored[tuple(row[:5])] = row[5]
+            self.db.execute(delete(table).where(where))
+        out = []
+        for st, index, tail, rows in merges:
+            prefix = []
+            count = 0
+            for block in tail:
+                data = stored.get((self.app_id, st.peer_id, index, st.connection_id, block[0]))
+                if data is not None:  # gone only if retention removed it meanwhile
+                    prefix.append(decode_rows(data))
+                    count += block[2]
+            out.append(
+                self._block(st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count)
+            )
+        return out
+
+    def _insert_blocks(self, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        table = SampleBlock.__table__
+        if self.db.get_bind().dialect.name != "postgresql":
+            self.db.execute(table.insert(), blocks)
+            return
+        import psycopg
+
+        names = [c.name for c in table.columns]
+        dbapi = self.db.connection().connection.driver_connection
+        assert isinstance(dbapi, psycopg.Connection)
+        try:
+            with dbapi.cursor() as cur:
+                with cur.copy(f"COPY sample_blocks ({', '.join(names)}) FROM STDIN") as copy:
+                    for block in blocks:
+                        copy.write_row([block[n] for n in names])
+        except psycopg.errors.IntegrityError as exc:  # a concurrent batch won: the caller retries
+            raise IntegrityError("COPY sample_blocks", None, exc) from exc
+
+    def _write_states(self) -> None:
+        table = PeerConnectionState.__table__
+        fresh, changed = [], []
+        for st in self._touched.values():
+            values = {
+                "b_app": self.app_id,
+                "b_peer": st.peer_id,
+                "b_conn": st.connection_id,
+                "b_ts": st.timestamp_ms,
+                "b_state": encode_state(st.to_json()),
+            }
+            (changed if st.stored else fresh).append(values)
+            st.stored = True
+        if fresh:
+            self.db.execute(
+                table.insert().values(
+                    app_id=bindparam("b_app"),
+                    peer_id=bindparam("b_peer"),
+                    connection_id=bindparam("b_conn"),
+                    timestamp_ms=bindparam("b_ts"),
+                    state=bindparam("b_state"),
+                ),
+                fresh,
+            )
+        if changed:
+            self.db.execute(
+                update(table)
+                .where(
+                    table.c.app_id == bindparam("b_app"),
+                    table.c.peer_id == bindparam("b_peer"),
+                    table.c.connection_id == bindparam("b_conn"),
+                )
+                .values(timestamp_ms=bindparam("b_ts"), state=bindparam("b_state")),
+                changed,
+            )
+
+
+@dataclass(frozen=True)
+class _StoredBlock:
+    kind: int
+    connection_id: str
+    start_ms: int
+    end_ms: int
+    rows: bytes
+
+
+def _kind_rows(blocks: list[_StoredBlock]) -> bytes:
+    """The JSON array of a kind's rows in timestamp order (ms; ties in connection order)."""
+    fragments = [decode_rows(b.rows) for b in blocks]
+    overlapping = False
+    newest = -math.inf
+    for block in blocks:  # ordered by start_ms
+        if block.start_ms <= newest:
+            overlapping = True
+            break
+        newest = max(newest, block.end_ms)
+    if not overlapping:
+        return join_rows(fragments)
+    rows: list[Any] = []
+    for fragment in fragments:
+        rows.extend(orjson.loads(b"[" + fragment + b"]"))
+    rows.sort(key=lambda row: str(row.get("timestamp", "")) if isinstance(row, dict) else "")
+    return orjson.dumps(rows)
+
+
+def read_quality(
+    db: DB, app_id: str, peer_id: str, *, with_quality: bool = True
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The peer report's ``quality`` object and its candidate pairs, from stored state.
+
+    Returns ``(quality, candidate_pairs)``: ``quality`` has the 8 row arrays as
+    ``orjson.Fragment`` (serialize with orjson) and the 8 ``{kind}_cumulative`` blocks, or is
+    ``{}`` for a peer without sample rows (and when ``with_quality`` is false: the blocks are not
+    read then); ``candidate_pairs`` is ``{role: [CandidatePair]}`` in the order the pairs were
+    first seen.
+    """
+    table = PeerConnectionState.__table__
+    merged: dict[int, stats.KindAccumulator] = {}
+    pairs: list[tuple[float, str, str, str, dict[str, Any]]] = []
+    for connection_id, timestamp_ms, raw in db.execute(
+        select(table.c.connection_id, table.c.timestamp_ms, table.c.state).where(
+            table.c.app_id == app_id, table.c.peer_id == peer_id
+        )
+    ):
+        st = ConnectionState.from_json(peer_id, connection_id, timestamp_ms, decode_state(raw))
+        for index, acc in st.accumulators.items():
+            if index in merged:
+                merged[index].merge(acc)
+            else:
+                merged[index] = acc
+        for key, (first_seen, data) in st.pairs.items():
+            role, _, pair_id = key.partition(" ")
+            pairs.append((first_seen, connection_id, pair_id, role, data))
+    by_role: dict[str, list[dict[str, Any]]] = {
+        "producing_transport": [],
+        "consuming_transport": [],
+    }
+    for _, _, _, role, data in sorted(pairs, key=lambda p: p[:3]):
+        by_role.setdefault(role, []).append(data)
+    if not with_quality:
+        return {}, by_role
+    blocks = SampleBlock.__table__
+    by_kind: dict[int, list[_StoredBlock]] = {}
+    for kind, connection_id, start_ms, end_ms, rows in db.execute(
+        select(
+            blocks.c.kind, blocks.c.connection_id, blocks.c.start_ms, blocks.c.end_ms, blocks.c.rows
+        )
+        .where(blocks.c.app_id == app_id, blocks.c.peer_id == peer_id)
+        .order_by(blocks.c.kind, blocks.c.start_ms, blocks.c.connection_id)
+    ):
+        by_kind.setdefault(kind, []).append(
+            _StoredBlock(kind, connection_id, start_ms, end_ms, rows)
+        )
+    if not by_kind and not any(acc.block() for acc in merged.values()):
+        return {}, by_role
+    quality: dict[str, Any] = {}
+    for index, kind in enumerate(stats.KINDS):
+        quality[kind] = orjson.Fragment(_kind_rows(by_kind.get(index, [])))
+    for index, kind in enumerate(stats.KINDS):
+        acc = merged.get(index)
+        quality[f"{kind}_cumulative"] = acc.block() if acc is not None else {}
+    return quality, by_role
