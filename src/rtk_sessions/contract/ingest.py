@@ -6,7 +6,15 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from rtk_sessions.clock import from_epoch_ms, parse_iso
 
@@ -30,6 +38,39 @@ def _timestamp(value: Any) -> datetime:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+
+
+def _stats_report(value: Any) -> list[dict[str, Any]] | dict[str, dict[str, Any]]:
+    """A getStats() report as sent: a list of RTCStats objects, or an object of them by id.
+
+    Checked one level deep and passed on as is: the stats objects are read leniently by
+    ``rtk_sessions.stats`` (unknown and malformed members are ignored there), so copying every
+    member through a schema would only cost time on the ingest path.
+    """
+    if type(value) is list:
+        if all(type(item) is dict for item in value):
+            return value
+        raise ValueError("must be a list of stats objects")
+    if type(value) is dict:
+        if all(type(item) is dict for item in value.values()):
+            return value
+        raise ValueError("must be an object of stats objects by id")
+    raise ValueError("must be a list of stats objects or an object of them by id")
+
+
+StatsReport = Annotated[
+    list[dict[str, Any]] | dict[str, dict[str, Any]],
+    PlainValidator(_stats_report),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "object"}},
+                {"type": "object", "additionalProperties": {"type": "object"}},
+            ],
+            "description": "A getStats() report: its RTCStats objects, as a list or by id.",
+        }
+    ),
+]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(max_length=500)]
@@ -88,7 +129,7 @@ class PeerStats(_PeerEvent):
     type: Literal["peer.stats"]
     connection_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     transport: Literal["producing", "consuming"] | None = None
-    stats: list[dict[str, Any]] | dict[str, dict[str, Any]]
+    stats: StatsReport
     labels: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
 
 

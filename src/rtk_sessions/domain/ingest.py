@@ -8,7 +8,7 @@ ids. The caller commits once; only then is the batch acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,15 @@ from rtk_sessions.contract.ingest import (
 )
 from rtk_sessions.domain import conversation
 from rtk_sessions.domain.samples import SampleWriter
-from rtk_sessions.domain.lifecycle import join_session, leave_peer, record_join
+from rtk_sessions.domain.lifecycle import (
+    LOOK_UP,
+    PeerEventRows,
+    insert_peer_events,
+    join_session,
+    latest_sessions,
+    leave_peer,
+    record_join,
+)
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
@@ -43,6 +51,7 @@ from rtk_sessions.storage.tables import (
     Meeting,
     MeetingParticipant,
     Peer,
+    Session,
 )
 
 _ID_CHUNK = 500
@@ -67,6 +76,10 @@ class _Context:
     samples: SampleWriter
     peers: dict[str, Peer] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)  # peer ids known not to exist (before joins)
+    meetings: dict[str, Meeting | None] = field(default_factory=dict)  # locked; None: not found
+    latest: dict[str, Session | None] = field(default_factory=dict)  # a meeting's newest session
+    locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
+    peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
 
 
 def ingest_batch(
@@ -98,8 +111,7 @@ def ingest_batch(
     # other event by its id in ingested_events.
     logged = [e.id for _, e in fresh if not isinstance(e, PeerStats)]
     applied: set[str] = set()
-    for start in range(0, len(logged), _ID_CHUNK):
-        chunk = logged[start : start + _ID_CHUNK]
+    for chunk in _chunks(logged):
         applied.update(
             db.scalars(
                 select(IngestedEvent.event_id).where(
@@ -131,6 +143,7 @@ def ingest_batch(
             raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+    insert_peer_events(db, ctx.peer_events)
     ctx.samples.flush()
     log = [
         {"app_id": app.id, "event_id": e.id, "received_at": now}
@@ -146,21 +159,62 @@ def ingest_batch(
 
 
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
-    """Read the batch's peers and stats cursors in two queries instead of one per event."""
+    """Read (and lock) what the batch touches in a few queries instead of several per event.
+
+    Peers; the meetings joined, locked in id order, and each one's newest session; the sessions of
+    peers that leave, locked in id order (meetings first, then sessions, as every writer does, so
+    concurrent batches cannot deadlock on them); the stats cursors.
+    """
+    db = ctx.db
     peer_ids = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})
-    for start in range(0, len(peer_ids), _ID_CHUNK):
-        chunk = peer_ids[start : start + _ID_CHUNK]
+    for chunk in _chunks(peer_ids):
         found = set()
-        for peer in ctx.db.scalars(select(Peer).where(Peer.id.in_(chunk))):
+        for peer in db.scalars(select(Peer).where(Peer.id.in_(chunk))):
             found.add(peer.id)
             if peer.app_id == ctx.app.id:
                 ctx.peers[peer.id] = peer
         ctx.absent.update(set(chunk) - found)
+    joins = [e for e in events if isinstance(e, PeerJoined) and e.peer_id not in ctx.peers]
+    meeting_ids = sorted(
+        {m for e in joins if (m := _join_meeting_id(ctx, e)) is not None and e.session_id is None}
+    )
+    for chunk in _chunks(meeting_ids):
+        ctx.meetings.update(dict.fromkeys(chunk))
+        ctx.latest.update(dict.fromkeys(chunk))
+        for meeting in db.scalars(
+            select(Meeting).where(Meeting.id.in_(chunk)).order_by(Meeting.id).with_for_update()
+        ):
+            ctx.meetings[meeting.id] = meeting
+        for session in db.scalars(latest_sessions(chunk)):
+            ctx.latest[session.meeting_id] = session
+    leaving = sorted(
+        {ctx.peers[e.peer_id].session_id for e in events if isinstance(e, PeerLeft) and e.peer_id in ctx.peers}
+    )
+    for chunk in _chunks(leaving):
+        # Held here: the session's identity map keeps objects only while someone refers to them.
+        ctx.locked_sessions.extend(
+            db.scalars(
+                select(Session)
+                .where(Session.id.in_(chunk))
+                .order_by(Session.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
     ctx.samples.load(
         (e.peer_id, e.connection_id)
         for e in events
         if isinstance(e, PeerStats) and e.peer_id in ctx.peers
     )
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _ID_CHUNK):
+        yield values[start : start + _ID_CHUNK]
+
+
+def _join_meeting_id(ctx: _Context, event: PeerJoined) -> str | None:
+    return ctx.claims.meeting_id if ctx.claims is not None else event.meeting_id
 
 
 def _apply(ctx: _Context, event: Event) -> None:
@@ -169,7 +223,9 @@ def _apply(ctx: _Context, event: Event) -> None:
             _peer_joined(ctx, event)
         case PeerLeft():
             peer = _touch(ctx, event.peer_id, event.timestamp)
-            leave_peer(ctx.db, peer, at=event.timestamp, now=ctx.now)
+            leave_peer(
+                ctx.db, peer, at=event.timestamp, now=ctx.now, events=ctx.peer_events, locked=True
+            )
         case PeerStats():
             _peer_stats(ctx, event)
         case PeerMetadata():
@@ -252,6 +308,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     if meeting_id is None:
         raise BadRequest("meeting_id is required")
     meeting = _meeting(ctx, meeting_id, event.meeting_title)
+    known = event.session_id is None and meeting_id in ctx.latest
     session = join_session(
         ctx.db,
         ctx.app,
@@ -260,7 +317,10 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         now=ctx.now,
         session_id=event.session_id,
         parent_session_id=event.parent_session_id,
+        latest=ctx.latest[meeting_id] if known else LOOK_UP,
     )
+    if event.session_id is None:
+        ctx.latest[meeting_id] = session
     peer = Peer(
         id=event.peer_id,
         session_id=session.id,
@@ -281,13 +341,16 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     )
     ctx.db.add(peer)
     ctx.peers[peer.id] = peer
-    record_join(ctx.db, session, peer)
+    record_join(session, peer, ctx.peer_events)
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
     # Row lock: concurrent joins of one meeting must agree on its session (a no-op on SQLite,
     # whose single writer already serializes them).
-    meeting = ctx.db.get(Meeting, meeting_id, with_for_update=True)
+    if meeting_id in ctx.meetings:  # locked by _preload
+        meeting = ctx.meetings[meeting_id]
+    else:
+        meeting = ctx.db.get(Meeting, meeting_id, with_for_update=True)
     if meeting is None:
         meeting = Meeting(
             id=meeting_id,
@@ -304,7 +367,7 @@ def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
             updated_at=ctx.now,
         )
         ctx.db.add(meeting)
-        ctx.db.flush()
+        ctx.meetings[meeting_id] = meeting
     elif meeting.app_id != ctx.app.id:
         raise BadRequest(f"meeting_id {meeting_id} belongs to another app")
     return meeting

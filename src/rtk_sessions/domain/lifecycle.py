@@ -13,14 +13,47 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm import aliased
 
 from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 
 LIVE, ENDED = "LIVE", "ENDED"
+
+
+class _LookUp:
+    """The ``latest`` argument of ``join_session`` when the caller has not read it."""
+
+
+LOOK_UP = _LookUp()
+
+
+def latest_sessions(meeting_ids: list[str]) -> Select[tuple[Session]]:
+    """The newest top-level session of each meeting (greatest ``started_at``), locked for update.
+
+    Meetings whose newest sessions tie on ``started_at`` yield all of them: the caller keeps one.
+    """
+    other = aliased(Session)
+    newest = (
+        select(func.max(other.started_at))
+        .where(other.meeting_id == Session.meeting_id, other.parent_session_id.is_(None))
+        .scalar_subquery()
+    )
+    return (
+        select(Session)
+        .where(
+            Session.meeting_id.in_(meeting_ids),
+            Session.parent_session_id.is_(None),
+            Session.started_at == newest,
+        )
+        .order_by(Session.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def _event_id(peer_id: str, name: str) -> str:
@@ -40,6 +73,7 @@ def join_session(
     now: datetime,
     session_id: str | None = None,
     parent_session_id: str | None = None,
+    latest: Session | None | _LookUp = LOOK_UP,
 ) -> Session:
     """The session a join at ``at`` belongs to, created or reopened as needed.
 
@@ -52,7 +86,7 @@ def join_session(
         session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
         if session is not None and (session.app_id != app.id or session.meeting_id != meeting.id):
             raise BadRequest(f"session_id {session_id} belongs to another meeting")
-    else:
+    elif isinstance(latest, _LookUp):
         session = db.scalar(
             select(Session)
             .where(Session.meeting_id == meeting.id, Session.parent_session_id.is_(None))
@@ -61,6 +95,9 @@ def join_session(
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+    else:
+        session = latest
+    if session_id is None:
         if session is not None and session.status == ENDED:
             if session.ended_at is None or session.ended_at < at:
                 session = None
@@ -83,7 +120,6 @@ def join_session(
         )
         session.search_text = _search_text(session)
         db.add(session)
-        db.flush()
     elif session.status == ENDED:
         session.status, session.ended_at = LIVE, None
     if at < session.started_at:
@@ -91,52 +127,71 @@ def join_session(
     return session
 
 
-def record_join(db: DB, session: Session, peer: Peer) -> None:
+PeerEventRows = list[dict[str, Any]]
+
+
+def _peer_event(peer: Peer, session_id: str, name: str, at: datetime, minutes: float) -> dict[str, Any]:
+    return {
+        "id": _event_id(peer.id, name),
+        "peer_id": peer.id,
+        "session_id": session_id,
+        "event_name": name,
+        "minutes_consumed": minutes,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def insert_peer_events(db: DB, rows: PeerEventRows) -> None:
+    """Write the peer events collected by ``record_join``/``leave_peer`` (after their peers)."""
+    if rows:
+        db.flush()  # the peers they belong to first
+        db.execute(PeerEvent.__table__.insert(), rows)
+        rows.clear()
+
+
+def record_join(session: Session, peer: Peer, events: PeerEventRows) -> None:
+    """Count ``peer`` in ``session`` and add its PEER_CREATED and PEER_JOINING to ``events``."""
     session.live_participants += 1
     session.max_concurrent_participants = max(
         session.max_concurrent_participants, session.live_participants
     )
     session.updated_at = max(session.updated_at, peer.joined_at)
     for name in ("PEER_CREATED", "PEER_JOINING"):
-        db.add(
-            PeerEvent(
-                id=_event_id(peer.id, name),
-                peer_id=peer.id,
-                session_id=session.id,
-                event_name=name,
-                minutes_consumed=0.0,
-                created_at=peer.joined_at,
-                updated_at=peer.joined_at,
-            )
-        )
+        events.append(_peer_event(peer, session.id, name, peer.joined_at, 0.0))
 
 
-def leave_peer(db: DB, peer: Peer, *, at: datetime, now: datetime) -> None:
-    """Mark ``peer`` as left at ``at`` (not before its join); a second leave changes nothing."""
+def leave_peer(
+    db: DB,
+    peer: Peer,
+    *,
+    at: datetime,
+    now: datetime,
+    events: PeerEventRows,
+    locked: bool = False,
+) -> None:
+    """Mark ``peer`` as left at ``at`` (not before its join) and add its PEER_LEAVING to
+    ``events``; a second leave changes nothing.
+
+    locked: the caller has already read and locked the peer's session in this transaction.
+    """
     if peer.left_at is not None:
         return
     left_at = max(at, peer.joined_at)
     peer.left_at = left_at
     peer.updated_at = left_at
     duration = (left_at - peer.joined_at).total_seconds()
-    session = db.get(Session, peer.session_id, with_for_update=True, populate_existing=True)
+    if locked:
+        session = db.get(Session, peer.session_id)
+    else:
+        session = db.get(Session, peer.session_id, with_for_update=True, populate_existing=True)
     assert session is not None
     session.consumed_secs += duration
     session.live_participants = max(0, session.live_participants - 1)
     if session.last_left_at is None or left_at > session.last_left_at:
         session.last_left_at = left_at
     session.updated_at = max(session.updated_at, left_at)
-    db.add(
-        PeerEvent(
-            id=_event_id(peer.id, "PEER_LEAVING"),
-            peer_id=peer.id,
-            session_id=session.id,
-            event_name="PEER_LEAVING",
-            minutes_consumed=duration / 60.0,
-            created_at=left_at,
-            updated_at=left_at,
-        )
-    )
+    events.append(_peer_event(peer, session.id, "PEER_LEAVING", left_at, duration / 60.0))
 
 
 def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
@@ -149,9 +204,10 @@ def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
     stale = db.scalars(
         select(Peer).where(Peer.left_at.is_(None), Peer.last_received_at < now - peer_timeout)
     ).all()
+    events: PeerEventRows = []
     for peer in stale:
-        leave_peer(db, peer, at=peer.last_seen_at, now=now)
-    db.flush()
+        leave_peer(db, peer, at=peer.last_seen_at, now=now, events=events)
+    insert_peer_events(db, events)
     ended: list[str] = []
     idle = db.scalars(
         select(Session)

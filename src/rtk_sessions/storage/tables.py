@@ -25,7 +25,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from rtk_sessions.storage.types import BigId, JSONDocument, UTCDateTime
 
@@ -159,6 +159,8 @@ class Peer(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Never loaded (lazy="raise"): declared so that one flush inserts sessions before their peers.
+    session: Mapped[Session] = relationship(lazy="raise")
 
     __table_args__ = (
         Index("ix_peers_session_joined", "session_id", "joined_at"),
@@ -177,6 +179,7 @@ class PeerEvent(Base):
     minutes_consumed: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    peer: Mapped[Peer] = relationship(lazy="raise")  # flush order only, as Peer.session
 
     __table_args__ = (Index("ix_peer_events_peer_created", "peer_id", "created_at"),)
 
@@ -266,6 +269,7 @@ class ChatMessageRow(Base):
     is_edited: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time it was first sent
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time of the applied version
+    session: Mapped[Session] = relationship(lazy="raise")  # flush order only, as Peer.session
 
     __table_args__ = (Index("ix_chat_messages_session_created", "session_id", "created_at"),)
 
@@ -288,6 +292,7 @@ class TranscriptSegmentRow(Base):
     is_final: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    session: Mapped[Session] = relationship(lazy="raise")  # flush order only, as Peer.session
 
     __table_args__ = (
         Index("ix_transcript_segments_session_final_start", "session_id", "is_final", "start_at"),
