@@ -31,7 +31,6 @@ from rtk_sessions.contract.ingest import (
     TranscriptSegment,
 )
 from rtk_sessions.domain import conversation
-from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     PeerEventRows,
@@ -41,6 +40,7 @@ from rtk_sessions.domain.lifecycle import (
     leave_peer,
     record_join,
 )
+from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
@@ -188,7 +188,11 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
         for session in db.scalars(latest_sessions(chunk)):
             ctx.latest[session.meeting_id] = session
     leaving = sorted(
-        {ctx.peers[e.peer_id].session_id for e in events if isinstance(e, PeerLeft) and e.peer_id in ctx.peers}
+        {
+            ctx.peers[e.peer_id].session_id
+            for e in events
+            if isinstance(e, PeerLeft) and e.peer_id in ctx.peers
+        }
     )
     for chunk in _chunks(leaving):
         # Held here: the session's identity map keeps objects only while someone refers to them.
@@ -428,4 +432,3 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
         if who is not None and who.user_id not in (None, ctx.claims.participant_id):
             raise Forbidden("a participant token cannot speak for another participant")
     conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
-

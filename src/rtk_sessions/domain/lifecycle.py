@@ -73,7 +73,7 @@ def join_session(
     now: datetime,
     session_id: str | None = None,
     parent_session_id: str | None = None,
-    latest: Session | None | _LookUp = LOOK_UP,
+    latest: Session | _LookUp | None = LOOK_UP,
 ) -> Session:
     """The session a join at ``at`` belongs to, created or reopened as needed.
 
@@ -97,10 +97,9 @@ def join_session(
         )
     else:
         session = latest
-    if session_id is None:
-        if session is not None and session.status == ENDED:
-            if session.ended_at is None or session.ended_at < at:
-                session = None
+    late = session is not None and session.status == ENDED and session_id is None
+    if late and (session.ended_at is None or session.ended_at < at):
+        session = None
     if session is None:
         session = Session(
             id=session_id or str(uuid.uuid4()),
@@ -130,7 +129,9 @@ def join_session(
 PeerEventRows = list[dict[str, Any]]
 
 
-def _peer_event(peer: Peer, session_id: str, name: str, at: datetime, minutes: float) -> dict[str, Any]:
+def _peer_event(
+    peer: Peer, session_id: str, name: str, at: datetime, minutes: float
+) -> dict[str, Any]:
     return {
         "id": _event_id(peer.id, name),
         "peer_id": peer.id,

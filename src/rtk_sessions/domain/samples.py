@@ -45,7 +45,7 @@ from rtk_sessions.storage.tables import PeerConnectionState, SampleBlock
 
 __all__ = ["SEAL_ROWS", "ConnectionState", "SampleWriter", "read_quality"]
 
-#: Rows of one kind of one connection that make a compacted block (4 minutes of one 2-second stream).
+#: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
 
 _KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
@@ -165,7 +165,7 @@ class SampleWriter:
         self._touched: dict[tuple[str, str], ConnectionState] = {}
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Read (and on PostgreSQL lock, in key order) the states of ``(peer_id, connection_id)``."""
+        """Read the states of ``(peer_id, connection_id)`` keys (on PostgreSQL locked, in order)."""
         wanted = {k for k in keys if k not in self._states}
         if not wanted:
             return
@@ -283,7 +283,7 @@ class SampleWriter:
     def _compact(
         self, merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]]
     ) -> list[dict[str, Any]]:
-        """Rewrite each tail of small blocks plus the new rows as one block (one read, one delete)."""
+        """Rewrite each tail of small blocks with its new rows as one block (a read, a delete)."""
         table = SampleBlock.__table__
         cols = (table.c.app_id, table.c.peer_id, table.c.kind, table.c.connection_id)
         keys = [
@@ -325,10 +325,10 @@ class SampleWriter:
         dbapi = self.db.connection().connection.driver_connection
         assert isinstance(dbapi, psycopg.Connection)
         try:
-            with dbapi.cursor() as cur:
-                with cur.copy(f"COPY sample_blocks ({', '.join(names)}) FROM STDIN") as copy:
-                    for block in blocks:
-                        copy.write_row([block[n] for n in names])
+            statement = f"COPY sample_blocks ({', '.join(names)}) FROM STDIN"
+            with dbapi.cursor() as cur, cur.copy(statement) as copy:
+                for block in blocks:
+                    copy.write_row([block[n] for n in names])
         except psycopg.errors.IntegrityError as exc:  # a concurrent batch won: the caller retries
             raise IntegrityError("COPY sample_blocks", None, exc) from exc
 

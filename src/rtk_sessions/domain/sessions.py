@@ -18,8 +18,8 @@ from rtk_sessions.contract.views import (
     peer_event_view,
     session_view,
 )
-from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.domain import samples
+from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
 
 

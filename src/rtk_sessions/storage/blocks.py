@@ -44,7 +44,7 @@ def encode_state(state: dict[str, Any]) -> bytes:
 
 
 def decode_state(data: bytes) -> dict[str, Any]:
-    """``encode_state`` inverted; raises ``zlib.error`` or ``orjson.JSONDecodeError`` on bad bytes."""
+    """``encode_state`` inverted. raises zlib.error, orjson.JSONDecodeError or ValueError."""
     value = orjson.loads(zlib.decompress(data))
     if not isinstance(value, dict):
         raise ValueError("state is not a JSON object")

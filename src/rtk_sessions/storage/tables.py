@@ -219,9 +219,9 @@ class SampleBlock(Base):
 
     ``rows`` is ``storage.blocks.encode_rows`` bytes: the rows' public JSON objects, comma-joined
     and zlib-compressed (about 20 bytes a row). Rows are in timestamp order within a block;
-    ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor). On PostgreSQL the
-    table is partitioned by range of ``start_ms`` (one partition a day), so retention drops whole
-    partitions.
+    ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor; ``start_ms`` is
+    moved on by a millisecond when needed to stay unique). On PostgreSQL the table is partitioned by
+    range of ``start_ms`` (one partition a day), so retention drops whole partitions.
     """
 
     __tablename__ = "sample_blocks"
