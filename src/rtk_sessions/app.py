@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,13 +15,15 @@ from rtk_sessions import __version__
 from rtk_sessions.api import apps, browser, conversation, envelope, ingest, meetings, sessions
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
-from rtk_sessions.domain import summaries
+from rtk_sessions.domain import samples, summaries
 from rtk_sessions.domain.lifecycle import sweep
+from rtk_sessions.storage import partitions
 from rtk_sessions.storage.engine import Database
 
 log = logging.getLogger("rtk_sessions")
 
 PREFIX = "/client/v4/accounts/{account_id}/realtime/kit"
+MAINTENANCE_INTERVAL_SECS = 3600.0
 
 
 class Sweeper:
@@ -52,12 +55,26 @@ class Sweeper:
             )
             return ended
 
+    def maintain(self) -> samples.PruneResult:
+        """Hourly: create the coming days' sample partitions and delete samples past retention."""
+        with self.db.unit_of_work() as session:
+            now = utc_now()
+            partitions.ensure(session.connection(), now)
+            return samples.prune(session, now=now, retention_days=self.settings.retention_days)
+
     def _run(self) -> None:
+        next_maintenance = 0.0
         while not self._stop.wait(self.settings.sweep_interval_secs):
             try:
                 self.run_once()
             except Exception:  # keep sweeping; a transient database error must not stop it
                 log.exception("sweep failed")
+            if time.monotonic() >= next_maintenance:
+                next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECS
+                try:
+                    self.maintain()
+                except Exception:
+                    log.exception("sample retention failed")
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:

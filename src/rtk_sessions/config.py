@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often the server ends idle sessions and stale peers."
     )
     ingest_max_events: int = Field(default=1000, ge=1, description="Most events in one batch.")
+    retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Raw sample rows older than this are deleted (whole daily partitions on "
+        "PostgreSQL); sessions, participants and peer reports' cumulative blocks stay.",
+    )
     download_expiry_secs: int = Field(
         default=3600, ge=1, description="Lifetime of signed chat/transcript/summary URLs."
     )

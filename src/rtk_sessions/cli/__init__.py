@@ -201,6 +201,45 @@ def import_(
 
 
 @main.command()
+@DATABASE_URL
+@click.option(
+    "--days",
+    type=float,
+    default=None,
+    help="Keep this many days of raw samples (default: RTK_RETENTION_DAYS, 30).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def prune(database_url: str | None, days: float | None, as_json: bool) -> None:
+    """Delete raw sample rows older than the retention period.
+
+    Sessions, participants and the cumulative blocks of peer reports stay. On PostgreSQL whole
+    daily partitions are dropped. The server also does this by itself every hour.
+    """
+    from rtk_sessions.clock import utc_now
+    from rtk_sessions.domain.samples import prune as prune_samples
+
+    settings = _settings(database_url)
+    if days is not None and days <= 0:
+        _fail("--days must be positive")
+    database = _database(settings)
+    try:
+        with database.unit_of_work() as session:
+            result = prune_samples(
+                session, now=utc_now(), retention_days=days or settings.retention_days
+            )
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(result.__dict__))
+    else:
+        click.echo(
+            f"pruned samples received before day {result.cutoff_day}: "
+            f"{len(result.partitions_dropped)} "
+            f"daily partitions dropped, {result.blocks_deleted} blocks deleted"
+        )
+
+
+@main.command()
 @click.option(
     "--url", default="http://127.0.0.1:8787", show_default=True, help="The running service."
 )

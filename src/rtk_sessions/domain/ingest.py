@@ -133,7 +133,7 @@ def ingest_batch(
         default_keep_alive=default_keep_alive,
         thresholds=thresholds,
         result=result,
-        samples=SampleWriter(db, app.id, thresholds),
+        samples=SampleWriter(db, app.id, thresholds, now=now),
     )
     _preload(ctx, [e for _, e in fresh])
     for index, event in fresh:

@@ -26,14 +26,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, literal_column, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import stats
+from rtk_sessions.storage import partitions
 from rtk_sessions.storage.blocks import (
     decode_rows,
     decode_state,
@@ -43,7 +45,7 @@ from rtk_sessions.storage.blocks import (
 )
 from rtk_sessions.storage.tables import PeerConnectionState, SampleBlock
 
-__all__ = ["SEAL_ROWS", "ConnectionState", "SampleWriter", "read_quality"]
+__all__ = ["SEAL_ROWS", "ConnectionState", "PruneResult", "SampleWriter", "prune", "read_quality"]
 
 #: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
@@ -157,8 +159,11 @@ class SampleWriter:
     then ``flush`` once: new blocks (``COPY`` on PostgreSQL), compactions, and the states.
     """
 
-    def __init__(self, db: DB, app_id: str, thresholds: stats.QualityThresholds) -> None:
+    def __init__(
+        self, db: DB, app_id: str, thresholds: stats.QualityThresholds, *, now: datetime
+    ) -> None:
         self.db = db
+        self.received_day = partitions.day_number(now)
         self.app_id = app_id
         self.thresholds = thresholds
         self._states: dict[tuple[str, str], ConnectionState] = {}
@@ -275,6 +280,7 @@ class SampleWriter:
             "kind": index,
             "connection_id": st.connection_id,
             "start_ms": start_ms,
+            "received_day": self.received_day,
             "end_ms": max(start_ms, _floor_ms(rows[-1][0])),
             "row_count": prefix_rows + len(rows),
             "rows": encode_rows(fragments),
@@ -454,3 +460,40 @@ def read_quality(
         acc = merged.get(index)
         quality[f"{kind}_cumulative"] = acc.block() if acc is not None else {}
     return quality, by_role
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What ``prune`` removed: the first day kept, daily partitions dropped, blocks deleted."""
+
+    cutoff_day: int
+    partitions_dropped: list[str]
+    blocks_deleted: int
+
+
+def prune(db: DB, *, now: datetime, retention_days: float, batch: int = 5000) -> PruneResult:
+    """Delete the sample blocks received more than ``retention_days`` days before ``now``.
+
+    Retention counts from when the server received the rows (an imported recording of an old call
+    is kept as long as a live call). Days are whole UTC days: blocks of the day that is
+    ``retention_days`` back stay until that day has passed. On PostgreSQL the daily partitions
+    before the cutoff are dropped, then any such blocks in the default partition are deleted; on
+    SQLite blocks are deleted in batches of ``batch`` rows. Connection states (the cumulative
+    blocks, candidate pairs) stay: a peer report keeps its ``*_cumulative`` blocks and loses rows.
+    """
+    cutoff_day = partitions.day_number(now - timedelta(days=retention_days))
+    dropped = partitions.drop_before(db.connection(), cutoff_day)
+    table = SampleBlock.__table__
+    old = table.c.received_day < cutoff_day
+    deleted = 0
+    if db.get_bind().dialect.name == "postgresql":
+        deleted = db.execute(delete(table).where(old)).rowcount or 0
+    else:
+        rowid = literal_column("rowid")
+        while True:
+            ids = select(rowid).select_from(table).where(old).limit(batch).scalar_subquery()
+            count = db.execute(delete(table).where(rowid.in_(ids))).rowcount or 0
+            deleted += count
+            if count < batch:
+                break
+    return PruneResult(cutoff_day, dropped, deleted)

@@ -220,8 +220,10 @@ class SampleBlock(Base):
     ``rows`` is ``storage.blocks.encode_rows`` bytes: the rows' public JSON objects, comma-joined
     and zlib-compressed (about 20 bytes a row). Rows are in timestamp order within a block;
     ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor; ``start_ms`` is
-    moved on by a millisecond when needed to stay unique). On PostgreSQL the table is partitioned by
-    range of ``start_ms`` (one partition a day), so retention drops whole partitions.
+    moved on by a millisecond when needed to stay unique). ``received_day`` is the server's UTC day
+    (days since 1970-01-01) the block was written: retention counts from it, so a recording of an
+    old call is kept as long as a live one. On PostgreSQL the table is partitioned by
+    ``received_day`` (one partition a day), so retention drops whole partitions.
     """
 
     __tablename__ = "sample_blocks"
@@ -230,13 +232,14 @@ class SampleBlock(Base):
     kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # index in stats.KINDS
     connection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     start_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_day: Mapped[int] = mapped_column(Integer, primary_key=True)  # the partition key
     end_ms: Mapped[int] = mapped_column(BigInteger)
     row_count: Mapped[int] = mapped_column(Integer)
     rows: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (
-        Index("ix_sample_blocks_start", "start_ms"),
-        {"postgresql_partition_by": "RANGE (start_ms)"},
+        Index("ix_sample_blocks_received_day", "received_day"),
+        {"postgresql_partition_by": "RANGE (received_day)"},
     )
 
 

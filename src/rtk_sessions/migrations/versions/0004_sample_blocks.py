@@ -1,7 +1,8 @@
 """Compact sample storage: sample_blocks and peer_connection_states replace three tables.
 
 stats_samples (a JSON document per sample row), stats_cursors and candidate_pairs are replaced by
-sample_blocks (zlib-compressed runs of rows, partitioned by day on PostgreSQL) and
+sample_blocks (zlib-compressed runs of rows, partitioned by the day they were received on
+PostgreSQL; moved rows count as received today) and
 peer_connection_states (cursor, labels, candidate pairs and running cumulative blocks of a peer
 connection, one row). Existing data is moved: each connection's rows become blocks in timestamp
 order and are accounted in the cumulative state, so reports read the same after the upgrade.
@@ -53,15 +54,22 @@ def _create_new_tables(postgres: bool) -> None:
         sa.Column("kind", sa.SmallInteger(), nullable=False),
         sa.Column("connection_id", sa.String(length=200), nullable=False),
         sa.Column("start_ms", sa.BigInteger(), nullable=False),
+        sa.Column("received_day", sa.Integer(), nullable=False),
         sa.Column("end_ms", sa.BigInteger(), nullable=False),
         sa.Column("row_count", sa.Integer(), nullable=False),
         sa.Column("rows", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "app_id", "peer_id", "kind", "connection_id", "start_ms", name=op.f("pk_sample_blocks")
+            "app_id",
+            "peer_id",
+            "kind",
+            "connection_id",
+            "start_ms",
+            "received_day",
+            name=op.f("pk_sample_blocks"),
         ),
-        postgresql_partition_by="RANGE (start_ms)",
+        postgresql_partition_by="RANGE (received_day)",
     )
-    op.create_index("ix_sample_blocks_start", "sample_blocks", ["start_ms"])
+    op.create_index("ix_sample_blocks_received_day", "sample_blocks", ["received_day"])
     if postgres:
         # Blocks are compressed already: keep them out of TOAST's pglz attempt.
         op.execute("ALTER TABLE sample_blocks ALTER COLUMN rows SET STORAGE EXTERNAL")
@@ -79,6 +87,7 @@ def _connection_of(peer_id: str, stream_key: str) -> str:
 def _move_old_data(conn: sa.Connection) -> None:
     from rtk_sessions import stats
     from rtk_sessions.domain.samples import SEAL_ROWS, ConnectionState
+    from rtk_sessions.storage import partitions
     from rtk_sessions.storage.blocks import encode_rows, encode_state
 
     thresholds = stats.QualityThresholds()
@@ -121,12 +130,14 @@ def _move_old_data(conn: sa.Connection) -> None:
                 "kind",
                 "connection_id",
                 "start_ms",
+                "received_day",
                 "end_ms",
                 "row_count",
                 "rows",
             )
         ),
     )
+    today = partitions.day_number(datetime.now(UTC))
     peer_ids = [p for (p,) in conn.execute(sa.text("SELECT DISTINCT peer_id FROM stats_samples"))]
     for peer_id in peer_ids:
         runs: dict[tuple[str, int], list[tuple[float, dict[str, Any]]]] = defaultdict(list)
@@ -169,6 +180,7 @@ def _move_old_data(conn: sa.Connection) -> None:
                         "kind": index,
                         "connection_id": connection_id,
                         "start_ms": start_ms,
+                        "received_day": today,
                         "end_ms": max(start_ms, int(chunk[-1][0] // 1)),
                         "row_count": len(chunk),
                         "rows": encode_rows(public),
@@ -319,6 +331,6 @@ def downgrade() -> None:
                     "data": data,
                 },
             )
-    op.drop_index("ix_sample_blocks_start", table_name="sample_blocks")
+    op.drop_index("ix_sample_blocks_received_day", table_name="sample_blocks")
     op.drop_table("sample_blocks")
     op.drop_table("peer_connection_states")
