@@ -4,6 +4,7 @@ Pure and stdlib-only: no I/O, no clock reads, no third-party imports. Definition
 sources: docs/quality-metrics.md. The domain layer calls exactly the names in ``__all__``.
 """
 
+from .accumulate import KindAccumulator
 from .aggregate import cumulative
 from .compact import compact_report
 from .normalize import normalize_report
@@ -14,6 +15,7 @@ from .types import KINDS, QualityThresholds, SampleRow, StreamLabel
 
 __all__ = [
     "KINDS",
+    "KindAccumulator",
     "QualityThresholds",
     "SampleRow",
     "StreamLabel",
