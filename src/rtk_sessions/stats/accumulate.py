@@ -37,7 +37,6 @@ STATE_VERSION = 1
 
 _MAX_ABS = 1e15  # larger magnitudes are garbage; the bound keeps every sum finite
 _UNIT_BITS = 1074  # a sum is an int count of 2**-1074, the smallest float step
-_MAX_STATE_TERM = 2.0**1000  # bound on one float of a stored sum (real sums are < 2**100)
 _LIMITED = ("bandwidth", "cpu", "other")  # quality_limitation_reason values that limit
 _SSRC_TYPES = (int, str)
 
@@ -85,16 +84,17 @@ def _to_floats(total: int) -> list[float]:
     return out
 
 
-def _from_floats(value: Any) -> int | None:
-    """Inverse of ``_to_floats``; ``None`` unless a list of bounded floats with a sum ≥ 0."""
+def _from_floats(value: Any, rows: int, per_row: float) -> int | None:
+    """Inverse of ``_to_floats``: ``None`` unless a list of finite floats whose exact sum is
+    between 0 and ``rows``·``per_row`` (the most ``rows`` rows can add)."""
     if not isinstance(value, list):
         return None
     total = 0
     for term in value:
-        if type(term) is not float or not -_MAX_STATE_TERM < term < _MAX_STATE_TERM:
+        if type(term) is not float or not math.isfinite(term):
             return None
         total += _exact(term)
-    return total if total >= 0 else None
+    return total if 0 <= total <= rows * _exact(per_row) else None
 
 
 def _interpolate(at: Callable[[int], float], count: int, p: float) -> float:
@@ -252,10 +252,10 @@ def _counts_from(value: Any, size: int, limit: int) -> list[int] | None:
     return None if None in counts else counts  # type: ignore[return-value]
 
 
-def _sums_from(value: Any, size: int) -> list[int] | None:
+def _sums_from(value: Any, size: int, rows: int, per_row: float) -> list[int] | None:
     if not isinstance(value, list) or len(value) != size:
         return None
-    sums = [_from_floats(v) for v in value]
+    sums = [_from_floats(v, rows, per_row) for v in value]
     return None if None in sums else sums  # type: ignore[return-value]
 
 
@@ -595,9 +595,12 @@ class KindAccumulator:
             dist = _hist_dist(hist)
             if dist is not None:
                 block[key] = dist
-        key_fraction = (
-            _r4(min(1.0, _ratio(self.key_frames, self.frames))) if self.frames > 0 else 0.0
-        )
+        if self.frames <= 0:
+            key_fraction = 0.0
+        elif self.key_frames >= self.frames:  # min(1, keys/frames); the ratio may overflow
+            key_fraction = 1.0
+        else:
+            key_fraction = _r4(_ratio(self.key_frames, self.frames))
         poor = fraction(self.poor)
         if self._producer:
             block["key_frames_encoded_fraction"] = key_fraction
@@ -695,15 +698,15 @@ class KindAccumulator:
         if state.get("kind") != self.kind:
             return False
         rows = state.get("n")
-        if type(rows) is not int or rows < 0:
+        if type(rows) is not int or not 0 <= rows < 2**63:
             return False
         mos = _hist_from(state.get("mos"), rows)
         loss, latency = state.get("loss"), state.get("lat")
         if mos is None or not isinstance(loss, list) or not isinstance(latency, list):
             return False
-        loss_sum = _from_floats(loss[0]) if loss else None
+        loss_sum = _from_floats(loss[0], rows, 100.0) if loss else None
         loss_ge = _counts_from(loss[1:], 4, rows)
-        latency_sum = _from_floats(latency[0]) if latency else None
+        latency_sum = _from_floats(latency[0], rows, _MAX_ABS * 1000) if latency else None
         latency_ge = _counts_from(latency[1:], 3, rows)
         if loss_sum is None or loss_ge is None or latency_sum is None or latency_ge is None:
             return False
@@ -714,7 +717,7 @@ class KindAccumulator:
         if not self._video:
             return True
         fps, width = _hist_from(state.get("fps"), rows), _hist_from(state.get("fw"), rows)
-        frames = _sums_from(state.get("kf"), 2)
+        frames = _sums_from(state.get("kf"), 2, rows, _MAX_ABS)
         poor, no_video = _count(state.get("poor"), rows), _count(state.get("nov"), rows)
         if fps is None or width is None or frames is None or poor is None or no_video is None:
             return False
@@ -724,7 +727,7 @@ class KindAccumulator:
             lag = _count(state.get("lag"), rows)
             self.lag = lag or 0
             return lag is not None
-        ql = _sums_from(state.get("ql"), 4)
+        ql = _sums_from(state.get("ql"), 4, rows, _MAX_ABS)
         reasons = _counts_from(state.get("qlr"), 3, rows)
         high = _count(state.get("hnf"), rows)
         track = _track_from(state.get("ts"))
