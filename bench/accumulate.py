@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from stats.legacy_aggregate import cumulative as old_cumulative  # noqa: E402
-from stats.rtcstats_dump import FIXTURES, getstats_reports  # noqa: E402
+from stats.legacy_aggregate import (  # type: ignore[import-not-found]  # noqa: E402
+    cumulative as old_cumulative,
+)
+from stats.rtcstats_dump import FIXTURES, getstats_reports  # type: ignore[import-not-found]  # noqa: E402
 
 from rtk_sessions.stats import (  # noqa: E402
     KINDS,
@@ -81,6 +83,25 @@ def fill(kind: str, rows: list[dict[str, Any]], t: QualityThresholds) -> KindAcc
     return acc
 
 
+def measure(
+    kind: str, rows: list[dict[str, Any]], t: QualityThresholds, repeat: int
+) -> tuple[float, float, float, float, float, float, int]:
+    """µs of: adding all rows, block, to_state+dumps, loads+from_state, new and old cumulative;
+    and the state's size in bytes."""
+    acc = fill(kind, rows, t)
+    assert cumulative(kind, rows, t) == acc.block()
+    data = orjson.dumps(acc.to_state())
+    return (
+        best_us(lambda: fill(kind, rows, t), repeat),
+        best_us(acc.block, repeat),
+        best_us(lambda: orjson.dumps(acc.to_state()), repeat),
+        best_us(lambda: KindAccumulator.from_state(kind, orjson.loads(data)), repeat),
+        best_us(lambda: cumulative(kind, rows, t), repeat),
+        best_us(lambda: old_cumulative(kind, rows, t), repeat),
+        len(data),
+    )
+
+
 def long_peer(
     rows: list[dict[str, Any]], count: int, rng: random.Random, jitter: bool
 ) -> list[dict[str, Any]]:
@@ -118,22 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = by_kind[kind]
         if not rows:
             continue
-        assert cumulative(kind, rows, t) == fill(kind, rows, t).block()
-        acc = fill(kind, rows, t)
-        add = best_us(lambda kind=kind, rows=rows: fill(kind, rows, t), args.repeat)
-        data = orjson.dumps(acc.to_state())
-        block = best_us(acc.block, args.repeat)
-        dump = best_us(lambda acc=acc: orjson.dumps(acc.to_state()), args.repeat)
-        load = best_us(
-            lambda kind=kind, data=data: KindAccumulator.from_state(kind, orjson.loads(data)),
-            args.repeat,
-        )
-        new = best_us(lambda kind=kind, rows=rows: cumulative(kind, rows, t), args.repeat)
-        old = best_us(lambda kind=kind, rows=rows: old_cumulative(kind, rows, t), args.repeat)
+        add, block, dump, load, new, old, size = measure(kind, rows, t, args.repeat)
         all_rows += len(rows)
         add_total += add
         print(f"| {kind} | {len(rows)} | {add / len(rows):.2f} | {block:.1f} | {dump:.1f} | "
-              f"{load:.1f} | {new:.0f} | {old:.0f} | {len(data)} |")  # fmt: skip
+              f"{load:.1f} | {new:.0f} | {old:.0f} | {size} |")  # fmt: skip
     print(f"\nadd over all {all_rows} rows: {add_total / all_rows:.2f} µs/row\n")
 
     rng = random.Random(7)
