@@ -306,7 +306,9 @@ class KindAccumulator:
     ``to_state``/``from_state`` persist it as a compact JSON object (quality-metrics.md §4).
 
     Thresholds (``QualityThresholds``) are applied when a row is added: the state keeps counts of
-    the rows past each threshold, not the rows.
+    the rows past each threshold, not the rows. The public attributes (``rows``: rows added;
+    ``mos``/``fps``/``width``: value → count; exact sums in 2**-1074 units; counts) are the state:
+    read them, change them only through these methods. Not thread-safe.
     """
 
     __slots__ = (
