@@ -35,7 +35,15 @@ def decode_rows(block: bytes) -> bytes:
 
 def join_rows(fragments: list[bytes]) -> bytes:
     """A JSON array of the rows of several decoded blocks, in the given order."""
-    return b"[" + b",".join(f for f in fragments if f) + b"]"
+    parts: list[bytes] = []
+    for fragment in fragments:
+        if fragment:
+            parts += (b",", fragment)
+    if not parts:
+        return b"[]"
+    parts[0] = b"["  # one copy of everything, in the join below
+    parts.append(b"]")
+    return b"".join(parts)
 
 
 def encode_state(state: dict[str, Any]) -> bytes:
