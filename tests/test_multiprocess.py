@@ -517,6 +517,63 @@ def postgres_url() -> Iterator[str]:
     _drop_postgres_database(name)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database (no server uses it), as a SQLAlchemy URL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'locks.db'}"
+        return
+    name = f"rtk_lock_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    yield normalize_database_url(_postgres_database(name))
+    _drop_postgres_database(name)
+
+
+def test_sweeper_lock_has_one_holder_and_passes_on(empty_database: str) -> None:
+    from rtk_sessions.leader import sweeper_lock
+
+    first = sweeper_lock(empty_database, interval_secs=0.2)
+    second = sweeper_lock(empty_database, interval_secs=0.2)
+    try:
+        assert first.acquire() and first.held
+        assert not second.acquire() and not second.held
+        assert first.acquire()  # the holder keeps it
+        assert not second.acquire()
+        first.release()
+        assert not first.held
+        assert second.acquire()
+        assert not first.acquire()
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+@pytest.mark.postgres
+def test_advisory_lock_lost_with_its_connection(postgres_url: str) -> None:
+    """The server ends the leader's lock session (as when its host dies): the holder notices at
+    its next acquire() and another process takes the lock."""
+    import psycopg
+
+    from rtk_sessions.leader import SWEEPER_KEY, AdvisoryLock
+
+    url = normalize_database_url(postgres_url)
+    first, second = AdvisoryLock(url, SWEEPER_KEY), AdvisoryLock(url, SWEEPER_KEY)
+    try:
+        assert first.acquire() and not second.acquire()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            [[killed]] = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchall()
+        assert killed == 1
+        wait_until("the lock to be free", second.acquire, timeout=10)
+        assert not first.acquire() and not first.held
+        assert not first.acquire()  # reconnected, and the lock is taken
+    finally:
+        first.dispose()
+        second.dispose()
+
+
 @pytest.mark.postgres
 def test_two_servers_on_one_postgres_database(postgres_url: str, tmp_path: Path) -> None:
     # both start at once on an empty database: the migration lock lets one migrate
