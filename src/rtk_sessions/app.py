@@ -110,7 +110,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             yield
         finally:
             if background:
-                app.state.sweeper.stop()
+                app.state.sweeper.stop()  # its thread releases the lock
+            else:
+                app.state.sweeper.lock.dispose()
             conversation.stop(app, background=background)
             db.dispose()
 
