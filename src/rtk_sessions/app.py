@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -17,20 +18,32 @@ from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries
 from rtk_sessions.domain.lifecycle import sweep
+from rtk_sessions.leader import Lock, sweeper_lock
 from rtk_sessions.storage import partitions
 from rtk_sessions.storage.engine import Database
 
 log = logging.getLogger("rtk_sessions")
+sweep_log = logging.getLogger("rtk_sessions.sweeper")
 
 PREFIX = "/client/v4/accounts/{account_id}/realtime/kit"
 MAINTENANCE_INTERVAL_SECS = 3600.0
 
 
 class Sweeper:
-    """Background thread: leaves stale peers and ends idle sessions every ``sweep_interval_secs``."""
+    """Background thread: leaves stale peers and ends idle sessions every ``sweep_interval_secs``.
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    Every process starts one, but only the holder of the sweeper lock sweeps
+    (``leader.sweeper_lock``: a PostgreSQL advisory lock, or a file lock beside a SQLite file). The
+    others try to take the lock every interval, so one of them takes over within an interval or two
+    of the leader's death. ``sweeps`` and ``ended`` count this process's sweeps and ended sessions;
+    each ended session is also logged (``rtk_sessions.sweeper``, INFO).
+    """
+
+    def __init__(self, db: Database, settings: Settings, lock: Lock | None = None) -> None:
         self.db, self.settings = db, settings
+        self.lock = lock or sweeper_lock(db.url, interval_secs=settings.sweep_interval_secs)
+        self.sweeps = 0
+        self.ended = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rtk-sweeper", daemon=True)
 
@@ -42,6 +55,7 @@ class Sweeper:
         self._thread.join(timeout=10)
 
     def run_once(self) -> list[str]:
+        """One sweep, whether or not this process leads (tests call it directly)."""
         with self.db.unit_of_work() as session:
             now = utc_now()
             ended = sweep(
@@ -53,7 +67,21 @@ class Sweeper:
             summaries.summarize_ended(
                 session, ended, now=now, max_attempts=self.settings.job_max_attempts
             )
-            return ended
+        self.sweeps += 1
+        self.ended += len(ended)
+        for session_id in ended:
+            sweep_log.info("sweeper (pid %d) ended session %s", os.getpid(), session_id)
+        return ended
+
+    def lead(self) -> bool:
+        """Take or keep the sweeper lock; True while this process holds it. Logs changes."""
+        was = self.lock.held
+        now = self.lock.acquire()
+        if now != was:
+            sweep_log.info(
+                "sweeper (pid %d) %s", os.getpid(), "is the leader" if now else "lost the lead"
+            )
+        return now
 
     def maintain(self) -> samples.PruneResult:
         """Hourly: create the coming days' sample partitions and delete samples past retention."""
@@ -64,17 +92,23 @@ class Sweeper:
 
     def _run(self) -> None:
         next_maintenance = 0.0
-        while not self._stop.wait(self.settings.sweep_interval_secs):
-            try:
-                self.run_once()
-            except Exception:  # keep sweeping; a transient database error must not stop it
-                log.exception("sweep failed")
-            if time.monotonic() >= next_maintenance:
-                next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECS
+        try:
+            while not self._stop.wait(self.settings.sweep_interval_secs):
                 try:
-                    self.maintain()
-                except Exception:
-                    log.exception("sample retention failed")
+                    if not self.lead():
+                        continue
+                    self.run_once()
+                except Exception:  # keep sweeping; a transient database error must not stop it
+                    log.exception("sweep failed")
+                    continue
+                if time.monotonic() >= next_maintenance:
+                    next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECS
+                    try:
+                        self.maintain()
+                    except Exception:
+                        log.exception("sample retention failed")
+        finally:
+            self.lock.dispose()
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
@@ -95,7 +129,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             yield
         finally:
             if background:
-                app.state.sweeper.stop()
+                app.state.sweeper.stop()  # its thread releases the lock
+            else:
+                app.state.sweeper.lock.dispose()
             conversation.stop(app, background=background)
             db.dispose()
 
@@ -117,3 +153,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(browser.router)
     app.add_middleware(browser.IngestCORS)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """``create_app`` with settings from the ``RTK_*`` environment: the factory uvicorn's workers
+    call (``rtk-sessions serve`` passes its options to them through the environment). It never
+    migrates; ``serve`` did that once in the parent, unless ``--no-migrate``."""
+    return create_app(Settings())

@@ -56,16 +56,65 @@ def main() -> None:
 @click.option("--port", default=8787, show_default=True, type=int)
 @DATABASE_URL
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str, port: int, database_url: str | None, log_level: str) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes on this port (uvicorn workers). Background work is shared across "
+    "them and across other servers of the same database: docs/deployment.md.",
+)
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Apply migrations before serving (once, under a lock, even when several servers start "
+    "together). --no-migrate: the schema is upgraded elsewhere (rtk-sessions db upgrade).",
+)
+def serve(
+    host: str, port: int, database_url: str | None, log_level: str, workers: int, migrate: bool
+) -> None:
     """Apply migrations and serve the API under /client/v4."""
+    import os
+
     import uvicorn
 
-    from rtk_sessions.app import create_app
-
     settings = _settings(database_url)
-    _database(settings).dispose()
-    click.echo(f"rtk-sessions {__version__} on http://{host}:{port}/client/v4", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    _database(settings, migrate=migrate).dispose()
+    # The workers build the app from the environment (rtk_sessions.app:app_from_env): pass the
+    # options on, and create the server secret here so that they cannot race to generate it.
+    os.environ["RTK_DATABASE_URL"] = settings.resolved_database_url()
+    settings.resolved_secret()
+    click.echo(
+        f"rtk-sessions {__version__} on http://{host}:{port}/client/v4"
+        + (f" ({workers} workers)" if workers > 1 else ""),
+        err=True,
+    )
+    uvicorn.run(
+        "rtk_sessions.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_config=_log_config(log_level),
+    )
+
+
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, plus our ``rtk_sessions`` loggers at ``log_level``."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = "DEBUG" if log_level.lower() == "trace" else log_level.upper()
+    config["loggers"]["rtk_sessions"] = {
+        "handlers": ["default"],
+        "level": level,
+        "propagate": False,
+    }
+    return config
 
 
 @main.group()

@@ -18,8 +18,16 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` on the database at ``url``."""
-    command.upgrade(alembic_config(url), revision)
+    """Apply migrations up to ``revision`` on the database at ``url``, once across processes.
+
+    Holds ``leader.migration_lock(url)`` (a PostgreSQL advisory lock, or a file lock beside a
+    SQLite file) around ``alembic upgrade``: processes that start together wait for the first,
+    then find nothing left to apply.
+    """
+    from rtk_sessions.leader import migration_lock
+
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
