@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -68,11 +70,24 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
         raise BadRequest(validation_message(exc)) from None
 
 
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+_ATTEMPTS = 5
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """A conflict with a concurrent batch: a duplicate key (a concurrent replay of the same ids or
+    the first report of a connection), or a PostgreSQL deadlock or serialization failure."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+
+
 def apply_batch(
     db: Database, settings: Settings, scope: AppScope, batch: IngestBatch
 ) -> IngestResult:
-    """Apply and commit; on a concurrent replay of the same ids, retry once (then all are duplicates)."""
-    for attempt in range(3):
+    """Apply and commit. A batch that lost a race with a concurrent one is applied again from the
+    start (at most ``_ATTEMPTS`` times; the replayed part is then recognised as duplicates)."""
+    for attempt in range(_ATTEMPTS):
         try:
             with db.unit_of_work() as session:
                 app = accounts.get_app(session, scope.account_id, scope.app_id)
@@ -84,9 +99,10 @@ def apply_batch(
                     claims=scope.participant,
                     default_keep_alive=settings.session_keep_alive_secs,
                 )
-        except IntegrityError:
-            if attempt == 2:
+        except DBAPIError as exc:
+            if attempt == _ATTEMPTS - 1 or not _retryable(exc):
                 raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other transaction finish
     raise AssertionError("unreachable")
 
 
