@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .normalize import normalize_report
+from .normalize import ReportIndex, normalize_report
 from .types import num
 
-__all__ = ["candidate_pairs", "selected_pair_ids", "selected_pair_rtt"]
+__all__ = [
+    "candidate_pairs",
+    "candidate_pairs_indexed",
+    "selected_pair_ids",
+    "selected_pair_ids_indexed",
+    "selected_pair_rtt",
+    "selected_pair_rtt_indexed",
+]
 
 PRODUCING = "producing_transport"
 CONSUMING = "consuming_transport"
@@ -101,7 +108,7 @@ def selected_pair_rtt(
     return None
 
 
-def _pair_entry(report: Mapping[str, Mapping[str, Any]], pair: Mapping[str, Any]) -> dict[str, Any]:
+def _pair_entry(report: Mapping[str, Mapping[str, Any]] | ReportIndex, pair: Mapping[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     for key, name in _PAIR_NUMBERS:
         value = num(pair.get(name))
@@ -160,3 +167,85 @@ def candidate_pairs(
             roles.append(CONSUMING)
         roles = roles or [PRODUCING]
     return [(r, sid, _pair_entry(report, report[sid])) for r in roles for sid in ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest fast path: the same answers from a ReportIndex, each computed once per report.
+
+
+def selected_pair_ids_indexed(index: ReportIndex) -> list[str]:
+    """``selected_pair_ids(normalize_report(raw))`` for ``index = ReportIndex(raw)``.
+
+    The list is memoized on the index: callers must not modify it.
+    """
+    ids: list[str] | None = index.memo.get("selected")
+    if ids is not None:
+        return ids
+    get = index.get
+    pairs = index.listed["candidate-pair"]
+    chosen = set()
+    for tid in index.listed["transport"]:
+        ref = get(tid).get("selectedCandidatePairId")
+        if isinstance(ref, str):
+            chosen.add(ref)
+    ids = [sid for sid in pairs if sid in chosen]
+    if not ids:
+        ids = [sid for sid in pairs if get(sid).get("selected") is True]
+    if not ids:
+        best: dict[Any, tuple[float, str]] = {}
+        for sid in pairs:
+            p = get(sid)
+            if p.get("nominated") is True and p.get("state") == "succeeded":
+                volume = (num(p.get("bytesSent")) or 0) + (num(p.get("bytesReceived")) or 0)
+                key = p.get("transportId") if isinstance(p.get("transportId"), str) else None
+                if key not in best or volume > best[key][0]:
+                    best[key] = (volume, sid)
+        winners = {sid for _, sid in best.values()}
+        ids = [sid for sid in pairs if sid in winners]
+    index.memo["selected"] = ids
+    return ids
+
+
+def selected_pair_rtt_indexed(index: ReportIndex, transport_id: Any = None) -> float | None:
+    """``selected_pair_rtt(normalize_report(raw), transport_id)`` for ``index = ReportIndex(raw)``,
+    memoized per ``transport_id``."""
+    key = transport_id if isinstance(transport_id, str) else None
+    cache: dict[str | None, float | None] = index.memo.setdefault("rtt", {})
+    if key in cache:
+        return cache[key]
+    ids = selected_pair_ids_indexed(index)
+    if key is not None:
+        preferred = index.get(key, {}).get("selectedCandidatePairId")
+        ids = sorted(ids, key=lambda sid: sid != preferred)
+    result = None
+    for sid in ids:
+        rtt = num(index.get(sid).get("currentRoundTripTime"))
+        if rtt is not None and 0 <= rtt <= 3600:
+            result = float(rtt)
+            break
+    cache[key] = result
+    return result
+
+
+def candidate_pairs_indexed(
+    index: ReportIndex, *, transport: str | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``candidate_pairs(raw, transport=transport)`` for ``index = ReportIndex(raw)``."""
+    ids = selected_pair_ids_indexed(index)
+    if not ids:
+        return []
+    role = _ROLE_ALIASES.get(transport) if isinstance(transport, str) else None
+    if role is not None:
+        roles = [role]
+    else:
+        roles = []
+        if index.listed["outbound-rtp"]:
+            roles.append(PRODUCING)
+        if index.listed["inbound-rtp"]:
+            roles.append(CONSUMING)
+        roles = roles or [PRODUCING]
+    entries = [(sid, _pair_entry(index, index.get(sid))) for sid in ids]
+    out = [(roles[0], sid, entry) for sid, entry in entries]
+    for r in roles[1:]:
+        out.extend((r, sid, dict(entry)) for sid, entry in entries)
+    return out

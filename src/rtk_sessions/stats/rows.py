@@ -30,14 +30,15 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from .normalize import normalize_report
-from .pairs import selected_pair_rtt
+from .normalize import ReportIndex, normalize_report
+from .pairs import selected_pair_rtt, selected_pair_rtt_indexed
 from .scoring import audio_mos, screenshare_video_mos, video_mos
 from .types import QualityThresholds, SampleRow, StreamLabel, num
 
-__all__ = ["iso_timestamp", "sample_rows"]
+__all__ = ["iso_timestamp", "sample_rows", "sample_rows_indexed"]
 
 _QL_STATES = ("bandwidth", "cpu", "none", "other")
 _QL_REASONS = frozenset(_QL_STATES)
@@ -534,6 +535,381 @@ def sample_rows(
             rows.append(
                 SampleRow(
                     kind=row_kind,
+                    stream_key=f"{namespace}:{stype}:{ssrc}",
+                    timestamp_ms=float(ts),
+                    values=values,
+                )
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest fast path. ``sample_rows_indexed`` gives exactly what ``sample_rows`` gives (same
+# rows, same values in the same key order); tests/stats/test_fast_path.py holds it to that on
+# every real recording and on random reports. It differs only in how it gets there: linked
+# objects come from per-report indexes instead of scans, helpers are inlined, the ISO timestamp of
+# a report is formatted once and derived ids are memoized.
+
+_isfinite = math.isfinite
+_NO_LOSS: Mapping[str, Any] = {"packetsLost": 0}
+
+
+def _fd(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
+    """``_Delta(prev, cur)(name)``."""
+    a = prev.get(name)
+    if a.__class__ is float:
+        if a - a != 0:
+            return None
+    elif a.__class__ is not int and num(a) is None:
+        return None
+    b = cur.get(name)
+    if b.__class__ is float:
+        if b - b != 0:
+            return None
+    elif b.__class__ is not int and num(b) is None:
+        return None
+    diff = b - a
+    if diff.__class__ is int:
+        if diff < 0:
+            raise _Reset(name)
+        return diff
+    if num(diff) is None:
+        return None
+    if diff < 0:
+        raise _Reset(name)
+    return diff if isinstance(diff, int) else round(diff, 6)
+
+
+def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
+    """``_Delta(prev, cur)(name, clamp=True)``."""
+    try:
+        return _fd(prev, cur, name)
+    except _Reset:
+        return 0
+
+
+def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
+    """``_gauge(stats, name, upper)``."""
+    value = stats.get(name)
+    if value.__class__ is not float and value.__class__ is not int:
+        value = num(value)
+        if value is None:
+            return None
+    elif value.__class__ is float and value - value != 0:
+        return None
+    return value if 0 <= value <= upper else None
+
+
+@lru_cache(maxsize=16384)
+def _derived_id_cached(namespace: str, direction: str, ssrc: int) -> str:
+    return _derived_id(namespace, direction, ssrc)
+
+
+def _fast_compact(values: dict[str, Any]) -> dict[str, Any]:
+    """``_compact(values)``."""
+    return {
+        k: v
+        for k, v in values.items()
+        if v is not None
+        and (v.__class__ is int or v.__class__ is str or not isinstance(v, float) or _isfinite(v))
+    }
+
+
+def _remote_inbound_indexed(
+    index: ReportIndex, outbound: Mapping[str, Any], out_id: str
+) -> Mapping[str, Any]:
+    """``_remote_inbound(report, outbound, _index(report, "remote-inbound-rtp"))``."""
+    ref = outbound.get("remoteId")
+    if isinstance(ref, str) and index.type_of(ref) == "remote-inbound-rtp":
+        return index.get(ref)  # type: ignore[no-any-return]
+    by_local: dict[str, str] | None = index.memo.get("ri-local")
+    if by_local is None:
+        by_local = {}
+        for sid in index.listed["remote-inbound-rtp"]:
+            local = index.get(sid).get("localId")
+            if isinstance(local, str) and local not in by_local:
+                by_local[local] = sid
+        index.memo["ri-local"] = by_local
+    sid = by_local.get(out_id)
+    if sid is None:
+        sid = index.by_ssrc("remote-inbound-rtp").get(outbound["ssrc"])
+        if sid is None:
+            return {}
+    return index.get(sid)  # type: ignore[no-any-return]
+
+
+def _producer_indexed(
+    prev_index: ReportIndex,
+    index: ReportIndex,
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    prev_id: str,
+    cur_id: str,
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+    stamp: str,
+) -> dict[str, Any]:
+    """``_producer_row(...)`` (``stamp``: the ISO timestamp of ``cur``)."""
+    ssrc = cur["ssrc"]
+    kind = cur["kind"]
+    packets = _fd(prev, cur, "packetsSent")
+    sent_bytes = _fd(prev, cur, "bytesSent")
+    ri_cur = _remote_inbound_indexed(index, cur, cur_id)
+    ri_prev = _remote_inbound_indexed(prev_index, prev, prev_id)
+    lost = None
+    if num(ri_cur.get("packetsLost")) is not None:
+        lost = _fd_clamped(ri_prev if ri_prev else _NO_LOSS, ri_cur, "packetsLost")
+    fraction = _fgauge(ri_cur, "fractionLost", 1.0)
+    if lost is not None and packets:
+        loss_pct = min(100.0, 100 * lost / packets)
+    elif fraction is not None:
+        loss_pct = 100.0 * fraction
+    else:
+        loss_pct = 0.0
+    jitter = _fgauge(ri_cur, "jitter", _MAX_SECONDS)
+    rtt = _fgauge(ri_cur, "roundTripTime", _MAX_SECONDS)
+    bitrate = sent_bytes * 8 / elapsed if sent_bytes is not None else None
+    rtt_ms = (rtt * 1000 if rtt >= 0 else None) if rtt is not None else thresholds.default_rtt_ms
+    buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
+    producer_id = label.producer_id if label else None
+    mid = cur.get("mid")
+    values: dict[str, Any] = {
+        "mos_quality": None,
+        "timestamp": stamp,
+        "packets_lost": lost if lost is not None else 0,
+        "jitter": jitter if jitter is not None else 0,
+        "rtt": rtt if rtt is not None else 0,
+        "packets_sent": packets,
+        "bytes_sent": sent_bytes,
+        "producer_id": producer_id or _derived_id_cached(namespace, "outbound-rtp", ssrc),
+        "ssrc": ssrc,
+        "mid": mid if isinstance(mid, str) else None,
+    }
+    fps = None
+    reason = cur.get("qualityLimitationReason")
+    reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
+    source_id = cur.get("mediaSourceId")
+    source = index.get(source_id) if isinstance(source_id, str) else None
+    expected_fps = num((source or {}).get("framesPerSecond")) or thresholds.expected_frame_rate
+    if kind == "video":
+        frames = _fd(prev, cur, "framesEncoded")
+        fps = _frame_rate(cur, frames, elapsed)
+        values["frame_width"] = _dimension(cur, "frameWidth")
+        values["frame_height"] = _dimension(cur, "frameHeight")
+        values["frames_per_second"] = fps
+        values["frames_encoded"] = frames
+        values["key_frames_encoded"] = _fd(prev, cur, "keyFramesEncoded")
+        values["pli_count"] = _fd(prev, cur, "pliCount")
+        values["fir_count"] = _fd(prev, cur, "firCount")
+        values["quality_limitation_reason"] = reason
+        values["quality_limitation_durations"] = _ql_durations(prev, cur)
+        values["quality_limitation_resolution_changes"] = _fd(
+            prev, cur, "qualityLimitationResolutionChanges"
+        )
+    values["mos_quality"] = _score(
+        kind=kind,
+        screenshare=label is not None and label.source == "screenshare",
+        packets=packets,
+        bitrate=bitrate,
+        loss_pct=loss_pct,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_ms,
+        stats=cur,
+        codec=index.linked(cur.get("codecId"), "codec"),
+        fps=fps,
+        expected_fps=expected_fps,
+        limited=reason not in (None, "none"),
+        thresholds=thresholds,
+    )
+    active = cur.get("active")
+    values["_interval_s"] = round(elapsed, 6)
+    values["_loss_pct"] = round(loss_pct, 6)
+    values["_bitrate_bps"] = round(bitrate, 3) if bitrate is not None else None
+    values["_rtt_ms"] = rtt_ms
+    values["_buffer_delay_ms"] = buffer_ms
+    values["_nack_count"] = _fd(prev, cur, "nackCount")
+    values["_active"] = active if isinstance(active, bool) else None
+    return _fast_compact(values)
+
+
+def _consumer_indexed(
+    index: ReportIndex,
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+    stamp: str,
+) -> dict[str, Any]:
+    """``_consumer_row(...)`` (``stamp``: the ISO timestamp of ``cur``)."""
+    ssrc = cur["ssrc"]
+    kind = cur["kind"]
+    packets = _fd(prev, cur, "packetsReceived")
+    received_bytes = _fd(prev, cur, "bytesReceived")
+    lost = _fd_clamped(prev, cur, "packetsLost")
+    expected = (lost or 0) + (packets or 0)
+    loss_pct = 100 * (lost or 0) / expected if expected > 0 else 0.0
+    jitter = _fgauge(cur, "jitter", _MAX_SECONDS)
+    jbd = _fd(prev, cur, "jitterBufferDelay")
+    emitted = _fd(prev, cur, "jitterBufferEmittedCount")
+    buffer_ms = (
+        jbd / emitted * 1000 if jbd is not None and emitted else thresholds.default_buffer_delay_ms
+    )
+    rtt = selected_pair_rtt_indexed(index, cur.get("transportId"))
+    if rtt is None:
+        remote_id = cur.get("remoteId")
+        remote = index.get(remote_id) if isinstance(remote_id, str) else None
+        rtt = _fgauge(remote or {}, "roundTripTime", _MAX_SECONDS)
+    rtt_ms = rtt * 1000 if rtt is not None and rtt >= 0 else None
+    rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
+    bitrate = received_bytes * 8 / elapsed if received_bytes is not None else None
+    mid = cur.get("mid")
+    values: dict[str, Any] = {
+        "mos_quality": None,
+        "timestamp": stamp,
+        "packets_lost": lost,
+        "jitter": jitter,
+        "packets_received": packets,
+        "bytes_received": received_bytes,
+        "jitter_buffer_delay": jbd,
+        "jitter_buffer_emitted_count": emitted,
+        "consumer_id": (label.consumer_id if label else None)
+        or _derived_id_cached(namespace, "inbound-rtp", ssrc),
+        "producer_id": label.producer_id if label else None,
+        "peer_id": label.remote_peer_id if label else None,
+        "ssrc": ssrc,
+        "mid": mid if isinstance(mid, str) else None,
+    }
+    fps = None
+    video = kind == "video"
+    if video:
+        frames = _fd(prev, cur, "framesDecoded")
+        fps = _frame_rate(cur, frames, elapsed)
+        values["frame_width"] = _dimension(cur, "frameWidth")
+        values["frame_height"] = _dimension(cur, "frameHeight")
+        values["frames_per_second"] = fps
+        values["frames_decoded"] = frames
+        values["frames_dropped"] = _fd(prev, cur, "framesDropped")
+        values["key_frames_decoded"] = _fd(prev, cur, "keyFramesDecoded")
+        values["fir_count"] = _fd(prev, cur, "firCount")
+    else:
+        values["concealment_events"] = _fd(prev, cur, "concealmentEvents")
+    values["mos_quality"] = _score(
+        kind=kind,
+        screenshare=label is not None and label.source == "screenshare",
+        packets=packets,
+        bitrate=bitrate,
+        loss_pct=loss_pct,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_ms,
+        stats=cur,
+        codec=index.linked(cur.get("codecId"), "codec"),
+        fps=fps,
+        expected_fps=thresholds.expected_frame_rate,
+        limited=False,
+        thresholds=thresholds,
+    )
+    values["_interval_s"] = round(elapsed, 6)
+    values["_loss_pct"] = round(loss_pct, 6)
+    values["_bitrate_bps"] = round(bitrate, 3) if bitrate is not None else None
+    values["_rtt_ms"] = rtt_ms
+    values["_buffer_delay_ms"] = round(buffer_ms, 6)
+    values["_nack_count"] = _fd(prev, cur, "nackCount")
+    if video:
+        values["_freeze_count"] = _fd(prev, cur, "freezeCount")
+        values["_freezes_duration_s"] = _fd(prev, cur, "totalFreezesDuration")
+        values["_pause_count"] = _fd(prev, cur, "pauseCount")
+        values["_frames_received"] = _fd(prev, cur, "framesReceived")
+    return _fast_compact(values)
+
+
+_ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
+
+
+def sample_rows_indexed(
+    previous: ReportIndex | None,
+    current: ReportIndex,
+    *,
+    namespace: str,
+    labels: Sequence[StreamLabel] = (),
+    thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
+) -> list[SampleRow]:
+    """``sample_rows(previous_raw, current_raw, namespace=…, labels=…, thresholds=…)`` for
+    ``previous = ReportIndex(previous_raw)`` (or ``None``) and ``current = ReportIndex(current_raw)``:
+    the same rows, values in the same key order. Never raises.
+    """
+    if previous is None or not previous or not current:
+        return []
+    if not isinstance(namespace, str):
+        namespace = str(namespace)
+    if not isinstance(thresholds, QualityThresholds):
+        thresholds = QualityThresholds()
+    label_list = _as_labels(labels)
+    stamps: dict[Any, str | None] = {}
+    rows: list[SampleRow] = []
+    for stype, role in _ROLES:
+        before = previous.by_ssrc(stype)
+        if not before:
+            continue
+        for ssrc, cur_id in current.by_ssrc(stype).items():
+            prev_id = before.get(ssrc)
+            if prev_id is None:
+                continue
+            cur = current.get(cur_id)
+            kind = cur.get("kind")
+            if kind != "audio" and kind != "video":
+                continue
+            prev = previous.get(prev_id)
+            ts = cur.get("timestamp")
+            if ts.__class__ is not float and ts.__class__ is not int:
+                ts = num(ts)
+                if ts is None:
+                    continue
+            elif ts.__class__ is float and ts - ts != 0:
+                continue
+            ts_prev = num(prev.get("timestamp"))
+            if ts_prev is None:
+                continue
+            elapsed = (ts - ts_prev) / 1000
+            if elapsed <= 0:
+                continue
+            if ts in stamps:
+                stamp = stamps[ts]
+            else:
+                stamp = stamps[ts] = iso_timestamp(ts)
+            if stamp is None:
+                continue
+            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+                continue
+            label = _label_for(cur, label_list) if label_list else None
+            try:
+                if stype == "outbound-rtp":
+                    values = _producer_indexed(
+                        previous,
+                        current,
+                        prev,
+                        cur,
+                        prev_id,
+                        cur_id,
+                        elapsed,
+                        label,
+                        namespace,
+                        thresholds,
+                        stamp,
+                    )
+                else:
+                    values = _consumer_indexed(
+                        current, prev, cur, elapsed, label, namespace, thresholds, stamp
+                    )
+            except _Reset:
+                continue
+            screenshare = label is not None and label.source == "screenshare"
+            rows.append(
+                SampleRow(
+                    kind=f"screenshare_{kind}_{role}" if screenshare else f"{kind}_{role}",
                     stream_key=f"{namespace}:{stype}:{ssrc}",
                     timestamp_ms=float(ts),
                     values=values,
