@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rtk_sessions import stats as current
     from rtk_sessions.stats.compact import compact_indexed
+    from rtk_sessions.stats.normalize import ReportIndex
     from rtk_sessions.stats.pairs import candidate_pairs_indexed
     from rtk_sessions.stats.rows import sample_rows_indexed
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def fresh() -> list[tuple[Any, Any]]:
             return [
-                (current.ReportIndex(c["stats"]), current.ReportIndex(p) if p is not None else None)
+                (ReportIndex(c["stats"]), ReportIndex(p) if p is not None else None)
                 for c, p, _ in work
             ]
 
@@ -256,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def n_norm(_: Any) -> None:
             for c, _p, _ro in work:
-                current.ReportIndex(c["stats"])
+                ReportIndex(c["stats"])
 
         def n_prev(_: Any) -> None:
             for _c, p, _ro in work:
                 if p is not None:
-                    current.ReportIndex(p)
+                    ReportIndex(p)
 
         def n_rows(indexes: list[tuple[Any, Any]]) -> None:
             for (c, _p, _ro), (rn, pn) in zip(work, indexes, strict=True):

@@ -7,7 +7,7 @@ sources: docs/quality-metrics.md. The domain layer calls exactly the names in ``
 from .aggregate import cumulative
 from .compact import compact_report
 from .ingest import ingest_report
-from .normalize import ReportIndex, normalize_report
+from .normalize import normalize_report
 from .pairs import candidate_pairs
 from .report import build_quality
 from .rows import sample_rows
@@ -16,7 +16,6 @@ from .types import KINDS, QualityThresholds, SampleRow, StreamLabel
 __all__ = [
     "KINDS",
     "QualityThresholds",
-    "ReportIndex",
     "SampleRow",
     "StreamLabel",
     "build_quality",
