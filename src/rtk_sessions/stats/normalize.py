@@ -227,7 +227,7 @@ class ReportIndex:
     raw: what ``normalize_report`` accepts (a ``NormalizedReport`` too); anything else is empty.
     """
 
-    __slots__ = ("_raw", "_types", "_norm", "listed", "kept", "memo")
+    __slots__ = ("_norm", "_raw", "kept", "listed", "memo", "types")
 
     def __init__(self, raw: Any) -> None:
         raws: dict[str, Mapping[str, Any]] = {}
@@ -288,7 +288,8 @@ class ReportIndex:
                     if stype in _KEPT_TYPES:
                         kept.append(sid)
         self._raw = raws
-        self._types = types
+        #: the normalized ``type`` of every object, by id (read-only).
+        self.types = types
         self._norm: dict[str, Mapping[str, Any]] = {}
         #: ids of outbound-rtp, inbound-rtp, remote-inbound-rtp, transport and candidate-pair
         #: objects (normalized types), each in report order.
@@ -302,7 +303,7 @@ class ReportIndex:
 
     def type_of(self, sid: Any) -> str | None:
         """The normalized ``type`` of the object ``sid``; ``None`` when there is none."""
-        return self._types.get(sid) if isinstance(sid, str) else None
+        return self.types.get(sid) if isinstance(sid, str) else None
 
     def linked(self, ref: Any, stype: str) -> Mapping[str, Any]:
         """The object ``ref`` points to when its normalized type is ``stype``, else ``{}``.
@@ -310,7 +311,7 @@ class ReportIndex:
         Only for targets that normalization changes in ``type``/``id`` at most (track, codec,
         media-source): their other members are returned as the caller sent them.
         """
-        if isinstance(ref, str) and self._types.get(ref) == stype:
+        if isinstance(ref, str) and self.types.get(ref) == stype:
             return self._raw[ref]
         return {}
 
@@ -322,7 +323,7 @@ class ReportIndex:
         value = self._raw.get(sid)
         if value is None:
             return default
-        stype = self._types[sid]
+        stype = self.types[sid]
         if value.get("type") == stype and value.get("id") == sid and self._as_is(stype, value):
             stats = value
         else:
@@ -350,7 +351,9 @@ class ReportIndex:
                 return False
             if stype == "inbound-rtp":
                 track = self.linked(value.get("trackId"), "track")
-                return not any(name not in value and name in track for name in _TRACK_FIELDS)
+                return not track or not any(
+                    name not in value and name in track for name in _TRACK_FIELDS
+                )
             if stype == "outbound-rtp":
                 return isinstance(value.get("trackIdentifier"), str)
             return True

@@ -544,11 +544,14 @@ def sample_rows(
 
 
 # ---------------------------------------------------------------------------------------------
-# The ingest fast path. ``sample_rows_indexed`` gives exactly what ``sample_rows`` gives (same
-# rows, same values in the same key order); tests/stats/test_fast_path.py holds it to that on
-# every real recording and on random reports. It differs only in how it gets there: linked
-# objects come from per-report indexes instead of scans, helpers are inlined, the ISO timestamp of
-# a report is formatted once and derived ids are memoized.
+# The ingest fast path. ``sample_rows_indexed`` gives exactly what ``sample_rows`` gives (the same
+# rows, values in the same key order); tests/stats/test_fast_path.py holds it to that on every real
+# recording and on random reports. It differs only in how it gets there: linked objects come from
+# per-report indexes instead of scans, the helpers above are inlined for plain ``int``/``float``
+# members (anything else goes through them), a report's ISO timestamp is formatted once, derived
+# ids and codec fmtp flags are memoized, and row values are inserted in their final order instead
+# of being filtered afterwards. Fallible steps (``_Reset``, arithmetic on absurd numbers) run in
+# the same order as in ``_producer_row``/``_consumer_row``, so both paths fail alike.
 
 _isfinite = math.isfinite
 _NO_LOSS: Mapping[str, Any] = {"packetsLost": 0}
@@ -557,47 +560,66 @@ _NO_LOSS: Mapping[str, Any] = {"packetsLost": 0}
 def _fd(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
     """``_Delta(prev, cur)(name)``."""
     a = prev.get(name)
-    if a.__class__ is float:
-        if a - a != 0:
-            return None
-    elif a.__class__ is not int and num(a) is None:
+    if a is None:
         return None
     b = cur.get(name)
-    if b.__class__ is float:
-        if b - b != 0:
-            return None
-    elif b.__class__ is not int and num(b) is None:
+    if b is None:
         return None
-    diff = b - a
-    if diff.__class__ is int:
+    ca = a.__class__
+    cb = b.__class__
+    if (ca is int or ca is float) and (cb is int or cb is float):
+        diff = b - a
+        if diff.__class__ is int:
+            if diff < 0:
+                raise _Reset(name)
+            return diff
+        if diff - diff != 0:  # a or b not finite, or the difference overflowed
+            return None
         if diff < 0:
             raise _Reset(name)
-        return diff
-    if num(diff) is None:
-        return None
-    if diff < 0:
-        raise _Reset(name)
-    return diff if isinstance(diff, int) else round(diff, 6)
+        return round(diff, 6)
+    return _Delta(prev, cur)(name)
 
 
 def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
     """``_Delta(prev, cur)(name, clamp=True)``."""
-    try:
-        return _fd(prev, cur, name)
-    except _Reset:
-        return 0
+    a = prev.get(name)
+    if a is None:
+        return None
+    b = cur.get(name)
+    if b is None:
+        return None
+    ca = a.__class__
+    cb = b.__class__
+    if (ca is int or ca is float) and (cb is int or cb is float):
+        diff = b - a
+        if diff.__class__ is int:
+            return diff if diff >= 0 else 0
+        if diff - diff != 0:
+            return None
+        return round(diff, 6) if diff >= 0 else 0
+    return _Delta(prev, cur)(name, clamp=True)
 
 
 def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
     """``_gauge(stats, name, upper)``."""
     value = stats.get(name)
-    if value.__class__ is not float and value.__class__ is not int:
-        value = num(value)
-        if value is None:
-            return None
-    elif value.__class__ is float and value - value != 0:
-        return None
-    return value if 0 <= value <= upper else None
+    cls = value.__class__
+    if cls is float or cls is int:
+        return value if 0 <= value <= upper else None  # NaN and ±inf fail the comparison
+    value = num(value)
+    return value if value is not None and 0 <= value <= upper else None
+
+
+def _fdimension(stats: Mapping[str, Any], name: str) -> int | None:
+    """``_dimension(stats, name)``."""
+    value = _fgauge(stats, name, _MAX_DIMENSION)
+    return int(value) if value is not None else None
+
+
+def _ok(value: Any) -> bool:
+    """What ``_compact`` keeps: not ``None`` and not a non-finite float."""
+    return value is not None and not (isinstance(value, float) and not _isfinite(value))
 
 
 @lru_cache(maxsize=16384)
@@ -605,14 +627,59 @@ def _derived_id_cached(namespace: str, direction: str, ssrc: int) -> str:
     return _derived_id(namespace, direction, ssrc)
 
 
-def _fast_compact(values: dict[str, Any]) -> dict[str, Any]:
-    """``_compact(values)``."""
-    return {
-        k: v
-        for k, v in values.items()
-        if v is not None
-        and (v.__class__ is int or v.__class__ is str or not isinstance(v, float) or _isfinite(v))
-    }
+@lru_cache(maxsize=256)
+def _audio_flags(fmtp_line: str) -> tuple[bool, bool]:
+    """(dtx, fec) of ``_score`` for a codec with this ``sdpFmtpLine``."""
+    codec = {"sdpFmtpLine": fmtp_line}
+    return _fmtp_flag(codec, "usedtx") is True, _fmtp_flag(codec, "useinbandfec") is not False
+
+
+def _mos(
+    kind: str,
+    screenshare: bool,
+    packets: float | int | None,
+    bitrate: float | None,
+    loss_pct: float,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    width: int | None,
+    height: int | None,
+    codec: Mapping[str, Any],
+    fps: float | None,
+    expected_fps: float,
+    limited: bool,
+    thresholds: QualityThresholds,
+) -> float:
+    """``_score(...)``, with the frame size already read (``_dimension``)."""
+    if packets == 0 or bitrate == 0 or (packets is None and bitrate is None):
+        return 1.0
+    if kind == "audio":
+        line = codec.get("sdpFmtpLine")
+        dtx, fec = _audio_flags(line) if isinstance(line, str) else (False, True)
+        if not dtx and bitrate is not None and bitrate < thresholds.audio_min_bitrate_bps:
+            return 1.0
+        return audio_mos(
+            loss_pct=loss_pct,
+            bitrate_bps=bitrate,
+            rtt_ms=rtt_ms,
+            buffer_delay_ms=buffer_delay_ms,
+            fec=fec,
+            dtx=dtx,
+        )
+    if screenshare or width is None or height is None or fps is None or bitrate is None:
+        return screenshare_video_mos(loss_pct=loss_pct, limited=limited)
+    mime = codec.get("mimeType")
+    vp9 = isinstance(mime, str) and mime.lower() == "video/vp9"
+    return video_mos(
+        bitrate_bps=bitrate,
+        width=width,
+        height=height,
+        frame_rate=fps,
+        expected_frame_rate=expected_fps,
+        rtt_ms=rtt_ms,
+        buffer_delay_ms=buffer_delay_ms,
+        codec_factor=1.2 if vp9 else 1.0,
+    )
 
 
 def _remote_inbound_indexed(
@@ -620,7 +687,7 @@ def _remote_inbound_indexed(
 ) -> Mapping[str, Any]:
     """``_remote_inbound(report, outbound, _index(report, "remote-inbound-rtp"))``."""
     ref = outbound.get("remoteId")
-    if isinstance(ref, str) and index.type_of(ref) == "remote-inbound-rtp":
+    if isinstance(ref, str) and index.types.get(ref) == "remote-inbound-rtp":
         return index.get(ref)  # type: ignore[no-any-return]
     by_local: dict[str, str] | None = index.memo.get("ri-local")
     if by_local is None:
@@ -651,15 +718,15 @@ def _producer_indexed(
     thresholds: QualityThresholds,
     stamp: str,
 ) -> dict[str, Any]:
-    """``_producer_row(...)`` (``stamp``: the ISO timestamp of ``cur``)."""
+    """``_producer_row(...)``; ``stamp`` is ``iso_timestamp(cur["timestamp"])``."""
     ssrc = cur["ssrc"]
     kind = cur["kind"]
     packets = _fd(prev, cur, "packetsSent")
     sent_bytes = _fd(prev, cur, "bytesSent")
     ri_cur = _remote_inbound_indexed(index, cur, cur_id)
-    ri_prev = _remote_inbound_indexed(prev_index, prev, prev_id)
     lost = None
     if num(ri_cur.get("packetsLost")) is not None:
+        ri_prev = _remote_inbound_indexed(prev_index, prev, prev_id)
         lost = _fd_clamped(ri_prev if ri_prev else _NO_LOSS, ri_cur, "packetsLost")
     fraction = _fgauge(ri_cur, "fractionLost", 1.0)
     if lost is not None and packets:
@@ -671,67 +738,101 @@ def _producer_indexed(
     jitter = _fgauge(ri_cur, "jitter", _MAX_SECONDS)
     rtt = _fgauge(ri_cur, "roundTripTime", _MAX_SECONDS)
     bitrate = sent_bytes * 8 / elapsed if sent_bytes is not None else None
-    rtt_ms = (rtt * 1000 if rtt >= 0 else None) if rtt is not None else thresholds.default_rtt_ms
+    rtt_ms = rtt * 1000 if rtt is not None else thresholds.default_rtt_ms
     buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
-    producer_id = label.producer_id if label else None
-    mid = cur.get("mid")
-    values: dict[str, Any] = {
-        "mos_quality": None,
-        "timestamp": stamp,
-        "packets_lost": lost if lost is not None else 0,
-        "jitter": jitter if jitter is not None else 0,
-        "rtt": rtt if rtt is not None else 0,
-        "packets_sent": packets,
-        "bytes_sent": sent_bytes,
-        "producer_id": producer_id or _derived_id_cached(namespace, "outbound-rtp", ssrc),
-        "ssrc": ssrc,
-        "mid": mid if isinstance(mid, str) else None,
-    }
-    fps = None
+    producer_id = (label.producer_id if label else None) or _derived_id_cached(
+        namespace, "outbound-rtp", ssrc
+    )
     reason = cur.get("qualityLimitationReason")
     reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
     source_id = cur.get("mediaSourceId")
     source = index.get(source_id) if isinstance(source_id, str) else None
     expected_fps = num((source or {}).get("framesPerSecond")) or thresholds.expected_frame_rate
+    fps = width = height = None
     if kind == "video":
         frames = _fd(prev, cur, "framesEncoded")
-        fps = _frame_rate(cur, frames, elapsed)
-        values["frame_width"] = _dimension(cur, "frameWidth")
-        values["frame_height"] = _dimension(cur, "frameHeight")
-        values["frames_per_second"] = fps
-        values["frames_encoded"] = frames
-        values["key_frames_encoded"] = _fd(prev, cur, "keyFramesEncoded")
-        values["pli_count"] = _fd(prev, cur, "pliCount")
-        values["fir_count"] = _fd(prev, cur, "firCount")
-        values["quality_limitation_reason"] = reason
-        values["quality_limitation_durations"] = _ql_durations(prev, cur)
-        values["quality_limitation_resolution_changes"] = _fd(
-            prev, cur, "qualityLimitationResolutionChanges"
-        )
-    values["mos_quality"] = _score(
-        kind=kind,
-        screenshare=label is not None and label.source == "screenshare",
-        packets=packets,
-        bitrate=bitrate,
-        loss_pct=loss_pct,
-        rtt_ms=rtt_ms,
-        buffer_delay_ms=buffer_ms,
-        stats=cur,
-        codec=index.linked(cur.get("codecId"), "codec"),
-        fps=fps,
-        expected_fps=expected_fps,
-        limited=reason not in (None, "none"),
-        thresholds=thresholds,
+        fps = _fgauge(cur, "framesPerSecond", _MAX_FPS)
+        if fps is None and frames is not None:
+            fps = round(frames / elapsed, 2)
+        width = _fdimension(cur, "frameWidth")
+        height = _fdimension(cur, "frameHeight")
+        key_frames = _fd(prev, cur, "keyFramesEncoded")
+        pli = _fd(prev, cur, "pliCount")
+        fir = _fd(prev, cur, "firCount")
+        durations = _ql_durations(prev, cur)
+        resolution_changes = _fd(prev, cur, "qualityLimitationResolutionChanges")
+    mos = _mos(
+        kind,
+        label is not None and label.source == "screenshare",
+        packets,
+        bitrate,
+        loss_pct,
+        rtt_ms,
+        buffer_ms,
+        width,
+        height,
+        index.linked(cur.get("codecId"), "codec"),
+        fps,
+        expected_fps,
+        reason not in (None, "none"),
+        thresholds,
     )
+    interval = round(elapsed, 6)
+    loss = round(loss_pct, 6)
+    bitrate_bps = round(bitrate, 3) if bitrate is not None else None
+    nack = _fd(prev, cur, "nackCount")
+    values: dict[str, Any] = {"mos_quality": mos} if mos - mos == 0 else {}
+    values["timestamp"] = stamp
+    values["packets_lost"] = lost if lost is not None else 0
+    values["jitter"] = jitter if jitter is not None else 0
+    values["rtt"] = rtt if rtt is not None else 0
+    if packets is not None:
+        values["packets_sent"] = packets
+    if sent_bytes is not None:
+        values["bytes_sent"] = sent_bytes
+    if _ok(producer_id):
+        values["producer_id"] = producer_id
+    values["ssrc"] = ssrc
+    mid = cur.get("mid")
+    if isinstance(mid, str):
+        values["mid"] = mid
+    if kind == "video":
+        if width is not None:
+            values["frame_width"] = width
+        if height is not None:
+            values["frame_height"] = height
+        if fps is not None and fps - fps == 0:
+            values["frames_per_second"] = fps
+        if frames is not None:
+            values["frames_encoded"] = frames
+        if key_frames is not None:
+            values["key_frames_encoded"] = key_frames
+        if pli is not None:
+            values["pli_count"] = pli
+        if fir is not None:
+            values["fir_count"] = fir
+        if reason is not None:
+            values["quality_limitation_reason"] = reason
+        if durations is not None:
+            values["quality_limitation_durations"] = durations
+        if resolution_changes is not None:
+            values["quality_limitation_resolution_changes"] = resolution_changes
+    if interval - interval == 0:
+        values["_interval_s"] = interval
+    if loss - loss == 0:
+        values["_loss_pct"] = loss
+    if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
+        values["_bitrate_bps"] = bitrate_bps
+    if _ok(rtt_ms):
+        values["_rtt_ms"] = rtt_ms
+    if _ok(buffer_ms):
+        values["_buffer_delay_ms"] = buffer_ms
+    if nack is not None:
+        values["_nack_count"] = nack
     active = cur.get("active")
-    values["_interval_s"] = round(elapsed, 6)
-    values["_loss_pct"] = round(loss_pct, 6)
-    values["_bitrate_bps"] = round(bitrate, 3) if bitrate is not None else None
-    values["_rtt_ms"] = rtt_ms
-    values["_buffer_delay_ms"] = buffer_ms
-    values["_nack_count"] = _fd(prev, cur, "nackCount")
-    values["_active"] = active if isinstance(active, bool) else None
-    return _fast_compact(values)
+    if isinstance(active, bool):
+        values["_active"] = active
+    return values
 
 
 def _consumer_indexed(
@@ -744,7 +845,7 @@ def _consumer_indexed(
     thresholds: QualityThresholds,
     stamp: str,
 ) -> dict[str, Any]:
-    """``_consumer_row(...)`` (``stamp``: the ISO timestamp of ``cur``)."""
+    """``_consumer_row(...)``; ``stamp`` is ``iso_timestamp(cur["timestamp"])``."""
     ssrc = cur["ssrc"]
     kind = cur["kind"]
     packets = _fd(prev, cur, "packetsReceived")
@@ -763,69 +864,117 @@ def _consumer_indexed(
         remote_id = cur.get("remoteId")
         remote = index.get(remote_id) if isinstance(remote_id, str) else None
         rtt = _fgauge(remote or {}, "roundTripTime", _MAX_SECONDS)
-    rtt_ms = rtt * 1000 if rtt is not None and rtt >= 0 else None
-    rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
+    rtt_ms = rtt * 1000 if rtt is not None else thresholds.default_rtt_ms
     bitrate = received_bytes * 8 / elapsed if received_bytes is not None else None
-    mid = cur.get("mid")
-    values: dict[str, Any] = {
-        "mos_quality": None,
-        "timestamp": stamp,
-        "packets_lost": lost,
-        "jitter": jitter,
-        "packets_received": packets,
-        "bytes_received": received_bytes,
-        "jitter_buffer_delay": jbd,
-        "jitter_buffer_emitted_count": emitted,
-        "consumer_id": (label.consumer_id if label else None)
-        or _derived_id_cached(namespace, "inbound-rtp", ssrc),
-        "producer_id": label.producer_id if label else None,
-        "peer_id": label.remote_peer_id if label else None,
-        "ssrc": ssrc,
-        "mid": mid if isinstance(mid, str) else None,
-    }
-    fps = None
+    if label:
+        consumer_id = label.consumer_id or _derived_id_cached(namespace, "inbound-rtp", ssrc)
+        producer_id, peer_id = label.producer_id, label.remote_peer_id
+    else:
+        consumer_id = _derived_id_cached(namespace, "inbound-rtp", ssrc)
+        producer_id = peer_id = None
+    fps = width = height = None
     video = kind == "video"
     if video:
         frames = _fd(prev, cur, "framesDecoded")
-        fps = _frame_rate(cur, frames, elapsed)
-        values["frame_width"] = _dimension(cur, "frameWidth")
-        values["frame_height"] = _dimension(cur, "frameHeight")
-        values["frames_per_second"] = fps
-        values["frames_decoded"] = frames
-        values["frames_dropped"] = _fd(prev, cur, "framesDropped")
-        values["key_frames_decoded"] = _fd(prev, cur, "keyFramesDecoded")
-        values["fir_count"] = _fd(prev, cur, "firCount")
+        fps = _fgauge(cur, "framesPerSecond", _MAX_FPS)
+        if fps is None and frames is not None:
+            fps = round(frames / elapsed, 2)
+        width = _fdimension(cur, "frameWidth")
+        height = _fdimension(cur, "frameHeight")
+        dropped = _fd(prev, cur, "framesDropped")
+        key_frames = _fd(prev, cur, "keyFramesDecoded")
+        fir = _fd(prev, cur, "firCount")
     else:
-        values["concealment_events"] = _fd(prev, cur, "concealmentEvents")
-    values["mos_quality"] = _score(
-        kind=kind,
-        screenshare=label is not None and label.source == "screenshare",
-        packets=packets,
-        bitrate=bitrate,
-        loss_pct=loss_pct,
-        rtt_ms=rtt_ms,
-        buffer_delay_ms=buffer_ms,
-        stats=cur,
-        codec=index.linked(cur.get("codecId"), "codec"),
-        fps=fps,
-        expected_fps=thresholds.expected_frame_rate,
-        limited=False,
-        thresholds=thresholds,
+        concealment = _fd(prev, cur, "concealmentEvents")
+    mos = _mos(
+        kind,
+        label is not None and label.source == "screenshare",
+        packets,
+        bitrate,
+        loss_pct,
+        rtt_ms,
+        buffer_ms,
+        width,
+        height,
+        index.linked(cur.get("codecId"), "codec"),
+        fps,
+        thresholds.expected_frame_rate,
+        False,
+        thresholds,
     )
-    values["_interval_s"] = round(elapsed, 6)
-    values["_loss_pct"] = round(loss_pct, 6)
-    values["_bitrate_bps"] = round(bitrate, 3) if bitrate is not None else None
-    values["_rtt_ms"] = rtt_ms
-    values["_buffer_delay_ms"] = round(buffer_ms, 6)
-    values["_nack_count"] = _fd(prev, cur, "nackCount")
+    interval = round(elapsed, 6)
+    loss = round(loss_pct, 6)
+    bitrate_bps = round(bitrate, 3) if bitrate is not None else None
+    buffer_ms = round(buffer_ms, 6)
+    nack = _fd(prev, cur, "nackCount")
     if video:
-        values["_freeze_count"] = _fd(prev, cur, "freezeCount")
-        values["_freezes_duration_s"] = _fd(prev, cur, "totalFreezesDuration")
-        values["_pause_count"] = _fd(prev, cur, "pauseCount")
-        values["_frames_received"] = _fd(prev, cur, "framesReceived")
-    return _fast_compact(values)
-
-
+        freezes = _fd(prev, cur, "freezeCount")
+        freezes_s = _fd(prev, cur, "totalFreezesDuration")
+        pauses = _fd(prev, cur, "pauseCount")
+        received_frames = _fd(prev, cur, "framesReceived")
+    values: dict[str, Any] = {"mos_quality": mos} if mos - mos == 0 else {}
+    values["timestamp"] = stamp
+    if lost is not None:
+        values["packets_lost"] = lost
+    if jitter is not None:
+        values["jitter"] = jitter
+    if packets is not None:
+        values["packets_received"] = packets
+    if received_bytes is not None:
+        values["bytes_received"] = received_bytes
+    if jbd is not None:
+        values["jitter_buffer_delay"] = jbd
+    if emitted is not None:
+        values["jitter_buffer_emitted_count"] = emitted
+    if _ok(consumer_id):
+        values["consumer_id"] = consumer_id
+    if producer_id is not None and _ok(producer_id):
+        values["producer_id"] = producer_id
+    if peer_id is not None and _ok(peer_id):
+        values["peer_id"] = peer_id
+    values["ssrc"] = ssrc
+    mid = cur.get("mid")
+    if isinstance(mid, str):
+        values["mid"] = mid
+    if video:
+        if width is not None:
+            values["frame_width"] = width
+        if height is not None:
+            values["frame_height"] = height
+        if fps is not None and fps - fps == 0:
+            values["frames_per_second"] = fps
+        if frames is not None:
+            values["frames_decoded"] = frames
+        if dropped is not None:
+            values["frames_dropped"] = dropped
+        if key_frames is not None:
+            values["key_frames_decoded"] = key_frames
+        if fir is not None:
+            values["fir_count"] = fir
+    elif concealment is not None:
+        values["concealment_events"] = concealment
+    if interval - interval == 0:
+        values["_interval_s"] = interval
+    if loss - loss == 0:
+        values["_loss_pct"] = loss
+    if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
+        values["_bitrate_bps"] = bitrate_bps
+    if _ok(rtt_ms):
+        values["_rtt_ms"] = rtt_ms
+    if _ok(buffer_ms):
+        values["_buffer_delay_ms"] = buffer_ms
+    if nack is not None:
+        values["_nack_count"] = nack
+    if video:
+        if freezes is not None:
+            values["_freeze_count"] = freezes
+        if freezes_s is not None:
+            values["_freezes_duration_s"] = freezes_s
+        if pauses is not None:
+            values["_pause_count"] = pauses
+        if received_frames is not None:
+            values["_frames_received"] = received_frames
+    return values
 _ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
 
 
