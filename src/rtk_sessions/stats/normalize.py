@@ -349,13 +349,14 @@ class ReportIndex:
                     return False
             if value.get("kind") not in ("audio", "video"):
                 return False
-            if stype == "inbound-rtp":
+            if stype == "inbound-rtp":  # old Chrome: members to copy from the track (or not)
+                return "trackId" not in value or not self.linked(value["trackId"], "track")
+            if stype == "outbound-rtp" and not isinstance(value.get("trackIdentifier"), str):
+                source = self.linked(value.get("mediaSourceId"), "media-source")
                 track = self.linked(value.get("trackId"), "track")
-                return not track or not any(
-                    name not in value and name in track for name in _TRACK_FIELDS
+                return not isinstance(source.get("trackIdentifier"), str) and not isinstance(
+                    track.get("trackIdentifier"), str
                 )
-            if stype == "outbound-rtp":
-                return isinstance(value.get("trackIdentifier"), str)
             return True
         if stype in _CANDIDATE_TYPES:
             ctype = value.get("candidateType")

@@ -35,7 +35,13 @@ from typing import Any
 
 from .normalize import ReportIndex, normalize_report
 from .pairs import selected_pair_rtt, selected_pair_rtt_indexed
-from .scoring import audio_mos, screenshare_video_mos, video_mos
+from .scoring import (
+    audio_mos,
+    audio_mos_positional,
+    screenshare_video_mos,
+    video_mos,
+    video_mos_positional,
+)
 from .types import QualityThresholds, SampleRow, StreamLabel, num
 
 __all__ = ["iso_timestamp", "sample_rows", "sample_rows_indexed"]
@@ -658,27 +664,13 @@ def _mos(
         dtx, fec = _audio_flags(line) if isinstance(line, str) else (False, True)
         if not dtx and bitrate is not None and bitrate < thresholds.audio_min_bitrate_bps:
             return 1.0
-        return audio_mos(
-            loss_pct=loss_pct,
-            bitrate_bps=bitrate,
-            rtt_ms=rtt_ms,
-            buffer_delay_ms=buffer_delay_ms,
-            fec=fec,
-            dtx=dtx,
-        )
+        return audio_mos_positional(loss_pct, bitrate, rtt_ms, buffer_delay_ms, fec, dtx)
     if screenshare or width is None or height is None or fps is None or bitrate is None:
         return screenshare_video_mos(loss_pct=loss_pct, limited=limited)
     mime = codec.get("mimeType")
     vp9 = isinstance(mime, str) and mime.lower() == "video/vp9"
-    return video_mos(
-        bitrate_bps=bitrate,
-        width=width,
-        height=height,
-        frame_rate=fps,
-        expected_frame_rate=expected_fps,
-        rtt_ms=rtt_ms,
-        buffer_delay_ms=buffer_delay_ms,
-        codec_factor=1.2 if vp9 else 1.0,
+    return video_mos_positional(
+        bitrate, width, height, fps, expected_fps, rtt_ms, buffer_delay_ms, 1.2 if vp9 else 1.0
     )
 
 
@@ -745,11 +737,12 @@ def _producer_indexed(
     )
     reason = cur.get("qualityLimitationReason")
     reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
-    source_id = cur.get("mediaSourceId")
-    source = index.get(source_id) if isinstance(source_id, str) else None
-    expected_fps = num((source or {}).get("framesPerSecond")) or thresholds.expected_frame_rate
     fps = width = height = None
+    expected_fps = thresholds.expected_frame_rate  # audio rows do not use it
     if kind == "video":
+        source_id = cur.get("mediaSourceId")
+        source = index.get(source_id) if isinstance(source_id, str) else None
+        expected_fps = num((source or {}).get("framesPerSecond")) or expected_fps
         frames = _fd(prev, cur, "framesEncoded")
         fps = _fgauge(cur, "framesPerSecond", _MAX_FPS)
         if fps is None and frames is not None:
@@ -790,7 +783,7 @@ def _producer_indexed(
         values["packets_sent"] = packets
     if sent_bytes is not None:
         values["bytes_sent"] = sent_bytes
-    if _ok(producer_id):
+    if producer_id.__class__ is str or _ok(producer_id):
         values["producer_id"] = producer_id
     values["ssrc"] = ssrc
     mid = cur.get("mid")
@@ -823,9 +816,9 @@ def _producer_indexed(
         values["_loss_pct"] = loss
     if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
         values["_bitrate_bps"] = bitrate_bps
-    if _ok(rtt_ms):
+    if (rtt_ms - rtt_ms == 0) if rtt_ms.__class__ is float else _ok(rtt_ms):
         values["_rtt_ms"] = rtt_ms
-    if _ok(buffer_ms):
+    if (buffer_ms - buffer_ms == 0) if buffer_ms.__class__ is float else _ok(buffer_ms):
         values["_buffer_delay_ms"] = buffer_ms
     if nack is not None:
         values["_nack_count"] = nack
@@ -926,7 +919,7 @@ def _consumer_indexed(
         values["jitter_buffer_delay"] = jbd
     if emitted is not None:
         values["jitter_buffer_emitted_count"] = emitted
-    if _ok(consumer_id):
+    if consumer_id.__class__ is str or _ok(consumer_id):
         values["consumer_id"] = consumer_id
     if producer_id is not None and _ok(producer_id):
         values["producer_id"] = producer_id
@@ -959,9 +952,9 @@ def _consumer_indexed(
         values["_loss_pct"] = loss
     if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
         values["_bitrate_bps"] = bitrate_bps
-    if _ok(rtt_ms):
+    if (rtt_ms - rtt_ms == 0) if rtt_ms.__class__ is float else _ok(rtt_ms):
         values["_rtt_ms"] = rtt_ms
-    if _ok(buffer_ms):
+    if (buffer_ms - buffer_ms == 0) if buffer_ms.__class__ is float else _ok(buffer_ms):
         values["_buffer_delay_ms"] = buffer_ms
     if nack is not None:
         values["_nack_count"] = nack
@@ -1058,10 +1051,10 @@ def sample_rows_indexed(
             screenshare = label is not None and label.source == "screenshare"
             rows.append(
                 SampleRow(
-                    kind=f"screenshare_{kind}_{role}" if screenshare else f"{kind}_{role}",
-                    stream_key=f"{namespace}:{stype}:{ssrc}",
-                    timestamp_ms=float(ts),
-                    values=values,
+                    f"screenshare_{kind}_{role}" if screenshare else f"{kind}_{role}",
+                    f"{namespace}:{stype}:{ssrc}",
+                    float(ts),
+                    values,
                 )
             )
     return rows

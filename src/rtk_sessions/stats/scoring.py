@@ -65,6 +65,18 @@ def audio_r_factor(
     - ``Ie,eff = Ie + (100 − Ie)·Ppl/(Ppl + Bpl)`` with ``Ppl = loss_pct`` (0..100);
     - ``R = clamp(100 − Ie,eff − Id(d), 0, 100)`` with Id from ``audio_delay_impairment``.
     """
+    return _audio_r(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)
+
+
+def _audio_r(
+    loss_pct: float,
+    bitrate_bps: float | None,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    fec: bool,
+    dtx: bool,
+) -> float:
+    """``audio_r_factor`` with positional arguments (the per-row hot path)."""
     delay = 20 + max(0.0, buffer_delay_ms) + max(0.0, rtt_ms) / 2
     if dtx:
         ie = 8.0
@@ -76,6 +88,18 @@ def audio_r_factor(
     loss = _clamp(loss_pct, 0, 100)
     ie_eff = ie + (100 - ie) * loss / (loss + bpl)
     return _clamp(100 - ie_eff - audio_delay_impairment(delay), 0, 100)
+
+
+def audio_mos_positional(
+    loss_pct: float,
+    bitrate_bps: float | None,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    fec: bool,
+    dtx: bool,
+) -> float:
+    """``audio_mos`` with positional arguments, for the per-row hot path (same code)."""
+    return round(r_to_mos(_audio_r(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)), 2)
 
 
 def audio_mos(
@@ -93,15 +117,7 @@ def audio_mos(
     buffer_delay_ms: milliseconds; fec/dtx: Opus ``useinbandfec``/``usedtx`` from the codec's
     ``sdpFmtpLine`` (rtcscore defaults: FEC on, DTX off).
     """
-    r = audio_r_factor(
-        loss_pct=loss_pct,
-        bitrate_bps=bitrate_bps,
-        rtt_ms=rtt_ms,
-        buffer_delay_ms=buffer_delay_ms,
-        fec=fec,
-        dtx=dtx,
-    )
-    return round(r_to_mos(r), 2)
+    return audio_mos_positional(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)
 
 
 def video_mos(
@@ -127,6 +143,29 @@ def video_mos(
     This project's deviations: frame rates above ``expected_frame_rate`` earn no bonus (the ratio is
     at least 1), and ``frame_rate < 1``, no pixels or no bits give 1 (as rtcscore-go does for fps).
     """
+    return video_mos_positional(
+        bitrate_bps,
+        width,
+        height,
+        frame_rate,
+        expected_frame_rate,
+        rtt_ms,
+        buffer_delay_ms,
+        codec_factor,
+    )
+
+
+def video_mos_positional(
+    bitrate_bps: float,
+    width: float,
+    height: float,
+    frame_rate: float,
+    expected_frame_rate: float,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    codec_factor: float,
+) -> float:
+    """``video_mos`` with positional arguments, for the per-row hot path (same code)."""
     pixels = width * height
     if frame_rate < 1 or pixels <= 0 or bitrate_bps <= 0:
         return 1.0
