@@ -17,7 +17,8 @@ the previous report's compact cursor (JSON round-tripped, as the database return
 
 Before timing, the outputs of both are compared (rows with their key order, pairs, cursors); the
 script exits 1 on any difference. Each timing is the best of ``--repeat`` passes over all reports
-(CPU time of this process, time.process_time_ns, garbage collector off during a pass); µs are per report and per sample row
+in CPU time of this process (``time.process_time_ns``: on a shared machine, wall time also counts
+the other processes), garbage collector off during a pass; µs are per report and per sample row
 produced. The ratio is original / current of the same run.
 """
 

@@ -25,6 +25,7 @@ import gzip
 import json
 import random
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -72,9 +73,9 @@ def _show(result: tuple[Any, Any, Any]) -> tuple[str, str, str]:
 def _check(previous: Any, current: Any, **kw: Any) -> tuple[Any, Any, Any]:
     """Both paths on the same input; asserts equal outputs and untouched inputs."""
     before = repr((previous, current))
-    expected = _reference(copy.deepcopy(previous), copy.deepcopy(current), **kw)
     got = ingest_report(previous, current, **kw)
     assert repr((previous, current)) == before  # the fast path never mutates its inputs
+    expected = _reference(previous, current, **kw)
     assert _show(got) == _show(expected)
     return got
 
@@ -161,8 +162,14 @@ def _peermetrics_series() -> dict[tuple[int, str], list[dict[str, dict[str, Any]
         ]
         pair = {k: v for k, v in data["connection"].items() if k not in ("local", "remote")}
         objects += [pair, data["connection"]["local"], data["connection"]["remote"]]
-        objects.append({"id": pair["transportId"], "type": "transport", "timestamp": 0,
-                        "selectedCandidatePairId": pair["id"]})
+        objects.append(
+            {
+                "id": pair["transportId"],
+                "type": "transport",
+                "timestamp": 0,
+                "selectedCandidatePairId": pair["id"],
+            }
+        )
         key = (event["participant"], event["connectionId"])
         out.setdefault(key, []).append({s["id"]: s for s in objects})
     return out
@@ -236,8 +243,16 @@ def test_corrupted_valid_reports(seed: int) -> None:
     prev, cur = _valid_pair()
     extra = [
         {"id": "CO1", "type": "codec", "mimeType": "audio/opus", "sdpFmtpLine": "usedtx=1"},
-        {"id": "TR1", "type": "track", "kind": "video", "trackIdentifier": "t1",
-         "framesPerSecond": 30, "frameWidth": 640, "frameHeight": 480, "jitterBufferDelay": 1.0},
+        {
+            "id": "TR1",
+            "type": "track",
+            "kind": "video",
+            "trackIdentifier": "t1",
+            "framesPerSecond": 30,
+            "frameWidth": 640,
+            "frameHeight": 480,
+            "jitterBufferDelay": 1.0,
+        },
         {"id": "MS1", "type": "media-source", "trackIdentifier": "m1", "framesPerSecond": 15},
         {"id": "RO7", "type": "remote-outbound-rtp", "ssrc": 7, "roundTripTime": 0.2},
     ]
@@ -263,16 +278,26 @@ def test_index_is_the_normalized_report() -> None:
         inbound(7, T0, type="inboundrtp", trackId="TR1", kind="audio"),
         {"id": "TR1", "type": "track", "frameWidth": 320, "trackIdentifier": "x"},
         {"type": "mediasource", "trackIdentifier": "y"},
-        {"id": 5, "type": "localcandidate", "ip": "10.0.0.1", "portNumber": 9,
-         "transport": "udp", "candidateType": "serverreflexive"},
+        {
+            "id": 5,
+            "type": "localcandidate",
+            "ip": "10.0.0.1",
+            "portNumber": 9,
+            "transport": "udp",
+            "candidateType": "serverreflexive",
+        },
         {"id": "CPx", "type": "candidatepair", "state": "inprogress"},
         *transport_with_pair(T0),
         {"id": "OT1", "type": "codec"},  # duplicate id: the first object wins
         {"type": 3},
         "junk",
     ]
-    shapes = [objects, report(*[o for o in objects if isinstance(o, dict) and "id" in o]),
-              [[str(o.get("id")), o] for o in objects if isinstance(o, dict)], ("x", {})]
+    shapes = [
+        objects,
+        report(*[o for o in objects if isinstance(o, dict) and "id" in o]),
+        [[str(o.get("id")), o] for o in objects if isinstance(o, dict)],
+        ("x", {}),
+    ]
     for raw in shapes:
         index, expected = ReportIndex(raw), normalize_report(raw)
         assert len(index) == len(expected)
@@ -282,3 +307,166 @@ def test_index_is_the_normalized_report() -> None:
         assert index.get("nope") is None and index.get("nope", {}) == {}
         assert index.type_of(5) is None
     assert len(ReportIndex(7)) == 0 and len(ReportIndex(None)) == 0
+
+
+def _edge_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
+    """Hand-made report pairs for the branches real and random reports rarely reach."""
+    t1 = T0 + 2000
+    pair = transport_with_pair
+    video_in = {"kind": "video", "framesDecoded": 10, "frameWidth": 640, "frameHeight": 360}
+    cases: dict[str, tuple[Any, Any, dict[str, Any]]] = {
+        "counter reset (int, producer)": (
+            report(outbound(1, T0, packetsSent=10, bytesSent=500)),
+            report(outbound(1, t1, packetsSent=5, bytesSent=900)),
+            {},
+        ),
+        "counter reset (float, consumer)": (
+            report(inbound(7, T0, packetsReceived=1, jitterBufferDelay=2.5)),
+            report(inbound(7, t1, packetsReceived=9, jitterBufferDelay=1.25)),
+            {},
+        ),
+        "non-finite float deltas and overflowing sums": (
+            report(
+                inbound(
+                    7,
+                    T0,
+                    packetsReceived=1.0,
+                    packetsLost=0.0,
+                    bytesReceived=1e308,
+                    jitterBufferDelay=0.0,
+                    jitterBufferEmittedCount=0.0,
+                    **{**video_in, "framesDecoded": 0.0},
+                ),
+                inbound(8, T0, packetsLost=-1e308),
+            ),
+            report(
+                inbound(
+                    7,
+                    t1,
+                    packetsReceived=1.7e308,
+                    packetsLost=1e308,
+                    bytesReceived=-1e308,
+                    jitterBufferDelay=1e308,
+                    jitterBufferEmittedCount=1e-300,
+                    **{**video_in, "framesDecoded": 1e308},
+                ),
+                inbound(8, t1, packetsLost=1e308),
+                *pair(t1),
+            ),
+            {},
+        ),
+        "negative float loss delta is clamped, inf member ignored": (
+            report(
+                outbound(1, T0, packetsSent=10.0, bytesSent=float("inf")),
+                remote_inbound(1, T0, packetsLost=5.5),
+            ),
+            report(
+                outbound(1, t1, packetsSent=20.0, bytesSent=7.0),
+                remote_inbound(1, t1, packetsLost=2.25),
+            ),
+            {},
+        ),
+        "odd labels and thresholds": (
+            report(outbound(1, T0, packetsSent=1), inbound(7, T0, packetsReceived=1)),
+            report(
+                outbound(1, t1, packetsSent=9, bytesSent=9),
+                inbound(7, t1, packetsReceived=9, bytesReceived=9),
+            ),
+            {
+                "labels": [
+                    StreamLabel(ssrc=1, producer_id=float("nan")),  # type: ignore[arg-type]
+                    StreamLabel(
+                        ssrc=7,
+                        consumer_id=float("nan"),  # type: ignore[arg-type]
+                        producer_id=float("inf"),  # type: ignore[arg-type]
+                        remote_peer_id=float("nan"),
+                    ),
+                ],  # type: ignore[arg-type]
+                "thresholds": QualityThresholds(
+                    default_rtt_ms=float("inf"), default_buffer_delay_ms=float("nan")
+                ),
+            },
+        ),
+        "integer thresholds": (
+            report(outbound(1, T0, packetsSent=1), inbound(7, T0, packetsReceived=1)),
+            report(outbound(1, t1, packetsSent=9), inbound(7, t1, packetsReceived=9)),
+            {"thresholds": QualityThresholds(default_rtt_ms=40, default_buffer_delay_ms=20)},
+        ),
+        "timestamp beyond year 9999": (
+            report(inbound(7, T0, packetsReceived=1)),
+            report(inbound(7, 1e30, packetsReceived=2)),
+            {},
+        ),
+        "remote-inbound found by localId, then by ssrc": (
+            report(
+                outbound(1, T0, packetsSent=1, remoteId=None),
+                remote_inbound(1, T0, localId=3, packetsLost=0),
+                remote_inbound(2, T0, id="RIx", localId="OT1", packetsLost=1),
+                remote_inbound(3, T0, id="RIy", localId="OT1", packetsLost=1),
+            ),
+            report(
+                outbound(1, t1, packetsSent=9, remoteId=None),
+                remote_inbound(1, t1, localId=None, packetsLost=4),
+            ),
+            {},
+        ),
+        "frame rate overflowing, video without frame counters": (
+            report(inbound(7, T0, framesDecoded=0.0, kind="video"), inbound(8, T0, kind="video")),
+            report(
+                inbound(7, T0 + 0.001, framesDecoded=1e308, kind="video", packetsReceived=1),
+                inbound(8, T0 + 0.001, kind="video"),
+            ),
+            {},
+        ),
+        "video consumer without some counters": (
+            report(inbound(7, T0, packetsReceived=1, **video_in)),
+            report(inbound(7, t1, packetsReceived=5, **{**video_in, "framesDecoded": 70})),
+            {},
+        ),
+        "fallback pair selection with two pairs on one transport": (
+            report(inbound(7, T0, packetsReceived=1)),
+            report(
+                inbound(7, t1, packetsReceived=5),
+                {
+                    "id": "P1",
+                    "type": "candidate-pair",
+                    "transportId": "T1",
+                    "nominated": True,
+                    "state": "succeeded",
+                    "bytesSent": 900,
+                    "currentRoundTripTime": 0.1,
+                    "localCandidateId": 5,
+                    "remoteCandidateId": "R9",
+                },
+                {
+                    "id": "P2",
+                    "type": "candidate-pair",
+                    "transportId": "T1",
+                    "nominated": True,
+                    "state": "succeeded",
+                    "bytesSent": 100,
+                    "currentRoundTripTime": 0.2,
+                },
+            ),
+            {},
+        ),
+        "remote-outbound-rtp from isRemote, a mapping that is not a dict": (
+            None,
+            [outbound(9, t1, isRemote=True), MappingProxyType(inbound(7, t1))],
+            {},
+        ),
+    }
+    return cases
+
+
+@pytest.mark.parametrize("name", list(_edge_cases()))
+def test_edge_cases(name: str) -> None:
+    previous, current, kw = _edge_cases()[name]
+    _check(previous, current, namespace="edge", **kw)
+    _check(
+        previous,
+        list(current.values()) if isinstance(current, dict) else current,
+        namespace=7,
+        transport="consuming",
+        **kw,
+    )

@@ -8,7 +8,14 @@ from .pairs import selected_pair_ids, selected_pair_ids_indexed
 __all__ = ["compact_indexed", "compact_report"]
 
 _COMMON_FIELDS = (
-    "id", "type", "timestamp", "ssrc", "kind", "mid", "trackIdentifier", "transportId"
+    "id",
+    "type",
+    "timestamp",
+    "ssrc",
+    "kind",
+    "mid",
+    "trackIdentifier",
+    "transportId",
 )
 _KEEP_FIELDS: dict[str, tuple[str, ...]] = {
     "outbound-rtp": (
@@ -81,10 +88,10 @@ def compact_indexed(index: ReportIndex) -> dict[str, dict]:
     with the input as ``compact_report`` does)."""
     out: dict[str, dict] = {}
     get = index.get
-    type_of = index.type_of
+    types = index.types
     for sid in index.kept:
         stats = get(sid)
-        out[sid] = {name: stats[name] for name in _KEEP_FIELDS[type_of(sid)] if name in stats}
+        out[sid] = {name: stats[name] for name in _KEEP_FIELDS[types[sid]] if name in stats}
     for pair_id in selected_pair_ids_indexed(index):
         pair = get(pair_id)
         out[pair_id] = dict(pair)

@@ -129,6 +129,7 @@ def normalize_report(raw: Any) -> NormalizedReport:
         stats["id"] = sid
         if sid not in report:
             report[sid] = stats
+
     def linked(ref: Any, stype: str) -> Mapping[str, Any]:
         return _linked(report, ref, stype)
 

@@ -108,7 +108,9 @@ def selected_pair_rtt(
     return None
 
 
-def _pair_entry(report: Mapping[str, Mapping[str, Any]] | ReportIndex, pair: Mapping[str, Any]) -> dict[str, Any]:
+def _pair_entry(
+    report: Mapping[str, Mapping[str, Any]] | ReportIndex, pair: Mapping[str, Any]
+) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     for key, name in _PAIR_NUMBERS:
         value = num(pair.get(name))

@@ -491,8 +491,8 @@ def sample_rows(
     thresholds: ``QualityThresholds`` for MOS defaults.
 
     One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
-    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent a
-    single packet yet (a connection being set up), or a cumulative counter went backwards (counter
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent
+    a single packet yet (a connection being set up), or a cumulative counter went backwards (counter
     reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
     """
     del transport  # documented above: rows do not depend on it
@@ -530,9 +530,7 @@ def sample_rows(
                         prev_report, report, prev, cur, elapsed, label, namespace, thresholds
                     )
                 else:
-                    values = _consumer_row(
-                        report, prev, cur, elapsed, label, namespace, thresholds
-                    )
+                    values = _consumer_row(report, prev, cur, elapsed, label, namespace, thresholds)
             except _Reset:
                 continue
             screenshare = label is not None and label.source == "screenshare"
@@ -609,12 +607,12 @@ def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> f
 
 def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
     """``_gauge(stats, name, upper)``."""
-    value = stats.get(name)
+    value: Any = stats.get(name)
     cls = value.__class__
     if cls is float or cls is int:
         return value if 0 <= value <= upper else None  # NaN and ±inf fail the comparison
-    value = num(value)
-    return value if value is not None and 0 <= value <= upper else None
+    number = num(value)
+    return number if number is not None and 0 <= number <= upper else None
 
 
 def _fdimension(stats: Mapping[str, Any], name: str) -> int | None:
@@ -684,17 +682,15 @@ def _remote_inbound_indexed(
     by_local: dict[str, str] | None = index.memo.get("ri-local")
     if by_local is None:
         by_local = {}
-        for sid in index.listed["remote-inbound-rtp"]:
-            local = index.get(sid).get("localId")
+        for rid in index.listed["remote-inbound-rtp"]:
+            local = index.get(rid).get("localId")
             if isinstance(local, str) and local not in by_local:
-                by_local[local] = sid
+                by_local[local] = rid
         index.memo["ri-local"] = by_local
     sid = by_local.get(out_id)
     if sid is None:
         sid = index.by_ssrc("remote-inbound-rtp").get(outbound["ssrc"])
-        if sid is None:
-            return {}
-    return index.get(sid)  # type: ignore[no-any-return]
+    return index.get(sid) if sid is not None else {}  # type: ignore[no-any-return]
 
 
 def _producer_indexed(
@@ -810,10 +806,8 @@ def _producer_indexed(
             values["quality_limitation_durations"] = durations
         if resolution_changes is not None:
             values["quality_limitation_resolution_changes"] = resolution_changes
-    if interval - interval == 0:
-        values["_interval_s"] = interval
-    if loss - loss == 0:
-        values["_loss_pct"] = loss
+    values["_interval_s"] = interval  # finite: so are both timestamps, and ts ≤ year 9999
+    values["_loss_pct"] = loss  # in [0, 100]: min(100, …) of finite values, or 100·fraction
     if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
         values["_bitrate_bps"] = bitrate_bps
     if (rtt_ms - rtt_ms == 0) if rtt_ms.__class__ is float else _ok(rtt_ms):
@@ -946,9 +940,8 @@ def _consumer_indexed(
             values["fir_count"] = fir
     elif concealment is not None:
         values["concealment_events"] = concealment
-    if interval - interval == 0:
-        values["_interval_s"] = interval
-    if loss - loss == 0:
+    values["_interval_s"] = interval
+    if loss - loss == 0:  # NaN when Δlost + Δreceived overflows
         values["_loss_pct"] = loss
     if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
         values["_bitrate_bps"] = bitrate_bps
@@ -968,6 +961,8 @@ def _consumer_indexed(
         if received_frames is not None:
             values["_frames_received"] = received_frames
     return values
+
+
 _ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
 
 
@@ -980,8 +975,8 @@ def sample_rows_indexed(
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
 ) -> list[SampleRow]:
     """``sample_rows(previous_raw, current_raw, namespace=…, labels=…, thresholds=…)`` for
-    ``previous = ReportIndex(previous_raw)`` (or ``None``) and ``current = ReportIndex(current_raw)``:
-    the same rows, values in the same key order. Never raises.
+    ``previous = ReportIndex(previous_raw)`` (or ``None``) and
+    ``current = ReportIndex(current_raw)``: the same rows, values in the same key order.
     """
     if previous is None or not previous or not current:
         return []
@@ -1005,12 +1000,8 @@ def sample_rows_indexed(
             if kind != "audio" and kind != "video":
                 continue
             prev = previous.get(prev_id)
-            ts = cur.get("timestamp")
-            if ts.__class__ is not float and ts.__class__ is not int:
-                ts = num(ts)
-                if ts is None:
-                    continue
-            elif ts.__class__ is float and ts - ts != 0:
+            ts = num(cur.get("timestamp"))
+            if ts is None:
                 continue
             ts_prev = num(prev.get("timestamp"))
             if ts_prev is None:
