@@ -40,6 +40,7 @@ from rtk_sessions.stats import (
     sample_rows,
 )
 from rtk_sessions.stats.normalize import ReportIndex
+from rtk_sessions.stats.rows import _iso_fast, iso_timestamp
 
 from .helpers import T0, inbound, outbound, remote_inbound, report, transport_with_pair
 from .rtcstats_dump import FIXTURES, getstats_reports
@@ -470,3 +471,43 @@ def test_edge_cases(name: str) -> None:
         transport="consuming",
         **kw,
     )
+
+
+def test_iso_fast_formats_like_iso_timestamp() -> None:
+    """The memoized formatter of the fast path against ``iso_timestamp`` (datetime per call),
+    including half-microsecond ties, millisecond and second carries, and out-of-range years."""
+    rng = random.Random(7)
+    values: list[float | int] = [
+        0,
+        -0.0,
+        0.0005,
+        0.0015,
+        999.9995,
+        999.9994999,
+        1e3,
+        T0,
+        2**53,
+        253402300799999.9,
+        253402300799999.9996,
+        253402300800000,
+        1e30,
+        -1,
+        -1e-9,
+    ]
+    for _ in range(20000):
+        second = rng.choice(
+            [rng.randrange(253402300800), rng.randrange(1_600_000_000, 1_800_000_000)]
+        )
+        values.append(
+            second * 1000
+            + rng.choice(
+                [
+                    rng.random() * 1000,
+                    rng.randrange(1000),
+                    rng.randrange(2000) / 2 + 0.0005,
+                    999.9999,
+                ]
+            )
+        )
+    for value in values:
+        assert _iso_fast(value) == iso_timestamp(value), value

@@ -626,6 +626,36 @@ def _ok(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and not _isfinite(value))
 
 
+_SECOND_PREFIXES: dict[float, str] = {}
+
+
+def _iso_fast(epoch_ms: float | int) -> str | None:
+    """``iso_timestamp(epoch_ms)`` for a finite number, formatting each UTC second only once.
+
+    ``datetime.fromtimestamp(t)`` splits ``t`` with C ``modf`` and rounds the fraction to
+    microseconds half-to-even (CPython ``_PyTime_DoubleToDenominator``); this does the same split,
+    so the date and time down to the second come from ``datetime`` for the whole second (memoized)
+    and only the milliseconds are formatted per call.
+    """
+    if epoch_ms < 0:
+        return None
+    fraction, whole = math.modf(epoch_ms / 1000)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    prefix = _SECOND_PREFIXES.get(whole)
+    if prefix is None:
+        try:
+            prefix = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        except (OverflowError, OSError, ValueError):
+            prefix = ""
+        if len(_SECOND_PREFIXES) >= 4096:
+            _SECOND_PREFIXES.clear()
+        _SECOND_PREFIXES[whole] = prefix
+    return f"{prefix}{micro // 1000:03d}Z" if prefix else None
+
+
 @lru_cache(maxsize=16384)
 def _derived_id_cached(namespace: str, direction: str, ssrc: int) -> str:
     return _derived_id(namespace, direction, ssrc)
@@ -1012,7 +1042,7 @@ def sample_rows_indexed(
             if ts in stamps:
                 stamp = stamps[ts]
             else:
-                stamp = stamps[ts] = iso_timestamp(ts)
+                stamp = stamps[ts] = _iso_fast(ts)
             if stamp is None:
                 continue
             if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
