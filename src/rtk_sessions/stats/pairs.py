@@ -108,9 +108,7 @@ def selected_pair_rtt(
     return None
 
 
-def _pair_entry(
-    report: Mapping[str, Mapping[str, Any]] | ReportIndex, pair: Mapping[str, Any]
-) -> dict[str, Any]:
+def _pair_entry(report: Mapping[str, Mapping[str, Any]], pair: Mapping[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     for key, name in _PAIR_NUMBERS:
         value = num(pair.get(name))
@@ -229,6 +227,56 @@ def selected_pair_rtt_indexed(index: ReportIndex, transport_id: Any = None) -> f
     return result
 
 
+_SIDES = tuple(
+    (
+        f"{side}CandidateId",
+        ctype,
+        f"{side}_candidate_id",
+        tuple((f"{side}_candidate_{suffix}", name) for suffix, name in _CANDIDATE_STRINGS),
+        tuple((f"{side}_candidate_{suffix}", name) for suffix, name in _CANDIDATE_NUMBERS),
+    )
+    for side, ctype in (("local", "local-candidate"), ("remote", "remote-candidate"))
+)
+
+
+def _numbers_into(
+    entry: dict[str, Any], stats: Mapping[str, Any], names: tuple[tuple[str, str], ...]
+) -> None:
+    """``entry[key] = stats[name]`` for each member that ``num`` accepts, in order."""
+    get = stats.get
+    for key, name in names:
+        value = get(name)
+        if value is None:
+            continue
+        cls = value.__class__
+        if cls is int or (value - value == 0 if cls is float else num(value) is not None):
+            entry[key] = value
+
+
+def _pair_entry_indexed(index: ReportIndex, pair: Mapping[str, Any]) -> dict[str, Any]:
+    """``_pair_entry(normalize_report(raw), pair)`` for ``index = ReportIndex(raw)``."""
+    entry: dict[str, Any] = {}
+    _numbers_into(entry, pair, _PAIR_NUMBERS)
+    nominated = pair.get("nominated")
+    if nominated.__class__ is bool:
+        entry["nominated"] = nominated
+    types = index.types
+    for ref_name, ctype, id_key, strings, numbers in _SIDES:
+        ref = pair.get(ref_name)
+        if not isinstance(ref, str):
+            continue
+        entry[id_key] = ref
+        if types.get(ref) != ctype:
+            continue
+        cand = index.get(ref)
+        for key, name in strings:
+            value = cand.get(name)
+            if isinstance(value, str):
+                entry[key] = value
+        _numbers_into(entry, cand, numbers)
+    return entry
+
+
 def candidate_pairs_indexed(
     index: ReportIndex, *, transport: str | None = None
 ) -> list[tuple[str, str, dict[str, Any]]]:
@@ -246,7 +294,7 @@ def candidate_pairs_indexed(
         if index.listed["inbound-rtp"]:
             roles.append(CONSUMING)
         roles = roles or [PRODUCING]
-    entries = [(sid, _pair_entry(index, index.get(sid))) for sid in ids]
+    entries = [(sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
     out = [(roles[0], sid, entry) for sid, entry in entries]
     for r in roles[1:]:
         out.extend((r, sid, dict(entry)) for sid, entry in entries)

@@ -605,6 +605,21 @@ def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> f
     return _Delta(prev, cur)(name, clamp=True)
 
 
+def _ql_durations_fast(prev: Mapping[str, Any], cur: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``_ql_durations(prev, cur)``."""
+    a, b = prev.get("qualityLimitationDurations"), cur.get("qualityLimitationDurations")
+    if (a.__class__ is not dict and not isinstance(a, Mapping)) or (
+        b.__class__ is not dict and not isinstance(b, Mapping)
+    ):
+        return None
+    out = {}
+    for state in _QL_STATES:
+        value = _fd(a, b, state)  # finite or None: what _compact keeps
+        if value is not None:
+            out[state] = value
+    return out or None
+
+
 def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
     """``_gauge(stats, name, upper)``."""
     value: Any = stats.get(name)
@@ -778,7 +793,7 @@ def _producer_indexed(
         key_frames = _fd(prev, cur, "keyFramesEncoded")
         pli = _fd(prev, cur, "pliCount")
         fir = _fd(prev, cur, "firCount")
-        durations = _ql_durations(prev, cur)
+        durations = _ql_durations_fast(prev, cur)
         resolution_changes = _fd(prev, cur, "qualityLimitationResolutionChanges")
     mos = _mos(
         kind,
@@ -1033,9 +1048,14 @@ def sample_rows_indexed(
             ts = num(cur.get("timestamp"))
             if ts is None:
                 continue
-            ts_prev = num(prev.get("timestamp"))
-            if ts_prev is None:
-                continue
+            ts_prev = prev.get("timestamp")
+            if ts_prev.__class__ is float:
+                if ts_prev - ts_prev != 0:
+                    continue
+            elif ts_prev.__class__ is not int:
+                ts_prev = num(ts_prev)
+                if ts_prev is None:
+                    continue
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0:
                 continue
