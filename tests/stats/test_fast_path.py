@@ -419,6 +419,31 @@ def _edge_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
             ),
             {},
         ),
+        "video producer with partial quality-limitation durations": (
+            report(
+                outbound(
+                    1,
+                    T0,
+                    packetsSent=1,
+                    kind="video",
+                    frameWidth=640,
+                    frameHeight=360,
+                    qualityLimitationDurations={"none": 1.0, "cpu": 0.5, "other": 1},
+                ),
+            ),
+            report(
+                outbound(
+                    1,
+                    t1,
+                    packetsSent=9,
+                    bytesSent=9000,
+                    kind="video",
+                    framesEncoded=60,
+                    qualityLimitationDurations={"none": 3.0, "cpu": None, "other": 1},
+                ),
+            ),
+            {},
+        ),
         "video consumer without some counters": (
             report(inbound(7, T0, packetsReceived=1, **video_in)),
             report(inbound(7, t1, packetsReceived=5, **{**video_in, "framesDecoded": 70})),

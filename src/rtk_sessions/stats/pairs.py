@@ -216,7 +216,8 @@ def selected_pair_rtt_indexed(index: ReportIndex, transport_id: Any = None) -> f
     ids = selected_pair_ids_indexed(index)
     if key is not None:
         preferred = index.get(key, {}).get("selectedCandidatePairId")
-        ids = sorted(ids, key=lambda sid: sid != preferred)
+        if preferred in ids:  # the stable sort on ``sid != preferred`` of selected_pair_rtt
+            ids = [preferred, *(sid for sid in ids if sid != preferred)]
     result = None
     for sid in ids:
         rtt = num(index.get(sid).get("currentRoundTripTime"))

@@ -1048,14 +1048,9 @@ def sample_rows_indexed(
             ts = num(cur.get("timestamp"))
             if ts is None:
                 continue
-            ts_prev = prev.get("timestamp")
-            if ts_prev.__class__ is float:
-                if ts_prev - ts_prev != 0:
-                    continue
-            elif ts_prev.__class__ is not int:
-                ts_prev = num(ts_prev)
-                if ts_prev is None:
-                    continue
+            ts_prev = num(prev.get("timestamp"))
+            if ts_prev is None:
+                continue
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0:
                 continue
