@@ -297,7 +297,8 @@ def _producer_row(
     jitter = _gauge(ri_cur, "jitter", _MAX_SECONDS)
     rtt = _gauge(ri_cur, "roundTripTime", _MAX_SECONDS)
     bitrate = _bitrate(sent_bytes, elapsed)
-    rtt_ms = _ms(rtt) if rtt is not None else thresholds.default_rtt_ms
+    rtt_ms = _ms(rtt) if rtt is not None else None  # rtt ≥ 0 here, so _ms gives a number
+    rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
     # rtcscore has no sender-side buffer delay; 2·jitter is this project's proxy (§3.4).
     buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
     values: dict[str, Any] = {
@@ -398,7 +399,8 @@ def _consumer_row(
     # remote-outbound-rtp.roundTripTime (RFC 3611 DLRR), else rtcscore's default.
     rtt = selected_pair_rtt(report, cur.get("transportId"))
     if rtt is None:
-        remote = report.get(cur.get("remoteId")) if isinstance(cur.get("remoteId"), str) else None
+        remote_id = cur.get("remoteId")
+        remote = report.get(remote_id) if isinstance(remote_id, str) else None
         rtt = _gauge(remote or {}, "roundTripTime", _MAX_SECONDS)
     rtt_ms = _ms(rtt)
     rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
