@@ -2,14 +2,18 @@
 
 Oracle: the public step functions of this package, ``normalize_report`` -> ``sample_rows``,
 ``candidate_pairs`` and ``compact_report``, run on the same inputs. They are the plain
-implementation (normalize every object, scan the report for every link) that the rest of
-tests/stats pins against independent expectations (hand-computed rows, the reference report,
-the real recordings), and the fast path is a separate implementation of the same contract
-(``ReportIndex`` normalizes only what is looked at; rows, pairs and cursor use per-report
-indexes). Comparing them needs no git history and fails on any difference: outputs are compared
-by ``repr``, so values, their types (``1`` vs ``1.0``), NaNs and the key order of every dict must
-match. What both paths share by construction (the per-object normalization rules, the MOS
-formulas, ISO formatting, derived ids, the candidate-pair entry) is covered by the other tests.
+implementation (normalize and copy every object, scan the report for every link) that the rest of
+tests/stats pins against independent expectations (hand-computed rows, the reference report, the
+real recordings), and the fast path is a separate implementation of the same contract
+(``ReportIndex`` normalizes only what is looked at; rows, pairs and cursor come from per-report
+indexes, with their own inlined delta, gauge, row-building and pair-entry code). Comparing them
+needs no git history and fails on any difference: outputs are compared by ``repr``, so values,
+their types (``1`` vs ``1.0``), NaNs and the key order of every dict must match, and the inputs
+must come back unchanged. Both paths share only the per-object normalization rules
+(``_normalize_rtp``/``_normalize_candidate``), the MOS formulas of ``scoring``, the fmtp parser,
+label matching, the uuid5 ids and ``_Delta`` for members that are not plain ``int``/``float``; the
+other tests cover those. The fast path's timestamp formatter is compared with
+``iso_timestamp`` separately (``test_iso_fast_formats_like_iso_timestamp``).
 
 Inputs: every report of every real recording in tests/fixtures/real-stats (the five Jitsi
 rtcstats dumps, each peer connection in order, and the peermetrics demo conference), every

@@ -26,6 +26,9 @@ Rules, in order (each one documented in docs/quality-metrics.md §1):
 5. Candidate pairs: Firefox's ``state: "inprogress"`` becomes ``"in-progress"``.
 
 Normalization is idempotent: normalizing a normalized (or compacted) report gives the same report.
+
+``ReportIndex`` applies the same rules lazily, one object at a time, for the ingest fast path
+(``rtk_sessions.stats.ingest``): ``ReportIndex(raw).get(sid) == normalize_report(raw).get(sid)``.
 """
 
 from __future__ import annotations
