@@ -222,16 +222,17 @@ class ReportIndex:
     ``ReportIndex(raw).get(sid)`` equals ``normalize_report(raw).get(sid)`` for every id, but the
     constructor makes one pass over the entries that only records, per id (first occurrence wins,
     rule 1), the caller's stats object and its normalized type, and lists the ids of RTP streams,
-    transports and candidate pairs in report order. An object is normalized (rules 2-5) the first
-    time ``get`` asks for it, and copied only when a rule changes it; otherwise ``get`` returns the
-    caller's object itself, so callers must treat what ``get`` returns as read-only (the input is
-    never mutated). ``memo`` is a scratch dict for per-report derived lookups (see ``rows``,
-    ``pairs``).
+    transports and candidate pairs in report order. Then it normalizes (rules 3-5) the objects the
+    cursor keeps (``kept``: outbound-rtp, inbound-rtp, remote-inbound-rtp, transport), which rows
+    and cursor read anyway; any other object is normalized the first time ``get`` asks for it. An
+    object is copied only when a rule changes it; otherwise ``get`` returns the caller's object
+    itself, so callers must treat what ``get`` returns as read-only (the input is never mutated).
+    ``memo`` is a scratch dict for per-report derived lookups (see ``rows``, ``pairs``).
 
     raw: what ``normalize_report`` accepts (a ``NormalizedReport`` too); anything else is empty.
     """
 
-    __slots__ = ("_norm", "_raw", "kept", "listed", "memo", "types")
+    __slots__ = ("_norm", "_raw", "kept", "listed", "memo", "normalized", "types")
 
     def __init__(self, raw: Any) -> None:
         raws: dict[str, Mapping[str, Any]] = {}
@@ -301,6 +302,12 @@ class ReportIndex:
         #: ids of the objects of the types the cursor keeps, in report order.
         self.kept = kept
         self.memo: dict[str, Any] = {}
+        get = self.get
+        for sid in kept:  # every use (rows, cursor) reads all of them: normalize them now
+            get(sid)
+        #: ``{id: normalized object}`` of what has been normalized so far, including every id
+        #: of ``kept`` (read-only; ``get`` fills it).
+        self.normalized = self._norm
 
     def __len__(self) -> int:
         return len(self._raw)

@@ -1034,6 +1034,7 @@ def sample_rows_indexed(
     label_list = _as_labels(labels)
     stamps: dict[Any, str | None] = {}
     rows: list[SampleRow] = []
+    cur_objects, prev_objects = current.normalized, previous.normalized  # all RTP stats
     for stype, role in _ROLES:
         before = previous.by_ssrc(stype)
         if not before:
@@ -1042,11 +1043,11 @@ def sample_rows_indexed(
             prev_id = before.get(ssrc)
             if prev_id is None:
                 continue
-            cur = current.get(cur_id)
+            cur = cur_objects[cur_id]
             kind = cur.get("kind")
             if kind != "audio" and kind != "video":
                 continue
-            prev = previous.get(prev_id)
+            prev = prev_objects[prev_id]
             ts = num(cur.get("timestamp"))
             if ts is None:
                 continue
