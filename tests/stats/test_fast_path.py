@@ -448,6 +448,14 @@ def _edge_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
             ),
             {},
         ),
+        "frame sizes of odd types": (
+            report(inbound(7, T0, kind="video"), inbound(8, T0, kind="video")),
+            report(
+                inbound(7, t1, kind="video", packetsReceived=3, frameWidth="640", frameHeight=True),
+                inbound(8, t1, kind="video", packetsReceived=3, frameWidth=640.7, frameHeight=1e9),
+            ),
+            {},
+        ),
         "video consumer without some counters": (
             report(inbound(7, T0, packetsReceived=1, **video_in)),
             report(inbound(7, t1, packetsReceived=5, **{**video_in, "framesDecoded": 70})),

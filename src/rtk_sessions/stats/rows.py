@@ -634,8 +634,13 @@ def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | 
 
 def _fdimension(stats: Mapping[str, Any], name: str) -> int | None:
     """``_dimension(stats, name)``."""
-    value = _fgauge(stats, name, _MAX_DIMENSION)
-    return int(value) if value is not None else None
+    value: Any = stats.get(name)
+    cls = value.__class__
+    if cls is int:
+        return value if 0 <= value <= _MAX_DIMENSION else None
+    if cls is float:
+        return int(value) if 0 <= value <= _MAX_DIMENSION else None  # NaN, ±inf fail
+    return _dimension(stats, name)
 
 
 def _ok(value: Any) -> bool:

@@ -17,10 +17,6 @@ __all__ = [
 ]
 
 
-def _clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
 def r_to_mos(r: float) -> float:
     """MOS (1..4.5) from the transmission rating factor R (0..100).
 
@@ -81,13 +77,13 @@ def _audio_r(
     if dtx:
         ie = 8.0
     elif bitrate_bps is not None and bitrate_bps > 0:
-        ie = _clamp(55 - 4.6 * math.log(bitrate_bps), 0, 30)
+        ie = max(0, min(30, 55 - 4.6 * math.log(bitrate_bps)))  # clamped to [0, 30]
     else:
         ie = 6.0
     bpl = 20.0 if fec else 10.0
-    loss = _clamp(loss_pct, 0, 100)
+    loss = max(0, min(100, loss_pct))
     ie_eff = ie + (100 - ie) * loss / (loss + bpl)
-    return _clamp(100 - ie_eff - audio_delay_impairment(delay), 0, 100)
+    return max(0, min(100, 100 - ie_eff - audio_delay_impairment(delay)))
 
 
 def audio_mos_positional(
@@ -172,10 +168,10 @@ def video_mos_positional(
     bpppf = codec_factor * bitrate_bps / pixels / frame_rate
     if not bpppf > 0:  # underflow or NaN from absurd inputs
         return 1.0
-    base = _clamp(0.56 * math.log(bpppf) + 5.36, 1, 5)
+    base = max(1, min(5, 0.56 * math.log(bpppf) + 5.36))  # clamped to [1, 5]
     ratio = max(1.0, expected_frame_rate / frame_rate)
     delay = max(0.0, buffer_delay_ms) + max(0.0, rtt_ms) / 2
-    return round(_clamp(base - 1.9 * math.log(ratio) - 0.002 * delay, 1, 5), 2)
+    return round(max(1, min(5, base - 1.9 * math.log(ratio) - 0.002 * delay)), 2)
 
 
 def screenshare_video_mos(*, loss_pct: float, limited: bool) -> float:
