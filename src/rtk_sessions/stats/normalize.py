@@ -326,6 +326,12 @@ class ReportIndex:
             return self._raw[ref]
         return {}
 
+    def source(self, sid: str) -> Mapping[str, Any]:
+        """The caller's stats object ``sid`` as sent (``KeyError`` if there is none): for reading
+        members that normalization never changes (all but ``type``, ``id`` and the members that
+        rules 3-5 name)."""
+        return self._raw[sid]
+
     def get(self, sid: str, default: Any = None) -> Any:
         """The normalized stats object ``sid`` (read-only), else ``default``."""
         stats = self._norm.get(sid)

@@ -181,20 +181,22 @@ def selected_pair_ids_indexed(index: ReportIndex) -> list[str]:
     ids: list[str] | None = index.memo.get("selected")
     if ids is not None:
         return ids
-    get = index.get
+    # Normalization changes no member read here but a pair's ``state`` ("inprogress" becomes
+    # "in-progress"), and neither equals "succeeded": the objects as sent will do.
+    source = index.source
     pairs = index.listed["candidate-pair"]
     chosen = set()
     for tid in index.listed["transport"]:
-        ref = get(tid).get("selectedCandidatePairId")
+        ref = source(tid).get("selectedCandidatePairId")
         if isinstance(ref, str):
             chosen.add(ref)
     ids = [sid for sid in pairs if sid in chosen]
     if not ids:
-        ids = [sid for sid in pairs if get(sid).get("selected") is True]
+        ids = [sid for sid in pairs if source(sid).get("selected") is True]
     if not ids:
         best: dict[Any, tuple[float, str]] = {}
         for sid in pairs:
-            p = get(sid)
+            p = source(sid)
             if p.get("nominated") is True and p.get("state") == "succeeded":
                 volume = (num(p.get("bytesSent")) or 0) + (num(p.get("bytesReceived")) or 0)
                 key = p.get("transportId") if isinstance(p.get("transportId"), str) else None
@@ -220,7 +222,7 @@ def selected_pair_rtt_indexed(index: ReportIndex, transport_id: Any = None) -> f
             ids = [preferred, *(sid for sid in ids if sid != preferred)]
     result = None
     for sid in ids:
-        rtt = num(index.get(sid).get("currentRoundTripTime"))
+        rtt = num(index.source(sid).get("currentRoundTripTime"))
         if rtt is not None and 0 <= rtt <= 3600:
             result = float(rtt)
             break
