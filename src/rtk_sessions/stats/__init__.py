@@ -7,6 +7,7 @@ sources: docs/quality-metrics.md. The domain layer calls exactly the names in ``
 from .accumulate import KindAccumulator
 from .aggregate import cumulative
 from .compact import compact_report
+from .ingest import ingest_report
 from .normalize import normalize_report
 from .pairs import candidate_pairs
 from .report import build_quality
@@ -23,6 +24,7 @@ __all__ = [
     "candidate_pairs",
     "compact_report",
     "cumulative",
+    "ingest_report",
     "normalize_report",
     "sample_rows",
 ]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from .normalize import normalize_report
-from .pairs import selected_pair_ids
+from .normalize import ReportIndex, normalize_report
+from .pairs import selected_pair_ids, selected_pair_ids_indexed
 
-__all__ = ["compact_report"]
+__all__ = ["compact_indexed", "compact_report"]
 
 _COMMON_FIELDS = (
-    "id", "type", "timestamp", "ssrc", "kind", "mid", "trackIdentifier", "transportId"
+    "id",
+    "type",
+    "timestamp",
+    "ssrc",
+    "kind",
+    "mid",
+    "trackIdentifier",
+    "transportId",
 )
 _KEEP_FIELDS: dict[str, tuple[str, ...]] = {
     "outbound-rtp": (
@@ -73,4 +80,24 @@ def compact_report(report: dict[str, dict]) -> dict[str, dict]:
         for ref in (pair.get("localCandidateId"), pair.get("remoteCandidateId")):
             if isinstance(ref, str) and isinstance(report.get(ref), dict):
                 out[ref] = dict(report[ref])
+    return out
+
+
+def compact_indexed(index: ReportIndex) -> dict[str, dict]:
+    """``compact_report(raw)`` for ``index = ReportIndex(raw)`` (new dicts; shares nested values
+    with the input as ``compact_report`` does)."""
+    out: dict[str, dict] = {}
+    get = index.get
+    types = index.types
+    for sid in index.kept:
+        stats = get(sid)
+        out[sid] = {name: stats[name] for name in _KEEP_FIELDS[types[sid]] if name in stats}
+    for pair_id in selected_pair_ids_indexed(index):
+        pair = get(pair_id)
+        out[pair_id] = dict(pair)
+        for ref in (pair.get("localCandidateId"), pair.get("remoteCandidateId")):
+            if isinstance(ref, str):
+                target = get(ref)
+                if target is not None:
+                    out[ref] = dict(target)
     return out

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .normalize import normalize_report
+from .normalize import ReportIndex, normalize_report
 from .types import num
 
-__all__ = ["candidate_pairs", "selected_pair_ids", "selected_pair_rtt"]
+__all__ = [
+    "candidate_pairs",
+    "candidate_pairs_indexed",
+    "selected_pair_ids",
+    "selected_pair_ids_indexed",
+    "selected_pair_rtt",
+    "selected_pair_rtt_indexed",
+]
 
 PRODUCING = "producing_transport"
 CONSUMING = "consuming_transport"
@@ -160,3 +167,138 @@ def candidate_pairs(
             roles.append(CONSUMING)
         roles = roles or [PRODUCING]
     return [(r, sid, _pair_entry(report, report[sid])) for r in roles for sid in ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest fast path: the same answers from a ReportIndex, each computed once per report.
+
+
+def selected_pair_ids_indexed(index: ReportIndex) -> list[str]:
+    """``selected_pair_ids(normalize_report(raw))`` for ``index = ReportIndex(raw)``.
+
+    The list is memoized on the index: callers must not modify it.
+    """
+    ids: list[str] | None = index.memo.get("selected")
+    if ids is not None:
+        return ids
+    # Normalization changes no member read here but a pair's ``state`` ("inprogress" becomes
+    # "in-progress"), and neither equals "succeeded": the objects as sent will do.
+    source = index.source
+    pairs = index.listed["candidate-pair"]
+    chosen = set()
+    for tid in index.listed["transport"]:
+        ref = source(tid).get("selectedCandidatePairId")
+        if isinstance(ref, str):
+            chosen.add(ref)
+    ids = [sid for sid in pairs if sid in chosen]
+    if not ids:
+        ids = [sid for sid in pairs if source(sid).get("selected") is True]
+    if not ids:
+        best: dict[Any, tuple[float, str]] = {}
+        for sid in pairs:
+            p = source(sid)
+            if p.get("nominated") is True and p.get("state") == "succeeded":
+                volume = (num(p.get("bytesSent")) or 0) + (num(p.get("bytesReceived")) or 0)
+                key = p.get("transportId") if isinstance(p.get("transportId"), str) else None
+                if key not in best or volume > best[key][0]:
+                    best[key] = (volume, sid)
+        winners = {sid for _, sid in best.values()}
+        ids = [sid for sid in pairs if sid in winners]
+    index.memo["selected"] = ids
+    return ids
+
+
+def selected_pair_rtt_indexed(index: ReportIndex, transport_id: Any = None) -> float | None:
+    """``selected_pair_rtt(normalize_report(raw), transport_id)`` for ``index = ReportIndex(raw)``,
+    memoized per ``transport_id``."""
+    key = transport_id if isinstance(transport_id, str) else None
+    cache: dict[str | None, float | None] = index.memo.setdefault("rtt", {})
+    if key in cache:
+        return cache[key]
+    ids = selected_pair_ids_indexed(index)
+    if key is not None:
+        preferred = index.get(key, {}).get("selectedCandidatePairId")
+        if preferred in ids:  # the stable sort on ``sid != preferred`` of selected_pair_rtt
+            ids = [preferred, *(sid for sid in ids if sid != preferred)]
+    result = None
+    for sid in ids:
+        rtt = num(index.source(sid).get("currentRoundTripTime"))
+        if rtt is not None and 0 <= rtt <= 3600:
+            result = float(rtt)
+            break
+    cache[key] = result
+    return result
+
+
+_SIDES = tuple(
+    (
+        f"{side}CandidateId",
+        ctype,
+        f"{side}_candidate_id",
+        tuple((f"{side}_candidate_{suffix}", name) for suffix, name in _CANDIDATE_STRINGS),
+        tuple((f"{side}_candidate_{suffix}", name) for suffix, name in _CANDIDATE_NUMBERS),
+    )
+    for side, ctype in (("local", "local-candidate"), ("remote", "remote-candidate"))
+)
+
+
+def _numbers_into(
+    entry: dict[str, Any], stats: Mapping[str, Any], names: tuple[tuple[str, str], ...]
+) -> None:
+    """``entry[key] = stats[name]`` for each member that ``num`` accepts, in order."""
+    get = stats.get
+    for key, name in names:
+        value = get(name)
+        if value is None:
+            continue
+        cls = value.__class__
+        if cls is int or (value - value == 0 if cls is float else num(value) is not None):
+            entry[key] = value
+
+
+def _pair_entry_indexed(index: ReportIndex, pair: Mapping[str, Any]) -> dict[str, Any]:
+    """``_pair_entry(normalize_report(raw), pair)`` for ``index = ReportIndex(raw)``."""
+    entry: dict[str, Any] = {}
+    _numbers_into(entry, pair, _PAIR_NUMBERS)
+    nominated = pair.get("nominated")
+    if nominated.__class__ is bool:
+        entry["nominated"] = nominated
+    types = index.types
+    for ref_name, ctype, id_key, strings, numbers in _SIDES:
+        ref = pair.get(ref_name)
+        if not isinstance(ref, str):
+            continue
+        entry[id_key] = ref
+        if types.get(ref) != ctype:
+            continue
+        cand = index.get(ref)
+        for key, name in strings:
+            value = cand.get(name)
+            if isinstance(value, str):
+                entry[key] = value
+        _numbers_into(entry, cand, numbers)
+    return entry
+
+
+def candidate_pairs_indexed(
+    index: ReportIndex, *, transport: str | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``candidate_pairs(raw, transport=transport)`` for ``index = ReportIndex(raw)``."""
+    ids = selected_pair_ids_indexed(index)
+    if not ids:
+        return []
+    role = _ROLE_ALIASES.get(transport) if isinstance(transport, str) else None
+    if role is not None:
+        roles = [role]
+    else:
+        roles = []
+        if index.listed["outbound-rtp"]:
+            roles.append(PRODUCING)
+        if index.listed["inbound-rtp"]:
+            roles.append(CONSUMING)
+        roles = roles or [PRODUCING]
+    entries = [(sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
+    out = [(roles[0], sid, entry) for sid, entry in entries]
+    for r in roles[1:]:
+        out.extend((r, sid, dict(entry)) for sid, entry in entries)
+    return out

@@ -30,14 +30,21 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from .normalize import normalize_report
-from .pairs import selected_pair_rtt
-from .scoring import audio_mos, screenshare_video_mos, video_mos
+from .normalize import ReportIndex, normalize_report
+from .pairs import selected_pair_rtt, selected_pair_rtt_indexed
+from .scoring import (
+    audio_mos,
+    audio_mos_positional,
+    screenshare_video_mos,
+    video_mos,
+    video_mos_positional,
+)
 from .types import QualityThresholds, SampleRow, StreamLabel, num
 
-__all__ = ["iso_timestamp", "sample_rows"]
+__all__ = ["iso_timestamp", "sample_rows", "sample_rows_indexed"]
 
 _QL_STATES = ("bandwidth", "cpu", "none", "other")
 _QL_REASONS = frozenset(_QL_STATES)
@@ -290,7 +297,8 @@ def _producer_row(
     jitter = _gauge(ri_cur, "jitter", _MAX_SECONDS)
     rtt = _gauge(ri_cur, "roundTripTime", _MAX_SECONDS)
     bitrate = _bitrate(sent_bytes, elapsed)
-    rtt_ms = _ms(rtt) if rtt is not None else thresholds.default_rtt_ms
+    rtt_ms = _ms(rtt) if rtt is not None else None  # rtt ≥ 0 here, so _ms gives a number
+    rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
     # rtcscore has no sender-side buffer delay; 2·jitter is this project's proxy (§3.4).
     buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
     values: dict[str, Any] = {
@@ -391,7 +399,8 @@ def _consumer_row(
     # remote-outbound-rtp.roundTripTime (RFC 3611 DLRR), else rtcscore's default.
     rtt = selected_pair_rtt(report, cur.get("transportId"))
     if rtt is None:
-        remote = report.get(cur.get("remoteId")) if isinstance(cur.get("remoteId"), str) else None
+        remote_id = cur.get("remoteId")
+        remote = report.get(remote_id) if isinstance(remote_id, str) else None
         rtt = _gauge(remote or {}, "roundTripTime", _MAX_SECONDS)
     rtt_ms = _ms(rtt)
     rtt_ms = rtt_ms if rtt_ms is not None else thresholds.default_rtt_ms
@@ -484,8 +493,8 @@ def sample_rows(
     thresholds: ``QualityThresholds`` for MOS defaults.
 
     One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
-    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent a
-    single packet yet (a connection being set up), or a cumulative counter went backwards (counter
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent
+    a single packet yet (a connection being set up), or a cumulative counter went backwards (counter
     reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
     """
     del transport  # documented above: rows do not depend on it
@@ -523,9 +532,7 @@ def sample_rows(
                         prev_report, report, prev, cur, elapsed, label, namespace, thresholds
                     )
                 else:
-                    values = _consumer_row(
-                        report, prev, cur, elapsed, label, namespace, thresholds
-                    )
+                    values = _consumer_row(report, prev, cur, elapsed, label, namespace, thresholds)
             except _Reset:
                 continue
             screenshare = label is not None and label.source == "screenshare"
@@ -537,6 +544,561 @@ def sample_rows(
                     stream_key=f"{namespace}:{stype}:{ssrc}",
                     timestamp_ms=float(ts),
                     values=values,
+                )
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest fast path. ``sample_rows_indexed`` gives exactly what ``sample_rows`` gives (the same
+# rows, values in the same key order); tests/stats/test_fast_path.py holds it to that on every real
+# recording and on random reports. It differs only in how it gets there: linked objects come from
+# per-report indexes instead of scans, the helpers above are inlined for plain ``int``/``float``
+# members (anything else goes through them), a report's ISO timestamp is formatted once, derived
+# ids and codec fmtp flags are memoized, and row values are inserted in their final order instead
+# of being filtered afterwards. Fallible steps (``_Reset``, arithmetic on absurd numbers) run in
+# the same order as in ``_producer_row``/``_consumer_row``, so both paths fail alike.
+
+_isfinite = math.isfinite
+_NO_LOSS: Mapping[str, Any] = {"packetsLost": 0}
+
+
+def _fd(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
+    """``_Delta(prev, cur)(name)``."""
+    a = prev.get(name)
+    if a is None:
+        return None
+    b = cur.get(name)
+    if b is None:
+        return None
+    ca = a.__class__
+    cb = b.__class__
+    if (ca is int or ca is float) and (cb is int or cb is float):
+        diff = b - a
+        if diff.__class__ is int:
+            if diff < 0:
+                raise _Reset(name)
+            return diff
+        if diff - diff != 0:  # a or b not finite, or the difference overflowed
+            return None
+        if diff < 0:
+            raise _Reset(name)
+        return round(diff, 6)
+    return _Delta(prev, cur)(name)
+
+
+def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | int | None:
+    """``_Delta(prev, cur)(name, clamp=True)``."""
+    a = prev.get(name)
+    if a is None:
+        return None
+    b = cur.get(name)
+    if b is None:
+        return None
+    ca = a.__class__
+    cb = b.__class__
+    if (ca is int or ca is float) and (cb is int or cb is float):
+        diff = b - a
+        if diff.__class__ is int:
+            return diff if diff >= 0 else 0
+        if diff - diff != 0:
+            return None
+        return round(diff, 6) if diff >= 0 else 0
+    return _Delta(prev, cur)(name, clamp=True)
+
+
+def _ql_durations_fast(prev: Mapping[str, Any], cur: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``_ql_durations(prev, cur)``."""
+    a, b = prev.get("qualityLimitationDurations"), cur.get("qualityLimitationDurations")
+    if (a.__class__ is not dict and not isinstance(a, Mapping)) or (
+        b.__class__ is not dict and not isinstance(b, Mapping)
+    ):
+        return None
+    out = {}
+    for state in _QL_STATES:
+        value = _fd(a, b, state)  # finite or None: what _compact keeps
+        if value is not None:
+            out[state] = value
+    return out or None
+
+
+def _fgauge(stats: Mapping[str, Any], name: str, upper: float) -> float | int | None:
+    """``_gauge(stats, name, upper)``."""
+    value: Any = stats.get(name)
+    cls = value.__class__
+    if cls is float or cls is int:
+        return value if 0 <= value <= upper else None  # NaN and ±inf fail the comparison
+    number = num(value)
+    return number if number is not None and 0 <= number <= upper else None
+
+
+def _fdimension(stats: Mapping[str, Any], name: str) -> int | None:
+    """``_dimension(stats, name)``."""
+    value: Any = stats.get(name)
+    cls = value.__class__
+    if cls is int:
+        return value if 0 <= value <= _MAX_DIMENSION else None
+    if cls is float:
+        return int(value) if 0 <= value <= _MAX_DIMENSION else None  # NaN, ±inf fail
+    return _dimension(stats, name)
+
+
+def _ok(value: Any) -> bool:
+    """What ``_compact`` keeps: not ``None`` and not a non-finite float."""
+    return value is not None and not (isinstance(value, float) and not _isfinite(value))
+
+
+_SECOND_PREFIXES: dict[float, str] = {}
+
+
+def _iso_fast(epoch_ms: float | int) -> str | None:
+    """``iso_timestamp(epoch_ms)`` for a finite number, formatting each UTC second only once.
+
+    ``datetime.fromtimestamp(t)`` splits ``t`` with C ``modf`` and rounds the fraction to
+    microseconds half-to-even (CPython ``_PyTime_DoubleToDenominator``); this does the same split,
+    so the date and time down to the second come from ``datetime`` for the whole second (memoized)
+    and only the milliseconds are formatted per call.
+    """
+    if epoch_ms < 0:
+        return None
+    fraction, whole = math.modf(epoch_ms / 1000)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    prefix = _SECOND_PREFIXES.get(whole)
+    if prefix is None:
+        try:
+            prefix = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        except (OverflowError, OSError, ValueError):
+            prefix = ""
+        if len(_SECOND_PREFIXES) >= 4096:
+            _SECOND_PREFIXES.clear()
+        _SECOND_PREFIXES[whole] = prefix
+    return f"{prefix}{micro // 1000:03d}Z" if prefix else None
+
+
+@lru_cache(maxsize=16384)
+def _derived_id_cached(namespace: str, direction: str, ssrc: int) -> str:
+    return _derived_id(namespace, direction, ssrc)
+
+
+@lru_cache(maxsize=256)
+def _audio_flags(fmtp_line: str) -> tuple[bool, bool]:
+    """(dtx, fec) of ``_score`` for a codec with this ``sdpFmtpLine``."""
+    codec = {"sdpFmtpLine": fmtp_line}
+    return _fmtp_flag(codec, "usedtx") is True, _fmtp_flag(codec, "useinbandfec") is not False
+
+
+def _mos(
+    kind: str,
+    screenshare: bool,
+    packets: float | int | None,
+    bitrate: float | None,
+    loss_pct: float,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    width: int | None,
+    height: int | None,
+    codec: Mapping[str, Any],
+    fps: float | None,
+    expected_fps: float,
+    limited: bool,
+    thresholds: QualityThresholds,
+) -> float:
+    """``_score(...)``, with the frame size already read (``_dimension``)."""
+    if packets == 0 or bitrate == 0 or (packets is None and bitrate is None):
+        return 1.0
+    if kind == "audio":
+        line = codec.get("sdpFmtpLine")
+        dtx, fec = _audio_flags(line) if isinstance(line, str) else (False, True)
+        if not dtx and bitrate is not None and bitrate < thresholds.audio_min_bitrate_bps:
+            return 1.0
+        return audio_mos_positional(loss_pct, bitrate, rtt_ms, buffer_delay_ms, fec, dtx)
+    if screenshare or width is None or height is None or fps is None or bitrate is None:
+        return screenshare_video_mos(loss_pct=loss_pct, limited=limited)
+    mime = codec.get("mimeType")
+    vp9 = isinstance(mime, str) and mime.lower() == "video/vp9"
+    return video_mos_positional(
+        bitrate, width, height, fps, expected_fps, rtt_ms, buffer_delay_ms, 1.2 if vp9 else 1.0
+    )
+
+
+def _remote_inbound_indexed(
+    index: ReportIndex, outbound: Mapping[str, Any], out_id: str
+) -> Mapping[str, Any]:
+    """``_remote_inbound(report, outbound, _index(report, "remote-inbound-rtp"))``."""
+    ref = outbound.get("remoteId")
+    if isinstance(ref, str) and index.types.get(ref) == "remote-inbound-rtp":
+        return index.get(ref)  # type: ignore[no-any-return]
+    by_local: dict[str, str] | None = index.memo.get("ri-local")
+    if by_local is None:
+        by_local = {}
+        for rid in index.listed["remote-inbound-rtp"]:
+            local = index.get(rid).get("localId")
+            if isinstance(local, str) and local not in by_local:
+                by_local[local] = rid
+        index.memo["ri-local"] = by_local
+    sid = by_local.get(out_id)
+    if sid is None:
+        sid = index.by_ssrc("remote-inbound-rtp").get(outbound["ssrc"])
+    return index.get(sid) if sid is not None else {}  # type: ignore[no-any-return]
+
+
+def _producer_indexed(
+    prev_index: ReportIndex,
+    index: ReportIndex,
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    prev_id: str,
+    cur_id: str,
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+    stamp: str,
+) -> dict[str, Any]:
+    """``_producer_row(...)``; ``stamp`` is ``iso_timestamp(cur["timestamp"])``."""
+    ssrc = cur["ssrc"]
+    kind = cur["kind"]
+    packets = _fd(prev, cur, "packetsSent")
+    sent_bytes = _fd(prev, cur, "bytesSent")
+    ri_cur = _remote_inbound_indexed(index, cur, cur_id)
+    lost = None
+    if num(ri_cur.get("packetsLost")) is not None:
+        ri_prev = _remote_inbound_indexed(prev_index, prev, prev_id)
+        lost = _fd_clamped(ri_prev if ri_prev else _NO_LOSS, ri_cur, "packetsLost")
+    fraction = _fgauge(ri_cur, "fractionLost", 1.0)
+    if lost is not None and packets:
+        loss_pct = min(100.0, 100 * lost / packets)
+    elif fraction is not None:
+        loss_pct = 100.0 * fraction
+    else:
+        loss_pct = 0.0
+    jitter = _fgauge(ri_cur, "jitter", _MAX_SECONDS)
+    rtt = _fgauge(ri_cur, "roundTripTime", _MAX_SECONDS)
+    bitrate = sent_bytes * 8 / elapsed if sent_bytes is not None else None
+    rtt_ms = rtt * 1000 if rtt is not None else thresholds.default_rtt_ms
+    buffer_ms = 2 * jitter * 1000 if jitter is not None else thresholds.default_buffer_delay_ms
+    producer_id = (label.producer_id if label else None) or _derived_id_cached(
+        namespace, "outbound-rtp", ssrc
+    )
+    reason = cur.get("qualityLimitationReason")
+    reason = reason if isinstance(reason, str) and reason in _QL_REASONS else None
+    fps = width = height = None
+    expected_fps = thresholds.expected_frame_rate  # audio rows do not use it
+    if kind == "video":
+        source_id = cur.get("mediaSourceId")
+        source = index.get(source_id) if isinstance(source_id, str) else None
+        expected_fps = num((source or {}).get("framesPerSecond")) or expected_fps
+        frames = _fd(prev, cur, "framesEncoded")
+        fps = _fgauge(cur, "framesPerSecond", _MAX_FPS)
+        if fps is None and frames is not None:
+            fps = round(frames / elapsed, 2)
+        width = _fdimension(cur, "frameWidth")
+        height = _fdimension(cur, "frameHeight")
+        key_frames = _fd(prev, cur, "keyFramesEncoded")
+        pli = _fd(prev, cur, "pliCount")
+        fir = _fd(prev, cur, "firCount")
+        durations = _ql_durations_fast(prev, cur)
+        resolution_changes = _fd(prev, cur, "qualityLimitationResolutionChanges")
+    mos = _mos(
+        kind,
+        label is not None and label.source == "screenshare",
+        packets,
+        bitrate,
+        loss_pct,
+        rtt_ms,
+        buffer_ms,
+        width,
+        height,
+        index.linked(cur.get("codecId"), "codec"),
+        fps,
+        expected_fps,
+        reason not in (None, "none"),
+        thresholds,
+    )
+    interval = round(elapsed, 6)
+    loss = round(loss_pct, 6)
+    bitrate_bps = round(bitrate, 3) if bitrate is not None else None
+    nack = _fd(prev, cur, "nackCount")
+    values: dict[str, Any] = {"mos_quality": mos} if mos - mos == 0 else {}
+    values["timestamp"] = stamp
+    values["packets_lost"] = lost if lost is not None else 0
+    values["jitter"] = jitter if jitter is not None else 0
+    values["rtt"] = rtt if rtt is not None else 0
+    if packets is not None:
+        values["packets_sent"] = packets
+    if sent_bytes is not None:
+        values["bytes_sent"] = sent_bytes
+    if producer_id.__class__ is str or _ok(producer_id):
+        values["producer_id"] = producer_id
+    values["ssrc"] = ssrc
+    mid = cur.get("mid")
+    if isinstance(mid, str):
+        values["mid"] = mid
+    if kind == "video":
+        if width is not None:
+            values["frame_width"] = width
+        if height is not None:
+            values["frame_height"] = height
+        if fps is not None and fps - fps == 0:
+            values["frames_per_second"] = fps
+        if frames is not None:
+            values["frames_encoded"] = frames
+        if key_frames is not None:
+            values["key_frames_encoded"] = key_frames
+        if pli is not None:
+            values["pli_count"] = pli
+        if fir is not None:
+            values["fir_count"] = fir
+        if reason is not None:
+            values["quality_limitation_reason"] = reason
+        if durations is not None:
+            values["quality_limitation_durations"] = durations
+        if resolution_changes is not None:
+            values["quality_limitation_resolution_changes"] = resolution_changes
+    values["_interval_s"] = interval  # finite: so are both timestamps, and ts ≤ year 9999
+    values["_loss_pct"] = loss  # in [0, 100]: min(100, …) of finite values, or 100·fraction
+    if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
+        values["_bitrate_bps"] = bitrate_bps
+    if (rtt_ms - rtt_ms == 0) if rtt_ms.__class__ is float else _ok(rtt_ms):
+        values["_rtt_ms"] = rtt_ms
+    if (buffer_ms - buffer_ms == 0) if buffer_ms.__class__ is float else _ok(buffer_ms):
+        values["_buffer_delay_ms"] = buffer_ms
+    if nack is not None:
+        values["_nack_count"] = nack
+    active = cur.get("active")
+    if isinstance(active, bool):
+        values["_active"] = active
+    return values
+
+
+def _consumer_indexed(
+    index: ReportIndex,
+    prev: Mapping[str, Any],
+    cur: Mapping[str, Any],
+    elapsed: float,
+    label: StreamLabel | None,
+    namespace: str,
+    thresholds: QualityThresholds,
+    stamp: str,
+) -> dict[str, Any]:
+    """``_consumer_row(...)``; ``stamp`` is ``iso_timestamp(cur["timestamp"])``."""
+    ssrc = cur["ssrc"]
+    kind = cur["kind"]
+    packets = _fd(prev, cur, "packetsReceived")
+    received_bytes = _fd(prev, cur, "bytesReceived")
+    lost = _fd_clamped(prev, cur, "packetsLost")
+    expected = (lost or 0) + (packets or 0)
+    loss_pct = 100 * (lost or 0) / expected if expected > 0 else 0.0
+    jitter = _fgauge(cur, "jitter", _MAX_SECONDS)
+    jbd = _fd(prev, cur, "jitterBufferDelay")
+    emitted = _fd(prev, cur, "jitterBufferEmittedCount")
+    buffer_ms = (
+        jbd / emitted * 1000 if jbd is not None and emitted else thresholds.default_buffer_delay_ms
+    )
+    rtt = selected_pair_rtt_indexed(index, cur.get("transportId"))
+    if rtt is None:
+        remote_id = cur.get("remoteId")
+        remote = index.get(remote_id) if isinstance(remote_id, str) else None
+        rtt = _fgauge(remote or {}, "roundTripTime", _MAX_SECONDS)
+    rtt_ms = rtt * 1000 if rtt is not None else thresholds.default_rtt_ms
+    bitrate = received_bytes * 8 / elapsed if received_bytes is not None else None
+    if label:
+        consumer_id = label.consumer_id or _derived_id_cached(namespace, "inbound-rtp", ssrc)
+        producer_id, peer_id = label.producer_id, label.remote_peer_id
+    else:
+        consumer_id = _derived_id_cached(namespace, "inbound-rtp", ssrc)
+        producer_id = peer_id = None
+    fps = width = height = None
+    video = kind == "video"
+    if video:
+        frames = _fd(prev, cur, "framesDecoded")
+        fps = _fgauge(cur, "framesPerSecond", _MAX_FPS)
+        if fps is None and frames is not None:
+            fps = round(frames / elapsed, 2)
+        width = _fdimension(cur, "frameWidth")
+        height = _fdimension(cur, "frameHeight")
+        dropped = _fd(prev, cur, "framesDropped")
+        key_frames = _fd(prev, cur, "keyFramesDecoded")
+        fir = _fd(prev, cur, "firCount")
+    else:
+        concealment = _fd(prev, cur, "concealmentEvents")
+    mos = _mos(
+        kind,
+        label is not None and label.source == "screenshare",
+        packets,
+        bitrate,
+        loss_pct,
+        rtt_ms,
+        buffer_ms,
+        width,
+        height,
+        index.linked(cur.get("codecId"), "codec"),
+        fps,
+        thresholds.expected_frame_rate,
+        False,
+        thresholds,
+    )
+    interval = round(elapsed, 6)
+    loss = round(loss_pct, 6)
+    bitrate_bps = round(bitrate, 3) if bitrate is not None else None
+    buffer_ms = round(buffer_ms, 6)
+    nack = _fd(prev, cur, "nackCount")
+    if video:
+        freezes = _fd(prev, cur, "freezeCount")
+        freezes_s = _fd(prev, cur, "totalFreezesDuration")
+        pauses = _fd(prev, cur, "pauseCount")
+        received_frames = _fd(prev, cur, "framesReceived")
+    values: dict[str, Any] = {"mos_quality": mos} if mos - mos == 0 else {}
+    values["timestamp"] = stamp
+    if lost is not None:
+        values["packets_lost"] = lost
+    if jitter is not None:
+        values["jitter"] = jitter
+    if packets is not None:
+        values["packets_received"] = packets
+    if received_bytes is not None:
+        values["bytes_received"] = received_bytes
+    if jbd is not None:
+        values["jitter_buffer_delay"] = jbd
+    if emitted is not None:
+        values["jitter_buffer_emitted_count"] = emitted
+    if consumer_id.__class__ is str or _ok(consumer_id):
+        values["consumer_id"] = consumer_id
+    if producer_id is not None and _ok(producer_id):
+        values["producer_id"] = producer_id
+    if peer_id is not None and _ok(peer_id):
+        values["peer_id"] = peer_id
+    values["ssrc"] = ssrc
+    mid = cur.get("mid")
+    if isinstance(mid, str):
+        values["mid"] = mid
+    if video:
+        if width is not None:
+            values["frame_width"] = width
+        if height is not None:
+            values["frame_height"] = height
+        if fps is not None and fps - fps == 0:
+            values["frames_per_second"] = fps
+        if frames is not None:
+            values["frames_decoded"] = frames
+        if dropped is not None:
+            values["frames_dropped"] = dropped
+        if key_frames is not None:
+            values["key_frames_decoded"] = key_frames
+        if fir is not None:
+            values["fir_count"] = fir
+    elif concealment is not None:
+        values["concealment_events"] = concealment
+    values["_interval_s"] = interval
+    if loss - loss == 0:  # NaN when Δlost + Δreceived overflows
+        values["_loss_pct"] = loss
+    if bitrate_bps is not None and bitrate_bps - bitrate_bps == 0:
+        values["_bitrate_bps"] = bitrate_bps
+    if (rtt_ms - rtt_ms == 0) if rtt_ms.__class__ is float else _ok(rtt_ms):
+        values["_rtt_ms"] = rtt_ms
+    if (buffer_ms - buffer_ms == 0) if buffer_ms.__class__ is float else _ok(buffer_ms):
+        values["_buffer_delay_ms"] = buffer_ms
+    if nack is not None:
+        values["_nack_count"] = nack
+    if video:
+        if freezes is not None:
+            values["_freeze_count"] = freezes
+        if freezes_s is not None:
+            values["_freezes_duration_s"] = freezes_s
+        if pauses is not None:
+            values["_pause_count"] = pauses
+        if received_frames is not None:
+            values["_frames_received"] = received_frames
+    return values
+
+
+_ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
+
+
+def sample_rows_indexed(
+    previous: ReportIndex | None,
+    current: ReportIndex,
+    *,
+    namespace: str,
+    labels: Sequence[StreamLabel] = (),
+    thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
+) -> list[SampleRow]:
+    """``sample_rows(previous_raw, current_raw, namespace=…, labels=…, thresholds=…)`` for
+    ``previous = ReportIndex(previous_raw)`` (or ``None``) and
+    ``current = ReportIndex(current_raw)``: the same rows, values in the same key order.
+    """
+    if previous is None or not previous or not current:
+        return []
+    if not isinstance(namespace, str):
+        namespace = str(namespace)
+    if not isinstance(thresholds, QualityThresholds):
+        thresholds = QualityThresholds()
+    label_list = _as_labels(labels)
+    stamps: dict[Any, str | None] = {}
+    rows: list[SampleRow] = []
+    cur_objects, prev_objects = current.normalized, previous.normalized  # all RTP stats
+    for stype, role in _ROLES:
+        before = previous.by_ssrc(stype)
+        if not before:
+            continue
+        for ssrc, cur_id in current.by_ssrc(stype).items():
+            prev_id = before.get(ssrc)
+            if prev_id is None:
+                continue
+            cur = cur_objects[cur_id]
+            kind = cur.get("kind")
+            if kind != "audio" and kind != "video":
+                continue
+            prev = prev_objects[prev_id]
+            ts = num(cur.get("timestamp"))
+            if ts is None:
+                continue
+            ts_prev = num(prev.get("timestamp"))
+            if ts_prev is None:
+                continue
+            elapsed = (ts - ts_prev) / 1000
+            if elapsed <= 0:
+                continue
+            if ts in stamps:
+                stamp = stamps[ts]
+            else:
+                stamp = stamps[ts] = _iso_fast(ts)
+            if stamp is None:
+                continue
+            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+                continue
+            label = _label_for(cur, label_list) if label_list else None
+            try:
+                if stype == "outbound-rtp":
+                    values = _producer_indexed(
+                        previous,
+                        current,
+                        prev,
+                        cur,
+                        prev_id,
+                        cur_id,
+                        elapsed,
+                        label,
+                        namespace,
+                        thresholds,
+                        stamp,
+                    )
+                else:
+                    values = _consumer_indexed(
+                        current, prev, cur, elapsed, label, namespace, thresholds, stamp
+                    )
+            except _Reset:
+                continue
+            screenshare = label is not None and label.source == "screenshare"
+            rows.append(
+                SampleRow(
+                    f"screenshare_{kind}_{role}" if screenshare else f"{kind}_{role}",
+                    f"{namespace}:{stype}:{ssrc}",
+                    float(ts),
+                    values,
                 )
             )
     return rows

@@ -17,10 +17,6 @@ __all__ = [
 ]
 
 
-def _clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
 def r_to_mos(r: float) -> float:
     """MOS (1..4.5) from the transmission rating factor R (0..100).
 
@@ -65,17 +61,41 @@ def audio_r_factor(
     - ``Ie,eff = Ie + (100 − Ie)·Ppl/(Ppl + Bpl)`` with ``Ppl = loss_pct`` (0..100);
     - ``R = clamp(100 − Ie,eff − Id(d), 0, 100)`` with Id from ``audio_delay_impairment``.
     """
+    return _audio_r(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)
+
+
+def _audio_r(
+    loss_pct: float,
+    bitrate_bps: float | None,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    fec: bool,
+    dtx: bool,
+) -> float:
+    """``audio_r_factor`` with positional arguments (the per-row hot path)."""
     delay = 20 + max(0.0, buffer_delay_ms) + max(0.0, rtt_ms) / 2
     if dtx:
         ie = 8.0
     elif bitrate_bps is not None and bitrate_bps > 0:
-        ie = _clamp(55 - 4.6 * math.log(bitrate_bps), 0, 30)
+        ie = max(0, min(30, 55 - 4.6 * math.log(bitrate_bps)))  # clamped to [0, 30]
     else:
         ie = 6.0
     bpl = 20.0 if fec else 10.0
-    loss = _clamp(loss_pct, 0, 100)
+    loss = max(0, min(100, loss_pct))
     ie_eff = ie + (100 - ie) * loss / (loss + bpl)
-    return _clamp(100 - ie_eff - audio_delay_impairment(delay), 0, 100)
+    return max(0, min(100, 100 - ie_eff - audio_delay_impairment(delay)))
+
+
+def audio_mos_positional(
+    loss_pct: float,
+    bitrate_bps: float | None,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    fec: bool,
+    dtx: bool,
+) -> float:
+    """``audio_mos`` with positional arguments, for the per-row hot path (same code)."""
+    return round(r_to_mos(_audio_r(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)), 2)
 
 
 def audio_mos(
@@ -93,15 +113,7 @@ def audio_mos(
     buffer_delay_ms: milliseconds; fec/dtx: Opus ``useinbandfec``/``usedtx`` from the codec's
     ``sdpFmtpLine`` (rtcscore defaults: FEC on, DTX off).
     """
-    r = audio_r_factor(
-        loss_pct=loss_pct,
-        bitrate_bps=bitrate_bps,
-        rtt_ms=rtt_ms,
-        buffer_delay_ms=buffer_delay_ms,
-        fec=fec,
-        dtx=dtx,
-    )
-    return round(r_to_mos(r), 2)
+    return audio_mos_positional(loss_pct, bitrate_bps, rtt_ms, buffer_delay_ms, fec, dtx)
 
 
 def video_mos(
@@ -127,16 +139,39 @@ def video_mos(
     This project's deviations: frame rates above ``expected_frame_rate`` earn no bonus (the ratio is
     at least 1), and ``frame_rate < 1``, no pixels or no bits give 1 (as rtcscore-go does for fps).
     """
+    return video_mos_positional(
+        bitrate_bps,
+        width,
+        height,
+        frame_rate,
+        expected_frame_rate,
+        rtt_ms,
+        buffer_delay_ms,
+        codec_factor,
+    )
+
+
+def video_mos_positional(
+    bitrate_bps: float,
+    width: float,
+    height: float,
+    frame_rate: float,
+    expected_frame_rate: float,
+    rtt_ms: float,
+    buffer_delay_ms: float,
+    codec_factor: float,
+) -> float:
+    """``video_mos`` with positional arguments, for the per-row hot path (same code)."""
     pixels = width * height
     if frame_rate < 1 or pixels <= 0 or bitrate_bps <= 0:
         return 1.0
     bpppf = codec_factor * bitrate_bps / pixels / frame_rate
     if not bpppf > 0:  # underflow or NaN from absurd inputs
         return 1.0
-    base = _clamp(0.56 * math.log(bpppf) + 5.36, 1, 5)
+    base = max(1, min(5, 0.56 * math.log(bpppf) + 5.36))  # clamped to [1, 5]
     ratio = max(1.0, expected_frame_rate / frame_rate)
     delay = max(0.0, buffer_delay_ms) + max(0.0, rtt_ms) / 2
-    return round(_clamp(base - 1.9 * math.log(ratio) - 0.002 * delay, 1, 5), 2)
+    return round(max(1, min(5, base - 1.9 * math.log(ratio) - 0.002 * delay)), 2)
 
 
 def screenshare_video_mos(*, loss_pct: float, limited: bool) -> float:
