@@ -214,19 +214,18 @@ class SampleWriter:
         st = self.state(peer_id, connection_id)
         if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
             return False
-        normalized = stats.normalize_report(report)
         labels = labels or st.labels
-        rows = stats.sample_rows(
+        rows, pairs, cursor = stats.ingest_report(
             st.report,
-            normalized,
+            report,
             namespace=f"{peer_id}:{connection_id}",
             transport=transport,
             labels=[stats.StreamLabel.from_mapping(label) for label in labels],
             thresholds=self.thresholds,
         )
         st.add_rows(rows, self.thresholds)
-        st.set_pairs(stats.candidate_pairs(normalized, transport=transport), timestamp_ms)
-        st.report = stats.compact_report(normalized)
+        st.set_pairs(pairs, timestamp_ms)
+        st.report = cursor
         st.labels = labels
         st.timestamp_ms = timestamp_ms
         self._touched[(peer_id, connection_id)] = st
