@@ -16,7 +16,7 @@ from rtk_sessions import __version__
 from rtk_sessions.api import apps, browser, conversation, envelope, ingest, meetings, sessions
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
-from rtk_sessions.domain import samples, summaries
+from rtk_sessions.domain import samples, summaries, useragent
 from rtk_sessions.domain.lifecycle import sweep
 from rtk_sessions.leader import Lock, sweeper_lock
 from rtk_sessions.storage import partitions
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.secret = settings.resolved_secret()
         app.state.sweeper = Sweeper(db, settings)
         conversation.start(app, db, settings, app.state.secret, background=background)
+        threading.Thread(target=useragent.warm_up, name="rtk-ua-warm-up", daemon=True).start()
         if background:
             app.state.sweeper.start()
         try:

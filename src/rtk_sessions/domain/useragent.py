@@ -30,6 +30,12 @@ def _version(*parts: str | None) -> str | None:
     return ".".join(kept) if kept else None
 
 
+def warm_up() -> None:
+    """Build ua-parser's matchers now (about a second of CPU) rather than in the first request
+    that carries a user agent."""
+    ua_parser.parse("Mozilla/5.0")
+
+
 def describe(user_agent: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(browser_metadata, device_info)`` for a user agent.
 
