@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, String, column, func, literal, select, text
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import stats
@@ -26,6 +26,7 @@ from rtk_sessions.storage.tables import (
     Peer,
     PeerEvent,
     Session,
+    SessionCount,
     StatsSample,
 )
 
@@ -43,32 +44,111 @@ class SessionQuery:
     descending: bool = True
 
 
+# Lists at scale (docs/sessions-api.md): total_count of a filtered list counts at most this many
+# matches past the end of the page; more matches than that give a lower bound.
+COUNT_LOOKAHEAD = 1000
+# Trigram indexes serve substrings of 3 characters or more; shorter searches scan in list order.
+MIN_INDEXED_SEARCH = 3
+
+_FTS_IDS = text("SELECT session_id FROM sessions_fts WHERE sessions_fts MATCH :fts_phrase").columns(
+    column("session_id", String)
+)
+
+
+def _fts_phrase(needle: str) -> str:
+    """An FTS5 phrase matching the trigrams of ``needle`` in order (a substring, case-folded)."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _search_condition(dialect: str, needle: str) -> list[ColumnElement[bool]]:
+    """Rows whose ``search_text`` contains ``needle`` (already lower-case), through the trigram
+    index when ``needle`` has at least MIN_INDEXED_SEARCH characters."""
+    if dialect == "postgresql":
+        if len(needle) >= MIN_INDEXED_SEARCH:
+            # LIKE is what the pg_trgm GIN index serves (ix_sessions_search_trgm).
+            return [Session.search_text.contains(needle, autoescape=True)]
+        # strpos keeps the planner off the GIN index, which cannot narrow 1-2 characters down.
+        return [func.strpos(Session.search_text, needle) > 0]
+    exact = func.instr(Session.search_text, needle) > 0
+    if len(needle) < MIN_INDEXED_SEARCH:
+        return [exact]
+    # FTS5 folds case beyond ASCII, so it finds a superset; instr keeps the exact semantics.
+    fts = _FTS_IDS.bindparams(fts_phrase=_fts_phrase(needle)).subquery()
+    return [Session.id.in_(select(fts.c.session_id)), exact]
+
+
+def _list_conditions(db: DB, app_id: str, query: SessionQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        Session.app_id == app_id,
+        Session.parent_session_id.is_(None),
+    ]
+    if query.associated_id is not None:
+        conditions.append(Session.meeting_id == query.associated_id)
+    if query.status is not None:
+        conditions.append(Session.status == query.status)
+    if query.start_time is not None:
+        conditions.append(Session.created_at >= query.start_time)
+    if query.end_time is not None:
+        conditions.append(Session.created_at <= query.end_time)
+    if query.search:
+        # search_text is lower(title || meeting id || session id) (D16: case-insensitive).
+        conditions += _search_condition(db.get_bind().dialect.name, query.search.lower())
+    if query.min_participants is not None:
+        conditions.append(Session.max_concurrent_participants >= query.min_participants)
+    if query.max_participants is not None:
+        conditions.append(Session.max_concurrent_participants <= query.max_participants)
+    return conditions
+
+
+def _total_count(
+    db: DB,
+    app_id: str,
+    query: SessionQuery,
+    conditions: list[ColumnElement[bool]],
+    page: Page,
+    found: int,
+) -> int:
+    """``paging.total_count``: exact for the unfiltered and status-only lists (session_counts,
+    kept by triggers) and for any list whose page is its last; otherwise the number of matches
+    capped at the page's end + COUNT_LOOKAHEAD."""
+    unfiltered = replace(query, status=None, sort_by="createdAt", descending=True)
+    if unfiltered == SessionQuery():
+        stmt = select(func.coalesce(func.sum(SessionCount.n), 0)).where(
+            SessionCount.app_id == app_id
+        )
+        if query.status is not None:
+            stmt = stmt.where(SessionCount.status == query.status)
+        return int(db.scalar(stmt) or 0)
+    if 0 < found < page.size:
+        return page.offset + found
+    cap = page.offset + page.size + COUNT_LOOKAHEAD
+    capped = select(literal(1)).where(*conditions).limit(cap).subquery()
+    return int(db.scalar(select(func.count()).select_from(capped)) or 0)
+
+
 def list_sessions(
     db: DB, app_id: str, query: SessionQuery, page: Page
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4)."""
-    stmt: Select[tuple[Session]] = select(Session).where(
-        Session.app_id == app_id, Session.parent_session_id.is_(None)
-    )
-    if query.associated_id is not None:
-        stmt = stmt.where(Session.meeting_id == query.associated_id)
-    if query.status is not None:
-        stmt = stmt.where(Session.status == query.status)
-    if query.start_time is not None:
-        stmt = stmt.where(Session.created_at >= query.start_time)
-    if query.end_time is not None:
-        stmt = stmt.where(Session.created_at <= query.end_time)
-    if query.search:
-        # search_text is lower(title || meeting id || session id); GIN trigram index on PostgreSQL.
-        stmt = stmt.where(Session.search_text.contains(query.search.lower(), autoescape=True))
-    if query.min_participants is not None:
-        stmt = stmt.where(Session.max_concurrent_participants >= query.min_participants)
-    if query.max_participants is not None:
-        stmt = stmt.where(Session.max_concurrent_participants <= query.max_participants)
-    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4).
+
+    Returns (session views, paging). The page's ids come from the list index alone (a deep page
+    skips index entries, not rows), then its rows are fetched by id; see ``_total_count`` for
+    ``total_count``."""
+    conditions = _list_conditions(db, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
-    stmt = stmt.order_by(key.desc() if query.descending else key.asc(), Session.id.asc())
-    rows = db.scalars(stmt.offset(page.offset).limit(page.size)).all()
+    order = (key.desc() if query.descending else key.asc(), Session.id.asc())
+    ids = list(
+        db.scalars(
+            select(Session.id)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(page.offset)
+            .limit(page.size)
+        )
+    )
+    by_id = {s.id: s for s in db.scalars(select(Session).where(Session.id.in_(ids)))} if ids else {}
+    rows = [by_id[i] for i in ids]
+    total = _total_count(db, app_id, query, conditions, page, len(rows))
     return [session_view(s) for s in rows], page.paging(total, len(rows))
 
 
