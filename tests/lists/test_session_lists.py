@@ -165,7 +165,12 @@ def seeded(tenant: Tenant) -> Tenant:
     return tenant
 
 
-def test_every_filter_sort_and_page_matches_brute_force(seeded: Tenant) -> None:
+@pytest.mark.parametrize("deep_offset", [1000, 0])
+def test_every_filter_sort_and_page_matches_brute_force(
+    seeded: Tenant, deep_offset: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0: every page takes the deep-page path (ids from the index, then rows by id).
+    monkeypatch.setattr(sessions_domain, "DEEP_OFFSET", deep_offset)
     for f, s, p in itertools.product(FILTERS, SORTS, PAGES):
         check(seeded, {**f, **s, **p})
 
@@ -243,7 +248,12 @@ def test_counts_follow_status_changes_deletes_and_moves(seeded: Tenant) -> None:
         "'",
     ],
 )
-def test_search_is_a_case_insensitive_substring(seeded: Tenant, needle: str) -> None:
+@pytest.mark.parametrize("probe_limit", [5000, 2])
+def test_search_is_a_case_insensitive_substring(
+    seeded: Tenant, needle: str, probe_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5000: SQLite reads the trigram index's matches by id; 2: it scans the list in order.
+    monkeypatch.setattr(sessions_domain, "FTS_PROBE_LIMIT", probe_limit)
     db = seeded.server.database()
     rows = all_rows(db, seeded.app_id)
     ids, _ = expected(rows, {"search": needle, "per_page": 1000}, 1000)
