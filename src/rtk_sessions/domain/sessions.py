@@ -50,7 +50,7 @@ COUNT_LOOKAHEAD = 1000
 MIN_INDEXED_SEARCH = 3
 # SQLite: a search whose trigram index lookup finds at most this many sessions (all apps) reads
 # them by id; a commoner one scans the list in order instead, stopping at the page and the count.
-FTS_PROBE_LIMIT = 5000
+FTS_PROBE_LIMIT = 1000
 
 _FTS_PROBE = text(
     "SELECT session_id FROM sessions_fts WHERE sessions_fts MATCH :phrase LIMIT :limit"

@@ -133,13 +133,14 @@ class Session(Base):
 
 
 def _list_index(name: str, *columns: Any) -> Index:
-    """A partial index over top-level sessions (the only ones lists show, spec D13)."""
+    """A partial index over top-level sessions (the only ones lists show, spec D13), ending with
+    ``parent_session_id`` so SQLite can check the partial condition from the index alone."""
     top = Session.parent_session_id.is_(None)
-    return Index(name, *columns, sqlite_where=top, postgresql_where=top)
+    return Index(name, *columns, Session.parent_session_id, sqlite_where=top, postgresql_where=top)
 
 
-# The session list sorts by (key, id ASC); each index ends with the tie-breaker so the first page
-# is a range scan and a deep page skips index entries only (migration 0003).
+# The session list sorts by (key, id ASC); each index has the tie-breaker after the key so the
+# first page is a range scan and a deep page skips index entries only (migration 0003).
 _list_index("ix_sessions_list_created", Session.app_id, Session.created_at.desc(), Session.id)
 _list_index("ix_sessions_list_consumed", Session.app_id, Session.consumed_secs.desc(), Session.id)
 _list_index("ix_sessions_list_consumed_asc", Session.app_id, Session.consumed_secs, Session.id)

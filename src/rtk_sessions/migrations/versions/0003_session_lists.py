@@ -33,13 +33,16 @@ depends_on = None
 
 TOP = "parent_session_id IS NULL"
 
-# name -> columns (SQL), all partial on TOP.
+# name -> columns (SQL), all partial on TOP. The trailing parent_session_id (always NULL in them)
+# lets SQLite check TOP from the index itself, so a page of ids is a covering-index scan there.
 LIST_INDEXES = {
-    "ix_sessions_list_created": "app_id, created_at DESC, id",
-    "ix_sessions_list_consumed": "app_id, consumed_secs DESC, id",
-    "ix_sessions_list_consumed_asc": "app_id, consumed_secs, id",
-    "ix_sessions_list_status_created": "app_id, status, created_at DESC, id",
-    "ix_sessions_list_status_consumed": "app_id, status, consumed_secs DESC, id",
+    "ix_sessions_list_created": "app_id, created_at DESC, id, parent_session_id",
+    "ix_sessions_list_consumed": "app_id, consumed_secs DESC, id, parent_session_id",
+    "ix_sessions_list_consumed_asc": "app_id, consumed_secs, id, parent_session_id",
+    "ix_sessions_list_status_created": "app_id, status, created_at DESC, id, parent_session_id",
+    "ix_sessions_list_status_consumed": (
+        "app_id, status, consumed_secs DESC, id, parent_session_id"
+    ),
 }
 
 OLD_INDEXES = {
