@@ -146,7 +146,13 @@ SORTS = [
     {"sort_by": "minutesConsumed"},
     {"sort_by": "minutesConsumed", "sort_order": "ASC"},
 ]
-PAGES = [{}, {"per_page": 7, "page_no": 3}, {"per_page": 50, "page_no": 6}, {"per_page": 1000}]
+PAGES = [
+    {},
+    {"per_page": 7, "page_no": 3},
+    {"per_page": 40, "page_no": 3},  # the last, short page of LIVE: from the far end
+    {"per_page": 50, "page_no": 6},
+    {"per_page": 1000},
+]
 FILTERS = [
     {},
     {"status": "LIVE"},

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, String, column, func, literal, select, text
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import stats
@@ -115,17 +116,9 @@ _UNFILTERED = (None, None, None, None, None, None)
 DEEP_OFFSET = 1000
 
 
-def _total_count(
-    db: DB,
-    app_id: str,
-    query: SessionQuery,
-    conditions: list[ColumnElement[bool]],
-    page: Page,
-    found: int,
-) -> int:
-    """``paging.total_count``: exact for the unfiltered and status-only lists (session_counts,
-    kept by triggers) and for any list whose page is its last; otherwise the number of matches
-    capped at the page's end + COUNT_LOOKAHEAD."""
+def _counted_total(db: DB, app_id: str, query: SessionQuery) -> int | None:
+    """The exact number of matches from session_counts (kept by triggers), for the unfiltered
+    and status-only lists; None for any other filter."""
     filters = (
         query.associated_id,
         query.start_time,
@@ -134,16 +127,22 @@ def _total_count(
         query.min_participants,
         query.max_participants,
     )
+    if filters != _UNFILTERED:
+        return None
     conn = db.connection()
-    if filters == _UNFILTERED:
-        if query.status is None:
-            return int(conn.scalar(_COUNT_APP, {"app": app_id}) or 0)
-        return int(conn.scalar(_COUNT_APP_STATUS, {"app": app_id, "status": query.status}) or 0)
+    if query.status is None:
+        return int(conn.scalar(_COUNT_APP, {"app": app_id}) or 0)
+    return int(conn.scalar(_COUNT_APP_STATUS, {"app": app_id, "status": query.status}) or 0)
+
+
+def _capped_total(db: DB, conditions: list[ColumnElement[bool]], page: Page, found: int) -> int:
+    """``total_count`` of a filtered list: exact when this page is its last, else the number of
+    matches capped at the page's end + COUNT_LOOKAHEAD."""
     if 0 < found < page.size:
         return page.offset + found
     cap = page.offset + page.size + COUNT_LOOKAHEAD
     capped = select(literal(1)).where(*conditions).limit(cap).subquery()
-    return int(conn.scalar(select(func.count()).select_from(capped)) or 0)
+    return int(db.connection().scalar(select(func.count()).select_from(capped)) or 0)
 
 
 # What session_view reads.
@@ -178,19 +177,46 @@ def list_sessions(
     # Core rows on the session's connection, not ORM objects: a list only reads them (about
     # twice as fast to load).
     conn = db.connection()
+    total = _counted_total(db, app_id, query)
     if page.offset < DEEP_OFFSET:
         stmt = select(*_COLUMNS).where(*conditions).order_by(*order)
         rows = conn.execute(stmt.offset(page.offset).limit(page.size)).all()
     else:
-        ids_stmt = select(Session.id).where(*conditions).order_by(*order)
-        ids = conn.scalars(ids_stmt.offset(page.offset).limit(page.size)).all()
+        ids = _deep_page_ids(db, conditions, key, query.descending, page, total)
         fetched = conn.execute(select(*_COLUMNS).where(Session.id.in_(ids))).all() if ids else []
         by_id = {row.id: row for row in fetched}
         rows = [by_id[i] for i in ids]
-    total = _total_count(db, app_id, query, conditions, page, len(rows))
+    if total is None:
+        total = _capped_total(db, conditions, page, len(rows))
     # session_view reads attributes only; a Row of the sessions table has the same ones.
     views = [session_view(cast(Session, row)) for row in rows]
     return views, page.paging(total, len(rows))
+
+
+def _deep_page_ids(
+    db: DB,
+    conditions: list[ColumnElement[bool]],
+    key: InstrumentedAttribute[Any],
+    descending: bool,
+    page: Page,
+    total: int | None,
+) -> list[str]:
+    """The ids of a deep page from the list index alone. With an exact ``total`` (counters) and a
+    page in the second half of the list, the index is walked from the other end (a backward scan:
+    the reversed order is ``key`` the other way, then ``id`` descending), skipping fewer entries."""
+    conn = db.connection()
+    if total is not None and page.offset * 2 + page.size > total:
+        end = min(total, page.offset + page.size)
+        if end <= page.offset:
+            return []
+        order = (key.asc() if descending else key.desc(), Session.id.desc())
+        stmt = select(Session.id).where(*conditions).order_by(*order)
+        ids = list(conn.scalars(stmt.offset(total - end).limit(end - page.offset)))
+        ids.reverse()
+        return ids
+    order = (key.desc() if descending else key.asc(), Session.id.asc())
+    stmt = select(Session.id).where(*conditions).order_by(*order)
+    return list(conn.scalars(stmt.offset(page.offset).limit(page.size)))
 
 
 def _session(db: DB, app_id: str, session_id: str) -> Session:
