@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, column, func, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.sql import Executable
 
 from rtk_sessions import stats
 from rtk_sessions.clock import iso
@@ -171,13 +183,21 @@ def list_sessions(
     Returns (session views, paging). A deep page (offset >= DEEP_OFFSET) takes its ids from the
     list index alone (skipping index entries, not rows), then fetches those rows by id; see
     ``_total_count`` for ``total_count``."""
-    conditions = _list_conditions(db, app_id, query)
-    key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
-    order = (key.desc() if query.descending else key.asc(), Session.id.asc())
     # Core rows on the session's connection, not ORM objects: a list only reads them (about
     # twice as fast to load).
     conn = db.connection()
     total = _counted_total(db, app_id, query)
+    if total is not None and page.offset < DEEP_OFFSET:
+        # The commonest lists (no filter or only status): a statement built once.
+        page_stmt = _counted_page_stmt(query.sort_by, query.descending, query.status is not None)
+        params: dict[str, Any] = {"app_id": app_id, "status": query.status}
+        params |= {"offset": page.offset, "limit": page.size}
+        rows = conn.execute(page_stmt, params).all()
+        views = [session_view(cast(Session, row)) for row in rows]
+        return views, page.paging(total, len(rows))
+    conditions = _list_conditions(db, app_id, query)
+    key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
+    order = (key.desc() if query.descending else key.asc(), Session.id.asc())
     if page.offset < DEEP_OFFSET:
         stmt = select(*_COLUMNS).where(*conditions).order_by(*order)
         rows = conn.execute(stmt.offset(page.offset).limit(page.size)).all()
@@ -191,6 +211,23 @@ def list_sessions(
     # session_view reads attributes only; a Row of the sessions table has the same ones.
     views = [session_view(cast(Session, row)) for row in rows]
     return views, page.paging(total, len(rows))
+
+
+@functools.cache
+def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Executable:
+    """A page of the list with no filter but ``status``; binds app_id, status, offset, limit."""
+    conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
+    if with_status:
+        conditions.append(Session.status == bindparam("status"))
+    key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
+    order = (key.desc() if descending else key.asc(), Session.id.asc())
+    return (
+        select(*_COLUMNS)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def _deep_page_ids(
