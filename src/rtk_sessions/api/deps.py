@@ -9,7 +9,13 @@ from fastapi import Depends, Request
 
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.domain.accounts import account_for_token, check_account_id, require_app_in_account
+from rtk_sessions.domain.accounts import (
+    account_for_token,
+    app_is_cached,
+    cached_account_for_token,
+    check_account_id,
+    require_app_in_account,
+)
 from rtk_sessions.domain.meetings import check_participant_token
 from rtk_sessions.errors import Forbidden, Unauthorized
 from rtk_sessions.security import ParticipantClaims, looks_like_jwt, verify_participant_token
@@ -53,23 +59,39 @@ def _participant(request: Request, token: str) -> ParticipantClaims:
     return verify_participant_token(request.app.state.secret, token, now=utc_now())
 
 
+def _refuse_participant_token(request: Request, token: str) -> None:
+    """Participant tokens only ingest. raises Unauthorized (invalid), Forbidden (valid)."""
+    if looks_like_jwt(token):
+        _participant(request, token)
+        raise Forbidden("Participant tokens can only send ingestion events")
+
+
 def _account_of_api_token(request: Request, token: str) -> str:
     """The account of an API token. Participant tokens are refused here: they only ingest.
 
     raises Unauthorized, Forbidden."""
-    if looks_like_jwt(token):
-        _participant(request, token)
-        raise Forbidden("Participant tokens can only send ingestion events")
+    _refuse_participant_token(request, token)
+    account = cached_account_for_token(token)
+    if account is not None:
+        return account
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
         return account_for_token(session, token)
 
 
 def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> AppScope:
-    account = _account_of_api_token(request, token)
-    check_account_id(account_id)
+    """Token and app checked from this process's cache (accounts.AUTH_CACHE_TTL) or else in one
+    read transaction; the handler then opens the request's only other one."""
+    _refuse_participant_token(request, token)
+    account = cached_account_for_token(token)
+    if account is not None and app_is_cached(account_id, app_id):
+        if account != account_id:
+            raise Forbidden(f"Token is not valid for account {account_id}")
+        return AppScope(account_id, app_id)
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
+        account = account_for_token(session, token)
+        check_account_id(account_id)
         require_app_in_account(session, account, account_id, app_id)
     return AppScope(account_id, app_id)
 

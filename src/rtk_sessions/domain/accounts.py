@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from rtk_sessions.clock import utc_now
@@ -14,6 +18,8 @@ from rtk_sessions.security import hash_api_token, new_api_token
 from rtk_sessions.storage.tables import ApiToken, App
 
 MAX_ACCOUNT_ID = 32
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def check_account_id(account_id: str) -> None:
@@ -38,12 +44,95 @@ def create_token(db: Session, account_id: str, name: str | None = None) -> str:
     return token
 
 
+class TTLCache(Generic[K, V]):
+    """A small thread-safe map whose entries expire ``ttl`` seconds (monotonic clock) after they
+    were put; holds at most ``size`` entries (the oldest go first)."""
+
+    def __init__(self, ttl: float, size: int = 4096) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] <= time.monotonic():
+                del self._items[key]
+                return None
+            return item[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (time.monotonic() + self.ttl, value)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# Seconds another process may keep accepting a revoked token, or an app it has just looked up.
+AUTH_CACHE_TTL = 5.0
+# token hash -> (token id, account id); (account id, app id) -> True for apps that exist.
+_tokens: TTLCache[str, tuple[str, str]] = TTLCache(AUTH_CACHE_TTL)
+_apps: TTLCache[tuple[str, str], bool] = TTLCache(AUTH_CACHE_TTL)
+
+
+def cached_account_for_token(token: str) -> str | None:
+    """The account of ``token`` if this process looked it up less than AUTH_CACHE_TTL s ago."""
+    hit = _tokens.get(hash_api_token(token))
+    return None if hit is None else hit[1]
+
+
 def account_for_token(db: Session, token: str) -> str:
-    """The account an API token belongs to. raises Unauthorized."""
-    row = db.scalar(select(ApiToken.account_id).where(ApiToken.token_hash == hash_api_token(token)))
+    """The account an API token belongs to. raises Unauthorized.
+
+    Found tokens are cached in this process for AUTH_CACHE_TTL seconds (keyed by the token's
+    hash); ``revoke_token`` clears the cache here, other processes see it within the TTL."""
+    token_hash = hash_api_token(token)
+    hit = _tokens.get(token_hash)
+    if hit is not None:
+        return hit[1]
+    row = db.execute(
+        select(ApiToken.id, ApiToken.account_id).where(ApiToken.token_hash == token_hash)
+    ).first()
     if row is None:
         raise Unauthorized("Invalid API token")
-    return row
+    _tokens.put(token_hash, (row.id, row.account_id))
+    return str(row.account_id)
+
+
+def revoke_token(db: Session, account_id: str, token_id: str) -> bool:
+    """Delete API token ``token_id`` of ``account_id``; True when it existed.
+
+    This process refuses the token from now on: its cache entry is dropped now and again when
+    ``db`` commits (a request in between may have cached it from the not yet committed state).
+    Other processes refuse it at most AUTH_CACHE_TTL seconds after the commit."""
+    token_hash = db.scalar(
+        select(ApiToken.token_hash).where(
+            ApiToken.id == token_id, ApiToken.account_id == account_id
+        )
+    )
+    if token_hash is None:
+        return False
+    db.execute(delete(ApiToken).where(ApiToken.id == token_id))
+    _tokens.discard(token_hash)
+    event.listen(db, "after_commit", lambda _s: _tokens.discard(token_hash), once=True)
+    return True
+
+
+def clear_auth_cache() -> None:
+    """Forget every cached token and app of this process."""
+    _tokens.clear()
+    _apps.clear()
 
 
 def create_app(db: Session, account_id: str, name: str, app_id: str | None = None) -> App:
@@ -67,11 +156,21 @@ def get_app(db: Session, account_id: str, app_id: str) -> App:
     return app
 
 
-def require_app_in_account(db: Session, token_account: str, account_id: str, app_id: str) -> App:
-    """Scope check shared by every app route. raises Forbidden, AppNotFound."""
+def app_is_cached(account_id: str, app_id: str) -> bool:
+    """True when this process found app ``app_id`` in ``account_id`` less than AUTH_CACHE_TTL s
+    ago (apps are never moved between accounts)."""
+    return _apps.get((account_id, app_id)) is not None
+
+
+def require_app_in_account(db: Session, token_account: str, account_id: str, app_id: str) -> None:
+    """Scope check shared by every app route: the token's account is ``account_id`` and the app
+    exists in it (found apps cached for AUTH_CACHE_TTL s). raises Forbidden, AppNotFound."""
     if token_account != account_id:
         raise Forbidden(f"Token is not valid for account {account_id}")
-    return get_app(db, account_id, app_id)
+    if app_is_cached(account_id, app_id):
+        return
+    get_app(db, account_id, app_id)
+    _apps.put((account_id, app_id), True)
 
 
 @dataclass(frozen=True)

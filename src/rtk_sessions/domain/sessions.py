@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.sql import Executable
 
 from rtk_sessions.clock import iso
 from rtk_sessions.contract.params import Page
@@ -36,33 +49,204 @@ class SessionQuery:
     descending: bool = True
 
 
+# Lists at scale (docs/sessions-api.md): total_count of a filtered list counts at most this many
+# matches past the end of the page; more matches than that give a lower bound.
+COUNT_LOOKAHEAD = 1000
+# Trigram indexes serve substrings of 3 characters or more; shorter searches scan in list order.
+MIN_INDEXED_SEARCH = 3
+# SQLite: a search whose trigram index lookup finds at most this many sessions (all apps) reads
+# them by id; a commoner one scans the list in order instead, stopping at the page and the count.
+FTS_PROBE_LIMIT = 1000
+
+_FTS_PROBE = text(
+    "SELECT session_id FROM sessions_fts WHERE sessions_fts MATCH :phrase LIMIT :limit"
+).columns(column("session_id", String))
+
+
+def _fts_phrase(needle: str) -> str:
+    """An FTS5 phrase matching the trigrams of ``needle`` in order (a substring, case-folded)."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _search_condition(db: DB, needle: str) -> list[ColumnElement[bool]]:
+    """Rows whose ``search_text`` contains ``needle`` (already lower-case), through the trigram
+    index when ``needle`` has at least MIN_INDEXED_SEARCH characters."""
+    if db.get_bind().dialect.name == "postgresql":
+        if len(needle) >= MIN_INDEXED_SEARCH:
+            # LIKE is what the pg_trgm GIN index serves (ix_sessions_search_trgm).
+            return [Session.search_text.contains(needle, autoescape=True)]
+        # strpos keeps the planner off the GIN index, which cannot narrow 1-2 characters down.
+        return [func.strpos(Session.search_text, needle) > 0]
+    exact = func.instr(Session.search_text, needle) > 0
+    if len(needle) < MIN_INDEXED_SEARCH:
+        return [exact]
+    probe = db.scalars(
+        _FTS_PROBE, {"phrase": _fts_phrase(needle), "limit": FTS_PROBE_LIMIT + 1}
+    ).all()
+    if len(probe) > FTS_PROBE_LIMIT:
+        return [exact]
+    # FTS5 folds case beyond ASCII, so it finds a superset; instr keeps the exact semantics.
+    return [Session.id.in_(probe), exact]
+
+
+def _list_conditions(db: DB, app_id: str, query: SessionQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        Session.app_id == app_id,
+        Session.parent_session_id.is_(None),
+    ]
+    if query.associated_id is not None:
+        conditions.append(Session.meeting_id == query.associated_id)
+    if query.status is not None:
+        conditions.append(Session.status == query.status)
+    if query.start_time is not None:
+        conditions.append(Session.created_at >= query.start_time)
+    if query.end_time is not None:
+        conditions.append(Session.created_at <= query.end_time)
+    if query.search:
+        # search_text is lower(title || meeting id || session id) (D16: case-insensitive).
+        conditions += _search_condition(db, query.search.lower())
+    if query.min_participants is not None:
+        conditions.append(Session.max_concurrent_participants >= query.min_participants)
+    if query.max_participants is not None:
+        conditions.append(Session.max_concurrent_participants <= query.max_participants)
+    return conditions
+
+
+_COUNT_APP = text("SELECT coalesce(sum(n), 0) FROM session_counts WHERE app_id = :app")
+_COUNT_APP_STATUS = text(
+    "SELECT coalesce(sum(n), 0) FROM session_counts WHERE app_id = :app AND status = :status"
+)
+_UNFILTERED = (None, None, None, None, None, None)
+# From this offset on a page's ids are read from the index alone before its rows are fetched.
+DEEP_OFFSET = 1000
+
+
+def _counted_total(db: DB, app_id: str, query: SessionQuery) -> int | None:
+    """The exact number of matches from session_counts (kept by triggers), for the unfiltered
+    and status-only lists; None for any other filter."""
+    filters = (
+        query.associated_id,
+        query.start_time,
+        query.end_time,
+        query.search or None,
+        query.min_participants,
+        query.max_participants,
+    )
+    if filters != _UNFILTERED:
+        return None
+    conn = db.connection()
+    if query.status is None:
+        return int(conn.scalar(_COUNT_APP, {"app": app_id}) or 0)
+    return int(conn.scalar(_COUNT_APP_STATUS, {"app": app_id, "status": query.status}) or 0)
+
+
+def _capped_total(db: DB, conditions: list[ColumnElement[bool]], page: Page, found: int) -> int:
+    """``total_count`` of a filtered list: exact when this page is its last, else the number of
+    matches capped at the page's end + COUNT_LOOKAHEAD."""
+    if 0 < found < page.size:
+        return page.offset + found
+    cap = page.offset + page.size + COUNT_LOOKAHEAD
+    capped = select(literal(1)).where(*conditions).limit(cap).subquery()
+    return int(db.connection().scalar(select(func.count()).select_from(capped)) or 0)
+
+
+# What session_view reads.
+_COLUMNS = (
+    Session.id,
+    Session.app_id,
+    Session.meeting_id,
+    Session.meeting_display_name,
+    Session.type,
+    Session.status,
+    Session.live_participants,
+    Session.max_concurrent_participants,
+    Session.consumed_secs,
+    Session.created_at,
+    Session.started_at,
+    Session.ended_at,
+    Session.updated_at,
+)
+
+
 def list_sessions(
     db: DB, app_id: str, query: SessionQuery, page: Page
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4)."""
-    stmt: Select[tuple[Session]] = select(Session).where(
-        Session.app_id == app_id, Session.parent_session_id.is_(None)
-    )
-    if query.associated_id is not None:
-        stmt = stmt.where(Session.meeting_id == query.associated_id)
-    if query.status is not None:
-        stmt = stmt.where(Session.status == query.status)
-    if query.start_time is not None:
-        stmt = stmt.where(Session.created_at >= query.start_time)
-    if query.end_time is not None:
-        stmt = stmt.where(Session.created_at <= query.end_time)
-    if query.search:
-        # search_text is lower(title || meeting id || session id); GIN trigram index on PostgreSQL.
-        stmt = stmt.where(Session.search_text.contains(query.search.lower(), autoescape=True))
-    if query.min_participants is not None:
-        stmt = stmt.where(Session.max_concurrent_participants >= query.min_participants)
-    if query.max_participants is not None:
-        stmt = stmt.where(Session.max_concurrent_participants <= query.max_participants)
-    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """Top-level sessions of an app (D13), filtered, sorted (D15, ties by id) and paged (D4).
+
+    Returns (session views, paging). A deep page (offset >= DEEP_OFFSET) takes its ids from the
+    list index alone (skipping index entries, not rows), then fetches those rows by id; see
+    ``_total_count`` for ``total_count``."""
+    # Core rows on the session's connection, not ORM objects: a list only reads them (about
+    # twice as fast to load).
+    conn = db.connection()
+    total = _counted_total(db, app_id, query)
+    if total is not None and page.offset < DEEP_OFFSET:
+        # The commonest lists (no filter or only status): a statement built once.
+        page_stmt = _counted_page_stmt(query.sort_by, query.descending, query.status is not None)
+        params: dict[str, Any] = {"app_id": app_id, "status": query.status}
+        params |= {"offset": page.offset, "limit": page.size}
+        rows = conn.execute(page_stmt, params).all()
+        views = [session_view(cast(Session, row)) for row in rows]
+        return views, page.paging(total, len(rows))
+    conditions = _list_conditions(db, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
-    stmt = stmt.order_by(key.desc() if query.descending else key.asc(), Session.id.asc())
-    rows = db.scalars(stmt.offset(page.offset).limit(page.size)).all()
-    return [session_view(s) for s in rows], page.paging(total, len(rows))
+    order = (key.desc() if query.descending else key.asc(), Session.id.asc())
+    if page.offset < DEEP_OFFSET:
+        stmt = select(*_COLUMNS).where(*conditions).order_by(*order)
+        rows = conn.execute(stmt.offset(page.offset).limit(page.size)).all()
+    else:
+        ids = _deep_page_ids(db, conditions, key, query.descending, page, total)
+        fetched = conn.execute(select(*_COLUMNS).where(Session.id.in_(ids))).all() if ids else []
+        by_id = {row.id: row for row in fetched}
+        rows = [by_id[i] for i in ids]
+    if total is None:
+        total = _capped_total(db, conditions, page, len(rows))
+    # session_view reads attributes only; a Row of the sessions table has the same ones.
+    views = [session_view(cast(Session, row)) for row in rows]
+    return views, page.paging(total, len(rows))
+
+
+@functools.cache
+def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Executable:
+    """A page of the list with no filter but ``status``; binds app_id, status, offset, limit."""
+    conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
+    if with_status:
+        conditions.append(Session.status == bindparam("status"))
+    key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
+    order = (key.desc() if descending else key.asc(), Session.id.asc())
+    return (
+        select(*_COLUMNS)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def _deep_page_ids(
+    db: DB,
+    conditions: list[ColumnElement[bool]],
+    key: InstrumentedAttribute[Any],
+    descending: bool,
+    page: Page,
+    total: int | None,
+) -> list[str]:
+    """The ids of a deep page from the list index alone. With an exact ``total`` (counters) and a
+    page in the second half of the list, the index is walked from the other end (a backward scan:
+    the reversed order is ``key`` the other way, then ``id`` descending), skipping fewer entries."""
+    conn = db.connection()
+    if total is not None and page.offset * 2 + page.size > total:
+        end = min(total, page.offset + page.size)
+        if end <= page.offset:
+            return []
+        order = (key.asc() if descending else key.desc(), Session.id.desc())
+        stmt = select(Session.id).where(*conditions).order_by(*order)
+        ids = list(conn.scalars(stmt.offset(total - end).limit(end - page.offset)))
+        ids.reverse()
+        return ids
+    order = (key.desc() if descending else key.asc(), Session.id.asc())
+    stmt = select(Session.id).where(*conditions).order_by(*order)
+    return list(conn.scalars(stmt.offset(page.offset).limit(page.size)))
 
 
 def _session(db: DB, app_id: str, session_id: str) -> Session:

@@ -131,12 +131,50 @@ class Session(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_sessions_app_created", "app_id", "created_at"),
-        Index("ix_sessions_app_status_created", "app_id", "status", "created_at"),
-        Index("ix_sessions_app_consumed", "app_id", "consumed_secs"),
         Index("ix_sessions_meeting_created", "meeting_id", "created_at"),
         Index("ix_sessions_status_last_left", "status", "last_left_at"),
     )
+
+
+def _list_index(name: str, *columns: Any) -> Index:
+    """A partial index over top-level sessions (the only ones lists show, spec D13), ending with
+    ``parent_session_id`` so SQLite can check the partial condition from the index alone."""
+    top = Session.parent_session_id.is_(None)
+    return Index(name, *columns, Session.parent_session_id, sqlite_where=top, postgresql_where=top)
+
+
+# The session list sorts by (key, id ASC); each index has the tie-breaker after the key so the
+# first page is a range scan and a deep page skips index entries only (migration 0003).
+_list_index("ix_sessions_list_created", Session.app_id, Session.created_at.desc(), Session.id)
+_list_index("ix_sessions_list_consumed", Session.app_id, Session.consumed_secs.desc(), Session.id)
+_list_index("ix_sessions_list_consumed_asc", Session.app_id, Session.consumed_secs, Session.id)
+_list_index(
+    "ix_sessions_list_status_created",
+    Session.app_id,
+    Session.status,
+    Session.created_at.desc(),
+    Session.id,
+)
+_list_index(
+    "ix_sessions_list_status_consumed",
+    Session.app_id,
+    Session.status,
+    Session.consumed_secs.desc(),
+    Session.id,
+)
+
+
+class SessionCount(Base):
+    """Number of top-level sessions of an app in one status, kept by triggers on ``sessions``.
+
+    Written only by the triggers of migration 0003 (also for rows inserted with plain SQL); read
+    as the ``total_count`` of unfiltered and status-only session lists. Rows may hold 0.
+    """
+
+    __tablename__ = "session_counts"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class Peer(Base):

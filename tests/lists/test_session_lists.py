@@ -1,0 +1,439 @@
+"""Session lists at scale (docs/sessions-api.md, "Lists at scale"), on SQLite and PostgreSQL.
+
+Sessions are written with plain SQL (as a bulk load would), so the counters and the SQLite search
+index are exercised through their triggers. Every expected page and total_count is a brute-force
+computation in Python over the rows read back from the database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from rtk_sessions.domain import accounts
+from rtk_sessions.domain import sessions as sessions_domain
+from rtk_sessions.storage.engine import Database
+from rtk_sessions.storage.tables import Session
+from tests.conftest import Tenant
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TITLES = [
+    "Weekly sync",
+    "Réunion d'équipe",
+    "ÜBER Straße",
+    "会议室 A",
+    "ΣΊΣΥΦΟΣ talk",
+    "100% done",
+    "a_b plan",
+    'quote " mark',
+    "back\\slash",
+    "",
+]
+
+
+def _row(
+    app_id: str, rng: random.Random, i: int, parent: str | None = None, prefix: str = "s"
+) -> dict[str, Any]:
+    sid = f"{prefix}{i:04d}-{uuid.UUID(int=rng.getrandbits(128))}"
+    meeting = f"m{rng.randrange(8)}"
+    title = rng.choice(TITLES)
+    # Few distinct keys: ties on both sort keys, broken by id.
+    created = T0 + timedelta(minutes=rng.randrange(40))
+    status = rng.choice(["LIVE", "ENDED", "ENDED"])
+    return {
+        "id": sid,
+        "app_id": app_id,
+        "meeting_id": meeting,
+        "parent_session_id": parent,
+        "meeting_display_name": title,
+        "type": "meeting",
+        "status": status,
+        "live_participants": 0,
+        "max_concurrent_participants": rng.randrange(6),
+        "consumed_secs": float(rng.choice([0, 0, 60, 120, 90.5, 600])),
+        "last_left_at": None,
+        "keep_alive_secs": 60,
+        "search_text": f"{title} {meeting} {sid}".lower(),
+        "created_at": created,
+        "started_at": created,
+        "ended_at": created + timedelta(minutes=5) if status == "ENDED" else None,
+        "updated_at": created,
+    }
+
+
+def seed(db: Database, app_id: str, n: int, prefix: str = "s") -> None:
+    """``n`` top-level sessions plus a breakout room for every tenth, inserted with plain SQL."""
+    rng = random.Random(app_id + prefix)
+    rows = [_row(app_id, rng, i, prefix=prefix) for i in range(n)]
+    rows += [_row(app_id, rng, n + i, parent=rows[i]["id"], prefix=prefix) for i in range(0, n, 10)]
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(Session.__table__), rows)
+
+
+def all_rows(db: Database, app_id: str) -> list[dict[str, Any]]:
+    with db.engine.connect() as conn:
+        result = conn.execute(sa.select(Session.__table__).where(Session.app_id == app_id))
+        return [dict(r._mapping) for r in result]
+
+
+def expected(
+    rows: list[dict[str, Any]], params: dict[str, Any], lookahead: int
+) -> tuple[list[str], int]:
+    """Brute force: the page's ids and the documented total_count."""
+    hits = [r for r in rows if r["parent_session_id"] is None]
+    if "status" in params:
+        hits = [r for r in hits if r["status"] == params["status"]]
+    if "associated_id" in params:
+        hits = [r for r in hits if r["meeting_id"] == params["associated_id"]]
+    if "search" in params:
+        needle = params["search"].lower()
+        hits = [r for r in hits if needle in r["search_text"]]
+    if "participants" in params:
+        low, high = (int(x) for x in params["participants"].split(":"))
+        hits = [r for r in hits if low <= r["max_concurrent_participants"] <= high]
+    if "start_time" in params:
+        hits = [r for r in hits if r["created_at"] >= datetime.fromisoformat(params["start_time"])]
+    key = "consumed_secs" if params.get("sort_by") == "minutesConsumed" else "created_at"
+    hits.sort(key=lambda r: r["id"])
+    hits.sort(key=lambda r: r[key], reverse=params.get("sort_order", "DESC") == "DESC")
+    size = int(params.get("per_page", 25))
+    offset = (int(params.get("page_no", 1)) - 1) * size
+    page = [r["id"] for r in hits[offset : offset + size]]
+    filtered = any(k in params for k in ("associated_id", "search", "participants", "start_time"))
+    if not filtered or 0 < len(page) < size:
+        return page, len(hits)
+    return page, min(len(hits), offset + size + lookahead)
+
+
+def get_list(tenant: Tenant, params: dict[str, Any], token: str | None = None) -> httpx.Response:
+    url = (
+        f"{tenant.server.base_url}/accounts/{tenant.account_id}/realtime/kit/"
+        f"{tenant.app_id}/sessions"
+    )
+    headers = {"Authorization": f"Bearer {token or tenant.token}"}
+    return httpx.get(url, params=params, headers=headers, timeout=30)
+
+
+def check(tenant: Tenant, params: dict[str, Any], lookahead: int = 1000) -> None:
+    db = tenant.server.database()
+    ids, total = expected(all_rows(db, tenant.app_id), params, lookahead)
+    response = get_list(tenant, params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    got = [s["id"] for s in body["data"]["sessions"]]
+    assert got == ids, params
+    paging = body["paging"]
+    assert paging["total_count"] == total, params
+    size = int(params.get("per_page", 25))
+    start = (int(params.get("page_no", 1)) - 1) * size + 1
+    if ids:
+        assert (paging["start_offset"], paging["end_offset"]) == (start, start + len(ids) - 1)
+    else:
+        assert (paging["start_offset"], paging["end_offset"]) == (0, 0)
+
+
+SORTS = [
+    {},
+    {"sort_order": "ASC"},
+    {"sort_by": "minutesConsumed"},
+    {"sort_by": "minutesConsumed", "sort_order": "ASC"},
+]
+PAGES = [
+    {},
+    {"per_page": 7, "page_no": 3},
+    {"per_page": 40, "page_no": 3},  # the last, short page of LIVE: from the far end
+    {"per_page": 50, "page_no": 6},
+    {"per_page": 1000},
+]
+FILTERS = [
+    {},
+    {"status": "LIVE"},
+    {"status": "ENDED"},
+    {"associated_id": "m3"},
+    {"search": "sync"},
+    {"search": "m5"},
+    {"participants": "2:4", "status": "ENDED"},
+    {"start_time": (T0 + timedelta(minutes=20)).isoformat()},
+]
+
+
+@pytest.fixture
+def seeded(tenant: Tenant) -> Tenant:
+    seed(tenant.server.database(), tenant.app_id, 300)
+    return tenant
+
+
+@pytest.mark.parametrize("deep_offset", [1000, 0])
+def test_every_filter_sort_and_page_matches_brute_force(
+    seeded: Tenant, deep_offset: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0: every page takes the deep-page path (ids from the index, then rows by id).
+    monkeypatch.setattr(sessions_domain, "DEEP_OFFSET", deep_offset)
+    for f, s, p in itertools.product(FILTERS, SORTS, PAGES):
+        check(seeded, {**f, **s, **p})
+
+
+def test_filtered_total_is_capped_past_the_page(
+    seeded: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_domain, "COUNT_LOOKAHEAD", 5)
+    for params in (
+        {"search": "m", "per_page": 10},
+        {"associated_id": "m1", "per_page": 4, "page_no": 2},
+        {"start_time": T0.isoformat(), "per_page": 20, "page_no": 14},
+        {"start_time": T0.isoformat(), "per_page": 20, "page_no": 99},
+        {"status": "LIVE", "per_page": 3},  # counters: exact whatever the lookahead
+    ):
+        check(seeded, params, lookahead=5)
+    body = get_list(seeded, {"search": "m", "per_page": 10}).json()
+    assert body["paging"]["total_count"] == 15  # end_offset + lookahead: "there may be more"
+
+
+def test_counts_follow_status_changes_deletes_and_moves(seeded: Tenant) -> None:
+    db = seeded.server.database()
+    table = Session.__table__
+    with db.engine.begin() as conn:
+        live = conn.scalars(
+            sa.select(table.c.id).where(table.c.app_id == seeded.app_id, table.c.status == "LIVE")
+        ).all()
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id.in_(live[:10]))
+            .values(status="ENDED", ended_at=T0 + timedelta(hours=2))
+        )
+        conn.execute(sa.delete(table).where(table.c.id.in_(live[10:13])))
+        # A breakout room promoted to top level, and a top-level session made a breakout room.
+        child = conn.scalar(
+            sa.select(table.c.id)
+            .where(table.c.app_id == seeded.app_id, table.c.parent_session_id.is_not(None))
+            .limit(1)
+        )
+        conn.execute(sa.update(table).where(table.c.id == child).values(parent_session_id=None))
+        conn.execute(sa.update(table).where(table.c.id == live[13]).values(parent_session_id="x"))
+        # An update that changes none of the counted columns.
+        conn.execute(sa.update(table).where(table.c.id == live[14]).values(live_participants=3))
+    with db.unit_of_work() as s:  # through the ORM, as ingestion does
+        orm = s.get(Session, live[15])
+        assert orm is not None
+        orm.status = "ENDED"
+    for params in ({}, {"status": "LIVE"}, {"status": "ENDED"}, {"status": "LIVE", "page_no": 9}):
+        check(seeded, params)
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "%",
+        "_",
+        "0% d",
+        "a_b",
+        "a%b",
+        "ü",
+        "über",
+        "ÜBER STR",
+        "straße",
+        "会议",
+        "会议室 a",
+        "σίσυφος",
+        "ΣΊΣ",
+        '"',
+        'e " m',
+        "\\",
+        "k\\s",
+        "e",
+        "s0",
+        "zzzz-not-there",
+        "'",
+    ],
+)
+@pytest.mark.parametrize("probe_limit", [1000, 2])
+def test_search_is_a_case_insensitive_substring(
+    seeded: Tenant, needle: str, probe_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1000: SQLite reads the trigram index's matches by id; 2: it scans the list in order.
+    monkeypatch.setattr(sessions_domain, "FTS_PROBE_LIMIT", probe_limit)
+    db = seeded.server.database()
+    rows = all_rows(db, seeded.app_id)
+    ids, _ = expected(rows, {"search": needle, "per_page": 1000}, 1000)
+    check(seeded, {"search": needle, "per_page": 1000})
+    if needle in ("%", "_", "\\"):
+        # Metacharacters match literally, not as wildcards.
+        assert len(ids) < sum(r["parent_session_id"] is None for r in rows)
+
+
+def test_search_follows_title_changes_and_deletes(seeded: Tenant) -> None:
+    db = seeded.server.database()
+    table = Session.__table__
+    with db.engine.begin() as conn:
+        first, second = conn.scalars(
+            sa.select(table.c.id)
+            .where(table.c.app_id == seeded.app_id, table.c.parent_session_id.is_(None))
+            .order_by(table.c.id)
+            .limit(2)
+        ).all()
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == first)
+            .values(meeting_display_name="Zebra", search_text=f"zebra m0 {first}")
+        )
+        conn.execute(
+            sa.update(table).where(table.c.id == second).values(search_text=f"zebra m0 {second}")
+        )
+        conn.execute(sa.delete(table).where(table.c.id == second))
+    for needle in ("zebra", "ZEB", first[:10]):
+        check(seeded, {"search": needle})
+    assert [s["id"] for s in get_list(seeded, {"search": "zebra"}).json()["data"]["sessions"]] == [
+        first
+    ]
+
+
+def test_revoked_token_is_refused_at_once_in_this_process(seeded: Tenant) -> None:
+    db = seeded.server.database()
+    with db.unit_of_work() as s:
+        second = accounts.create_token(s, seeded.account_id, "second")
+    assert get_list(seeded, {}, token=second).status_code == 200  # now cached
+    with db.unit_of_work(write=False) as s:
+        from rtk_sessions.security import hash_api_token
+        from rtk_sessions.storage.tables import ApiToken
+
+        token_id = s.scalar(
+            sa.select(ApiToken.id).where(ApiToken.token_hash == hash_api_token(second))
+        )
+    assert token_id is not None
+    with db.unit_of_work() as s:
+        assert accounts.revoke_token(s, seeded.account_id, token_id)
+    assert get_list(seeded, {}, token=second).status_code == 401
+    assert get_list(seeded, {}).status_code == 200  # the other token of the account still works
+    with db.unit_of_work() as s:
+        assert not accounts.revoke_token(s, "another-account", token_id)
+
+
+def test_sqlite_readers_take_no_write_lock(tmp_path: Any) -> None:
+    from rtk_sessions import migrations
+
+    path = tmp_path / "r.db"
+    migrations.upgrade(f"sqlite:///{path}")
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.unit_of_work(write=False) as s:
+            s.execute(sa.text("SELECT count(*) FROM sessions")).scalar()
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if the reader held the lock
+            other.execute("ROLLBACK")
+            other.close()
+        with db.unit_of_work() as s:
+            s.execute(sa.text("SELECT 1"))
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """An empty database (no migrations yet) per dialect."""
+    from rtk_sessions.config import normalize_database_url
+    from tests.conftest import _drop_postgres_database, _postgres_database
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    name = f"rtk_mig_{uuid.uuid4().hex[:8]}"
+    yield normalize_database_url(_postgres_database(name))
+    _drop_postgres_database(name)
+
+
+def _derived_state(url: str, app_id: str) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """session_counts as a dict, and the search results of a few needles through the list."""
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            counts = {
+                status: n
+                for status, n in conn.execute(
+                    sa.text("SELECT status, n FROM session_counts WHERE app_id = :a"), {"a": app_id}
+                )
+                if n
+            }
+        found = {}
+        for needle in ("sync", "équipe", "0% d", "m7 s", "_"):
+            with db.unit_of_work(write=False) as s:
+                items, _ = sessions_domain.list_sessions(
+                    s,
+                    app_id,
+                    sessions_domain.SessionQuery(search=needle),
+                    sessions_domain.Page(1, 1000),
+                )
+            found[needle] = [item["id"] for item in items]
+        return counts, found
+    finally:
+        db.dispose()
+
+
+def _brute_state(url: str, app_id: str) -> tuple[dict[str, int], dict[str, list[str]]]:
+    db = Database(url)
+    try:
+        rows = [r for r in all_rows(db, app_id) if r["parent_session_id"] is None]
+    finally:
+        db.dispose()
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    found = {}
+    for needle in ("sync", "équipe", "0% d", "m7 s", "_"):
+        hits = sorted((r for r in rows if needle in r["search_text"]), key=lambda r: r["id"])
+        hits.sort(key=lambda r: r["created_at"], reverse=True)
+        found[needle] = [r["id"] for r in hits]
+    return counts, found
+
+
+def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: str) -> None:
+    from rtk_sessions import migrations
+
+    migrations.upgrade(blank_url, "0002")
+    app_id = str(uuid.uuid4())
+    db = Database(blank_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO apps (id, account_id, name, created_at) VALUES (:i, 'acc', 'a', :t)"
+                ),
+                {"i": app_id, "t": T0},
+            )
+        seed(db, app_id, 200)
+    finally:
+        db.dispose()
+    migrations.upgrade(blank_url)
+    assert migrations.current(blank_url) == "0003"
+    state = _derived_state(blank_url, app_id)
+    assert state == _brute_state(blank_url, app_id)
+    assert sum(state[0].values()) == 200
+
+    migrations.downgrade(blank_url, "0002")
+    inspector = sa.inspect(sa.create_engine(blank_url))
+    assert "session_counts" not in inspector.get_table_names()
+    assert "sessions_fts" not in inspector.get_table_names()
+    names = {ix["name"] for ix in inspector.get_indexes("sessions")}
+    assert {"ix_sessions_app_created", "ix_sessions_app_consumed"} <= names
+    assert not any(name.startswith("ix_sessions_list_") for name in names)
+    db = Database(blank_url)
+    try:  # written while the triggers are gone: the next upgrade must count it too
+        seed(db, app_id, 30, prefix="t")
+    finally:
+        db.dispose()
+
+    migrations.upgrade(blank_url)
+    state = _derived_state(blank_url, app_id)
+    assert state == _brute_state(blank_url, app_id)
+    assert sum(state[0].values()) == 230
