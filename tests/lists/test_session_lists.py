@@ -414,7 +414,7 @@ def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: s
         seed(db, app_id, 200)
     finally:
         db.dispose()
-    migrations.upgrade(blank_url)
+    migrations.upgrade(blank_url, "0003")
     assert migrations.current(blank_url) == "0003"
     state = _derived_state(blank_url, app_id)
     assert state == _brute_state(blank_url, app_id)
