@@ -81,6 +81,7 @@ class Plan:
     ingest_max_batches: int = 2_000  # per client
     lifecycle_secs: float = 8.0
     lifecycle_max_batches: int = 200
+    lifecycle_sessions: int = 50  # per batch, 10 peers each: 20 events per session
     latency_requests: int = 200  # per query
     latency_secs: float = 20.0  # per query
     report_requests: int = 30
@@ -96,6 +97,7 @@ class Plan:
             ingest_max_batches=30,
             lifecycle_secs=1.0,
             lifecycle_max_batches=3,
+            lifecycle_sessions=5,
             latency_requests=10,
             latency_secs=3.0,
             report_requests=3,
@@ -482,7 +484,7 @@ def lifecycle_load(server: Server, token: str, app_id: str, run: str, plan: Plan
         with _client(server, token) as client:
             while load.requests < plan.lifecycle_max_batches and time.perf_counter() < deadline:
                 events = []
-                for s in range(50):
+                for s in range(plan.lifecycle_sessions):
                     tag = f"{run}-{index}-{n}-{s}"
                     for p in range(10):
                         events.append(
