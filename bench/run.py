@@ -830,24 +830,35 @@ def render(results: dict[str, dict[str, Any]], sizes: Sequence[int]) -> str:
         lines.append(f"{row.label:{width}}" + "".join(cells))
     lines += [
         "",
-        "p99 by size (ms) and ratio to the first size; target ratio ≤ 2 for the lists",
+        f"p99 (ms) by size, and (×) its ratio to the {_size(sizes[0])} figure;"
+        " target for the lists: ≤ 2×",
         "",
     ]
+    cell = 18 * len(sizes) + 5
     header = f"{'query':{width}}"
     for d in dbs:
-        header += " | " + d + ": " + "  ".join(f"{_size(s):>6}" for s in sizes) + "  ratio"
+        header += f" | {d + ': ' + '  '.join(f'{_size(s):>16}' for s in sizes):<{cell}}"
     lines.append(header)
     for key, label in LIST_LABELS.items():
         line = f"{label:{width}}"
         for d in dbs:
-            p99 = [results[d].get(f"{key}_p99@{s}") for s in sizes]
-            values = "  ".join(f"{v:>6.1f}" if v is not None else f"{'n/a':>6}" for v in p99)
-            growth = ""
-            if len(sizes) > 1 and p99[0] and p99[-1] is not None:
-                r = p99[-1] / p99[0]
-                growth = f"{r:5.2f}" + (" FAIL" if key in _LISTS and r > 2 else "")
-                results[d][f"{key}_growth"] = r
-            line += f" | {' ' * len(d)}  {values}  {growth}"
+            parts = []
+            for s in sizes:
+                p99 = results[d].get(f"{key}_p99@{s}")
+                first = results[d].get(f"{key}_p99@{sizes[0]}")
+                if p99 is None:
+                    parts.append(f"{'n/a':>16}")
+                elif s == sizes[0] or not first:
+                    parts.append(f"{p99:>16.1f}")
+                else:
+                    parts.append(f"{p99:>7.1f} ({p99 / first:5.2f}×)".rjust(16))
+            verdict = ""
+            last, first = (results[d].get(f"{key}_p99@{s}") for s in (sizes[-1], sizes[0]))
+            if len(sizes) > 1 and last is not None and first:
+                results[d][f"{key}_growth"] = last / first
+                if key in _LISTS:
+                    verdict = "pass" if last / first <= 2 else "FAIL"
+            line += f" | {' ' * (len(d) + 2)}{'  '.join(parts)} {verdict:4}"
         lines.append(line)
     return "\n".join(lines)
 

@@ -216,17 +216,20 @@ def _generate(
         for _ in range(count)
     )
     t, f = fmt.time, fmt.flag
+    no = f(False)
+    t_now = t(now)
     meeting_ids: list[tuple[str, str]] = []
     chunk = _Chunk()
     for i, t0 in enumerate(created):
         number = start + i
+        created_text = t(t0)
         if number % SESSIONS_PER_MEETING == 0 or not meeting_ids:
             title = " ".join(rng.choice(words) for words in TITLE_WORDS)
             meeting_id = _uuid(rng)
             meeting_ids.append((meeting_id, title))
             chunk.meetings.append(
-                (meeting_id, app_id, title, "ACTIVE", f(False), f(False), f(False), f(False),
-                 f(False), KEEP_ALIVE_SECS, t(t0), t(t0))
+                (meeting_id, app_id, title, "ACTIVE", no, no, no, no, no, KEEP_ALIVE_SECS,
+                 created_text, created_text)
             )  # fmt: skip
         else:
             meeting_id, title = meeting_ids[-1 - rng.randrange(min(len(meeting_ids), 50))]
@@ -245,38 +248,31 @@ def _generate(
         for p, (joined, left) in enumerate(spans):
             peer_id = _uuid(rng)
             still_in = live and p == n_peers - 1
-            user = _uuid(rng)
             name = f"user{rng.randrange(100_000)}"
-            seen = now if still_in else left
+            tj = created_text if p == 0 else t(joined)
+            tl = None if still_in else t(left)
+            seen = t_now if still_in else tl
             chunk.peers.append(
-                (peer_id, session_id, app_id, user, f"{name}@example.com", name.title(),
-                 PRESETS[p > 0], "GROUP_CALL", t(joined), None if still_in else t(left), t(seen),
-                 t(seen), "{}", t(joined), t(seen))
+                (peer_id, session_id, app_id, _uuid(rng), f"{name}@example.com", name.title(),
+                 PRESETS[p > 0], "GROUP_CALL", tj, tl, seen, seen, "{}", tj, seen)
             )  # fmt: skip
-            chunk.events.append(
-                (_uuid(rng), peer_id, session_id,
-                 "PEER_CREATED", 0.0, t(joined), t(joined))
-            )  # fmt: skip
-            chunk.events.append(
-                (_uuid(rng), peer_id, session_id,
-                 "PEER_JOINING", 0.0, t(joined), t(joined))
-            )  # fmt: skip
+            chunk.events.append((_uuid(rng), peer_id, session_id, "PEER_CREATED", 0.0, tj, tj))
+            chunk.events.append((_uuid(rng), peer_id, session_id, "PEER_JOINING", 0.0, tj, tj))
             if not still_in:
                 duration = left - joined
                 consumed += duration
                 last_left = max(last_left, left)
                 chunk.events.append(
-                    (_uuid(rng), peer_id, session_id,
-                     "PEER_LEAVING", duration / 60.0, t(left), t(left))
-                )  # fmt: skip
+                    (_uuid(rng), peer_id, session_id, "PEER_LEAVING", duration / 60.0, tl, tl)
+                )
         peak = _max_concurrent([(a, min(b, now)) for a, b in spans])
         ended = None if live else t(last_left + KEEP_ALIVE_SECS)
         search = f"{title} {meeting_id} {session_id}".lower()
         chunk.sessions.append(
             (session_id, app_id, meeting_id, None, title, "meeting", "LIVE" if live else "ENDED",
              1 if live else 0, peak, round(consumed, 3), t(last_left) if last_left else None,
-             KEEP_ALIVE_SECS, search, t(t0), t(t0), ended,
-             t(now) if live else t(last_left + KEEP_ALIVE_SECS))
+             KEEP_ALIVE_SECS, search, created_text, created_text, ended,
+             t_now if live else ended)
         )  # fmt: skip
         if len(chunk.sessions) >= CHUNK_SESSIONS:
             yield chunk
