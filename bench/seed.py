@@ -17,8 +17,10 @@ What one call adds to the app (all times UTC, ``now`` = the wall clock):
   ``consumed_secs`` and ``max_concurrent_participants`` are computed from these peers.
 
 How: the server's migrations run first (so triggers that keep derived structures exist before the
-insert), then rows are bulk-loaded in chunks: PostgreSQL ``COPY`` through psycopg, SQLite
-``executemany`` of the metadata's INSERT in one transaction; then ``ANALYZE``. Column lists are
+insert), then rows are bulk-loaded in chunks of 20,000 sessions with their rows, one transaction
+each: PostgreSQL ``COPY`` through psycopg, SQLite ``executemany`` of an INSERT of the metadata's
+columns; then ``ANALYZE``. Two worker processes make the rows of the next chunks while the main
+process loads the current one. Column lists are
 checked against ``rtk_sessions.storage.tables``: a column this seeder does not know that is NOT NULL
 without a default raises ``SchemaChanged`` (a scalar default is filled in), so a new required column
 breaks the seeder loudly instead of silently.
@@ -27,11 +29,15 @@ breaks the seeder loudly instead of silently.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import random
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +72,7 @@ LIVE_WINDOW_SECS = 3 * 3600
 SESSIONS_PER_MEETING = 4
 KEEP_ALIVE_SECS = 60
 CHUNK_SESSIONS = 20_000
+GENERATORS = 2  # worker processes that make rows while the main one loads them
 PRESETS = ("group_call_host", "group_call_participant")
 
 
@@ -134,18 +141,20 @@ class _Format:
         self.dialect = dialect
         # SQLite: the storage format of SQLAlchemy's SQLite DATETIME (naive UTC); PostgreSQL: text
         self._suffix = "" if dialect == "sqlite" else "+00:00"
-        self._minutes: dict[int, str] = {}
+        self._days: dict[int, str] = {}
 
     def time(self, epoch: float) -> str:
         """``YYYY-MM-DD HH:MM:SS.ffffff`` (+00:00 on PostgreSQL) of an epoch in seconds."""
         micros = round(epoch * 1_000_000)
-        minute, rest = divmod(micros, 60_000_000)
-        prefix = self._minutes.get(minute)
+        day, rest = divmod(micros, 86_400_000_000)
+        prefix = self._days.get(day)
         if prefix is None:
-            prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%d %H:%M:")
-            self._minutes[minute] = prefix
-        sec, us = divmod(rest, 1_000_000)
-        return f"{prefix}{sec:02d}.{us:06d}{self._suffix}"
+            prefix = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d ")
+            self._days[day] = prefix
+        secs, us = divmod(rest, 1_000_000)
+        hours, secs = divmod(secs, 3600)
+        minutes, secs = divmod(secs, 60)
+        return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}.{us:06d}{self._suffix}"
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.dialect == "sqlite" else value
@@ -202,26 +211,43 @@ def _max_concurrent(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
+def _chunk_times(count: int, index: int, now: float, rng: random.Random) -> list[float]:
+    """Sorted creation times of sessions ``index..index+CHUNK_SESSIONS`` of a ``count`` batch.
+
+    The batch's history is cut into consecutive slices, one per chunk, so chunks made apart (in
+    parallel) are still in time order; the batch's last ``LIVE_FRACTION`` is in the LIVE window.
+    """
+    end = min(index + CHUNK_SESSIONS, count)
+    n_old = count - int(count * LIVE_FRACTION)
+    old_span = HISTORY_DAYS * 86400.0 - LIVE_WINDOW_SECS
+    oldest = now - HISTORY_DAYS * 86400.0
+    times = []
+    for i in range(index, end):
+        if i < n_old:
+            times.append(oldest + (i + rng.random()) / n_old * old_span)
+        else:
+            live_part = (i - n_old + rng.random()) / (count - n_old)
+            times.append(now - LIVE_WINDOW_SECS + live_part * LIVE_WINDOW_SECS)
+    return times
+
+
 def _generate(
-    app_id: str, start: int, count: int, now: float, fmt: _Format, seed: int
-) -> Iterator[_Chunk]:
-    """Rows of sessions ``start..start+count-1`` in chunks of ``CHUNK_SESSIONS``, time-ordered."""
-    rng = random.Random(f"{seed}:{app_id}:{start}:{count}")
-    history = HISTORY_DAYS * 86400.0
-    # creation times of this batch, sorted: a live system inserts in time order
-    created = sorted(
-        now - rng.random() * LIVE_WINDOW_SECS
-        if rng.random() < LIVE_FRACTION
-        else now - LIVE_WINDOW_SECS - rng.random() * (history - LIVE_WINDOW_SECS)
-        for _ in range(count)
-    )
+    app_id: str, start: int, count: int, index: int, now: float, dialect: str, seed: int
+) -> _Chunk:
+    """Rows of sessions ``start+index ..`` (one chunk of ``CHUNK_SESSIONS`` of a ``count`` batch).
+
+    Deterministic in its arguments, so chunks can be made in parallel processes.
+    """
+    rng = random.Random(f"{seed}:{app_id}:{start}:{count}:{index}")
+    fmt = _Format(dialect)
+    created = _chunk_times(count, index, now, rng)
     t, f = fmt.time, fmt.flag
     no = f(False)
     t_now = t(now)
     meeting_ids: list[tuple[str, str]] = []
     chunk = _Chunk()
     for i, t0 in enumerate(created):
-        number = start + i
+        number = start + index + i
         created_text = t(t0)
         if number % SESSIONS_PER_MEETING == 0 or not meeting_ids:
             title = " ".join(rng.choice(words) for words in TITLE_WORDS)
@@ -274,11 +300,34 @@ def _generate(
              KEEP_ALIVE_SECS, search, created_text, created_text, ended,
              t_now if live else ended)
         )  # fmt: skip
-        if len(chunk.sessions) >= CHUNK_SESSIONS:
+    return chunk
+
+
+def _chunks(
+    app_id: str, start: int, count: int, now: float, dialect: str, seed: int
+) -> Iterator[_Chunk]:
+    """The batch's chunks in order, made by worker processes while the caller loads earlier ones."""
+    indexes = range(0, count, CHUNK_SESSIONS)
+    if len(indexes) <= 1:
+        for index in indexes:
+            yield _generate(app_id, start, count, index, now, dialect, seed)
+        return
+    workers = max(1, min(GENERATORS, (os.cpu_count() or 1)))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque[Future[_Chunk]] = deque()
+        todo = iter(indexes)
+        for index in todo:
+            pending.append(pool.submit(_generate, app_id, start, count, index, now, dialect, seed))
+            if len(pending) > workers:
+                break
+        while pending:
+            chunk = pending.popleft().result()
+            following = next(todo, None)
+            if following is not None:
+                pending.append(
+                    pool.submit(_generate, app_id, start, count, following, now, dialect, seed)
+                )
             yield chunk
-            chunk = _Chunk()
-    if chunk.sessions:
-        yield chunk
 
 
 def _loader(engine: Engine) -> Callable[[list[tuple[_Columns, list[tuple[Any, ...]]]]], None]:
@@ -376,7 +425,7 @@ def seed(
         began = time.perf_counter()
         result = SeedResult(app, 0, 0, 0, 0.0)
         every = max(1, count // max(samples, 1))
-        for chunk in _generate(app, start, count, moment.timestamp(), fmt, seed_value):
+        for chunk in _chunks(app, start, count, moment.timestamp(), fmt.dialect, seed_value):
             load(
                 [
                     (cols_m, chunk.meetings),
