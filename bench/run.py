@@ -25,7 +25,8 @@ own on the ``--postgres-url`` server, dropped at the end; SQLite: a file in a te
 4. list-sessions requests/s ÷ ``GET /healthz`` requests/s, same concurrency and duration.
 5. peak RSS (``VmHWM``) of the server processes at the end.
 
-Every loop is bounded in count and in time; only 127.0.0.1 is contacted. Targets are issue 7's.
+Every loop is bounded in count and in time (each makes at least one request, and an ingest run
+at least one that carries samples); only 127.0.0.1 is contacted. Targets are issue 7's.
 ``--json`` writes every figure as ``{database: {key: value}}``.
 """
 
@@ -464,7 +465,11 @@ def ingest_load(
     def work(index: int, deadline: float, load: Load) -> None:
         batches = payloads.batches(f"{run}-{index}", batch)
         with _client(server, token) as client:
-            while load.requests < plan.ingest_max_batches and time.perf_counter() < deadline:
+            # until the deadline, and past it until a sample went (the first events of a
+            # recording carry none); never more than ingest_max_batches
+            while load.requests < plan.ingest_max_batches and (
+                time.perf_counter() < deadline or not load.samples
+            ):
                 b = next(batches)
                 _post(client, path, b.body, b.events)
                 load.requests += 1
@@ -482,7 +487,9 @@ def lifecycle_load(server: Server, token: str, app_id: str, run: str, plan: Plan
     def work(index: int, deadline: float, load: Load) -> None:
         n = 0
         with _client(server, token) as client:
-            while load.requests < plan.lifecycle_max_batches and time.perf_counter() < deadline:
+            while load.requests < plan.lifecycle_max_batches and (
+                not load.requests or time.perf_counter() < deadline
+            ):
                 events = []
                 for s in range(plan.lifecycle_sessions):
                     tag = f"{run}-{index}-{n}-{s}"
@@ -538,7 +545,7 @@ def latencies(
     with _client(server, token) as client:
         client.get(paths[0]).raise_for_status()  # warm the connection
         deadline = time.perf_counter() + secs
-        while len(times) < count and time.perf_counter() < deadline:
+        while len(times) < count and (not times or time.perf_counter() < deadline):
             path = paths[len(times) % len(paths)]
             began = time.perf_counter()
             response = client.get(path)
@@ -554,7 +561,7 @@ def request_rate(server: Server, token: str, path: str, plan: Plan) -> float:
 
     def work(_: int, deadline: float, load: Load) -> None:
         with _client(server, token) as client:
-            while load.requests < budget and time.perf_counter() < deadline:
+            while load.requests < budget and (not load.requests or time.perf_counter() < deadline):
                 response = client.get(path)
                 if response.status_code != 200:
                     raise RuntimeError(f"GET {path}: {response.status_code}")
