@@ -181,7 +181,7 @@ class Server:
             else:
                 raise RuntimeError("server did not answer /healthz within 90 s")
         if self.workers > 1:  # wait until every worker process is up
-            while time.monotonic() < deadline and len(self.worker_pids()) < self.workers:
+            while time.monotonic() < deadline and len(self.pids()) <= self.workers:
                 time.sleep(0.2)
 
     def pids(self) -> list[int]:
@@ -198,7 +198,8 @@ class Server:
         assert self.proc is not None
         if self.workers <= 1:
             return [self.proc.pid]
-        return [p for p in _children(self.proc.pid) if "resource_tracker" not in _cmdline(p)]
+        tree = self.pids()[1:]  # descendants: uvicorn's spawned workers, or forked ones
+        return [p for p in tree if "resource_tracker" not in _cmdline(p)] or [self.proc.pid]
 
     def cpu_seconds(self) -> float:
         """utime + stime of all the server's processes, in seconds."""
