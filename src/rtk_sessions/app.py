@@ -13,7 +13,16 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI
 
 from rtk_sessions import __version__
-from rtk_sessions.api import apps, browser, conversation, envelope, ingest, meetings, sessions
+from rtk_sessions.api import (
+    apps,
+    browser,
+    conversation,
+    envelope,
+    health,
+    ingest,
+    meetings,
+    sessions,
+)
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
@@ -152,6 +161,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(kit)
     app.include_router(conversation.router)
     app.include_router(browser.router)
+    app.include_router(health.router)
     app.add_middleware(browser.IngestCORS)
     return app
 

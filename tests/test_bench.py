@@ -1,0 +1,118 @@
+"""The benchmark suite (bench/) works end to end; speed itself is never asserted here."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from rtk_sessions.config import normalize_database_url
+from rtk_sessions.storage.tables import App, Peer, PeerEvent, Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import payloads as bench_payloads  # noqa: E402
+import run as bench_run  # noqa: E402
+import seed as bench_seed  # noqa: E402
+
+
+def test_healthz_answers_without_auth(live_server) -> None:
+    response = httpx.get(f"{live_server.url}/healthz", trust_env=False)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_seed_writes_consistent_sessions(database_url: str) -> None:
+    result = bench_seed.seed(database_url, 300, migrate=False, samples=10)
+    engine = create_engine(normalize_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).where(App.id == result.app_id)) == 1
+            sessions = conn.execute(
+                select(Session.id, Session.status, Session.consumed_secs,
+                       Session.max_concurrent_participants, Session.live_participants)
+                .where(Session.app_id == result.app_id)
+            ).all()  # fmt: skip
+            peers = conn.execute(
+                select(Peer.id, Peer.session_id, Peer.joined_at, Peer.left_at).where(
+                    Peer.app_id == result.app_id
+                )
+            ).all()
+            events = conn.execute(
+                select(PeerEvent.peer_id, PeerEvent.event_name).where(
+                    PeerEvent.session_id.in_([s.id for s in sessions])
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(sessions) == result.sessions == 300
+    assert len(peers) == result.peers and len(events) == result.peer_events
+    assert len(result.sample_session_ids) == 10
+    by_session = defaultdict(list)
+    for p in peers:
+        by_session[p.session_id].append(p)
+    names = defaultdict(set)
+    for e in events:
+        names[e.peer_id].add(e.event_name)
+    statuses = {s.status for s in sessions}
+    assert statuses <= {"LIVE", "ENDED"} and "ENDED" in statuses
+    for s in sessions:
+        mine = by_session[s.id]
+        assert len(mine) >= 1 and 1 <= s.max_concurrent_participants <= len(mine)
+        left = [p for p in mine if p.left_at is not None]
+        consumed = sum((p.left_at - p.joined_at).total_seconds() for p in left)
+        assert s.consumed_secs == pytest.approx(consumed, abs=0.01)
+        assert s.live_participants == len(mine) - len(left)
+        assert (s.status == "LIVE") == (len(left) < len(mine))
+        for p in mine:
+            expected = {"PEER_CREATED", "PEER_JOINING"} | (
+                {"PEER_LEAVING"} if p.left_at is not None else set()
+            )
+            assert names[p.id] == expected
+
+
+def test_long_peer_is_ordered_and_its_counters_never_go_back() -> None:
+    loaded = bench_payloads.Payloads.load()
+    source = len(loaded.reports)
+    events = bench_payloads.long_peer(loaded, "t", 1_700_000_000_000.0, reports=3 * source)
+    assert [e["type"] for e in (events[0], events[-1])] == ["peer.joined", "peer.left"]
+    stats = [e for e in events if e["type"] == "peer.stats"]
+    assert len(stats) == 3 * source
+    times = [e["timestamp"] for e in events]
+    assert times == sorted(times) and len(set(times[1:-1])) == len(stats)
+    last: dict[tuple[str, str], float] = {}
+    for e in stats:
+        for obj in e["stats"]:
+            if obj["type"] not in ("inbound-rtp", "outbound-rtp"):
+                continue
+            for name in ("packetsReceived", "bytesReceived", "packetsSent", "bytesSent"):
+                if name in obj:
+                    key = (obj["id"], name)
+                    assert obj[name] >= last.get(key, 0), key
+                    last[key] = obj[name]
+    assert last  # the recording has RTP streams both ways
+
+
+def test_quick_run_prints_every_row_with_finite_positive_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, str(ROOT / "bench/run.py"), "--quick", "--sizes", "1k"]
+    cmd += ["--databases", "sqlite", "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())["sqlite"]
+    for row in bench_run.rows([1000]):
+        assert row.label in done.stdout, row.label
+        for key in filter(None, (row.key, row.second)):
+            value = results[key]
+            assert math.isfinite(value) and value > 0, (key, value)
+    for label in bench_run.LIST_LABELS.values():
+        assert label in done.stdout
+    assert results["stored_matches_sent"] == 1
