@@ -49,14 +49,15 @@ from rtk_sessions.storage.tables import (
 from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database, start_server
 from tests.servers import Server, Tenant, free_port, make_tenant, start_serve, stop_all, wait_until
 
-#: One client (peer, meeting, session) per recording; the last has two peer connections.
+#: One client (peer, meeting, session) per recording; the last two have 2 and 7 peer connections.
 RECORDINGS = (
     "jitsi-rtcstats_chrome-relay.rtcstats.jsonl",
     "jitsi-rtcstats_google-standard-stats-sfu.rtcstats.jsonl",
     "jitsi-rtcstats_firefox-standard-stats-sfu.rtcstats.jsonl",
     "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl",
+    "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl",
 )
-KILLS = 6
+KILLS = 8
 #: Batch sizes and their weights (mean 5.4 events): mostly small, as a collector flushing every
 #: few seconds sends them, and now and then a large one, as after a reconnection.
 BATCH_SIZES = (1, 2, 3, 5, 8, 13, 20, 50)
@@ -178,13 +179,15 @@ class Killer(threading.Thread):
         self.lock = threading.Lock()
         self.error: BaseException | None = None
         self.finished = threading.Event()
+        self.stop = threading.Event()  # set by the test when it ends early
         self.clients = 0  # running clients, set by the test
         self.waiting = 0  # clients waiting for the next kill (or done)
 
     def run(self) -> None:
         try:
             for _ in range(KILLS):
-                time.sleep(self.rng.uniform(0.3, 1.5))
+                if self.stop.wait(self.rng.uniform(0.3, 1.5)):
+                    return
                 # then, preferably, while a batch is being sent (polled; at most 3 s more)
                 until = time.monotonic() + 3
                 while (
@@ -494,7 +497,6 @@ def test_ingestion_survives_kill_9(fresh_database: str, tmp_path: Path) -> None:
         assert figures.accepted + figures.committed_unacked_events == total
 
         # every event applied exactly once
-        lost = 0
         with httpx.Client() as http:
             for replay in replays:
                 got = observe(http, server.url, fresh_database, tenant, replay)
@@ -539,4 +541,7 @@ def test_ingestion_survives_kill_9(fresh_database: str, tmp_path: Path) -> None:
             f"events lost {lost}, applied twice 0; ingestion {ingestion:.1f} s"
         )
     finally:
+        killer.stop.set()
+        if killer.is_alive():
+            killer.join(timeout=120)
         stop_all([killer.server])
