@@ -6,7 +6,9 @@ Used by tests/test_multiprocess.py and tests/test_durability.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -47,6 +49,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def restartable_port() -> int:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range, for a server that is
+    restarted on the same port: outgoing connections (which take ephemeral ports) and ``bind(0)``
+    of other tests cannot take it while the server is down."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    return free_port()
 
 
 @dataclass

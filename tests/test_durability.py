@@ -47,7 +47,15 @@ from rtk_sessions.storage.tables import (
     TranscriptSegmentRow,
 )
 from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database, start_server
-from tests.servers import Server, Tenant, free_port, make_tenant, start_serve, stop_all, wait_until
+from tests.servers import (
+    Server,
+    Tenant,
+    make_tenant,
+    restartable_port,
+    start_serve,
+    stop_all,
+    wait_until,
+)
 
 #: One client (peer, meeting, session) per recording; the last two have 2 and 7 peer connections.
 RECORDINGS = (
@@ -440,7 +448,7 @@ def test_ingestion_survives_kill_9(fresh_database: str, tmp_path: Path) -> None:
     replays = [make_replay(i, rng) for i in range(len(RECORDINGS))]
     expected = reference(tmp_path, replays)
 
-    port = free_port()
+    port = restartable_port()
     server = start_serve(fresh_database, tmp_path, "server", port=port)
     killer = Killer(server, fresh_database, tmp_path, port, random.Random(rng.random()))
     try:
