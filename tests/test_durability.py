@@ -10,6 +10,15 @@ the peer reports, participants, peer events, client events, transcript and chat 
 sample rows and ``ingested_events`` equal those of the same events ingested once into a fresh
 database by an in-process server.
 
+Every answer is checked on the way: a batch is new as a whole, or (committed just before a kill
+that swallowed the answer) a duplicate as a whole; an acknowledged batch sent again is all
+duplicates. Seen to fail (then restored) with: ``peer.stats`` applied without the cursor check
+(a resent batch is accepted again; without resends the sample rows differ at the end), event ids
+not looked up (the batch fails with 5xx again and again), the answer sent 0.5 s before the
+commit (an acknowledged ``peer.joined`` is lost: later batches are refused), and a batch applied
+in two transactions (a retry is accepted in part; caught in most runs, as it takes a kill between
+the two commits).
+
 The seed is printed; ``RTK_DURABILITY_SEED=N`` replays a run's batching and kill moments (not the
 scheduling).
 """
