@@ -530,7 +530,12 @@ def test_two_workers_on_one_sqlite_file(tmp_path: Path) -> None:
         tenant = make_tenant(url)
         client = Client(tenant, [server.url])
         [leader] = wait_until("a sweeper leader", server.leader_pids)
-        workers = set(map(int, re.findall(r"Started server process \[(\d+)\]", server.text())))
+
+        def started() -> set[int]:
+            return set(map(int, re.findall(r"Started server process \[(\d+)\]", server.text())))
+
+        # up() answers as soon as one worker serves; the other may not have logged yet
+        workers = wait_until("both workers to start", lambda: len(started()) >= 2 and started())
         assert len(workers) == 2 and leader in workers
 
         first = [make_call(i, "w1", summarize=i % 2 == 0) for i in range(SESSIONS_PER_ROUND)]
