@@ -79,6 +79,8 @@ def serve(
 
     import uvicorn
 
+    from rtk_sessions.serving import NoDelayH11Protocol
+
     settings = _settings(database_url)
     _database(settings, migrate=migrate).dispose()
     # The workers build the app from the environment (rtk_sessions.app:app_from_env): pass the
@@ -96,6 +98,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=NoDelayH11Protocol,  # see rtk_sessions.serving: ~40 ms a request without it
         log_level=log_level,
         log_config=_log_config(log_level),
     )

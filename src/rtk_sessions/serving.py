@@ -1,0 +1,28 @@
+"""What ``rtk-sessions serve`` gives uvicorn beyond the app: the HTTP protocol class.
+
+uvicorn's worker mode (``--workers N``) binds its listening socket with ``socket.socket(family)``,
+whose protocol number is 0, and asyncio only sets ``TCP_NODELAY`` on connections of sockets whose
+protocol is ``IPPROTO_TCP``. Without it, a response written in two sends (headers, then body) waits
+for the client's delayed ACK: every request took about 40 ms more with two workers than with one
+(measured with a bare ASGI app under uvicorn 0.54). ``NoDelayH11Protocol`` sets the option on every
+connection, whatever socket it came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["NoDelayH11Protocol"]
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with ``TCP_NODELAY`` on each TCP connection."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)  # type: ignore[arg-type]
