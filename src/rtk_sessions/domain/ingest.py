@@ -33,12 +33,13 @@ from rtk_sessions.contract.ingest import (
 from rtk_sessions.domain import conversation
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
+    LookUp,
     PeerEventRows,
     insert_peer_events,
     join_session,
-    latest_sessions,
     leave_peer,
     record_join,
+    sessions_for_update,
 )
 from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
@@ -78,6 +79,7 @@ class _Context:
     absent: set[str] = field(default_factory=set)  # peer ids known not to exist (before joins)
     meetings: dict[str, Meeting | None] = field(default_factory=dict)  # locked; None: not found
     latest: dict[str, Session | None] = field(default_factory=dict)  # a meeting's newest session
+    named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
     locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
 
@@ -175,36 +177,39 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
                 ctx.peers[peer.id] = peer
         ctx.absent.update(set(chunk) - found)
     joins = [e for e in events if isinstance(e, PeerJoined) and e.peer_id not in ctx.peers]
-    meeting_ids = sorted(
-        {m for e in joins if (m := _join_meeting_id(ctx, e)) is not None and e.session_id is None}
-    )
+    meeting_ids = sorted({m for e in joins if (m := _join_meeting_id(ctx, e)) is not None})
     for chunk in _chunks(meeting_ids):
         ctx.meetings.update(dict.fromkeys(chunk))
-        ctx.latest.update(dict.fromkeys(chunk))
         for meeting in db.scalars(
             select(Meeting).where(Meeting.id.in_(chunk)).order_by(Meeting.id).with_for_update()
         ):
             ctx.meetings[meeting.id] = meeting
-        for session in db.scalars(latest_sessions(chunk)):
-            ctx.latest[session.meeting_id] = session
-    leaving = sorted(
-        {
-            ctx.peers[e.peer_id].session_id
-            for e in events
-            if isinstance(e, PeerLeft) and e.peer_id in ctx.peers
-        }
+    named = {e.session_id for e in joins if e.session_id is not None}
+    newest_of = sorted(
+        {m for e in joins if e.session_id is None and (m := _join_meeting_id(ctx, e)) is not None}
     )
-    for chunk in _chunks(leaving):
-        # Held here: the session's identity map keeps objects only while someone refers to them.
-        ctx.locked_sessions.extend(
-            db.scalars(
-                select(Session)
-                .where(Session.id.in_(chunk))
-                .order_by(Session.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
+    leaving = {
+        ctx.peers[e.peer_id].session_id
+        for e in events
+        if isinstance(e, PeerLeft) and e.peer_id in ctx.peers
+    }
+    ctx.named.update(dict.fromkeys(named))
+    ctx.latest.update(dict.fromkeys(newest_of))
+    ids = sorted(named | leaving)
+    for start in range(0, max(len(ids), len(newest_of)), _ID_CHUNK):
+        chunk_ids, chunk_meetings = (
+            ids[start : start + _ID_CHUNK],
+            newest_of[start : start + _ID_CHUNK],
         )
+        # Held in ctx: the session's identity map keeps objects only while someone refers to them.
+        for session in db.scalars(sessions_for_update(chunk_ids, chunk_meetings)):
+            ctx.locked_sessions.append(session)
+            if session.id in named:
+                ctx.named[session.id] = session
+            if session.meeting_id in ctx.latest and session.parent_session_id is None:
+                known = ctx.latest[session.meeting_id]
+                if known is None or (known.started_at, known.id) < (session.started_at, session.id):
+                    ctx.latest[session.meeting_id] = session
     ctx.samples.load(
         (e.peer_id, e.connection_id)
         for e in events
@@ -312,7 +317,11 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     if meeting_id is None:
         raise BadRequest("meeting_id is required")
     meeting = _meeting(ctx, meeting_id, event.meeting_title)
-    known = event.session_id is None and meeting_id in ctx.latest
+    preloaded: Session | LookUp | None = LOOK_UP
+    if event.session_id is not None and event.session_id in ctx.named:
+        preloaded = ctx.named[event.session_id]
+    elif event.session_id is None and meeting_id in ctx.latest:
+        preloaded = ctx.latest[meeting_id]
     session = join_session(
         ctx.db,
         ctx.app,
@@ -321,10 +330,12 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         now=ctx.now,
         session_id=event.session_id,
         parent_session_id=event.parent_session_id,
-        latest=ctx.latest[meeting_id] if known else LOOK_UP,
+        latest=preloaded,
     )
     if event.session_id is None:
         ctx.latest[meeting_id] = session
+    else:
+        ctx.named[event.session_id] = session
     peer = Peer(
         id=event.peer_id,
         session_id=session.id,

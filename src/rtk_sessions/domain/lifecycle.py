@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
 
@@ -25,17 +25,19 @@ from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 LIVE, ENDED = "LIVE", "ENDED"
 
 
-class _LookUp:
+class LookUp:
     """The ``latest`` argument of ``join_session`` when the caller has not read it."""
 
 
-LOOK_UP = _LookUp()
+LOOK_UP = LookUp()
 
 
-def latest_sessions(meeting_ids: list[str]) -> Select[tuple[Session]]:
-    """The newest top-level session of each meeting (greatest ``started_at``), locked for update.
+def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Select[tuple[Session]]:
+    """The sessions ``session_ids`` and the newest top-level session of each of ``meeting_ids``
+    (greatest ``started_at``; a tie gives all of them), in id order, locked for update.
 
-    Meetings whose newest sessions tie on ``started_at`` yield all of them: the caller keeps one.
+    One statement, so that concurrent batches lock sessions in one order. The newest session of a
+    meeting is the greatest ``(started_at, id)`` among the rows returned for it.
     """
     other = aliased(Session)
     newest = (
@@ -46,9 +48,14 @@ def latest_sessions(meeting_ids: list[str]) -> Select[tuple[Session]]:
     return (
         select(Session)
         .where(
-            Session.meeting_id.in_(meeting_ids),
-            Session.parent_session_id.is_(None),
-            Session.started_at == newest,
+            or_(
+                Session.id.in_(session_ids),
+                and_(
+                    Session.meeting_id.in_(meeting_ids),
+                    Session.parent_session_id.is_(None),
+                    Session.started_at == newest,
+                ),
+            )
         )
         .order_by(Session.id)
         .with_for_update()
@@ -73,20 +80,23 @@ def join_session(
     now: datetime,
     session_id: str | None = None,
     parent_session_id: str | None = None,
-    latest: Session | _LookUp | None = LOOK_UP,
+    latest: Session | LookUp | None = LOOK_UP,
 ) -> Session:
     """The session a join at ``at`` belongs to, created or reopened as needed.
 
     With ``session_id``: that session (created if unknown). Otherwise the meeting's latest session
     when it is LIVE, or ENDED after ``at`` (a late join that belongs to it); else a new one.
+    latest: that session (the one ``session_id`` names, or else the meeting's newest) when the
+    caller has already read and locked it (``sessions_for_update``), None when there is none; by
+    default it is read here.
     raises BadRequest when ``session_id`` belongs to another app or meeting.
     """
     session: Session | None
-    if session_id is not None:
+    if not isinstance(latest, LookUp):
+        session = latest
+    elif session_id is not None:
         session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
-        if session is not None and (session.app_id != app.id or session.meeting_id != meeting.id):
-            raise BadRequest(f"session_id {session_id} belongs to another meeting")
-    elif isinstance(latest, _LookUp):
+    else:
         session = db.scalar(
             select(Session)
             .where(Session.meeting_id == meeting.id, Session.parent_session_id.is_(None))
@@ -95,8 +105,9 @@ def join_session(
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-    else:
-        session = latest
+    foreign = session is not None and (session.app_id != app.id or session.meeting_id != meeting.id)
+    if session_id is not None and foreign:
+        raise BadRequest(f"session_id {session_id} belongs to another meeting")
     late = session is not None and session.status == ENDED and session_id is None
     if late and (session.ended_at is None or session.ended_at < at):
         session = None
