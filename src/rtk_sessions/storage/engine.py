@@ -25,10 +25,11 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     # Wait for the writer instead of failing with "database is locked".
     cursor.execute("PRAGMA busy_timeout = 30000")
     # Read pages through a memory map (shared by every connection through the OS page cache)
-    # instead of a read() per page, and keep a larger private cache: a deep list page walks
-    # tens of MB of index.
-    cursor.execute("PRAGMA mmap_size = 1073741824")
-    cursor.execute("PRAGMA cache_size = -16384")
+    # instead of a read() per page: a deep list page walks tens of MB of index. Mapped pages
+    # count in the process's resident set, and each connection has its own page cache: both are
+    # bounded so that a worker stays within 250 MB (docs/performance.md).
+    cursor.execute("PRAGMA mmap_size = 67108864")
+    cursor.execute("PRAGMA cache_size = -8192")
     cursor.close()
 
 
