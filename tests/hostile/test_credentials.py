@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from rtk_sessions.cli import redact_credentials
 from rtk_sessions.clock import iso
 from tests.api.test_errors import assert_envelope
 from tests.conftest import Tenant
@@ -81,6 +80,8 @@ def test_query_token_takes_participant_tokens_only(tenant: Tenant) -> None:
 
 
 def test_redaction_of_query_credentials() -> None:
+    from rtk_sessions.cli import redact_credentials
+
     line = '1.2.3.4:5 - "GET /d/chat/x.csv?expires=9&sig=AbC-_9&token=e.y.J HTTP/1.1" 200'
     assert redact_credentials(line) == (
         '1.2.3.4:5 - "GET /d/chat/x.csv?expires=9&sig=[redacted]&token=[redacted] HTTP/1.1" 200'

@@ -54,7 +54,7 @@ def test_database_and_data_directory_are_private(tmp_path: Path) -> None:
 
 def test_download_files_are_private(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=None)
-    settings.ensure_data_dir()
+    settings.data_dir.mkdir(mode=0o700)
     storage = LocalFileStorage(settings.data_dir / "files")
     data = b"when,who,what\n"
     name = file_name("s-1", data, "csv")
