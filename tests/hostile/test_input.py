@@ -295,10 +295,12 @@ def test_deep_nesting_is_400(tenant: Tenant) -> None:
     # deeper than the JSON parser goes at all: still the envelope
     raw = b'{"events": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
     assert_envelope(_post(tenant, raw), 400, "Malformed JSON")
-    # 31 levels below the top-level object are fine
+    # the documented bound: the body is level 1, its events list 2, an event 3, so a metadata
+    # value may hold 29 more levels of arrays and objects, and not 30
     shallow = {"id": _id(), "type": "peer.metadata", "timestamp": now, "peer_id": peer}
-    shallow["pc_metadata"] = _nested(27)
-    post_events(tenant, [shallow])
+    post_events(tenant, [{**shallow, "pc_metadata": _nested(29)}])
+    refused = _post(tenant, {"events": [{**shallow, "id": _id(), "pc_metadata": _nested(30)}]})
+    assert_envelope(refused, 400, "nested deeper than 32 levels")
 
 
 # --- defect 6: numbers beyond 64 bits -----------------------------------------------------------
