@@ -38,14 +38,51 @@ def json_problem(value: Any, *, numbers: bool = True, max_depth: int = MAX_DEPTH
     ``MAX_NUMBER`` (2**63) or more. Iterative, so no depth can exhaust the Python stack. The answer
     names where the problem is, e.g. ``events[3].stats[0].bytesSent: number out of range ...``.
     """
-    if _problem(value, numbers, max_depth, None) is None:
+    if not _suspect(value, numbers, max_depth):
         return None
-    return _problem(value, numbers, max_depth, "")  # again, this time keeping track of where
+    return _problem(value, numbers, max_depth)
 
 
-def _problem(value: Any, numbers: bool, max_depth: int, root: str | None) -> str | None:
-    """``json_problem``; with ``root`` None it skips building locations (the fast common case)."""
-    stack: list[tuple[Any, int, str | None]] = [(value, 0, root)]
+def _suspect(value: Any, numbers: bool, max_depth: int) -> bool:
+    """The common case of ``json_problem``, as fast as Python goes (about 0.15 µs a value): True
+    when something may be wrong. Scalars are checked where they sit, containers stacked."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            return "\x00" in item
+        if kind is not dict and kind is not list:
+            return (
+                numbers and (kind is int or kind is float) and not -MAX_NUMBER < item < MAX_NUMBER
+            )
+        if depth >= max_depth:
+            return True
+        if kind is dict:
+            for key in item:
+                if "\x00" in key:
+                    return True
+            members = item.values()
+        else:
+            members = item
+        for member in members:
+            kind = type(member)
+            if kind is str:
+                if "\x00" in member:
+                    return True
+            elif kind is dict or kind is list:
+                push((member, depth + 1))
+            elif (
+                numbers and (kind is int or kind is float) and not -MAX_NUMBER < member < MAX_NUMBER
+            ):
+                return True
+    return False
+
+
+def _problem(value: Any, numbers: bool, max_depth: int) -> str | None:
+    """``json_problem`` the slow way, keeping track of where each value is."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
     pop, push = stack.pop, stack.append
     while stack:
         item, depth, where = pop()
@@ -59,14 +96,14 @@ def _problem(value: Any, numbers: bool, max_depth: int, root: str | None) -> str
             for key, member in item.items():
                 if "\x00" in key:
                     return f"{where or 'body'}: object keys must not contain NUL (U+0000)"
-                push((member, depth + 1, None if where is None else f"{where}.{key}".lstrip(".")))
+                push((member, depth + 1, f"{where}.{key}" if where else key))
         elif kind is list:
             if depth >= max_depth:
                 return f"{where or 'body'}: nested deeper than {max_depth} levels"
             for index, member in enumerate(item):
-                push((member, depth + 1, None if where is None else f"{where}[{index}]"))
+                push((member, depth + 1, f"{where}[{index}]"))
         elif numbers and (kind is int or kind is float) and not -MAX_NUMBER < item < MAX_NUMBER:
-            return f"{where}: number out of range (magnitude must be below 2^63)"
+            return f"{where or 'body'}: number out of range (magnitude must be below 2^63)"
     return None
 
 
