@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from rtk_sessions import __version__
 from rtk_sessions.api import (
@@ -23,6 +23,7 @@ from rtk_sessions.api import (
     meetings,
     sessions,
 )
+from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
@@ -44,8 +45,9 @@ class Sweeper:
     Every process starts one, but only the holder of the sweeper lock sweeps
     (``leader.sweeper_lock``: a PostgreSQL advisory lock, or a file lock beside a SQLite file). The
     others try to take the lock every interval, so one of them takes over within an interval or two
-    of the leader's death. ``sweeps`` and ``ended`` count this process's sweeps and ended sessions;
-    each ended session is also logged (``rtk_sessions.sweeper``, INFO).
+    of the leader's death. ``sweeps`` and ``ended`` count this process's sweeps and ended sessions,
+    ``failures`` the rows a sweep had to skip (each logged with its error); each ended session is
+    also logged (``rtk_sessions.sweeper``, INFO).
     """
 
     def __init__(self, db: Database, settings: Settings, lock: Lock | None = None) -> None:
@@ -53,6 +55,7 @@ class Sweeper:
         self.lock = lock or sweeper_lock(db.url, interval_secs=settings.sweep_interval_secs)
         self.sweeps = 0
         self.ended = 0
+        self.failures = 0  # peers and sessions a sweep skipped (logged; see lifecycle.sweep)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rtk-sweeper", daemon=True)
 
@@ -65,12 +68,14 @@ class Sweeper:
 
     def run_once(self) -> list[str]:
         """One sweep, whether or not this process leads (tests call it directly)."""
+        failed: list[str] = []
         with self.db.unit_of_work() as session:
             now = utc_now()
             ended = sweep(
                 session,
                 now=now,
                 peer_timeout=timedelta(seconds=self.settings.peer_timeout_secs),
+                failed=failed,
             )
             # meetings.summarize_on_end: queued in the same transaction that ends the session
             summaries.summarize_ended(
@@ -78,6 +83,7 @@ class Sweeper:
             )
         self.sweeps += 1
         self.ended += len(ended)
+        self.failures += len(failed)
         for session_id in ended:
             sweep_log.info("sweeper (pid %d) ended session %s", os.getpid(), session_id)
         return ended
@@ -153,13 +159,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         lifespan=lifespan,
     )
     envelope.install(app)
-    kit = APIRouter(prefix=PREFIX)
+    kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
     kit.include_router(meetings.router)
     app.include_router(kit)
-    app.include_router(conversation.router)
+    app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
     app.include_router(browser.router)
     app.include_router(health.router)
     app.add_middleware(browser.IngestCORS)

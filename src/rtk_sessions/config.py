@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -101,21 +103,49 @@ class Settings(BaseSettings):
         return self
 
     def resolved_database_url(self) -> str:
-        return normalize_database_url(
+        """The SQLAlchemy URL. For a SQLite file, its directory (mode 0700) and the file itself
+        (0600, so SQLite's journal and WAL files get the same) are created here when missing."""
+        url = normalize_database_url(
             self.database_url or f"sqlite:///{(self.data_dir / 'rtk.db').as_posix()}"
         )
+        if url.startswith("sqlite:///") and ":memory:" not in url and "mode=memory" not in url:
+            path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+            if path.parent == self.data_dir:
+                self.ensure_data_dir()
+            else:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a database
+        return url
+
+    def ensure_data_dir(self) -> Path:
+        """``data_dir``, created with mode 0700 (it holds chat, transcripts and the secret). One
+        created by an older version with group/other access is restricted to 0700 too."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = self.data_dir.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            self.data_dir.chmod(0o700)
+        return self.data_dir
 
     def resolved_secret(self) -> bytes:
-        """The server secret; generated and persisted on first use when not configured."""
+        """The server secret; generated and persisted (``<data_dir>/secret.key``, mode 0600) on
+        first use when not configured. Processes starting together agree on one secret: each
+        writes a candidate to its own temporary file and hard-links it into place, which succeeds
+        for one of them only (like ``O_EXCL``) and never exposes a partly written file."""
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            self.ensure_data_dir()
+            fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".secret-")  # mode 0600
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(48))
+                    f.flush()
+                    os.fsync(f.fileno())
+                with contextlib.suppress(FileExistsError):  # another process was first: use its
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip().encode()
 
 

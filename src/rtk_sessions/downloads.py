@@ -79,8 +79,9 @@ class LocalFileStorage:
         if path.exists():
             os.utime(path)  # content-addressed: same name, same bytes; just mark it in use
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

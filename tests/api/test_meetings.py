@@ -272,7 +272,7 @@ def test_participant_token_scope(live_server, tenant: Tenant) -> None:
 
 
 def test_beacon_token_in_query(tenant: Tenant) -> None:
-    """navigator.sendBeacon cannot set headers: the token may come as ?token= (participant or API)."""
+    """navigator.sendBeacon cannot set headers: a participant token may come as ?token=."""
     import httpx
 
     from tests.helpers import ingest_url

@@ -42,6 +42,8 @@ def post_app(
 ) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise BadRequest("name is required and must be a string")
+    if "\x00" in body["name"]:
+        raise BadRequest("name must not contain NUL (U+0000)")
     with db.unit_of_work() as s:
         app = accounts.create_app(s, account_id, body["name"])
         view = app_view(app)

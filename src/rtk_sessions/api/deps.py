@@ -17,7 +17,7 @@ from rtk_sessions.domain.accounts import (
     require_app_in_account,
 )
 from rtk_sessions.domain.meetings import check_participant_token
-from rtk_sessions.errors import Forbidden, Unauthorized
+from rtk_sessions.errors import BadRequest, Forbidden, Unauthorized
 from rtk_sessions.security import ParticipantClaims, looks_like_jwt, verify_participant_token
 from rtk_sessions.storage.engine import Database
 
@@ -34,6 +34,15 @@ def get_settings(request: Request) -> Settings:
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def no_nul_in_url(request: Request) -> None:
+    """Every route's first dependency: path and query parameters (names and values) must not
+    contain NUL (U+0000, ``%00``), which PostgreSQL cannot store or compare. raises BadRequest."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            shown = name.replace("\x00", "")
+            raise BadRequest(f"parameter {shown!r} must not contain NUL (U+0000)")
 
 
 def bearer_token(request: Request) -> str:
@@ -113,12 +122,17 @@ def account_scope(request: Request, account_id: str) -> str:
 
 def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
     """API token of the account, or a participant token of this account and app (also accepted as
-    ``?token=`` because ``navigator.sendBeacon`` cannot set headers)."""
+    ``?token=`` because ``navigator.sendBeacon`` cannot set headers; an API token there is refused
+    with 401 so that it never travels in a URL)."""
     header = request.headers.get("authorization")
     token = bearer_token(request) if header else request.query_params.get("token")
     if not token:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")
     if not looks_like_jwt(token):
+        if not header:  # URLs end up in logs and histories: only short-lived tokens go there
+            raise Unauthorized(
+                "?token= takes participant tokens only; send API tokens as 'Authorization: Bearer'"
+            )
         return _app_scope(request, token, account_id, app_id)
     claims = _participant(request, token)
     if claims.account_id != account_id or claims.app_id != app_id:

@@ -17,7 +17,7 @@ from rtk_sessions.api.deps import AppScope, IngestScopeDep
 from rtk_sessions.api.envelope import ok
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch
+from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch, json_problem
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import IngestResult, ingest_batch
 from rtk_sessions.errors import BadRequest, PayloadTooLarge
@@ -51,13 +51,20 @@ def validation_message(exc: ValidationError) -> str:
 
 
 def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
-    """raises BadRequest (malformed JSON or events), PayloadTooLarge."""
+    """The batch of a request body, checked whole before its events are validated: strings with
+    NUL, nesting deeper than ``contract.ingest.MAX_DEPTH`` and numbers of magnitude 2**63 or more
+    are refused anywhere in it (docs/ingest.md, "Limits").
+
+    raises BadRequest (malformed JSON or events), PayloadTooLarge."""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Request body over {MAX_BODY_BYTES} bytes")
     try:
         data: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
+    problem = json_problem(data)
+    if problem is not None:
+        raise BadRequest(f"Invalid ingestion batch: {problem}")
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise BadRequest('Invalid ingestion batch: expected a JSON object {"events": [...]}')
     if len(data["events"]) > settings.ingest_max_events:

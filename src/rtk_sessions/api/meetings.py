@@ -12,6 +12,7 @@ from starlette.responses import Response
 from rtk_sessions.api.deps import ApiScopeDep, DatabaseDep, SettingsDep
 from rtk_sessions.api.envelope import ok
 from rtk_sessions.clock import utc_now
+from rtk_sessions.contract.ingest import json_problem
 from rtk_sessions.contract.params import Page
 from rtk_sessions.domain import accounts, meetings
 from rtk_sessions.errors import BadRequest
@@ -34,7 +35,8 @@ def _token(
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body is ``{}``. raises BadRequest."""
+    """The request's JSON object; an empty body is ``{}``. Strings with NUL and nesting deeper than
+    ``contract.ingest.MAX_DEPTH`` are refused anywhere in it. raises BadRequest."""
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -44,6 +46,9 @@ async def json_body(request: Request) -> dict[str, Any]:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    problem = json_problem(body, numbers=False)
+    if problem is not None:
+        raise BadRequest(f"Invalid body: {problem}")
     return body
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,13 +106,42 @@ def serve(
     )
 
 
+_CREDENTIAL_PARAM = re.compile(r"([?&](?:token|sig)=)[^&\s\"#]*", re.IGNORECASE)
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the values of ``token`` and ``sig`` query parameters replaced by
+    ``[redacted]`` (participant tokens of beacons, signatures of download URLs)."""
+    return _CREDENTIAL_PARAM.sub(r"\1[redacted]", text)
+
+
+class RedactCredentials(logging.Filter):
+    """A logging filter for every handler of ``serve``: uvicorn's access log writes whole URLs,
+    query strings included; this rewrites the record's message and arguments so no ``token`` or
+    ``sig`` value reaches a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_credentials(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_credentials(a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def _log_config(log_level: str) -> dict[str, Any]:
-    """uvicorn's logging configuration, plus our ``rtk_sessions`` loggers at ``log_level``."""
+    """uvicorn's logging configuration, plus our ``rtk_sessions`` loggers at ``log_level``; every
+    handler redacts credentials in URLs (``RedactCredentials``). uvicorn applies it in each
+    worker process."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": "rtk_sessions.cli.RedactCredentials"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
     level = "DEBUG" if log_level.lower() == "trace" else log_level.upper()
     config["loggers"]["rtk_sessions"] = {
         "handlers": ["default"],

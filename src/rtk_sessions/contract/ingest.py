@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +20,91 @@ from rtk_sessions.clock import from_epoch_ms, parse_iso
 
 # Epoch ms between 2000-01-01 and 2100-01-01: anything else is a unit mistake (seconds, µs).
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
+# The same range for ISO 8601 times (docs/ingest.md, "Limits").
+MIN_TIME, MAX_TIME = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+# Limits on any JSON body (docs/ingest.md, "Limits"): nesting depth of arrays and objects (the
+# top-level object is depth 1), and the magnitude of numbers (RTCStats counters are at most
+# unsigned 64-bit; anything beyond a signed 64-bit integer cannot be stored, so it is refused).
+MAX_DEPTH = 32
+MAX_NUMBER = 2**63
+
+
+def json_problem(value: Any, *, numbers: bool = True, max_depth: int = MAX_DEPTH) -> str | None:
+    """What makes a parsed JSON value unacceptable anywhere in the API, or None when nothing does.
+
+    Refused: a string (value or object key) containing U+0000 (PostgreSQL cannot store it), arrays
+    and objects nested deeper than ``max_depth``, and with ``numbers`` any number whose magnitude is
+    ``MAX_NUMBER`` (2**63) or more. Iterative, so no depth can exhaust the Python stack. The answer
+    names where the problem is, e.g. ``events[3].stats[0].bytesSent: number out of range ...``.
+    """
+    if not _suspect(value, numbers, max_depth):
+        return None
+    return _problem(value, numbers, max_depth)
+
+
+def _suspect(value: Any, numbers: bool, max_depth: int) -> bool:
+    """The common case of ``json_problem``, as fast as Python goes (about 0.15 µs a value): True
+    when something may be wrong. Scalars are checked where they sit, containers stacked."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            return "\x00" in item
+        if kind is not dict and kind is not list:
+            return (
+                numbers and (kind is int or kind is float) and not -MAX_NUMBER < item < MAX_NUMBER
+            )
+        if depth >= max_depth:
+            return True
+        if kind is dict:
+            for key in item:
+                if "\x00" in key:
+                    return True
+            members = item.values()
+        else:
+            members = item
+        for member in members:
+            kind = type(member)
+            if kind is str:
+                if "\x00" in member:
+                    return True
+            elif kind is dict or kind is list:
+                push((member, depth + 1))
+            elif (
+                numbers and (kind is int or kind is float) and not -MAX_NUMBER < member < MAX_NUMBER
+            ):
+                return True
+    return False
+
+
+def _problem(value: Any, numbers: bool, max_depth: int) -> str | None:
+    """``json_problem`` the slow way, keeping track of where each value is."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth, where = pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                return f"{where or 'body'}: strings must not contain NUL (U+0000)"
+        elif kind is dict:
+            if depth >= max_depth:
+                return f"{where or 'body'}: nested deeper than {max_depth} levels"
+            for key, member in item.items():
+                if "\x00" in key:
+                    return f"{where or 'body'}: object keys must not contain NUL (U+0000)"
+                push((member, depth + 1, f"{where}.{key}" if where else key))
+        elif kind is list:
+            if depth >= max_depth:
+                return f"{where or 'body'}: nested deeper than {max_depth} levels"
+            for index, member in enumerate(item):
+                push((member, depth + 1, f"{where}[{index}]"))
+        elif numbers and (kind is int or kind is float) and not -MAX_NUMBER < item < MAX_NUMBER:
+            return f"{where or 'body'}: number out of range (magnitude must be below 2^63)"
+    return None
 
 
 def _timestamp(value: Any) -> datetime:
@@ -31,9 +116,12 @@ def _timestamp(value: Any) -> datetime:
         return from_epoch_ms(float(value))
     if isinstance(value, str):
         try:
-            return parse_iso(value)
+            parsed = parse_iso(value)
         except ValueError:
             raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+        if not MIN_TIME <= parsed <= MAX_TIME:
+            raise ValueError("time out of range (2000..2100)")
+        return parsed
     raise ValueError("must be an ISO 8601 string or epoch milliseconds")
 
 

@@ -292,6 +292,14 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
     return peer
 
 
+def _check_parent(ctx: _Context, parent_session_id: str) -> None:
+    """A breakout room's parent must be a session of the same app (earlier in this batch or
+    stored). raises BadRequest."""
+    app_id = ctx.db.scalar(select(Session.app_id).where(Session.id == parent_session_id))
+    if app_id != ctx.app.id:
+        raise BadRequest(f"parent_session_id {parent_session_id} is not a session of this app")
+
+
 def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     existing = _load_peer(ctx, event.peer_id)
     if existing is not None:
@@ -316,6 +324,8 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         preset = participant.preset_name
     if meeting_id is None:
         raise BadRequest("meeting_id is required")
+    if event.parent_session_id is not None:
+        _check_parent(ctx, event.parent_session_id)
     meeting = _meeting(ctx, meeting_id, event.meeting_title)
     preloaded: Session | LookUp | None = LOOK_UP
     if event.session_id is not None and event.session_id in ctx.named:

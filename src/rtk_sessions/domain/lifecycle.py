@@ -11,6 +11,7 @@ one session and no count is lost. SQLite ignores the locks; its single writer se
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 
 LIVE, ENDED = "LIVE", "ENDED"
+_sweep_log = logging.getLogger("rtk_sessions.sweeper")
 
 
 class LookUp:
@@ -206,20 +208,43 @@ def leave_peer(
     events.append(_peer_event(peer, session.id, "PEER_LEAVING", left_at, duration / 60.0))
 
 
-def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
+def _session_end(session: Session) -> datetime | None:
+    """When an idle session ends (last leave + keep-alive), or None when that is past the last
+    representable time (a corrupt row; ingestion refuses times after 2100)."""
+    assert session.last_left_at is not None
+    try:
+        return session.last_left_at + timedelta(seconds=session.keep_alive_secs)
+    except OverflowError:
+        return None
+
+
+def sweep(
+    db: DB, *, now: datetime, peer_timeout: timedelta, failed: list[str] | None = None
+) -> list[str]:
     """Leave stale peers and end idle sessions; returns the ids of sessions that ended.
 
     A peer is stale when the server has received nothing for it for ``peer_timeout``; it is taken
     as left at the client time of its last event. A session ends when it has no live participant
     and its keep-alive has passed since the last leave.
+
+    Each peer and each session is handled in its own savepoint: one that cannot be processed (a
+    corrupt row, a database error) is rolled back alone, logged (``rtk_sessions.sweeper``), and its
+    ``"peer:<id>"`` or ``"session:<id>"`` appended to ``failed``; the others go on.
     """
     stale = db.scalars(
         select(Peer).where(Peer.left_at.is_(None), Peer.last_received_at < now - peer_timeout)
     ).all()
-    events: PeerEventRows = []
     for peer in stale:
-        leave_peer(db, peer, at=peer.last_seen_at, now=now, events=events)
-    insert_peer_events(db, events)
+        peer_id = peer.id
+        try:
+            with db.begin_nested():
+                events: PeerEventRows = []
+                leave_peer(db, peer, at=peer.last_seen_at, now=now, events=events)
+                insert_peer_events(db, events)
+        except Exception:
+            _sweep_log.exception("sweeper: cannot leave stale peer %s; skipped", peer_id)
+            if failed is not None:
+                failed.append(f"peer:{peer_id}")
     ended: list[str] = []
     idle = db.scalars(
         select(Session)
@@ -231,10 +256,19 @@ def sweep(db: DB, *, now: datetime, peer_timeout: timedelta) -> list[str]:
         .with_for_update(skip_locked=True)  # a session being joined right now is not idle
     ).all()
     for session in idle:
-        assert session.last_left_at is not None
-        end = session.last_left_at + timedelta(seconds=session.keep_alive_secs)
-        if end <= now:
-            session.status, session.ended_at = ENDED, end
-            session.updated_at = max(session.updated_at, end)
-            ended.append(session.id)
+        session_id = session.id
+        try:
+            with db.begin_nested():
+                end = _session_end(session)
+                if end is None:
+                    raise OverflowError(f"last_left_at {session.last_left_at} + keep-alive")
+                if end <= now:
+                    session.status, session.ended_at = ENDED, end
+                    session.updated_at = max(session.updated_at, end)
+                    db.flush()
+                    ended.append(session_id)
+        except Exception:
+            _sweep_log.exception("sweeper: cannot end session %s; skipped", session_id)
+            if failed is not None:
+                failed.append(f"session:{session_id}")
     return ended

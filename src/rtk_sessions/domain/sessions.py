@@ -265,7 +265,7 @@ def get_session(
     if include_breakout_rooms:
         children = db.scalars(
             select(Session)
-            .where(Session.parent_session_id == session.id)
+            .where(Session.parent_session_id == session.id, Session.app_id == app_id)
             .order_by(Session.created_at, Session.id)
         ).all()
         rooms = [session_view(child) for child in children]
@@ -345,7 +345,13 @@ def list_participants(
 def _consolidate(
     db: DB, session: Session, peers: list[Peer], durations: dict[str, float], now: datetime
 ) -> tuple[list[Peer], dict[str, float]]:
-    child_ids = list(db.scalars(select(Session.id).where(Session.parent_session_id == session.id)))
+    child_ids = list(
+        db.scalars(
+            select(Session.id).where(
+                Session.parent_session_id == session.id, Session.app_id == session.app_id
+            )
+        )
+    )
     extra: dict[str, float] = defaultdict(float)
     if child_ids:
         for peer in db.scalars(select(Peer).where(Peer.session_id.in_(child_ids))):

@@ -1,0 +1,45 @@
+"""Fixtures of the hostile-input tests: a server of their own, on a database of their own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import LiveServer, _drop_postgres_database, _postgres_database, start_server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def own_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database that no other test (and no other sweeper) touches."""
+    from rtk_sessions import migrations
+    from rtk_sessions.config import normalize_database_url
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('own') / 'rtk.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    name = f"rtk_hostile_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = _postgres_database(name)
+    migrations.upgrade(normalize_database_url(url))
+    yield url
+    _drop_postgres_database(name)
+
+
+@pytest.fixture
+def quiet_server(
+    own_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A live server without background work: only the test sweeps (``live.sweep()``)."""
+    from rtk_sessions.config import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=own_database_url)
+    live, server, thread = start_server(settings, background=False)
+    yield live
+    server.should_exit = True  # type: ignore[attr-defined]
+    thread.join(timeout=10)

@@ -1,0 +1,97 @@
+"""Data files are private from the start (issue 9, defect 8): the data directory is 0700, the
+SQLite database, the secret and download files 0600, whatever the umask; processes starting
+together agree on one secret."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rtk_sessions.config import Settings
+from rtk_sessions.downloads import LocalFileStorage, file_name
+
+
+@pytest.fixture(autouse=True)
+def permissive_umask() -> Iterator[None]:
+    """The most permissive umask: modes must come from the code, not from the environment."""
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_database_and_data_directory_are_private(tmp_path: Path) -> None:
+    from rtk_sessions import migrations
+    from rtk_sessions.domain import accounts
+    from rtk_sessions.storage.engine import Database
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=None)
+    url = settings.resolved_database_url()
+    assert _mode(settings.data_dir) == 0o700
+    assert _mode(settings.data_dir / "rtk.db") == 0o600
+    migrations.upgrade(url)
+    db = Database(url)
+    with db.unit_of_work() as s:
+        accounts.create_app(s, "a" * 32, "x")
+    db.dispose()
+    settings.resolved_secret()
+    files = [p for p in settings.data_dir.rglob("*") if p.is_file()]
+    assert settings.data_dir / "secret.key" in files and settings.data_dir / "rtk.db" in files
+    for path in files:
+        if path.name.endswith(".lock"):  # empty lock files hold nothing
+            continue
+        assert _mode(path) == 0o600, path
+    assert _mode(settings.data_dir / "secret.key") == 0o600
+
+
+def test_download_files_are_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=None)
+    settings.data_dir.mkdir(mode=0o700)
+    storage = LocalFileStorage(settings.data_dir / "files")
+    data = b"when,who,what\n"
+    name = file_name("s-1", data, "csv")
+    storage.put("chat", name, data)
+    assert storage.get("chat", name) == data
+    assert _mode(settings.data_dir / "files") == 0o700
+    assert _mode(settings.data_dir / "files" / "chat") == 0o700
+    assert _mode(settings.data_dir / "files" / "chat" / name) == 0o600
+
+
+def test_an_existing_open_data_directory_is_restricted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    Settings(data_dir=data, database_url=None).resolved_database_url()
+    assert _mode(data) == 0o700
+
+
+def _secret(data_dir: str, barrier: object, out: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    out.put(Settings(data_dir=Path(data_dir), secret_key=None).resolved_secret())  # type: ignore[attr-defined]
+
+
+def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    for attempt in range(6):
+        data_dir = tmp_path / f"data{attempt}"
+        barrier, out = context.Barrier(6), context.Queue()
+        workers = [
+            context.Process(target=_secret, args=(str(data_dir), barrier, out)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        secrets = [out.get(timeout=30) for _ in workers]
+        for worker in workers:
+            worker.join(10)
+        stored = (data_dir / "secret.key").read_bytes().strip()
+        assert len(stored) >= 48
+        assert secrets == [stored] * len(workers)
+        assert sorted(p.name for p in data_dir.iterdir()) == ["secret.key"]  # no leftovers
+        assert _mode(data_dir / "secret.key") == 0o600
