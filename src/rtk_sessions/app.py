@@ -12,8 +12,17 @@ from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 
-from rtk_sessions import __version__
-from rtk_sessions.api import apps, browser, conversation, envelope, ingest, meetings, sessions
+from rtk_sessions import __version__, observability
+from rtk_sessions.api import (
+    apps,
+    browser,
+    conversation,
+    envelope,
+    health,
+    ingest,
+    meetings,
+    sessions,
+)
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
@@ -68,6 +77,7 @@ class Sweeper:
                 session, ended, now=now, max_attempts=self.settings.job_max_attempts
             )
         self.sweeps += 1
+        observability.SWEEPER_RUNS.inc()
         self.ended += len(ended)
         for session_id in ended:
             sweep_log.info("sweeper (pid %d) ended session %s", os.getpid(), session_id)
@@ -99,6 +109,7 @@ class Sweeper:
                         continue
                     self.run_once()
                 except Exception:  # keep sweeping; a transient database error must not stop it
+                    observability.SWEEPER_FAILURES.inc()
                     log.exception("sweep failed")
                     continue
                 if time.monotonic() >= next_maintenance:
@@ -153,6 +164,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(conversation.router)
     app.include_router(browser.router)
     app.add_middleware(browser.IngestCORS)
+    app.include_router(health.router)
+    if settings.metrics:
+        app.include_router(health.metrics_router)
+    app.add_middleware(observability.Observe, metrics=settings.metrics)  # outermost
     return app
 
 
