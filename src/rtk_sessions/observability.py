@@ -329,6 +329,14 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps({k: _clean(v) for k, v in out.items()}).decode()
 
 
+def plain_line(message: str, log_format: str, logger: str = "rtk_sessions") -> str:
+    """``message`` as a line of the ``log_format`` log (an INFO record of ``logger`` in JSON)."""
+    if log_format != "json":
+        return message
+    record = logging.LogRecord(logger, logging.INFO, __file__, 0, message, None, None)
+    return JsonFormatter().format(record)
+
+
 def log_format(config: dict[str, Any], log_format: str) -> dict[str, Any]:
     """``config`` (a ``logging.config.dictConfig`` dict, uvicorn's) with every formatter replaced
     by ``JsonFormatter`` when ``log_format`` is ``"json"``; unchanged for ``"text"``."""

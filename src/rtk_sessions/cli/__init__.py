@@ -104,8 +104,11 @@ def serve(
     os.environ["RTK_DATABASE_URL"] = settings.resolved_database_url()
     settings.resolved_secret()
     click.echo(
-        f"rtk-sessions {__version__} on http://{host}:{port}/client/v4"
-        + (f" ({workers} workers)" if workers > 1 else ""),
+        observability.plain_line(
+            f"rtk-sessions {__version__} on http://{host}:{port}/client/v4"
+            + (f" ({workers} workers)" if workers > 1 else ""),
+            log_format,
+        ),
         err=True,
     )
     metrics_dir = None
