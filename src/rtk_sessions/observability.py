@@ -222,20 +222,26 @@ class Observe:
         self.app = app
         self.metrics = metrics
         self._templates: list[tuple[re.Pattern[str], str]] | None = None
+        self._by_route: dict[int, tuple[re.Pattern[str], str]] = {}  # id(route) -> its template
 
     def route_of(self, scope: Scope) -> str:
         """The template of the route that answered (``/client/v4/…/{app_id}/ingest``), or
         ``unmatched``. The matched route object knows only its path within its router, so the
         full template is the OpenAPI path that ends with it and matches the request."""
-        path = getattr(scope.get("route"), "path", None)
+        route = scope.get("route")
+        path = getattr(route, "path", None)
         if not path:
             return "unmatched"
+        cached = self._by_route.get(id(route))
+        if cached is not None and cached[0].match(scope["path"]):
+            return cached[1]
         if self._templates is None:
             openapi = getattr(scope.get("app"), "openapi", None)
             paths = openapi().get("paths", {}) if openapi is not None else {}
             self._templates = [(compile_path(p)[0], p) for p in paths]
         for regex, template in self._templates:
             if template.endswith(path) and regex.match(scope["path"]):
+                self._by_route[id(route)] = (regex, template)
                 return template
         return str(path)
 

@@ -162,7 +162,9 @@ def per_process_counts(metrics_dir: Path, route: str) -> dict[str, float]:
 def test_workers_metrics_summed(make_database: MakeDatabase, serve_process, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    served = serve_process(make_database("head"), "--workers", "2", TMPDIR=str(tmp))
+    served = serve_process(
+        make_database("head"), "--workers", "2", TMPDIR=str(tmp), RTK_SWEEP_INTERVAL_SECS="0.2"
+    )
     (metrics_dir,) = tmp.glob("rtk-metrics-*")
     sent = 0
 
@@ -189,5 +191,12 @@ def test_workers_metrics_summed(make_database: MakeDatabase, serve_process, tmp_
         healthz = {"method": "GET", "route": "/healthz", "status": "200"}
         assert value(samples, "rtk_http_requests_total", **healthz) == sent
         assert value(samples, "rtk_sessions_live") == 0
+    # One of the workers leads and sweeps (every 0.2 s here); none failed.
+    deadline = time.monotonic() + 30
+    while value(samples, "rtk_sweeper_runs_total") == 0:
+        assert time.monotonic() < deadline, "no sweep counted"
+        time.sleep(0.2)
+        samples = parse_metrics(httpx.get(f"{served.url}/metrics", timeout=30).text)
+    assert value(samples, "rtk_sweeper_failures_total") == 0
     served.stop()
     assert not metrics_dir.exists()
