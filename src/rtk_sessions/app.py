@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(health.router)
     if settings.metrics:
         app.include_router(health.metrics_router)
-    app.add_middleware(observability.Observe, metrics=settings.metrics)  # outermost
+    observability.install(app, metrics=settings.metrics)  # request ids, metrics: outermost
     return app
 
 

@@ -38,6 +38,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -283,6 +284,17 @@ class Observe:
                 INGEST_SAMPLES.inc(ctx.ingest.samples)
         else:
             INGEST_REJECTED.labels(str(status)).inc()
+
+
+def install(app: Starlette, *, metrics: bool = True) -> None:
+    """Wrap ``app``'s whole middleware stack in ``Observe``: outside even Starlette's
+    ``ServerErrorMiddleware``, so a 500 is counted as one and carries its request id too."""
+    build = app.build_middleware_stack
+
+    def build_observed() -> ASGIApp:
+        return Observe(build(), metrics=metrics)
+
+    app.build_middleware_stack = build_observed  # type: ignore[method-assign]
 
 
 # ---- logs -------------------------------------------------------------------------------------

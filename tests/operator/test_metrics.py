@@ -199,3 +199,30 @@ def test_metrics_switch(make_database: MakeDatabase, serve, enabled: bool) -> No
     assert ("/metrics" in httpx.get(f"{server.url}/openapi.json").json()["paths"]) is enabled
     # Request ids are independent of metrics.
     assert httpx.get(f"{server.url}/healthz").headers["X-Request-ID"]
+
+
+def test_unhandled_error_counted_with_request_id(make_database: MakeDatabase, tmp_path) -> None:
+    """A handler that raises: a 500 in the envelope, counted as 500 under its route, with the
+    request id in the response like any other answer."""
+    from fastapi.testclient import TestClient
+
+    from rtk_sessions.app import create_app
+    from rtk_sessions.config import Settings
+
+    app = create_app(
+        Settings(data_dir=tmp_path / "data", database_url=make_database("head")), background=False
+    )
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom/{thing_id}", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = parse_metrics(client.get("/metrics").text)
+        response = client.get("/boom/secret-id-1", headers={"X-Request-ID": "boom-1"})
+        after = parse_metrics(client.get("/metrics").text)
+    assert response.status_code == 500
+    assert response.json()["success"] is False
+    assert response.headers["X-Request-ID"] == "boom-1"
+    labels = {"method": "GET", "route": "/boom/{thing_id}", "status": "500"}
+    assert delta(before, after, "rtk_http_requests_total", **labels) == 1
