@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-ID"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
@@ -271,7 +272,8 @@ class Observe:
                 self._count(scope, status, time.perf_counter() - start, ctx)
 
     def _count(self, scope: Scope, status: int, elapsed: float, ctx: RequestContext) -> None:
-        route, method = self.route_of(scope), scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "other"  # bounded labels
+        route = self.route_of(scope)
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_LATENCY.labels(method, route).observe(elapsed)
         if not _is_ingest(scope):

@@ -75,6 +75,8 @@ def test_counters_move_with_traffic(make_database: MakeDatabase, serve) -> None:
         headers=auth,
     )
     assert listing.status_code == 200
+    odd = httpx.request("BREW", f"{server.url}/no/such/{tenant.app_id}", headers=auth)
+    assert odd.status_code == 404
     malformed = httpx.post(ingest_url(tenant), content=b"{not json", headers=auth)
     assert malformed.status_code == 400
     anonymous = httpx.post(ingest_url(tenant), json={"events": batches[0]})
@@ -108,6 +110,8 @@ def test_counters_move_with_traffic(make_database: MakeDatabase, serve) -> None:
     assert delta(before, after, latency, method="GET", route=SESSIONS) == 1
     inf = "rtk_http_request_duration_seconds_bucket"
     assert delta(before, after, inf, method="GET", route=SESSIONS, le="+Inf") == 1
+    # Unknown paths and methods fall into bounded labels.
+    assert delta(before, after, requests, method="other", route="unmatched", status="404") == 1
     # Gauges read from the database at scrape time.
     assert live_sessions == 1
     assert value(after, "rtk_sessions_live") == live_sessions
