@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from rtk_sessions import __version__
+from rtk_sessions import __version__, observability
 from rtk_sessions.api import (
     apps,
     browser,
@@ -82,6 +82,7 @@ class Sweeper:
                 session, ended, now=now, max_attempts=self.settings.job_max_attempts
             )
         self.sweeps += 1
+        observability.SWEEPER_RUNS.inc()
         self.ended += len(ended)
         self.failures += len(failed)
         for session_id in ended:
@@ -114,6 +115,7 @@ class Sweeper:
                         continue
                     self.run_once()
                 except Exception:  # keep sweeping; a transient database error must not stop it
+                    observability.SWEEPER_FAILURES.inc()
                     log.exception("sweep failed")
                     continue
                 if time.monotonic() >= next_maintenance:
@@ -169,6 +171,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(browser.router)
     app.include_router(health.router)
     app.add_middleware(browser.IngestCORS)
+    if settings.metrics:
+        app.include_router(health.metrics_router)
+    observability.install(app, metrics=settings.metrics)  # request ids, metrics: outermost
     return app
 
 

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     job_poll_secs: float = Field(
         default=1.0, gt=0, description="How often the job worker looks for work."
     )
+    metrics: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at /metrics on the main port (false: no /metrics).",
+    )
 
     @model_validator(mode="after")
     def _summarizer_complete(self) -> Settings:

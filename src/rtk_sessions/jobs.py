@@ -41,6 +41,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
+from rtk_sessions import observability
 from rtk_sessions.clock import utc_now
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import JobRow
@@ -284,7 +285,9 @@ class JobRunner:
         try:
             with self.db.unit_of_work() as s:
                 row = self._mine(s, job)
-                if permanent or row.attempts >= row.max_attempts:
+                final = permanent or row.attempts >= row.max_attempts
+                observability.JOB_FAILURES.labels(job.kind, str(final).lower()).inc()
+                if final:
                     self._finish(s, row, FAILED, now, error=error)
                     return
                 delay = backoff(

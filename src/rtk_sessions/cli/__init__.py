@@ -73,14 +73,31 @@ def main() -> None:
     help="Apply migrations before serving (once, under a lock, even when several servers start "
     "together). --no-migrate: the schema is upgraded elsewhere (rtk-sessions db upgrade).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="RTK_LOG_FORMAT",
+    help="json: one JSON object a line, with the request id (env RTK_LOG_FORMAT).",
+)
 def serve(
-    host: str, port: int, database_url: str | None, log_level: str, workers: int, migrate: bool
+    host: str,
+    port: int,
+    database_url: str | None,
+    log_level: str,
+    workers: int,
+    migrate: bool,
+    log_format: str,
 ) -> None:
     """Apply migrations and serve the API under /client/v4."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
+    from rtk_sessions import observability
     from rtk_sessions.serving import NoDelayH11Protocol
 
     settings = _settings(database_url)
@@ -90,20 +107,31 @@ def serve(
     os.environ["RTK_DATABASE_URL"] = settings.resolved_database_url()
     settings.resolved_secret()
     click.echo(
-        f"rtk-sessions {__version__} on http://{host}:{port}/client/v4"
-        + (f" ({workers} workers)" if workers > 1 else ""),
+        observability.plain_line(
+            f"rtk-sessions {__version__} on http://{host}:{port}/client/v4"
+            + (f" ({workers} workers)" if workers > 1 else ""),
+            log_format,
+        ),
         err=True,
     )
-    uvicorn.run(
-        "rtk_sessions.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=NoDelayH11Protocol,  # see rtk_sessions.serving: ~40 ms a request without it
-        log_level=log_level,
-        log_config=_log_config(log_level),
-    )
+    metrics_dir = None
+    if workers > 1:  # the workers share their metrics through files in a fresh directory
+        metrics_dir = tempfile.mkdtemp(prefix="rtk-metrics-")
+        os.environ[observability.MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "rtk_sessions.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http=NoDelayH11Protocol,  # see rtk_sessions.serving: ~40 ms a request without it
+            log_level=log_level,
+            log_config=observability.log_format(_log_config(log_level), log_format),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 _CREDENTIAL_PARAM = re.compile(r"([?&](?:token|sig)=)[^&\s\"#]*", re.IGNORECASE)

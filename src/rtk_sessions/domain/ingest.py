@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from rtk_sessions import stats
+from rtk_sessions import observability, stats
 from rtk_sessions.clock import iso
 from rtk_sessions.contract.ingest import (
     ChatMessage,
@@ -63,6 +63,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     stale: int = 0  # peer.stats not after its connection's cursor: replays (counted as duplicates)
+    samples: int = 0  # sample rows stored (one per stream and report)
 
 
 @dataclass
@@ -157,6 +158,8 @@ def ingest_batch(
     db.flush()
     result.accepted = len(fresh) - result.stale
     result.duplicates += result.stale
+    result.samples = ctx.samples.rows_written
+    observability.note_ingest(result)  # counted once the batch is acknowledged
     return result
 
 

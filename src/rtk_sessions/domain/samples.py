@@ -168,6 +168,7 @@ class SampleWriter:
         self.thresholds = thresholds
         self._states: dict[tuple[str, str], ConnectionState] = {}
         self._touched: dict[tuple[str, str], ConnectionState] = {}
+        self.rows_written = 0  # sample rows flushed by this writer
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the states of ``(peer_id, connection_id)`` keys (on PostgreSQL locked, in order)."""
@@ -238,6 +239,7 @@ class SampleWriter:
         for st in self._touched.values():
             for index, pending in st.pending.items():
                 rows = sorted(pending.rows, key=lambda r: r[0])  # stable: ties keep report order
+                self.rows_written += len(rows)
                 tail = st.tail.get(index) or []
                 if tail and sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS:
                     merges.append((st, index, tail, rows))
