@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from rtk_sessions import stats
-from rtk_sessions.domain.samples import SEAL_ROWS
+from rtk_sessions.domain.samples import SEAL_ROWS, TAIL_BLOCKS
 from rtk_sessions.importers import load_recording, to_ingest_events
 from rtk_sessions.storage.tables import SampleBlock
 from tests.conftest import FIXTURES, REAL_STATS, Tenant
@@ -158,10 +158,11 @@ def test_one_report_a_batch_compacts_to_the_same_report(tenant: Tenant) -> None:
         runs[(kind, connection_id)].append(count)
     assert any(len(counts) > 1 and counts[0] >= SEAL_ROWS for counts in runs.values())
     for counts in runs.values():
-        # compacted blocks of at least SEAL_ROWS rows, then a tail of small ones below SEAL_ROWS
+        # compacted blocks of at least SEAL_ROWS rows, then a short tail of small ones
         full = [c for c in counts if c >= SEAL_ROWS]
         assert counts[: len(full)] == full
         assert sum(counts[len(full) :]) < SEAL_ROWS
+        assert len(counts) - len(full) < TAIL_BLOCKS
 
     assert _post(tenant, events, 7) == (0, len(events))
     assert _report(tenant, peer_id) == first

@@ -9,7 +9,8 @@ Two tables (``storage.tables``):
   small blocks not yet compacted (the "tail").
 - ``sample_blocks``: the sample rows, compressed, one block per (connection, kind) per batch. A
   batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail; once the tail
-  and the new rows reach ``SEAL_ROWS`` they are rewritten as one block. So a busy client sending
+  and the new rows reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten
+  as one block. So a busy client sending
   100-event batches writes ~100-row blocks straight away, and a client sending one report at a
   time ends up with the same blocks after a few extra writes.
 
@@ -49,6 +50,10 @@ __all__ = ["SEAL_ROWS", "ConnectionState", "PruneResult", "SampleWriter", "prune
 
 #: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
+#: Small blocks a tail may hold: the next batch merges them (and its rows) into one block, sealed
+#: or, below SEAL_ROWS rows, the tail's new first block. Each row is rewritten a few times at most
+#: before its block is sealed, and a short-lived peer does not leave one block per report.
+TAIL_BLOCKS = 8
 
 _KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
 _STATE_VERSION = 1
@@ -241,7 +246,8 @@ class SampleWriter:
                 rows = sorted(pending.rows, key=lambda r: r[0])  # stable: ties keep report order
                 self.rows_written += len(rows)
                 tail = st.tail.get(index) or []
-                if tail and sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS:
+                full = sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS
+                if tail and (full or len(tail) >= TAIL_BLOCKS - 1):
                     merges.append((st, index, tail, rows))
                     st.tail[index] = []
                     continue
@@ -314,9 +320,12 @@ class SampleWriter:
                 if data is not None:  # gone only if retention removed it meanwhile
                     prefix.append(decode_rows(data))
                     count += block[2]
-            out.append(
-                self._block(st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count)
+            block = self._block(
+                st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count
             )
+            if block["row_count"] < SEAL_ROWS:
+                st.tail[index] = [[block["start_ms"], block["end_ms"], block["row_count"]]]
+            out.append(block)
         return out
 
     def _insert_blocks(self, blocks: list[dict[str, Any]]) -> None:
