@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often the server ends idle sessions and stale peers."
     )
     ingest_max_events: int = Field(default=1000, ge=1, description="Most events in one batch.")
+    ingest_concurrency: int = Field(
+        default=3,
+        ge=1,
+        description="Ingestion batches a server process reads, parses and applies at once; more "
+        "wait their turn (a parsed 100-event batch of real reports holds ~25 MB).",
+    )
     retention_days: float = Field(
         default=30.0,
         gt=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Any
@@ -113,6 +114,16 @@ def apply_batch(
     raise AssertionError("unreachable")
 
 
+def _slots(request: Request, settings: Settings) -> asyncio.Semaphore:
+    """The process's ingestion slots (``ingest_concurrency``): a batch is read, parsed and applied
+    holding one, so memory stays bounded however many clients send at once. Batches beyond the
+    database's own parallelism would only wait for its locks, parsed, in memory."""
+    slots: asyncio.Semaphore | None = getattr(request.app.state, "ingest_slots", None)
+    if slots is None:
+        slots = request.app.state.ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
+    return slots
+
+
 @router.post(
     "/{app_id}/ingest",
     summary="Ingest call events (rtk-sessions extension)",
@@ -135,6 +146,7 @@ async def ingest(request: Request, scope: IngestScopeDep) -> Response:
     Idempotent by event id: a replayed event is counted in ``duplicates`` and changes nothing.
     """
     settings: Settings = request.app.state.settings
-    batch = parse_batch(await request.body(), settings)
-    result = await run_in_threadpool(apply_batch, request.app.state.db, settings, scope, batch)
+    async with _slots(request, settings):
+        batch = parse_batch(await request.body(), settings)
+        result = await run_in_threadpool(apply_batch, request.app.state.db, settings, scope, batch)
     return ok({"accepted": result.accepted, "duplicates": result.duplicates})
