@@ -18,7 +18,7 @@ from rtk_sessions.api.deps import AppScope, IngestScopeDep
 from rtk_sessions.api.envelope import ok
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch, json_problem
+from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch, batch_problem
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import IngestResult, ingest_batch
 from rtk_sessions.errors import BadRequest, PayloadTooLarge
@@ -63,7 +63,7 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
         data: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
-    problem = json_problem(data)
+    problem = batch_problem(data, raw)
     if problem is not None:
         raise BadRequest(f"Invalid ingestion batch: {problem}")
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
