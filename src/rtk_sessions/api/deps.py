@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
@@ -88,15 +89,26 @@ def _account_of_api_token(request: Request, token: str) -> str:
         return account_for_token(session, token)
 
 
-def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> AppScope:
-    """Token and app checked from this process's cache (accounts.AUTH_CACHE_TTL) or else in one
-    read transaction; the handler then opens the request's only other one."""
+def _cached_app_scope(
+    request: Request, token: str, account_id: str, app_id: str
+) -> AppScope | None:
+    """The scope from this process's cache (accounts.AUTH_CACHE_TTL) alone, without I/O; None when
+    the token or the app is not cached. raises Unauthorized, Forbidden."""
     _refuse_participant_token(request, token)
     account = cached_account_for_token(token)
-    if account is not None and app_is_cached(account_id, app_id):
-        if account != account_id:
-            raise Forbidden(f"Token is not valid for account {account_id}")
-        return AppScope(account_id, app_id)
+    if account is None or not app_is_cached(account_id, app_id):
+        return None
+    if account != account_id:
+        raise Forbidden(f"Token is not valid for account {account_id}")
+    return AppScope(account_id, app_id)
+
+
+def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> AppScope:
+    """Token and app checked from this process's cache or else in one read transaction; the
+    handler then opens the request's only other one."""
+    cached = _cached_app_scope(request, token, account_id, app_id)
+    if cached is not None:
+        return cached
     db: Database = request.app.state.db
     with db.unit_of_work(write=False) as session:
         account = account_for_token(session, token)
@@ -105,10 +117,17 @@ def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> Ap
     return AppScope(account_id, app_id)
 
 
-def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+async def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
     """An API token of ``account_id`` that can read ``app_id``. raises Unauthorized, BadRequest,
-    Forbidden, AppNotFound."""
-    return _app_scope(request, bearer_token(request), account_id, app_id)
+    Forbidden, AppNotFound.
+
+    Async so that a cached token costs no trip through the thread pool (the database, when the
+    cache misses, is read in a worker thread as in a sync dependency)."""
+    token = bearer_token(request)
+    cached = _cached_app_scope(request, token, account_id, app_id)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(_app_scope, request, token, account_id, app_id)
 
 
 def account_scope(request: Request, account_id: str) -> str:
@@ -120,7 +139,19 @@ def account_scope(request: Request, account_id: str) -> str:
     return account_id
 
 
-def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+async def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+    """``ingest_scope_sync`` without the thread pool when an API token is cached."""
+    header = request.headers.get("authorization")
+    if header:
+        token = bearer_token(request)
+        if not looks_like_jwt(token):
+            cached = _cached_app_scope(request, token, account_id, app_id)
+            if cached is not None:
+                return cached
+    return await run_in_threadpool(ingest_scope_sync, request, account_id, app_id)
+
+
+def ingest_scope_sync(request: Request, account_id: str, app_id: str) -> AppScope:
     """API token of the account, or a participant token of this account and app (also accepted as
     ``?token=`` because ``navigator.sendBeacon`` cannot set headers; an API token there is refused
     with 401 so that it never travels in a URL)."""
