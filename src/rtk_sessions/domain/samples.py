@@ -461,14 +461,14 @@ def read_quality(
         by_kind.setdefault(kind, []).append(
             _StoredBlock(kind, connection_id, start_ms, end_ms, rows)
         )
-    if not by_kind and not any(acc.block() for acc in merged.values()):
-        return {}, by_role
+    cumulative = {index: acc.block() for index, acc in merged.items()}
+    if not by_kind and not any(cumulative.values()):
+        return {}, by_role  # a peer without telemetry
     quality: dict[str, Any] = {}
     for index, kind in enumerate(stats.KINDS):
         quality[kind] = orjson.Fragment(_kind_rows(by_kind.get(index, [])))
     for index, kind in enumerate(stats.KINDS):
-        acc = merged.get(index)
-        quality[f"{kind}_cumulative"] = acc.block() if acc is not None else {}
+        quality[f"{kind}_cumulative"] = cumulative.get(index, {})
     return quality, by_role
 
 
