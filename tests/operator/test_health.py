@@ -57,7 +57,12 @@ def test_not_ready_without_database(make_database: MakeDatabase, serve, tmp_path
     logged while handling the request carries that request's id."""
     url = make_database(None)
     if url.startswith("sqlite"):
-        unreachable = f"sqlite:///{tmp_path / 'no-such-dir' / 'rtk.db'}"  # cannot be opened
+        # The server creates a missing SQLite file (mode 0600) and its directory; a file that is
+        # not a database cannot be read.
+        corrupt = tmp_path / "no-such-db" / "rtk.db"
+        corrupt.parent.mkdir()
+        corrupt.write_bytes(b"this is not an SQLite database\n" * 200)
+        unreachable = f"sqlite:///{corrupt}"
     else:
         unreachable = "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/nothing"
     stream = io.StringIO()
@@ -74,7 +79,7 @@ def test_not_ready_without_database(make_database: MakeDatabase, serve, tmp_path
     body = ready.json()
     assert body["status"] == "unavailable"
     assert body["reason"].startswith("database unreachable (")
-    assert "s3cret" not in ready.text and "no-such-dir" not in ready.text
+    assert "s3cret" not in ready.text and "no-such-db" not in ready.text
     assert ready.headers["X-Request-ID"] == "ready-probe-1"
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines, "the failure was not logged"
