@@ -97,7 +97,7 @@
     this.listeners = [];
     this.left = false;
     this.knownDevices = null;
-    this.counters = { sent: 0, acked: 0, failedRequests: 0, dropped: 0 };
+    this.counters = { sent: 0, acked: 0, ackedStats: 0, failedRequests: 0, dropped: 0 };
     this.storage = opts.storage === false ? null :
       pickStorage(opts.storage === "local" ? "local" : "session") || pickStorage("local");
     this.storeKey = STORE_PREFIX + this.peerId + ":" + this.instance;
@@ -351,6 +351,9 @@
       var st = resp.status;
       if (st >= 200 && st < 300) {
         self.attempt = 0; self.retryAt = 0; self.batchLimit = 0;
+        if (!fromLeftover) {
+          for (var i = 0; i < n; i++) if (events[i].type === "peer.stats") self.counters.ackedStats += 1;
+        }
         self._ack(n, fromLeftover);
         return true;
       }
