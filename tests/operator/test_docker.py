@@ -85,7 +85,7 @@ def test_image_runs_as_non_root_and_is_healthy(image: str) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=120)
 
 
-def test_compose_with_postgresql() -> None:
+def test_compose_serves_with_its_database() -> None:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker compose plugin is not installed")
     project = f"rtktest{uuid.uuid4().hex[:8]}"
