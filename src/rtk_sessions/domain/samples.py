@@ -10,16 +10,15 @@ Two tables (``storage.tables``):
 - ``sample_blocks``: the sample rows, compressed, one block per (connection, kind) per batch. A
   batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail; once the tail
   and the new rows reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten
-  as one block. So a busy client sending
-  100-event batches writes ~100-row blocks straight away, and a client sending one report at a
-  time ends up with the same blocks after a few extra writes.
+  as one block. So a busy client sending 100-event batches writes ~100-row blocks straight away,
+  and a client sending one report at a time ends up with the same blocks after extra writes.
 
 A peer report reads the peer's state rows and blocks (two indexed queries), merges the
 connections' accumulators and splices the blocks' JSON into the report without parsing it, unless
 blocks of one kind overlap in time (several connections), when their rows are merged by timestamp.
 
 Idempotency of ``peer.stats``: a report whose time is not after the connection's cursor is a
-replay or arrived late; it changes nothing (``SampleWriter.is_applied``).
+replay or arrived late; it changes nothing (``SampleWriter.apply_report`` answers False).
 """
 
 from __future__ import annotations
@@ -46,13 +45,22 @@ from rtk_sessions.storage.blocks import (
 )
 from rtk_sessions.storage.tables import PeerConnectionState, SampleBlock
 
-__all__ = ["SEAL_ROWS", "ConnectionState", "PruneResult", "SampleWriter", "prune", "read_quality"]
+__all__ = [
+    "SEAL_ROWS",
+    "TAIL_BLOCKS",
+    "ConnectionState",
+    "PruneResult",
+    "SampleWriter",
+    "prune",
+    "read_quality",
+]
 
 #: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
 #: Small blocks a tail may hold: the next batch merges them (and its rows) into one block, sealed
-#: or, below SEAL_ROWS rows, the tail's new first block. Each row is rewritten a few times at most
-#: before its block is sealed, and a short-lived peer does not leave one block per report.
+#: or, below SEAL_ROWS rows, the tail's new first block. A short-lived peer then leaves no block
+#: per report; with one report a batch, a row is rewritten up to SEAL_ROWS / (TAIL_BLOCKS - 1)
+#: times (17) before its block is sealed, each rewrite one small compressed block.
 TAIL_BLOCKS = 8
 
 _KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
