@@ -19,7 +19,7 @@ What one call adds to the app (all times UTC, ``now`` = the wall clock):
 How: the server's migrations run first (so triggers that keep derived structures exist before the
 insert), then rows are bulk-loaded in chunks of 20,000 sessions with their rows, one transaction
 each: PostgreSQL ``COPY`` through psycopg, SQLite ``executemany`` of an INSERT of the metadata's
-columns; then ``ANALYZE``. Two worker processes make the rows of the next chunks while the main
+columns; then ``ANALYZE`` (PostgreSQL: ``VACUUM (ANALYZE)``). Two worker processes make the rows of the next chunks while the main
 process loads the current one. Column lists are
 checked against ``rtk_sessions.storage.tables``: a column this seeder does not know that is NOT NULL
 without a default raises ``SchemaChanged`` (a scalar default is filled in), so a new required column
@@ -381,10 +381,12 @@ def _ensure_app(engine: Engine, app_id: str | None, account_id: str, now: dateti
 
 
 def analyze(engine: Engine) -> None:
-    """``ANALYZE`` so the planner knows the new sizes."""
+    """``ANALYZE`` so the planner knows the new sizes; on PostgreSQL ``VACUUM (ANALYZE)``, which
+    also sets the visibility map that index-only scans (deep list pages) rely on, as autovacuum
+    would on a live database (a bulk load leaves it unset)."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
