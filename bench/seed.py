@@ -19,9 +19,9 @@ What one call adds to the app (all times UTC, ``now`` = the wall clock):
 How: the server's migrations run first (so triggers that keep derived structures exist before the
 insert), then rows are bulk-loaded in chunks of 20,000 sessions with their rows, one transaction
 each: PostgreSQL ``COPY`` through psycopg, SQLite ``executemany`` of an INSERT of the metadata's
-columns; then ``ANALYZE`` (PostgreSQL: ``VACUUM (ANALYZE)``). Two worker processes make the rows of the next chunks while the main
-process loads the current one. Column lists are
-checked against ``rtk_sessions.storage.tables``: a column this seeder does not know that is NOT NULL
+columns; then ``ANALYZE`` (PostgreSQL: ``VACUUM (ANALYZE)``). Two worker processes make the
+rows of the next chunks while the main process loads the current one. Column lists are checked
+against ``rtk_sessions.storage.tables``: a column this seeder does not know that is NOT NULL
 without a default raises ``SchemaChanged`` (a scalar default is filled in), so a new required column
 breaks the seeder loudly instead of silently.
 """
