@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,29 @@ def _drop_postgres_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def migrated_database(
+    dialect: str, tmp_path_factory: pytest.TempPathFactory, prefix: str = "rtk_test"
+) -> Iterator[str]:
+    """A new database of ``dialect`` ("sqlite" or "postgresql"), migrated to head; a PostgreSQL
+    one (named ``{prefix}_{pid}_{random}``) is dropped afterwards."""
+    from rtk_sessions import migrations
+    from rtk_sessions.config import normalize_database_url
+
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp(prefix) / 'rtk.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = _postgres_database(name)
+    try:
+        migrations.upgrade(normalize_database_url(url))
+        yield url
+    finally:
+        _drop_postgres_database(name)
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -56,19 +80,8 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated, empty database per dialect for the whole test session."""
-    from rtk_sessions import migrations
-    from rtk_sessions.config import normalize_database_url
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'rtk.db'}"
-        migrations.upgrade(url)
+    with migrated_database(request.param, tmp_path_factory) as url:
         yield url
-        return
-    name = f"rtk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = _postgres_database(name)
-    migrations.upgrade(normalize_database_url(url))
-    yield url
-    _drop_postgres_database(name)
 
 
 @dataclass

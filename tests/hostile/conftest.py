@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import LiveServer, _drop_postgres_database, _postgres_database, start_server
+from tests.conftest import LiveServer, migrated_database, start_server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -16,19 +14,8 @@ def own_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated, empty database that no other test (and no other sweeper) touches."""
-    from rtk_sessions import migrations
-    from rtk_sessions.config import normalize_database_url
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('own') / 'rtk.db'}"
-        migrations.upgrade(url)
+    with migrated_database(request.param, tmp_path_factory, "rtk_hostile") as url:
         yield url
-        return
-    name = f"rtk_hostile_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = _postgres_database(name)
-    migrations.upgrade(normalize_database_url(url))
-    yield url
-    _drop_postgres_database(name)
 
 
 @pytest.fixture

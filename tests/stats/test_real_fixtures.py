@@ -1,5 +1,7 @@
 """Consecutive getstats reports of one peer connection from real rtcstats recordings."""
 
+import itertools
+
 import pytest
 
 from rtk_sessions.stats import (
@@ -125,7 +127,7 @@ def test_firefox_118_rows_and_selected_pair():
 @pytest.mark.parametrize("path", [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU])
 def test_compact_cursor_gives_same_rows_as_full_previous(path):
     reports = next(iter(getstats_reports(path).values()))
-    for prev, cur in zip(reports, reports[1:], strict=False):
+    for prev, cur in itertools.pairwise(reports):
         full = [r.values for r in sample_rows(prev, cur, namespace="n")]
         compact = [r.values for r in sample_rows(compact_report(prev), cur, namespace="n")]
         assert full == compact

@@ -68,7 +68,7 @@ def _random_report(rng: random.Random):
         return {str(rng.choice(["OT1", "IT7", "RI1", "T1", "CP1", "L1", rng.random()])): o
                 for o in objects}
     if shape < 0.8:
-        return objects + [_junk(rng)]
+        return [*objects, _junk(rng)]
     return _junk(rng)
 
 

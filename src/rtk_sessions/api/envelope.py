@@ -1,4 +1,5 @@
-"""Success and error envelopes, and the one table from errors to HTTP status codes (spec 1.4, 1.5)."""
+"""Success and error envelopes, and the one table from errors to HTTP status codes
+(spec 1.4, 1.5)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class JSON(JSONResponse):
 
 
 def ok(data: Any, **extra: Any) -> JSON:
-    """``{"success": true, "data": ...}`` plus top-level extras such as ``paging`` (HTTP 200, never 204)."""
+    """``{"success": true, "data": ...}`` plus top-level extras such as ``paging``.
+
+    Always HTTP 200, never 204."""
     return JSON({"success": True, "data": data, **extra})
 
 

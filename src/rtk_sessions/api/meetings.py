@@ -136,8 +136,8 @@ async def replace_meeting_by_id(
 async def add_participant(
     request: Request, meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
 ) -> Response:
-    """Adds a participant and issues its participant token: a signed, expiring JWT that lets a client
-    send ingestion events for this participant of this meeting, and nothing else."""
+    """Adds a participant and issues its participant token: a signed, expiring JWT that lets a
+    client send ingestion events for this participant of this meeting, and nothing else."""
     body = await json_body(request)
     now = utc_now()
     with db.unit_of_work() as s:

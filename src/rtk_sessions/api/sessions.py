@@ -1,4 +1,5 @@
-"""Sessions API routes (spec section 2), under /accounts/{account_id}/realtime/kit/{app_id}/sessions."""
+"""Sessions API routes (spec section 2), under
+/accounts/{account_id}/realtime/kit/{app_id}/sessions."""
 
 from __future__ import annotations
 

@@ -442,14 +442,16 @@ def demo(
     sessions = call_api("GET", "/sessions", params={"associated_id": meeting["id"]})["sessions"]
     session = sessions[0]
     click.echo(
-        f"session {session['id']}: {session['status']}, peak {session['max_concurrent_participants']} participants"
+        f"session {session['id']}: {session['status']}, "
+        f"peak {session['max_concurrent_participants']} participants"
     )
     deadline = time.monotonic() + 30
     while session["status"] != "ENDED" and time.monotonic() < deadline:
         time.sleep(1)
         session = call_api("GET", f"/sessions/{session['id']}")
     click.echo(
-        f"session {session['id']}: {session['status']} (keep-alive 5 s), {session['minutes_consumed']} participant-minutes"
+        f"session {session['id']}: {session['status']} (keep-alive 5 s), "
+        f"{session['minutes_consumed']} participant-minutes"
     )
     for p in call_api("GET", f"/sessions/{session['id']}/participants")["participants"]:
         report = call_api("GET", f"/sessions/peer-report/{p['id']}")["participant"]["peer_report"][
@@ -458,6 +460,7 @@ def demo(
         rtt = (report.get("video_producer_cumulative") or {}).get("rtt", {}).get("avg")
         mos = (report.get("audio_consumer_cumulative") or {}).get("quality_mos", {}).get("avg")
         click.echo(
-            f"  {p['display_name']:6} {p['duration']:.4f} min  video RTT avg {rtt} ms  audio MOS avg {mos}"
+            f"  {p['display_name']:6} {p['duration']:.4f} min  "
+            f"video RTT avg {rtt} ms  audio MOS avg {mos}"
         )
     click.echo(f"peer reports: GET {base}/sessions/peer-report/<peer id>")

@@ -74,7 +74,8 @@ def parse_time_range(
 
 
 def parse_participants_range(raw: str | None) -> tuple[int | None, int | None]:
-    """D18: ``min:max`` inclusive on max_concurrent_participants, either side optional; ``n`` = exactly n."""
+    """D18: ``min:max`` inclusive on max_concurrent_participants, either side optional;
+    ``n`` = exactly n."""
     if raw is None:
         return None, None
     text = raw.strip()

@@ -1,4 +1,5 @@
-"""Meetings and their participants: the part of the Meetings API that sessions need (spec section 4).
+"""Meetings and their participants: the part of the Meetings API that sessions need
+(spec section 4).
 
 A meeting participant's ``id`` becomes the ``user_id`` of the session participants (peers) it joins
 as; its participant token authorizes ingestion for it alone (``security.ParticipantClaims``).

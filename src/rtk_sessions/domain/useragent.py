@@ -1,4 +1,5 @@
-"""User-agent strings to the peer report's ``browser_metadata`` and ``device_info`` (via ua-parser)."""
+"""User-agent strings to the peer report's ``browser_metadata`` and ``device_info``
+(via ua-parser)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,9 @@ def warm_up() -> None:
 def describe(user_agent: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(browser_metadata, device_info)`` for a user agent.
 
-    browser_metadata: {browser, browser_version, engine, user_agent}; device_info: {os, os_version,
-    is_mobile}. Engine: Blink for Chromium-based browsers, Gecko for Firefox (not on iOS), WebKit for
-    Safari and anything on iOS.
+    browser_metadata: {browser, browser_version, engine, user_agent}; device_info: {os,
+    os_version, is_mobile}. Engine: Blink for Chromium-based browsers, Gecko for Firefox (not on
+    iOS), WebKit for Safari and anything on iOS.
     """
     result = ua_parser.parse(user_agent)
     ua, os_, device = result.user_agent, result.os, result.device

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we emit BEGIN ourselves
-    # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we emit BEGIN
+    # ourselves (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for
+    # pysqlite).
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     # WAL lets readers proceed while ingestion writes.

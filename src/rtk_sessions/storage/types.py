@@ -36,5 +36,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 # JSON documents: JSONB on PostgreSQL (compact, indexable), JSON text on SQLite.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
-# 64-bit surrogate keys for append-only tables; SQLite needs INTEGER PRIMARY KEY for its rowid alias.
+# 64-bit surrogate keys for append-only tables; SQLite needs INTEGER PRIMARY KEY for its rowid
+# alias.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
