@@ -30,7 +30,7 @@ def parse(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
-def test_empty_chat_is_header_only():
+def test_empty_chat_is_header_only() -> None:
     data = chat_csv([])
     assert data == (",".join(CHAT_CSV_COLUMNS) + "\r\n").encode()
     assert data.decode().splitlines() == [
@@ -38,7 +38,7 @@ def test_empty_chat_is_header_only():
     ]
 
 
-def test_tricky_payloads_round_trip():
+def test_tricky_payloads_round_trip() -> None:
     payloads = [
         "plain",
         "comma, separated, values",
@@ -56,7 +56,7 @@ def test_tricky_payloads_round_trip():
     assert all(r["displayName"] == "Zoë Ångström" for r in back)
 
 
-def test_fields_and_formats():
+def test_fields_and_formats() -> None:
     rows = [
         row(1, "https://example.com/cat.png", payload_type="IMAGE_MESSAGE", pinned=True),
         row(2, "edited text", is_edited=True, participant_id=None, display_name=None),
@@ -77,13 +77,13 @@ def test_fields_and_formats():
     assert (b["participantId"], b["displayName"], b["isEdited"]) == ("", "", "true")
 
 
-def test_utf8_without_bom_and_rows_in_given_order():
+def test_utf8_without_bom_and_rows_in_given_order() -> None:
     data = chat_csv([row(2, "second"), row(1, "first")])
     assert not data.startswith(b"\xef\xbb\xbf")
     assert [r["id"] for r in parse(data)] == ["msg-2", "msg-1"]
 
 
-def test_iso_ms_converts_to_utc_and_rejects_naive():
+def test_iso_ms_converts_to_utc_and_rejects_naive() -> None:
     plus2 = timezone(timedelta(hours=2))
     when = datetime(2023, 2, 1, 12, 51, 8, 39999, tzinfo=plus2)
     assert iso_ms(when) == "2023-02-01T10:51:08.039Z"

@@ -73,7 +73,7 @@ def render(fmt, segs=SEGS, **kw):
     return transcript_file(segs, fmt, session_start=T0, **kw)
 
 
-def test_media_types_and_format_names():
+def test_media_types_and_format_names() -> None:
     assert render("CSV")[1] == "text/csv; charset=utf-8"
     assert render("JSON")[1] == "application/json"
     assert render("SRT")[1].startswith("application/x-subrip")
@@ -83,7 +83,7 @@ def test_media_types_and_format_names():
         render("TXT")
 
 
-def test_csv_columns_order_and_round_trip():
+def test_csv_columns_order_and_round_trip() -> None:
     data, _ = render("CSV")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     assert tuple(rows[0]) == TRANSCRIPT_CSV_COLUMNS
@@ -105,12 +105,12 @@ def test_csv_columns_order_and_round_trip():
     assert rows[3]["Participant Name"] == "Zoë"
 
 
-def test_empty_transcript_csv_is_header_only():
+def test_empty_transcript_csv_is_header_only() -> None:
     data, _ = render("CSV", [])
     assert data.decode().splitlines() == [",".join(TRANSCRIPT_CSV_COLUMNS)]
 
 
-def test_json_is_self_describing():
+def test_json_is_self_describing() -> None:
     doc = json.loads(render("JSON", session_id="sess-1")[0])
     assert doc["version"] == 1 and doc["sessionId"] == "sess-1"
     assert doc["sessionStart"] == "2024-05-01T10:00:00.000Z"
@@ -135,7 +135,7 @@ def test_json_is_self_describing():
     assert "sessionId" not in json.loads(render("JSON")[0])
 
 
-def test_srt_parses_with_srt_library():
+def test_srt_parses_with_srt_library() -> None:
     subs = list(srt.parse(render("SRT")[0].decode("utf-8")))
     assert [s.index for s in subs] == [1, 2, 3, 4]
     assert subs[0].start == timedelta(seconds=1.25) and subs[0].end == timedelta(seconds=6)
@@ -148,7 +148,7 @@ def test_srt_parses_with_srt_library():
     assert subs[3].content == "Zoë: Zoë says héllo 日本語"
 
 
-def test_vtt_parses_with_webvtt_and_carries_voice():
+def test_vtt_parses_with_webvtt_and_carries_voice() -> None:
     text = render("VTT")[0].decode("utf-8")
     assert text.startswith("WEBVTT\n")
     assert "<v Alice>" in text and "<v Bob>" in text and "<v Zoë>" in text
@@ -161,20 +161,20 @@ def test_vtt_parses_with_webvtt_and_carries_voice():
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; more --&gt; arrows" in caps[0].raw_text
 
 
-def test_segments_before_session_start_clamp_to_zero():
+def test_segments_before_session_start_clamp_to_zero() -> None:
     early = [seg(-5, -1, "said before the session started")]
     assert next(iter(srt.parse(render("SRT", early)[0].decode()))).start == timedelta(0)
     assert next(iter(webvtt.from_string(render("VTT", early)[0].decode()))).start == "00:00:00.000"
 
 
-def test_equal_start_times_keep_caller_order():
+def test_equal_start_times_keep_caller_order() -> None:
     same = [seg(1, 2, "one"), seg(1, 2, "two", name="Bob"), seg(1, 2, "three", name="Cy")]
     subs = list(srt.parse(render("SRT", same)[0].decode()))
     assert [s.content for s in subs] == ["Alice: one", "Bob: two", "Cy: three"]
 
 
 @pytest.mark.parametrize("meeting_id", ["ES2002a", "IS1008a"])
-def test_real_meeting_exports_parse(meeting_id):
+def test_real_meeting_exports_parse(meeting_id) -> None:
     m = load_meeting(meeting_id)
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))

@@ -25,7 +25,7 @@ def _raw(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_every_fixture_loads_as_one_client(legacy_path):
+def test_every_fixture_loads_as_one_client(legacy_path) -> None:
     rec = load_recording(legacy_path)
     assert rec.format == "jitsi-rtcstats"
     assert rec.source == legacy_path.name
@@ -51,7 +51,7 @@ def test_every_fixture_loads_as_one_client(legacy_path):
     assert all(c.join_ms <= ts <= c.leave_ms for _, ts, _ in c.events)
 
 
-def test_sha256_matches_sources_md(legacy_path):
+def test_sha256_matches_sources_md(legacy_path) -> None:
     sums = {}
     text = (FIXTURES / "SOURCES.md").read_text()
     for line in text.split("```")[-2].splitlines():
@@ -61,7 +61,7 @@ def test_sha256_matches_sources_md(legacy_path):
     assert load_recording(legacy_path).sha256 == sums[legacy_path.name]
 
 
-def test_p2p_span_snapshots_and_stitched_timestamps():
+def test_p2p_span_snapshots_and_stitched_timestamps() -> None:
     c = load_recording(LEGACY["google-standard-stats-p2p"]).clients[0]
     assert len(c.stats) == 81
     # first PC-bound record: ["create","PC_1",...] ; last: a PC_1 getstats record
@@ -75,13 +75,13 @@ def test_p2p_span_snapshots_and_stitched_timestamps():
     assert not any(name.startswith("get_user_media") for name, _, _ in c.events)
 
 
-def test_span_rule_matches_oracle(legacy_path):
+def test_span_rule_matches_oracle(legacy_path) -> None:
     c = load_recording(legacy_path).clients[0]
     exp = oracle.expected_peer(legacy_path)
     assert (c.join_ms, c.leave_ms) == (exp["join_ms"], exp["leave_ms"])
 
 
-def test_decompression_by_hand_p2p():
+def test_decompression_by_hand_p2p() -> None:
     """Values read off the raw lines 94, 97, 112, 113, 115 of google-standard-stats-p2p (PC_0)."""
     c = load_recording(LEGACY["google-standard-stats-p2p"]).clients[0]
     pc0 = [s for s in c.stats if s.connection_id == "PC_0"]
@@ -112,7 +112,7 @@ def test_decompression_by_hand_p2p():
     assert ri["localId"] == "RTCOutboundRTPAudioStream_2364213263"
 
 
-def test_decompress_semantics_unit():
+def test_decompress_semantics_unit() -> None:
     base: dict = {}
     decompress(base, {"timestamp": 10, "a": {"timestamp": 0, "type": "codec", "x": 1,
                                              "q": {"cpu": 1, "none": 2}},
@@ -129,7 +129,7 @@ def test_decompress_semantics_unit():
     assert base == {"a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}}}
 
 
-def test_importer_reports_equal_oracle_decompression(legacy_path):
+def test_importer_reports_equal_oracle_decompression(legacy_path) -> None:
     """The importer's full reports equal the oracle's own tiny decompressor, line by line."""
     states: dict[str, dict] = {}
     expected: dict[str, list] = {}
@@ -155,7 +155,7 @@ def test_importer_reports_equal_oracle_decompression(legacy_path):
                 assert g[sid] == ee
 
 
-def test_labels_from_set_video_type():
+def test_labels_from_set_video_type() -> None:
     c = load_recording(LEGACY["chrome-relay"]).clients[0]
     assert c.labels == [
         {"ssrc": 3859036835, "kind": "video", "source": "camera"},
@@ -163,7 +163,7 @@ def test_labels_from_set_video_type():
     ]
 
 
-def test_desktop_label_is_screenshare(tmp_path):
+def test_desktop_label_is_screenshare(tmp_path) -> None:
     lines = LEGACY["chrome-relay"].read_text().splitlines()
     # the sender switches the same ssrc to desktop later in the call
     out = list(lines)
@@ -179,7 +179,7 @@ def test_desktop_label_is_screenshare(tmp_path):
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.999])
-def test_truncated_file_raises(tmp_path, cut):
+def test_truncated_file_raises(tmp_path, cut) -> None:
     data = LEGACY["google-standard-stats-sfu"].read_bytes()
     p = tmp_path / "truncated.jsonl"
     cut_at = int(len(data) * cut)
@@ -191,7 +191,7 @@ def test_truncated_file_raises(tmp_path, cut):
         load_recording(p)
 
 
-def test_progress_reports_cumulative_bytes():
+def test_progress_reports_cumulative_bytes() -> None:
     seen: list[int] = []
     p = LEGACY["google-standard-stats-p2p"]
     load_recording(p, progress=seen.append)
@@ -199,7 +199,7 @@ def test_progress_reports_cumulative_bytes():
     assert seen == sorted(seen)
 
 
-def test_gzip_is_read_transparently(tmp_path):
+def test_gzip_is_read_transparently(tmp_path) -> None:
     import gzip
 
     p = tmp_path / "sfu.jsonl.gz"
@@ -209,7 +209,7 @@ def test_gzip_is_read_transparently(tmp_path):
     assert rec.clients[0].name == "sfu"
 
 
-def test_oracle_pinned_values_p2p():
+def test_oracle_pinned_values_p2p() -> None:
     e = oracle.expected_peer(LEGACY["google-standard-stats-p2p"])
     assert e["getstats"] == 81 and e["connections"] == ["PC_0", "PC_1"]
     assert e["duration_minutes"] == 1.7011

@@ -55,7 +55,7 @@ def _strip(report):
 
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu"])
-def test_uncompressed_v3_equals_legacy(tmp_path, name):
+def test_uncompressed_v3_equals_legacy(tmp_path, name) -> None:
     p = tmp_path / f"{name}.rtcstats"
     _convert(LEGACY[name], p, compressed=False)
     v3 = load_recording(p)
@@ -74,7 +74,7 @@ def test_uncompressed_v3_equals_legacy(tmp_path, name):
 @pytest.mark.parametrize("compress_methods", [False, True])
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu", "chrome-relay"])
-def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods):
+def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods) -> None:
     p = tmp_path / f"{name}.rtcstats"
     id_maps = _convert(LEGACY[name], p, compressed=True, compress_methods=compress_methods)
     raw_lines = p.read_text().splitlines()
@@ -101,7 +101,7 @@ def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods):
             assert restored[sid] == expected[sid]
 
 
-def test_hand_written_compressed_sample(tmp_path):
+def test_hand_written_compressed_sample(tmp_path) -> None:
     t0 = 1700000000000
     lines = [
         "RTCStatsDump",
@@ -146,7 +146,7 @@ def test_hand_written_compressed_sample(tmp_path):
         ("connection_state", "connected"), ("peer_connection_closed", None)]
 
 
-def test_property_table_spot_checks():
+def test_property_table_spot_checks() -> None:
     P = rtcstats_v3.PROPERTIES
     assert (P["4"], P["10"], P["12"], P["14"], P["41"], P["75"], P["79"], P["80"]) == (
         "payloadType", "ssrc", "codecId", "packetsReceived", "bytesReceived", "roundTripTime",
@@ -165,7 +165,7 @@ def test_property_table_spot_checks():
      "truncated"),
     ('RTCStatsDump\n{"fileFormat":3}\n', "no peer-connection records"),
 ])
-def test_v3_errors(tmp_path, content, message):
+def test_v3_errors(tmp_path, content, message) -> None:
     p = tmp_path / "bad.rtcstats"
     p.write_text(content)
     with pytest.raises(RecordingFormatError, match=message):

@@ -82,7 +82,7 @@ def make_dump() -> dict:
     }
 
 
-def test_split_key():
+def test_split_key() -> None:
     assert split_key("IT01A111-packetsReceived") == ("IT01A111", "packetsReceived")
     assert split_key("CPEj20viki_PNhd8l+T/x=-nominated") == ("CPEj20viki_PNhd8l+T/x=", "nominated")
     assert split_key("CIT01_111_minptime=10;useinbandfec=1-mimeType") == (
@@ -90,7 +90,7 @@ def test_split_key():
     assert split_key("IT01A111-[jitterBufferDelay/jitterBufferEmittedCount_in_ms]") is None
 
 
-def test_internals_dump_rebuilds_reports(tmp_path):
+def test_internals_dump_rebuilds_reports(tmp_path) -> None:
     p = tmp_path / "webrtc_internals_dump.txt"
     p.write_text(json.dumps(make_dump()))
     rec = load_recording(p)
@@ -132,14 +132,14 @@ def test_internals_dump_rebuilds_reports(tmp_path):
     ({"PeerConnections": {}}, "no peer connection"),
     ({"PeerConnections": {"1-1": {"stats": {"X-a": {"values": "[1,"}}}}}, "unreadable values"),
 ])
-def test_internals_errors(tmp_path, doc, message):
+def test_internals_errors(tmp_path, doc, message) -> None:
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(doc))
     with pytest.raises(RecordingFormatError, match=message):
         load_recording(p)
 
 
-def test_truncated_internals_dump(tmp_path):
+def test_truncated_internals_dump(tmp_path) -> None:
     p = tmp_path / "cut.json"
     p.write_text(json.dumps(make_dump())[:-200])
     with pytest.raises(RecordingFormatError, match="not valid JSON"):

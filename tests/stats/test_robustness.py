@@ -79,7 +79,7 @@ def _random_labels(rng: random.Random):
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_random_garbage_never_raises(seed):
+def test_random_garbage_never_raises(seed) -> None:
     rng = random.Random(seed)
     prev, cur = _random_report(rng), _random_report(rng)
     normalize_report(cur)
@@ -120,7 +120,7 @@ def _valid_pair():
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_mutated_valid_reports_never_raise(seed):
+def test_mutated_valid_reports_never_raise(seed) -> None:
     """Start from a valid pair of reports and corrupt single members (deeper code paths)."""
     rng = random.Random(seed)
     prev, cur = _valid_pair()
@@ -135,7 +135,7 @@ def test_mutated_valid_reports_never_raise(seed):
     compact_report(cur)
 
 
-def test_label_from_mapping_leniency():
+def test_label_from_mapping_leniency() -> None:
     assert StreamLabel.from_mapping(None) == StreamLabel()  # type: ignore[arg-type]
     got = StreamLabel.from_mapping({"ssrc": " 123 ", "mid": 0, "kind": "VIDEO",
                                     "source": "ScreenShare", "producer_id": 5, "extra": 1})
@@ -146,7 +146,7 @@ def test_label_from_mapping_leniency():
     assert StreamLabel.from_mapping({"ssrc": "-5"}).ssrc is None
 
 
-def test_import_loads_no_web_or_db_stack():
+def test_import_loads_no_web_or_db_stack() -> None:
     code = (
         "import sys, rtk_sessions.stats as s; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "

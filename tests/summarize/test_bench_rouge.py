@@ -19,7 +19,7 @@ def bench():
     return mod
 
 
-def test_rouge_values(bench):
+def test_rouge_values(bench) -> None:
     ref = "the cat was under the bed"
     cand = "the cat was found under the bed"
     # unigrams: 6 of 7 candidate, 6 of 6 reference
@@ -32,7 +32,7 @@ def test_rouge_values(bench):
     assert bench.rouge_n("The CAT!", "the cat", 1) == 1.0
 
 
-def test_bench_runs(bench, capsys):
+def test_bench_runs(bench, capsys) -> None:
     assert bench.main(["--limits", "60"]) == 0
     out = capsys.readouterr().out
     assert "| ES2002a | qmsum_general | 60 |" in out and "lead" in out

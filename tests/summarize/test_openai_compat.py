@@ -21,7 +21,7 @@ from .ami import load_meeting
 class FakeLLM(BaseHTTPRequestHandler):
     requests: list[dict] = []  # noqa: RUF012
 
-    def log_message(self, *args):  # keep pytest output clean
+    def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
@@ -31,7 +31,7 @@ class FakeLLM(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
         FakeLLM.requests.append(
@@ -95,7 +95,7 @@ def segments():
 KW = {"word_limit": 100, "text_format": "markdown", "summary_type": "team_meeting"}
 
 
-def test_success_and_request_shape(server, segments):
+def test_success_and_request_shape(server, segments) -> None:
     FakeLLM.requests.clear()
     s = OpenAICompatibleSummarizer(
         base_url=f"{server}/ok/v1/", model="tiny-model", api_key="sk-test", timeout=5
@@ -116,14 +116,14 @@ def test_success_and_request_shape(server, segments):
     assert "{vocalsound}" not in user["content"]
 
 
-def test_no_api_key_sends_no_authorization(server, segments):
+def test_no_api_key_sends_no_authorization(server, segments) -> None:
     FakeLLM.requests.clear()
     OpenAICompatibleSummarizer(f"{server}/ok/v1/chat/completions", "m").summarize(segments, **KW)
     assert FakeLLM.requests[0]["auth"] is None
     assert FakeLLM.requests[0]["path"] == "/ok/v1/chat/completions"
 
 
-def test_overlong_answer_is_cut_to_the_word_limit(server, segments):
+def test_overlong_answer_is_cut_to_the_word_limit(server, segments) -> None:
     out = OpenAICompatibleSummarizer(f"{server}/long/v1", "m").summarize(segments, **KW)
     assert count_words(out) <= 100
 
@@ -138,13 +138,13 @@ def test_overlong_answer_is_cut_to_the_word_limit(server, segments):
         ("empty", "empty summary"),
     ],
 )
-def test_failures_raise_summarizer_error(server, segments, mode, message):
+def test_failures_raise_summarizer_error(server, segments, mode, message) -> None:
     s = OpenAICompatibleSummarizer(f"{server}/{mode}/v1", "m", api_key="k", timeout=5)
     with pytest.raises(SummarizerError, match=message.replace("[", r"\[").replace("]", r"\]")):
         s.summarize(segments, **KW)
 
 
-def test_timeout(server, segments):
+def test_timeout(server, segments) -> None:
     s = OpenAICompatibleSummarizer(f"{server}/slow/v1", "m", timeout=0.3)
     t0 = time.monotonic()
     with pytest.raises(SummarizerError, match=r"timed out after 0\.3s"):
@@ -152,7 +152,7 @@ def test_timeout(server, segments):
     assert time.monotonic() - t0 < 1.4
 
 
-def test_connection_refused(segments):
+def test_connection_refused(segments) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -162,7 +162,7 @@ def test_connection_refused(segments):
         s.summarize(segments, **KW)
 
 
-def test_empty_transcript_needs_no_server():
+def test_empty_transcript_needs_no_server() -> None:
     s = OpenAICompatibleSummarizer("http://127.0.0.1:9/v1", "m", timeout=0.1)
     out = s.summarize([], word_limit=50, text_format="plain_text", summary_type="general")
     assert "No speech was transcribed" in out
