@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from typing import Any
 
 KINDS = (
     "audio_producer", "video_producer", "screenshare_video_producer",
@@ -88,7 +89,7 @@ def _block(values, thresholds, suffix):
     return block
 
 
-def expected_peer(path) -> dict:
+def expected_peer(path) -> dict[str, Any]:
     records = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:

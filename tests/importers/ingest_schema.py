@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 PEER_TYPES = {"peer.joined", "peer.left", "peer.stats", "peer.metadata", "peer.devices",
               "peer.device_selected", "peer.event"}
@@ -51,7 +52,7 @@ def _is_ts(v) -> bool:
     return False
 
 
-def validate_event(ev: dict, where: str = "event") -> None:
+def validate_event(ev: dict[str, Any], where: str = "event") -> None:
     _check(isinstance(ev, dict), f"{where}: not an object")
     _check(_is_str(ev.get("id"), 1, 128), f"{where}: id must be a 1-128 char string")
     t = ev.get("type")
@@ -117,7 +118,7 @@ def validate_event(ev: dict, where: str = "event") -> None:
                        f"{where}: metadata.{k} must be a scalar")
 
 
-def validate_batch(events: list[dict]) -> None:
+def validate_batch(events: list[dict[str, Any]]) -> None:
     ids = [e["id"] for e in events]
     _check(len(ids) == len(set(ids)), "duplicate event ids")
     for i, ev in enumerate(events):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import oracle
 import pytest
@@ -113,7 +114,7 @@ def test_decompression_by_hand_p2p() -> None:
 
 
 def test_decompress_semantics_unit() -> None:
-    base: dict = {}
+    base: dict[str, Any] = {}
     decompress(base, {"timestamp": 10, "a": {"timestamp": 0, "type": "codec", "x": 1,
                                              "q": {"cpu": 1, "none": 2}},
                       "b": {"timestamp": 0, "type": "transport"}})
@@ -131,14 +132,14 @@ def test_decompress_semantics_unit() -> None:
 
 def test_importer_reports_equal_oracle_decompression(legacy_path) -> None:
     """The importer's full reports equal the oracle's own tiny decompressor, line by line."""
-    states: dict[str, dict] = {}
-    expected: dict[str, list] = {}
+    states: dict[str, dict[str, Any]] = {}
+    expected: dict[str, list[Any]] = {}
     for method, pc, value, *_ in _raw(legacy_path):
         if method == "getstats" and pc is not None:
             states[pc] = oracle._undelta(states.get(pc, {}), value)
             expected.setdefault(pc, []).append(states[pc])
     c = load_recording(legacy_path).clients[0]
-    got: dict[str, list] = {}
+    got: dict[str, list[Any]] = {}
     for s in c.stats:
         got.setdefault(s.connection_id, []).append(
             {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in s.report.items()})

@@ -5,6 +5,7 @@ compression.js), plus a hand-written compressed sample checked against the code 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,9 @@ def _convert(legacy_path, out_path, *, compressed: bool, compress_methods: bool 
     """Legacy Jitsi dump -> RTCStatsDump fileFormat 3 (relative times, optional compression)."""
     lines = ["RTCStatsDump", json.dumps({"fileFormat": 3})]
     last = 0.0
-    base_legacy: dict[str, dict] = {}
-    prev_full: dict[str, dict] = {}
-    id_maps: dict[str, dict] = {}
+    base_legacy: dict[str, dict[str, Any]] = {}
+    prev_full: dict[str, dict[str, Any]] = {}
+    id_maps: dict[str, dict[str, Any]] = {}
     with open(legacy_path) as f:
         for raw in f:
             if not raw.strip():

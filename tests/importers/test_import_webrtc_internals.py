@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def series(values, end_ms, stats_type=None, start_ms=None):
     return s
 
 
-def make_dump() -> dict:
+def make_dump() -> dict[str, Any]:
     ts = [T0 + d for d in STEPS]
     end = ts[-1]
     stats = {}

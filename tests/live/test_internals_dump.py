@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ DURATION_S = 20
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> tuple[Path, Path, dict]:
+def recorded(tmp_path_factory) -> tuple[Path, Path, dict[str, Any]]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): no real browser to call")
     pytest.importorskip("playwright", reason="pip install playwright (the 'test' extra)")

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from rtk_sessions.netem import Impairment
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
 
 
-def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict:
+def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict[str, Any]:
     srv = net.popen_b([sys.executable, "-m", "rtk_sessions.netem.probe", "server",
                        "--bind", net.ip_b, "--seconds", "30"])
     time.sleep(0.3)

@@ -1,6 +1,7 @@
 """Consecutive getstats reports of one peer connection from real rtcstats recordings."""
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from rtk_sessions.stats import (
 
 from .rtcstats_dump import CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU, getstats_reports
 
-_CACHE: dict = {}
+_CACHE: dict[str, Any] = {}
 
 
 def _reports(path, pc):
@@ -26,7 +27,7 @@ def _reports(path, pc):
 
 def _run(path, pc):
     """Feed the reports like the service: normalize, rows against the compacted cursor."""
-    rows_by_kind: dict[str, list] = {}
+    rows_by_kind: dict[str, list[Any]] = {}
     cursor = None
     for raw in _reports(path, pc):
         current = normalize_report(list(raw.values()))  # as the client sends it

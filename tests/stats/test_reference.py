@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ REFERENCE = Path("/work/shared/spec/reference-peer-report.json")
 LOCAL_COPY = Path(__file__).with_name("reference_quality.json")
 
 
-def _quality() -> dict:
+def _quality() -> dict[str, Any]:
     if REFERENCE.exists():
         data = json.loads(REFERENCE.read_text(encoding="utf-8"))
         return data["data"]["participant"]["peer_report"]["quality"]

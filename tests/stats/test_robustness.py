@@ -5,6 +5,7 @@ import math
 import random
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def _junk(rng: random.Random, depth: int = 0):
     return rng.choice(choices)
 
 
-def _random_stats(rng: random.Random) -> dict:
+def _random_stats(rng: random.Random) -> dict[str, Any]:
     stats = {name: _junk(rng) for name in rng.sample(_FIELDS, rng.randint(0, 20))}
     if rng.random() < 0.9:
         stats["type"] = rng.choice(_TYPES)

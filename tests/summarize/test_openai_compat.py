@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from .ami import load_meeting
 
 
 class FakeLLM(BaseHTTPRequestHandler):
-    requests: list[dict] = []  # noqa: RUF012
+    requests: list[dict[str, Any]] = []  # noqa: RUF012
 
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
