@@ -174,7 +174,7 @@ def test_equal_start_times_keep_caller_order() -> None:
 
 
 @pytest.mark.parametrize("meeting_id", ["ES2002a", "IS1008a"])
-def test_real_meeting_exports_parse(meeting_id) -> None:
+def test_real_meeting_exports_parse(meeting_id: str) -> None:
     m = load_meeting(meeting_id)
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))

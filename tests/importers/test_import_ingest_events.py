@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_schema_checker_rejects_bad_events() -> None:
     (b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
     (b'EVENTS = [{"eventName": "stats"}]', "peermetrics"),
 ])
-def test_garbage_raises_clear_error(tmp_path, content, message) -> None:
+def test_garbage_raises_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
     p = tmp_path / "bad.jsonl"
     p.write_bytes(content)
     with pytest.raises(RecordingFormatError, match=message) as ei:
@@ -116,6 +117,6 @@ def test_garbage_raises_clear_error(tmp_path, content, message) -> None:
     assert "bad.jsonl" in str(ei.value)
 
 
-def test_missing_file(tmp_path) -> None:
+def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RecordingFormatError, match="cannot read"):
         load_recording(tmp_path / "nope.jsonl")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import oracle
@@ -164,7 +165,7 @@ def test_labels_from_set_video_type() -> None:
     ]
 
 
-def test_desktop_label_is_screenshare(tmp_path) -> None:
+def test_desktop_label_is_screenshare(tmp_path: Path) -> None:
     lines = LEGACY["chrome-relay"].read_text().splitlines()
     # the sender switches the same ssrc to desktop later in the call
     out = list(lines)
@@ -180,7 +181,7 @@ def test_desktop_label_is_screenshare(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.999])
-def test_truncated_file_raises(tmp_path, cut) -> None:
+def test_truncated_file_raises(tmp_path: Path, cut: float) -> None:
     data = LEGACY["google-standard-stats-sfu"].read_bytes()
     p = tmp_path / "truncated.jsonl"
     cut_at = int(len(data) * cut)
@@ -200,7 +201,7 @@ def test_progress_reports_cumulative_bytes() -> None:
     assert seen == sorted(seen)
 
 
-def test_gzip_is_read_transparently(tmp_path) -> None:
+def test_gzip_is_read_transparently(tmp_path: Path) -> None:
     import gzip
 
     p = tmp_path / "sfu.jsonl.gz"

@@ -5,6 +5,7 @@ compression.js), plus a hand-written compressed sample checked against the code 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ def _strip(report):
 
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu"])
-def test_uncompressed_v3_equals_legacy(tmp_path, name) -> None:
+def test_uncompressed_v3_equals_legacy(tmp_path: Path, name: str) -> None:
     p = tmp_path / f"{name}.rtcstats"
     _convert(LEGACY[name], p, compressed=False)
     v3 = load_recording(p)
@@ -75,7 +76,7 @@ def test_uncompressed_v3_equals_legacy(tmp_path, name) -> None:
 @pytest.mark.parametrize("compress_methods", [False, True])
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu", "chrome-relay"])
-def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods) -> None:
+def test_compressed_v3_equals_legacy(tmp_path: Path, name: str, compress_methods: bool) -> None:
     p = tmp_path / f"{name}.rtcstats"
     id_maps = _convert(LEGACY[name], p, compressed=True, compress_methods=compress_methods)
     raw_lines = p.read_text().splitlines()
@@ -102,7 +103,7 @@ def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods) -> None:
             assert restored[sid] == expected[sid]
 
 
-def test_hand_written_compressed_sample(tmp_path) -> None:
+def test_hand_written_compressed_sample(tmp_path: Path) -> None:
     t0 = 1700000000000
     lines = [
         "RTCStatsDump",
@@ -166,7 +167,7 @@ def test_property_table_spot_checks() -> None:
      "truncated"),
     ('RTCStatsDump\n{"fileFormat":3}\n', "no peer-connection records"),
 ])
-def test_v3_errors(tmp_path, content, message) -> None:
+def test_v3_errors(tmp_path: Path, content: str, message: str) -> None:
     p = tmp_path / "bad.rtcstats"
     p.write_text(content)
     with pytest.raises(RecordingFormatError, match=message):

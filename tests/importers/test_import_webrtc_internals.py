@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,7 +92,7 @@ def test_split_key() -> None:
     assert split_key("IT01A111-[jitterBufferDelay/jitterBufferEmittedCount_in_ms]") is None
 
 
-def test_internals_dump_rebuilds_reports(tmp_path) -> None:
+def test_internals_dump_rebuilds_reports(tmp_path: Path) -> None:
     p = tmp_path / "webrtc_internals_dump.txt"
     p.write_text(json.dumps(make_dump()))
     rec = load_recording(p)
@@ -133,14 +134,14 @@ def test_internals_dump_rebuilds_reports(tmp_path) -> None:
     ({"PeerConnections": {}}, "no peer connection"),
     ({"PeerConnections": {"1-1": {"stats": {"X-a": {"values": "[1,"}}}}}, "unreadable values"),
 ])
-def test_internals_errors(tmp_path, doc, message) -> None:
+def test_internals_errors(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(doc))
     with pytest.raises(RecordingFormatError, match=message):
         load_recording(p)
 
 
-def test_truncated_internals_dump(tmp_path) -> None:
+def test_truncated_internals_dump(tmp_path: Path) -> None:
     p = tmp_path / "cut.json"
     p.write_text(json.dumps(make_dump())[:-200])
     with pytest.raises(RecordingFormatError, match="not valid JSON"):

@@ -30,7 +30,7 @@ DURATION_S = 20
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> tuple[Path, Path, dict[str, Any]]:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): no real browser to call")
     pytest.importorskip("playwright", reason="pip install playwright (the 'test' extra)")
@@ -63,7 +63,7 @@ def test_imports(recorded) -> None:
     assert compare_with_rtcstats(client, rtcstats, gapped) > 1000
 
 
-def test_compressed_download_imports_the_same(recorded, tmp_path) -> None:
+def test_compressed_download_imports_the_same(recorded, tmp_path: Path) -> None:
     """'Compress result' is ticked by default: the download is gzip; the loader unwraps it."""
     from rtk_sessions.importers import load_recording
     from rtk_sessions.livecall.internals_dump import record_internals_dump

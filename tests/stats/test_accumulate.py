@@ -109,7 +109,7 @@ def without_track(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name.split("_", 1)[1].split(".")[0])
-def test_real_recordings_split_merged_and_persisted(path) -> None:
+def test_real_recordings_split_merged_and_persisted(path: Any) -> None:
     rng = random.Random(path.name)
     by_kind = recording_rows(path)
     assert by_kind, "the recording yields sample rows"
@@ -134,7 +134,7 @@ def test_real_state_is_small_and_json() -> None:
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name.split("_", 1)[1].split(".")[0])
-def test_real_averages_are_fsum_over_n(path) -> None:
+def test_real_averages_are_fsum_over_n(path: Any) -> None:
     # Independent per-row values (the legacy helpers), averaged as round(fsum / n, 4).
     for kind, rows in recording_rows(path).items():
         producer = kind.endswith("_producer")
@@ -398,7 +398,7 @@ def valid_states() -> list[tuple[str, dict[str, Any]]]:
         {"ts": [[1, 1.0, 2.0, 3.0, None]]},
     ],
 )
-def test_from_state_garbage_gives_an_empty_accumulator(garbage) -> None:
+def test_from_state_garbage_gives_an_empty_accumulator(garbage: Any) -> None:
     for kind, state in valid_states():
         if isinstance(garbage, dict) and garbage and not garbage.keys() & {"v", "kind"}:
             if not garbage.keys() <= state.keys():

@@ -1,5 +1,7 @@
 """cumulative / build_quality: percentiles, loss and latency distributions, Q8 definitions."""
 
+from typing import Any
+
 import pytest
 
 from rtk_sessions.stats import KINDS, QualityThresholds, SampleRow, build_quality, cumulative
@@ -17,7 +19,7 @@ from rtk_sessions.stats.aggregate import percentile
         ([10, 20], 0, 10),
     ],
 )
-def test_percentile_linear(values, p, expected) -> None:
+def test_percentile_linear(values: list[Any], p: int, expected: float) -> None:
     assert percentile(values, p) == pytest.approx(expected)
 
 

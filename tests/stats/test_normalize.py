@@ -1,6 +1,7 @@
 """normalize_report and compact_report: input shapes, legacy names, idempotence, cursor size."""
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -18,12 +19,12 @@ from .helpers import T0, inbound, outbound, remote_inbound, report, transport_wi
         [["a", {"type": "inbound-rtp", "ssrc": 1}]],  # [...report] pairs
     ],
 )
-def test_accepted_shapes(raw) -> None:
+def test_accepted_shapes(raw: dict[str, Any] | list[Any]) -> None:
     assert normalize_report(raw) == {"a": {"id": "a", "type": "inbound-rtp", "ssrc": 1}}
 
 
 @pytest.mark.parametrize("raw", [None, "x", 5, b"x", [1, "a", None], {"a": 1}, [{"no": "type"}]])
-def test_garbage_gives_empty(raw) -> None:
+def test_garbage_gives_empty(raw: Any) -> None:
     assert normalize_report(raw) == {}
 
 
@@ -60,7 +61,7 @@ def test_input_not_mutated() -> None:
         ({"type": "inbound-rtp", "isRemote": False}, "inbound-rtp"),
     ],
 )
-def test_legacy_type_names(legacy, expected) -> None:
+def test_legacy_type_names(legacy: dict[str, Any], expected: str) -> None:
     assert normalize_report({"x": legacy})["x"]["type"] == expected
 
 

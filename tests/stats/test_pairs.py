@@ -1,5 +1,7 @@
 """candidate_pairs: selection (transport, Firefox selected, nominated fallback), roles, shape."""
 
+from typing import Any
+
 import pytest
 
 from rtk_sessions.stats import candidate_pairs
@@ -78,7 +80,7 @@ def test_no_pairs() -> None:
         ("producing", ["out", "in"], ["producing_transport"]),
     ],
 )
-def test_roles(transport, rtp, roles) -> None:
+def test_roles(transport: str | None, rtp: list[Any], roles: list[Any]) -> None:
     objs = [*transport_with_pair(T0)]
     if "out" in rtp:
         objs.append(outbound(1, T0))

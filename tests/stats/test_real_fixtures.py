@@ -126,7 +126,7 @@ def test_firefox_118_rows_and_selected_pair() -> None:
 
 
 @pytest.mark.parametrize("path", [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU])
-def test_compact_cursor_gives_same_rows_as_full_previous(path) -> None:
+def test_compact_cursor_gives_same_rows_as_full_previous(path: Any) -> None:
     reports = next(iter(getstats_reports(path).values()))
     for prev, cur in itertools.pairwise(reports):
         full = [r.values for r in sample_rows(prev, cur, namespace="n")]

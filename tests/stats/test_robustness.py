@@ -80,7 +80,7 @@ def _random_labels(rng: random.Random):
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_random_garbage_never_raises(seed) -> None:
+def test_random_garbage_never_raises(seed: Any) -> None:
     rng = random.Random(seed)
     prev, cur = _random_report(rng), _random_report(rng)
     normalize_report(cur)
@@ -121,7 +121,7 @@ def _valid_pair():
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_mutated_valid_reports_never_raise(seed) -> None:
+def test_mutated_valid_reports_never_raise(seed: Any) -> None:
     """Start from a valid pair of reports and corrupt single members (deeper code paths)."""
     rng = random.Random(seed)
     prev, cur = _valid_pair()

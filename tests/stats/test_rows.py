@@ -3,6 +3,7 @@
 import math
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -157,7 +158,7 @@ def test_negative_packets_lost_delta_is_clamped_to_zero() -> None:
 
 
 @pytest.mark.parametrize("counter", ["packetsReceived", "bytesReceived", "concealmentEvents"])
-def test_counter_reset_gives_no_row(counter) -> None:
+def test_counter_reset_gives_no_row(counter: str) -> None:
     base = {"packetsReceived": 100, "bytesReceived": 1000, "concealmentEvents": 4}
     prev = report(inbound(7, T0, **base))
     cur = report(inbound(7, T0 + 1000, **{**base, counter: base[counter] - 1}))
@@ -173,7 +174,7 @@ def test_quality_limitation_duration_reset_gives_no_row() -> None:
 
 
 @pytest.mark.parametrize("dt", [0, -1000])
-def test_elapsed_not_positive_gives_no_row(dt) -> None:
+def test_elapsed_not_positive_gives_no_row(dt: int) -> None:
     prev = report(inbound(7, T0, packetsReceived=100, bytesReceived=1000))
     cur = report(inbound(7, T0 + dt, packetsReceived=200, bytesReceived=2000))
     assert sample_rows(prev, cur, namespace="n") == []
@@ -220,7 +221,7 @@ def _video_out(ts, n, **extra):
         (StreamLabel(ssrc=5, kind="audio", source="screenshare"), "video_producer"),
     ],
 )
-def test_screenshare_label_matching(label, expected_kind) -> None:
+def test_screenshare_label_matching(label: Any, expected_kind: str) -> None:
     rows = sample_rows(report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2)),
                        namespace="n", labels=[label])
     assert _one(rows).kind == expected_kind
@@ -334,7 +335,7 @@ def test_screenshare_video_consumer_is_loss_only() -> None:
         (None, 40, False),
     ],
 )
-def test_audio_mute_rule(fmtp, kbps, expected_one) -> None:
+def test_audio_mute_rule(fmtp: str | None, kbps: int, expected_one: bool) -> None:
     codec = {"id": "C", "type": "codec", "mimeType": "audio/opus"}
     if fmtp:
         codec["sdpFmtpLine"] = fmtp
@@ -415,7 +416,7 @@ def test_custom_threshold_changes_mute_rule() -> None:
         (float("nan"), None),
     ],
 )
-def test_iso_timestamp(ms, expected) -> None:
+def test_iso_timestamp(ms: Any, expected: str | None) -> None:
     assert iso_timestamp(ms) == expected
     if expected is not None:
         parsed = datetime.strptime(expected, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
@@ -430,7 +431,7 @@ def test_overflowing_counter_delta_is_omitted_not_infinite() -> None:
 
 
 @pytest.mark.parametrize("labels", [None, "ssrc", b"x", 5])
-def test_labels_that_are_not_a_sequence_are_ignored(labels) -> None:
+def test_labels_that_are_not_a_sequence_are_ignored(labels: Any) -> None:
     prev = report(inbound(7, T0, packetsReceived=0, bytesReceived=0))
     cur = report(inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=5000))
     assert _one(sample_rows(prev, cur, namespace="n", labels=labels)).kind == "audio_consumer"

@@ -1,6 +1,7 @@
 """MOS formulas against hand-computed values (independent arithmetic in each case)."""
 
 import math
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from rtk_sessions.stats.scoring import (
         (80, 4.024),
     ],
 )
-def test_r_to_mos_g107(r, expected) -> None:
+def test_r_to_mos_g107(r: int, expected: float) -> None:
     assert r_to_mos(r) == pytest.approx(expected)
 
 
@@ -35,7 +36,7 @@ def test_r_to_mos_g107(r, expected) -> None:
     ("delay", "expected"),
     [(0, 0.0), (-10, 0.0), (100, 2.4), (177.3, 0.024 * 177.3), (300, 7.2 + 0.11 * 122.7)],
 )
-def test_delay_impairment_cole_rosenbluth(delay, expected) -> None:
+def test_delay_impairment_cole_rosenbluth(delay: float, expected: Any) -> None:
     assert audio_delay_impairment(delay) == pytest.approx(expected)
 
 
@@ -106,7 +107,7 @@ def test_video_mos_vp9_factor_and_no_bonus_above_expected_fps() -> None:
         ({"bitrate_bps": 1e9}, 5.0),
     ],
 )
-def test_video_mos_edges(kwargs, expected) -> None:
+def test_video_mos_edges(kwargs: dict[str, Any], expected: float) -> None:
     args = {
         "bitrate_bps": 300000, "width": 640, "height": 360, "frame_rate": 30,
         "expected_frame_rate": 30, "rtt_ms": 0, "buffer_delay_ms": 0,
@@ -128,7 +129,7 @@ def test_video_mos_edges(kwargs, expected) -> None:
         (1.0, True, 3.5),
     ],
 )
-def test_screenshare_loss_only(loss, limited, expected) -> None:
+def test_screenshare_loss_only(loss: float, limited: bool, expected: float) -> None:
     assert screenshare_video_mos(loss_pct=loss, limited=limited) == expected
 
 

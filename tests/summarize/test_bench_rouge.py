@@ -32,7 +32,7 @@ def test_rouge_values(bench) -> None:
     assert bench.rouge_n("The CAT!", "the cat", 1) == 1.0
 
 
-def test_bench_runs(bench, capsys) -> None:
+def test_bench_runs(bench, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--limits", "60"]) == 0
     out = capsys.readouterr().out
     assert "| ES2002a | qmsum_general | 60 |" in out and "lead" in out

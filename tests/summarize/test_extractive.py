@@ -1,6 +1,7 @@
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ MEETINGS = ["ES2002a", "IS1008a"]
 
 
 @pytest.fixture(scope="module", params=MEETINGS)
-def meeting(request):
+def meeting(request: pytest.FixtureRequest):
     return load_meeting(request.param)
 
 
@@ -78,7 +79,7 @@ def test_bad_arguments() -> None:
 
 
 @pytest.mark.parametrize("text_format", ["plain_text", "markdown"])
-def test_empty_transcript(text_format) -> None:
+def test_empty_transcript(text_format: str) -> None:
     s = ExtractiveSummarizer()
     for transcript in ([], [say(0, "alice", "   "), say(5, "bob", "{vocalsound}")]):
         out = s.summarize(
@@ -102,7 +103,7 @@ def test_deterministic_and_independent_of_input_order(meeting) -> None:
 
 @pytest.mark.parametrize("text_format", ["plain_text", "markdown"])
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 13, 25, 50, 100, 150, 300, 1000])
-def test_word_limit_is_strict(meeting, text_format, limit) -> None:
+def test_word_limit_is_strict(meeting, text_format: str, limit: int) -> None:
     for fn in (ExtractiveSummarizer().summarize, lead_baseline):
         out = fn(
             meeting.segments, word_limit=limit, text_format=text_format, summary_type="general"
@@ -145,7 +146,7 @@ def test_markdown_and_plain_text() -> None:
 
 
 @pytest.mark.parametrize("summary_type", [*SUMMARY_TYPE_HEADINGS, "something_new"])
-def test_heading_follows_summary_type(summary_type) -> None:
+def test_heading_follows_summary_type(summary_type: Any) -> None:
     out = ExtractiveSummarizer().summarize(
         small_meeting(), word_limit=80, text_format="plain_text", summary_type=summary_type
     )
