@@ -170,7 +170,7 @@ def test_exact_sums_do_not_depend_on_order() -> None:
         rng.shuffle(values)
         rows = [{"_loss_pct": 0.0, "rtt": v / 1000} for v in values]
         acc = fed("audio_producer", rows)
-        assert acc.latency == exact_units(sum(Fraction(r["rtt"] * 1000) for r in rows))
+        assert acc.latency == exact_units(sum((Fraction(r["rtt"] * 1000) for r in rows), Fraction(0)))
         blocks.add(json.dumps(acc.block(), sort_keys=True))
     assert len(blocks) == 1
     avg = json.loads(blocks.pop())["rtt"]["avg"]
@@ -216,7 +216,7 @@ def test_high_feedback_interval_from_timestamps_across_a_merge() -> None:
 def test_sample_rows_and_garbage_rows_are_accepted_like_cumulative() -> None:
     row = {"mos_quality": 3.5, "_loss_pct": 12.0, "rtt": 0.3}
     acc = KindAccumulator("audio_producer")
-    acc.add(SampleRow("audio_producer", "k", 0.0, row), T)
+    acc.add(SampleRow("audio_producer", "k", 0.0, row), T)  # type: ignore[arg-type]
     acc.add(SampleRow("audio_producer", "k", 0.0, None), T)  # type: ignore[arg-type]
     acc.add(None, T)  # type: ignore[arg-type]
     acc.add(row, "bad")  # type: ignore[arg-type]
@@ -234,7 +234,7 @@ def test_garbage_jitter_buffer_counters_are_uncomputable() -> None:
 
 
 def test_negative_requests_and_key_frames_above_frames() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"_interval_s": 1.0, "pli_count": -3, "fir_count": "x", "frames_encoded": 3,
          "key_frames_encoded": 5},
         {"_interval_s": 1.0, "pli_count": 0.5, "fir_count": True, "frames_encoded": 5e-324,
@@ -487,7 +487,9 @@ def contiguous_tree(kind: str, rows: list[dict[str, Any]], data: st.DataObject) 
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(GARBAGE), data=st.data())
-def test_property_garbage_rows_split_in_order(kind, rows, data) -> None:
+def test_property_garbage_rows_split_in_order(
+    kind: str, rows: list[dict[str, Any]], data: st.DataObject
+) -> None:
     want = cumulative(kind, rows)
     acc = contiguous_tree(kind, rows, data)
     assert acc.block() == want
@@ -500,7 +502,9 @@ def test_property_garbage_rows_split_in_order(kind, rows, data) -> None:
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(GARBAGE), seed=st.integers(0, 2**32))
-def test_property_any_order_and_split_when_intervals_are_known(kind, rows, seed) -> None:
+def test_property_any_order_and_split_when_intervals_are_known(
+    kind: str, rows: list[dict[str, Any]], seed: int
+) -> None:
     # With a valid _interval_s (as every row of this package has) nothing depends on the order.
     rows = [{**row, "_interval_s": 1.0 + i % 3} for i, row in enumerate(rows)]
     want = cumulative(kind, rows)
@@ -509,7 +513,7 @@ def test_property_any_order_and_split_when_intervals_are_known(kind, rows, seed)
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(SANE))
-def test_property_matches_the_legacy_implementation(kind, rows) -> None:
+def test_property_matches_the_legacy_implementation(kind: str, rows: list[dict[str, Any]]) -> None:
     close(cumulative(kind, rows), legacy_cumulative(kind, rows))
 
 
@@ -526,7 +530,9 @@ def test_property_matches_the_legacy_implementation(kind, rows) -> None:
     ),
     data=st.data(),
 )
-def test_property_from_state_never_raises(kind, rows, garbage, data) -> None:
+def test_property_from_state_never_raises(
+    kind: str, rows: list[dict[str, Any]], garbage: Any, data: st.DataObject
+) -> None:
     assert KindAccumulator.from_state(kind, garbage).block() == {}
     state = fed(kind, rows).to_state()
     key = data.draw(st.sampled_from(sorted(state)))

@@ -71,7 +71,7 @@ def test_producer_loss_from_public_fields_is_capped() -> None:
     assert "quality_mos" not in got  # no mos values: Dist omitted
 
 
-def _vp(**kw):
+def _vp(**kw: Any) -> dict[str, Any]:
     base = {"mos_quality": 4.0, "frames_encoded": 30, "key_frames_encoded": 0, "bytes_sent": 1000,
             "frame_width": 1280, "frame_height": 720, "frames_per_second": 30,
             "pli_count": 0, "fir_count": 0, "_interval_s": 10.0}
@@ -129,7 +129,7 @@ def test_naive_timestamp_is_not_an_interval() -> None:
 
 
 def test_video_consumer_issues() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"frames_decoded": 0, "frames_per_second": 0, "frame_height": 720, "frame_width": 1280},
         {"frames_decoded": 60, "frames_per_second": 25, "_freeze_count": 1, "frame_height": 360},
         {"frames_decoded": 60, "frames_per_second": 5, "frame_height": 240},  # lag by fps
@@ -182,4 +182,4 @@ def test_public_row_of_odd_inputs() -> None:
     from rtk_sessions.stats.report import public_row
 
     assert public_row(SampleRow("audio_consumer", "k", 0.0, None)) == {}  # type: ignore[arg-type]
-    assert public_row({"a": 1, "_b": 2, 3: 4}) == {"a": 1, 3: 4}
+    assert public_row({"a": 1, "_b": 2, 3: 4}) == {"a": 1, 3: 4}  # type: ignore[dict-item]

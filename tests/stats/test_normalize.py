@@ -109,7 +109,7 @@ def test_candidate_and_pair_legacy_fields() -> None:
     assert got["p"]["state"] == "in-progress"
 
 
-def _full_report():
+def _full_report() -> dict[str, Any]:
     return report(
         outbound(1, T0, packetsSent=10, bytesSent=100, codecId="C", mediaSourceId="M",
                  totalEncodeTime=1.2, qpSum=99),
@@ -148,7 +148,7 @@ def test_compact_preserves_candidate_pairs() -> None:
 
 def test_compact_of_garbage() -> None:
     assert compact_report(None) == {}  # type: ignore[arg-type]
-    weird = {"p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
+    weird: dict[str, Any] = {"p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
              "x": {"type": "codec"}}
     assert set(compact_report(weird)) == {"p", "x"}
 

@@ -10,7 +10,7 @@ from rtk_sessions.stats.pairs import selected_pair_ids, selected_pair_rtt
 from .helpers import T0, inbound, outbound, report, transport_with_pair
 
 
-def _pair(pid, **fields):
+def _pair(pid: str, **fields: Any) -> dict[str, Any]:
     return {"id": pid, "type": "candidate-pair", "transportId": "T", **fields}
 
 

@@ -1,6 +1,7 @@
 """Consecutive getstats reports of one peer connection from real rtcstats recordings."""
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +17,17 @@ from rtk_sessions.stats import (
 
 from .rtcstats_dump import CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU, getstats_reports
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[Path, Any] = {}
 
 
-def _reports(path, pc):
+def _reports(path: Path, pc: str) -> list[Any]:
     if path not in _CACHE:
         _CACHE[path] = getstats_reports(path)
-    return _CACHE[path][pc]
+    reports: list[Any] = _CACHE[path][pc]
+    return reports
 
 
-def _run(path, pc):
+def _run(path: Path, pc: str) -> dict[str, list[Any]]:
     """Feed the reports like the service: normalize, rows against the compacted cursor."""
     rows_by_kind: dict[str, list[Any]] = {}
     cursor = None

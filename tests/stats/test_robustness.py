@@ -39,8 +39,8 @@ _TYPES = ["inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-
           "media-source", "inboundrtp", "bogus"]
 
 
-def _junk(rng: random.Random, depth: int = 0):
-    choices = [
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    choices: list[Any] = [
         None, True, False, 0, -1, 1, 2**40, -(2**63), 1e308, -1e308, math.nan, math.inf, -math.inf,
         0.5, -0.0, "", "x", "12", "audio", "video", "screenshare", "OT1", "IT7", "T1", "CP1",
         "useinbandfec=1;usedtx=1", "video/VP9", "none", "bandwidth", "2023-12-14T13:35:36.000Z",
@@ -62,7 +62,7 @@ def _random_stats(rng: random.Random) -> dict[str, Any]:
     return stats
 
 
-def _random_report(rng: random.Random):
+def _random_report(rng: random.Random) -> Any:
     shape = rng.random()
     objects = [_random_stats(rng) for _ in range(rng.randint(0, 8))]
     if shape < 0.4:
@@ -73,7 +73,7 @@ def _random_report(rng: random.Random):
     return _junk(rng)
 
 
-def _random_labels(rng: random.Random):
+def _random_labels(rng: random.Random) -> list[Any]:
     return [rng.choice([StreamLabel.from_mapping({k: _junk(rng) for k in (
         "ssrc", "mid", "track_id", "kind", "source", "producer_id")}), {"ssrc": _junk(rng)},
         _junk(rng), StreamLabel(ssrc=7, source="screenshare")]) for _ in range(rng.randint(0, 3))]
@@ -85,11 +85,11 @@ def test_random_garbage_never_raises(seed: Any) -> None:
     prev, cur = _random_report(rng), _random_report(rng)
     normalize_report(cur)
     compact_report(cur)
-    candidate_pairs(cur, transport=rng.choice([None, "producing", "consuming", 5]))
+    candidate_pairs(cur, transport=rng.choice([None, "producing", "consuming", 5]))  # type: ignore[arg-type]
     rows = sample_rows(prev, cur, namespace="n", labels=_random_labels(rng),
                        transport=rng.choice([None, "producing"]))
     sample_rows(compact_report(prev), cur, namespace="n")
-    by_kind = {}
+    by_kind: dict[str, list[Any]] = {}
     for row in rows:
         assert row.kind in KINDS
         assert 1 <= row.values["mos_quality"] <= 5
@@ -109,7 +109,7 @@ def test_random_garbage_never_raises(seed: Any) -> None:
     json.dumps(candidate_pairs(cur), allow_nan=False)
 
 
-def _valid_pair():
+def _valid_pair() -> tuple[dict[str, Any], dict[str, Any]]:
     prev = report(outbound(1, T0, packetsSent=10, bytesSent=100, kind="video"),
                   remote_inbound(1, T0, packetsLost=0), inbound(7, T0, packetsReceived=1),
                   *transport_with_pair(T0))
@@ -131,7 +131,7 @@ def test_mutated_valid_reports_never_raise(seed: Any) -> None:
             stats[rng.choice(_FIELDS)] = _junk(rng)
     rows = sample_rows(prev, cur, namespace="n", labels=_random_labels(rng))
     json.dumps([row.values for row in rows], allow_nan=False)
-    json.dumps(build_quality({row.kind: [row] for row in rows}), allow_nan=False)
+    json.dumps(build_quality({row.kind: [row.values] for row in rows}), allow_nan=False)
     json.dumps(candidate_pairs(cur), allow_nan=False)
     compact_report(cur)
 

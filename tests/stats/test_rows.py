@@ -7,14 +7,20 @@ from typing import Any
 
 import pytest
 
-from rtk_sessions.stats import QualityThresholds, StreamLabel, compact_report, sample_rows
+from rtk_sessions.stats import (
+    QualityThresholds,
+    SampleRow,
+    StreamLabel,
+    compact_report,
+    sample_rows,
+)
 from rtk_sessions.stats.rows import iso_timestamp
 from rtk_sessions.stats.scoring import audio_mos
 
 from .helpers import T0, inbound, outbound, remote_inbound, report, transport_with_pair
 
 
-def _one(rows):
+def _one(rows: list[SampleRow]) -> SampleRow:
     assert len(rows) == 1
     return rows[0]
 
@@ -187,7 +193,7 @@ def test_stream_only_in_one_report_gives_no_row() -> None:
 
 
 def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid() -> None:
-    def layers(ts, scale):
+    def layers(ts: float, scale: int) -> list[dict[str, Any]]:
         return [
             outbound(s, ts, kind="video", mid="1", packetsSent=100 * scale,
                      bytesSent=90_000 * scale, framesEncoded=30 * scale, frameWidth=w,
@@ -204,7 +210,7 @@ def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid() -> Non
     assert rows[0].stream_key != rows[1].stream_key
 
 
-def _video_out(ts, n, **extra):
+def _video_out(ts: float, n: int, **extra: Any) -> dict[str, Any]:
     return outbound(5, ts, kind="video", packetsSent=100 * n, bytesSent=50_000 * n,
                     framesEncoded=15 * n, frameWidth=1920, frameHeight=1080,
                     trackIdentifier="track-a", mid="2", **extra)
@@ -234,7 +240,7 @@ def test_label_priority_ssrc_before_mid_before_track() -> None:
         StreamLabel(ssrc=5, producer_id="by-ssrc"),
     ]
     prev, cur = report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2))
-    def producer_id(given):
+    def producer_id(given: list[StreamLabel]) -> Any:
         return _one(sample_rows(prev, cur, namespace="n", labels=given)).values["producer_id"]
 
     assert producer_id(labels) == "by-ssrc"
@@ -250,7 +256,7 @@ def test_labels_as_json_mappings_and_track_from_media_source() -> None:
     )
     cur = report(outbound(5, T0 + 1000, kind="video", mediaSourceId="MS", packetsSent=10,
                           bytesSent=1000), src)
-    labels = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
+    labels: list[Any] = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
     row = _one(sample_rows(prev, cur, namespace="n", labels=labels))
     assert row.kind == "screenshare_video_producer"
     assert row.values["producer_id"] == "ss"
