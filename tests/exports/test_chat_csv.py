@@ -1,6 +1,7 @@
 import csv
 import io
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -9,8 +10,8 @@ from rtk_sessions.exports import CHAT_CSV_COLUMNS, ChatRow, chat_csv, iso_ms
 T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def row(i: int, payload: str, **kw) -> ChatRow:
-    base = {
+def row(i: int, payload: str, **kw: Any) -> ChatRow:
+    base: dict[str, Any] = {
         "id": f"msg-{i}",
         "participant_id": f"peer-{i}",
         "session_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",

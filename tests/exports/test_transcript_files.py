@@ -2,6 +2,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import srt
@@ -14,13 +15,14 @@ from rtk_sessions.exports import (
 )
 
 
-def _load_ami():
+def _load_ami() -> Any:
     import importlib.util
     import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "summarize" / "ami.py"
     spec = importlib.util.spec_from_file_location("rtk_test_ami_fixtures", path)
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -36,8 +38,8 @@ def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
 
 
-def seg(a: float, b: float, text: str, name: str | None = "Alice", **kw) -> Segment:
-    base = {
+def seg(a: float, b: float, text: str, name: str | None = "Alice", **kw: Any) -> Segment:
+    base: dict[str, Any] = {
         "start": at(a),
         "end": at(b),
         "text": text,
@@ -69,7 +71,7 @@ SEGS = [
 ]
 
 
-def render(fmt, segs=SEGS, **kw):
+def render(fmt: str, segs: list[Segment] = SEGS, **kw: Any) -> Any:
     return transcript_file(segs, fmt, session_start=T0, **kw)
 
 
@@ -153,7 +155,7 @@ def test_vtt_parses_with_webvtt_and_carries_voice() -> None:
     assert text.startswith("WEBVTT\n")
     assert "<v Alice>" in text and "<v Bob>" in text and "<v Zoë>" in text
     vtt = webvtt.from_string(text)
-    caps = list(vtt)
+    caps = list(vtt.captions)
     assert [c.voice for c in caps] == ["Alice", "Bob", "user-a", "Zoë"]
     assert caps[0].start == "00:00:01.250" and caps[0].end == "00:00:06.000"
     assert caps[3].start == "01:00:02.500"
@@ -179,7 +181,7 @@ def test_real_meeting_exports_parse(meeting_id: str) -> None:
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))
     caps = list(
-        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode())
+        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode()).captions
     )
     assert len(subs) == len(caps) == len(m.segments)
     assert caps[0].voice == "Laura (Project Manager)" if meeting_id == "ES2002a" else caps[0].voice
