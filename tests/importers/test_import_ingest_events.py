@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,11 @@ from rtk_sessions.importers import (
 from .conftest import LEGACY
 from .ingest_schema import Invalid, validate_batch, validate_event
 
-KW = {"peer_id": "peer-1", "meeting_id": "m-1", "session_id": "s-1", "meeting_title": "Imported",
+KW: dict[str, Any] = {"peer_id": "peer-1", "meeting_id": "m-1", "session_id": "s-1", "meeting_title": "Imported",
       "id_prefix": "imp:abc"}
 
 
-def test_every_fixture_emits_valid_events(legacy_path) -> None:
+def test_every_fixture_emits_valid_events(legacy_path: Path) -> None:
     c = load_recording(legacy_path).clients[0]
     events = to_ingest_events(c, **KW)
     validate_batch(events)
@@ -78,8 +79,8 @@ def test_label_in_force_at_snapshot_time() -> None:
         name="x", user_agent=None, join_ms=1000, leave_ms=5000,
         stats=[StatsSnapshot("PC_0", t, {k: {**v, "timestamp": t} for k, v in rep.items()})
                for t in (1000, 2000, 3000)],
-        label_history=[(2500, {"ssrc": 7, "kind": "video", "source": "screenshare"}),
-                       (1500, {"ssrc": 7, "kind": "video", "source": "camera"})][::-1],
+        label_history=[(2500.0, {"ssrc": 7, "kind": "video", "source": "screenshare"}),
+                       (1500.0, {"ssrc": 7, "kind": "video", "source": "camera"})][::-1],
     )
     ev = [e for e in to_ingest_events(c, **KW) if e["type"] == "peer.stats"]
     assert [e["labels"][0]["source"] for e in ev] == ["camera", "camera", "screenshare"]

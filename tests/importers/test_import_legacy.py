@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import oracle
 import pytest
 
 from rtk_sessions.importers import RecordingFormatError, load_recording
 from rtk_sessions.importers.jitsi_legacy import decompress
+from tests import oracle
 
 from .conftest import FIXTURES, LEGACY
 
@@ -22,12 +22,12 @@ EXPECTED = {  # getstats per PC, from counting the raw lines
 }
 
 
-def _raw(path):
+def _raw(path: Path) -> list[Any]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_every_fixture_loads_as_one_client(legacy_path) -> None:
+def test_every_fixture_loads_as_one_client(legacy_path: Path) -> None:
     rec = load_recording(legacy_path)
     assert rec.format == "jitsi-rtcstats"
     assert rec.source == legacy_path.name
@@ -53,7 +53,7 @@ def test_every_fixture_loads_as_one_client(legacy_path) -> None:
     assert all(c.join_ms <= ts <= c.leave_ms for _, ts, _ in c.events)
 
 
-def test_sha256_matches_sources_md(legacy_path) -> None:
+def test_sha256_matches_sources_md(legacy_path: Path) -> None:
     sums = {}
     text = (FIXTURES / "SOURCES.md").read_text()
     for line in text.split("```")[-2].splitlines():
@@ -77,7 +77,7 @@ def test_p2p_span_snapshots_and_stitched_timestamps() -> None:
     assert not any(name.startswith("get_user_media") for name, _, _ in c.events)
 
 
-def test_span_rule_matches_oracle(legacy_path) -> None:
+def test_span_rule_matches_oracle(legacy_path: Path) -> None:
     c = load_recording(legacy_path).clients[0]
     exp = oracle.expected_peer(legacy_path)
     assert (c.join_ms, c.leave_ms) == (exp["join_ms"], exp["leave_ms"])
@@ -131,7 +131,7 @@ def test_decompress_semantics_unit() -> None:
     assert base == {"a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}}}
 
 
-def test_importer_reports_equal_oracle_decompression(legacy_path) -> None:
+def test_importer_reports_equal_oracle_decompression(legacy_path: Path) -> None:
     """The importer's full reports equal the oracle's own tiny decompressor, line by line."""
     states: dict[str, dict[str, Any]] = {}
     expected: dict[str, list[Any]] = {}

@@ -18,7 +18,9 @@ from .conftest import LEGACY
 METHOD_V3 = {"getstats": "getStats"}
 
 
-def _convert(legacy_path, out_path, *, compressed: bool, compress_methods: bool = False):
+def _convert(
+    legacy_path: Path, out_path: Path, *, compressed: bool, compress_methods: bool = False
+) -> dict[str, Any]:
     """Legacy Jitsi dump -> RTCStatsDump fileFormat 3 (relative times, optional compression)."""
     lines = ["RTCStatsDump", json.dumps({"fileFormat": 3})]
     last = 0.0
@@ -51,7 +53,7 @@ def _convert(legacy_path, out_path, *, compressed: bool, compress_methods: bool 
     return id_maps
 
 
-def _strip(report):
+def _strip(report: dict[str, Any]) -> dict[str, Any]:
     return {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in report.items()}
 
 

@@ -23,8 +23,10 @@ def iso(ms: float) -> str:
         "+00:00", "Z")
 
 
-def series(values, end_ms, stats_type=None, start_ms=None):
-    s = {"startTime": iso(start_ms if start_ms is not None else end_ms - 1000 * (len(values) - 1)),
+def series(
+    values: Any, end_ms: float, stats_type: str | None = None, start_ms: float | None = None
+) -> dict[str, Any]:
+    s: dict[str, Any] = {"startTime": iso(start_ms if start_ms is not None else end_ms - 1000 * (len(values) - 1)),
          "endTime": iso(end_ms), "values": json.dumps(values)}
     if stats_type:
         s["statsType"] = stats_type
@@ -98,7 +100,7 @@ def test_internals_dump_rebuilds_reports(tmp_path: Path) -> None:
     rec = load_recording(p)
     assert rec.format == "webrtc-internals"
     c = rec.clients[0]
-    assert c.user_agent.startswith("Mozilla/5.0 (X11")
+    assert c.user_agent is not None and c.user_agent.startswith("Mozilla/5.0 (X11")
     assert c.metadata == {"sdk_name": "webrtc-internals", "user_agent": c.user_agent,
                           "device_info": {"cpus": 8}}
     assert [s.timestamp_ms for s in c.stats] == [T0 + d for d in STEPS]
