@@ -185,7 +185,7 @@ def jobs_of(url: str, session_id: str) -> list[JobRow]:
 
 
 def stop(server: object, thread: threading.Thread) -> None:
-    server.should_exit = True  # type: ignore[attr-defined]
+    server.should_exit = True
     thread.join(timeout=15)
 
 
