@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -332,7 +333,7 @@ def test_peer_report_filters(imported: Imported) -> None:
     ]
 
 
-def _clock():
+def _clock() -> Callable[[float], float]:
     """``ago(s)``: epoch ms ``s`` seconds before one fixed instant, so durations come out exact."""
     t0 = datetime.now(UTC)
     return lambda seconds: (t0 - timedelta(seconds=seconds)).timestamp() * 1000
