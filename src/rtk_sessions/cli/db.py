@@ -25,7 +25,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     click.echo(f"Database at {migrations.current(settings.resolved_database_url())}")
 
 
-@db.command("downgrade")
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 @database_url_option
 def db_downgrade(revision: str, database_url: str | None) -> None:
