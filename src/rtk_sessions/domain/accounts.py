@@ -23,7 +23,7 @@ V = TypeVar("V")
 
 
 def check_account_id(account_id: str) -> None:
-    """raises BadRequest for an account id longer than 32 characters (spec D24)."""
+    """raises BadRequest for an account id longer than 32 characters (D24 in docs/decisions.md)."""
     if not account_id or len(account_id) > MAX_ACCOUNT_ID:
         raise BadRequest(f"account_id must be 1 to {MAX_ACCOUNT_ID} characters")
 
