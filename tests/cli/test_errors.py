@@ -137,6 +137,25 @@ def test_mistake_is_one_line(mistake: str, tmp_path: Path) -> None:
     assert "hunter2" not in result.stderr
 
 
+def test_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["serve", "--port", str(port)], env={"RTK_DATA_DIR": str(tmp_path)}
+        )
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert (
+        line == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (--host, --port)"
+    )
+    db = tmp_path / "rtk.db"
+    assert not db.exists() or db.stat().st_size == 0  # stopped before migrating the database
+
+
 def test_help_and_version_still_exit_zero() -> None:
     for args in (["--help"], ["--version"], ["tokens", "revoke", "--help"], []):
         result = CliRunner().invoke(main, args)

@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from rtk_sessions import __version__
-from rtk_sessions.cli.common import database_url_option, load_settings, main, open_database
+from rtk_sessions.cli.common import (
+    database_url_option,
+    fail,
+    load_settings,
+    main,
+    open_database,
+)
 
 #: uvicorn's log levels (``trace`` is below ``debug``).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -70,6 +76,7 @@ def serve(
 
     log_level = log_level.lower()
     settings = load_settings(database_url)
+    check_listen(host, port)
     open_database(settings, migrate=migrate).dispose()
     # The workers build the app from the environment (rtk_sessions.app:app_from_env): pass the
     # options on, and create the server secret here so that they cannot race to generate it.
@@ -101,6 +108,23 @@ def serve(
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Stop with one line when ``host:port`` cannot be listened on (in use, not an address of
+    this machine, a privileged port), before migrations run; bound the way uvicorn binds
+    (``SO_REUSEADDR``), then released for uvicorn."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host, --port)")
+        except (OverflowError, ValueError) as exc:  # a port above 65535
+            fail(f"cannot listen on {host}:{port}: {exc} (--host, --port)")
 
 
 _CREDENTIAL_PARAM = re.compile(r"([?&](?:token|sig)=)[^&\s\"#]*", re.IGNORECASE)
