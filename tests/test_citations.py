@@ -38,6 +38,7 @@ def rel(path: Path) -> str:
 
 OUTSIDE = re.compile(
     r"/work/|\.\./shared|\bshared/(?:spec|guides|seeds|real-stats)\b|\bspec [DQ§]?\d"
+    r"|§\s?[\d.]+ of the spec"
 )
 DOC_REF = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.md)(#[\w-]+)?(?:\s+§\s?(\d+(?:\.\d+)*))?")
 DECISION = re.compile(r"(?<![\w#-])([DQ])(\d{1,2})(?![\w-])")
@@ -124,6 +125,7 @@ def test_the_check_catches_what_it_should(tmp_path: Path) -> None:
     """The patterns find the citations this test exists for."""
     assert OUTSIDE.search("see ../shared/spec/sessions-api.md") is not None
     assert OUTSIDE.search("(spec D17)") is not None
+    assert OUTSIDE.search("beyond §5.1 of the spec") is not None
     assert [m.group(1) for m in DOC_REF.finditer("docs/x.md §2.3, and quality-metrics.md")] == [
         "docs/x.md",
         "quality-metrics.md",
