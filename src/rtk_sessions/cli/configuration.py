@@ -12,7 +12,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import annotated_types
 import click
 from pydantic.fields import FieldInfo
 
@@ -49,16 +48,13 @@ def _type_name(annotation: Any) -> str:
 
 
 def _constraints(field: FieldInfo) -> str:
+    """``≥ 0``, ``> 0``, … from the field's bounds (pydantic's ``annotated_types`` markers)."""
     marks = []
     for meta in field.metadata:
-        if isinstance(meta, annotated_types.Ge):
-            marks.append(f"≥ {meta.ge}")
-        elif isinstance(meta, annotated_types.Gt):
-            marks.append(f"> {meta.gt}")
-        elif isinstance(meta, annotated_types.Le):
-            marks.append(f"≤ {meta.le}")
-        elif isinstance(meta, annotated_types.Lt):
-            marks.append(f"< {meta.lt}")
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                marks.append(f"{sign} {bound}")
     return ", ".join(marks)
 
 
