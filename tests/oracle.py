@@ -1,8 +1,8 @@
 """Independent oracle for end-to-end tests: expected peer-report numbers for a legacy rtcstats dump.
 
 Deliberately self-contained (it must not import rtk_sessions) and written plainly, so that it is a
-real cross-check of the importer + stats pipeline. Definitions (shared/spec/quality-metrics.md
-§2.1, §2.4, §2.6, §4, Q1, Q5, Q7):
+real cross-check of the importer + stats pipeline. Definitions (docs/quality-metrics.md §2
+and §4; decisions Q1, Q5, Q7 in docs/decisions.md):
 
 * Span: join = earliest, leave = latest timestamp of any record bound to a peer connection
   (pcId not null; for getstats both the record time and the report's top-level timestamp).

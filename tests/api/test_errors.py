@@ -1,4 +1,4 @@
-"""Bad input gets its documented 4xx and the contract's error envelope (spec 1.5, D22, D23); the
+"""Bad input gets its documented 4xx and the contract's error envelope (D22, D23 in docs/decisions.md); the
 official SDK raises the matching exception; nothing yields a 5xx."""
 
 from __future__ import annotations

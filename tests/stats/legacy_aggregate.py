@@ -45,7 +45,7 @@ def _r4(value: float) -> float:
 
 
 def _dist(values: Sequence[float]) -> dict[str, float] | None:
-    """``Dist = {avg, p50, p75, p90}`` (Appendix A); ``None`` without values."""
+    """``Dist = {avg, p50, p75, p90}`` (docs/decisions.md#peer-report); ``None`` without values."""
     if not values:
         return None
     return {
@@ -251,10 +251,10 @@ def cumulative(
     rows: Sequence[Mapping[str, Any]],
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
 ) -> dict[str, Any]:
-    """The ``{kind}_cumulative`` block (sessions-api.md Appendix A) of a kind's sample rows.
+    """The ``{kind}_cumulative`` block (docs/decisions.md#peer-report) of a kind's sample rows.
 
     kind: one of ``KINDS`` (anything else gives ``{}``). rows: the kind's rows (mappings with the
-    Appendix A keys, optionally ``_`` internals; ``SampleRow`` objects are accepted too; anything
+    peer-report row keys, optionally ``_`` internals; ``SampleRow`` objects are accepted too; anything
     else is ignored). No rows gives ``{}`` (Q9).
 
     - ``quality_mos``: Dist of ``mos_quality`` (linear-interpolation percentiles, Q6);

@@ -1,4 +1,5 @@
-"""Chat, transcript and summary routes (spec 2.5-2.8), and the signed download route.
+"""Chat, transcript and summary routes (docs/chat-transcripts-summaries.md; D19–D21 in
+docs/decisions.md), and the signed download route.
 
 The four Sessions routes live under ``/client/v4/accounts/{account_id}/realtime/kit/{app_id}/
 sessions/{session_id}/``; downloads are served at ``/downloads/{kind}/{name}?expires=&sig=``

@@ -47,7 +47,8 @@ def no_nul_in_url(request: Request) -> None:
 
 
 def bearer_token(request: Request) -> str:
-    """The token of ``Authorization: Bearer <token>`` (D30). raises Unauthorized."""
+    """The token of ``Authorization: Bearer <token>`` (D30 in docs/decisions.md).
+    raises Unauthorized."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <API token>')")

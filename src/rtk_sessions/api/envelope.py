@@ -1,5 +1,5 @@
 """Success and error envelopes, and the one table from errors to HTTP status codes
-(spec 1.4, 1.5)."""
+(docs/decisions.md#conventions, D22, D23)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSON:
-    # Deterministic failures must not be retried by the SDKs (spec 1.5).
+    # Deterministic failures must not be retried by the SDKs (D23).
     return JSON(
         error_body(status, message),
         status_code=status,

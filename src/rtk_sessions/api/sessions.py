@@ -92,7 +92,8 @@ def get_participant_data_from_peer_id(
 def get_session_details(
     session_id: str, scope: ApiScopeDep, db: DatabaseDep, include_breakout_rooms: Q = None
 ) -> Response:
-    """One session; ``breakout_rooms`` only with include_breakout_rooms=true (D13)."""
+    """One session; ``breakout_rooms`` only with include_breakout_rooms=true (D13 in
+    docs/decisions.md)."""
     rooms = parse_bool("include_breakout_rooms", include_breakout_rooms)
     with db.unit_of_work(write=False) as s:
         body = sessions.get_session(s, scope.app_id, session_id, include_breakout_rooms=rooms)

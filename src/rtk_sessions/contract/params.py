@@ -1,4 +1,5 @@
-"""Query-parameter parsing with the contract's rules (spec D7–D18). Every failure is BadRequest."""
+"""Query-parameter parsing with the contract's rules (D6–D18 in docs/decisions.md). Every
+failure is BadRequest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Rows to response bodies, with the contract's key names, formats and omissions (D25–D27)."""
+"""Rows to response bodies, with the contract's key names, formats and omissions (D25–D27 in
+docs/decisions.md)."""
 
 from __future__ import annotations
 

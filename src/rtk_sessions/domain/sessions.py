@@ -457,7 +457,8 @@ def peer_report(
     filters: frozenset[str] | None,
     include_peer_events: bool,
 ) -> dict[str, Any]:
-    """The participant and its ``peer_report`` (spec 2.9, appendix A). raises PeerNotFound.
+    """The participant and its ``peer_report`` (shape: docs/decisions.md#peer-report).
+    raises PeerNotFound.
 
     filters (D11) restrict the report to the mapped sections; None means all.
     """

@@ -112,7 +112,8 @@ def _r4(value: float) -> float:
 
 
 def _hist_dist(hist: Mapping[float, int]) -> dict[str, float] | None:
-    """``Dist = {avg, p50, p75, p90}`` (Appendix A) of a histogram; ``None`` when empty."""
+    """``Dist = {avg, p50, p75, p90}`` (docs/decisions.md#peer-report) of a histogram; ``None``
+    when empty."""
     if not hist:
         return None
     values = sorted(hist)
@@ -300,9 +301,10 @@ def _track_from(value: Any) -> dict[Any, list[Any]] | None:
 class KindAccumulator:
     """Running state of one kind's ``{kind}_cumulative`` block.
 
-    ``add`` one sample row at a time (mappings with the Appendix A keys and optionally the ``_``
-    internals of ``rtk_sessions.stats.rows``), ``merge`` the accumulator of a disjoint set of rows
-    of the same kind, and read ``block()``: exactly ``cumulative(kind, rows)`` of all rows added.
+    ``add`` one sample row at a time (mappings with the row keys of docs/decisions.md#peer-report
+    and optionally the ``_`` internals of ``rtk_sessions.stats.rows``), ``merge`` the accumulator
+    of a disjoint set of rows of the same kind, and read ``block()``: exactly
+    ``cumulative(kind, rows)`` of all rows added.
     ``to_state``/``from_state`` persist it as a compact JSON object (quality-metrics.md §4).
 
     Thresholds (``QualityThresholds``) are applied when a row is added: the state keeps counts of
@@ -567,7 +569,7 @@ class KindAccumulator:
     # -- output ---------------------------------------------------------------------------------
 
     def block(self) -> dict[str, Any]:
-        """The ``{kind}_cumulative`` block (sessions-api.md Appendix A) of the rows added.
+        """The ``{kind}_cumulative`` block (docs/decisions.md#peer-report) of the rows added.
 
         Identical to ``cumulative(kind, rows)`` of those rows; ``{}`` without rows (Q9). Every
         number is rounded to 4 dp; a Dist without values is omitted; fractions are of all rows.

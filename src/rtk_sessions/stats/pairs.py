@@ -1,4 +1,5 @@
-"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (spec §2.3)."""
+"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (docs/quality-metrics.md
+§5)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ _ROLE_ALIASES = {
     CONSUMING: CONSUMING,
 }
 
-# CandidatePair key (sessions-api.md Appendix A) -> W3C RTCIceCandidatePairStats member.
+# CandidatePair key (docs/decisions.md#peer-report) -> W3C RTCIceCandidatePairStats member.
 _PAIR_NUMBERS = (
     ("available_incoming_bitrate", "availableIncomingBitrate"),  # bits/s, gauge
     ("available_outgoing_bitrate", "availableOutgoingBitrate"),  # bits/s, gauge
@@ -60,7 +61,7 @@ def _pairs(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, An
 def selected_pair_ids(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Ids of the selected candidate pairs of a normalized report, in report order.
 
-    Selection (quality-metrics.md §2.3): the pairs named by ``transport.selectedCandidatePairId``
+    Selection (quality-metrics.md §5): the pairs named by ``transport.selectedCandidatePairId``
     (W3C RTCTransportStats); else the pairs with ``selected: true`` (Firefox); else, per
     ``transportId``, the ``nominated`` pair in state ``succeeded`` with the most bytes sent+received
     (this project's fallback).
@@ -146,7 +147,7 @@ def candidate_pairs(
     when it has both, e.g. P2P), producing when it has neither.
 
     Returns ``[(role, pair_id, entry)]``, role ``"producing_transport"``|``"consuming_transport"``,
-    entry in sessions-api.md Appendix A ``CandidatePair`` shape with ``None`` values omitted:
+    entry in the ``CandidatePair`` shape of docs/decisions.md#peer-report, ``None`` values omitted:
     counters are the pair's lifetime totals (cumulative, as in the reference report), RTTs in
     seconds, bitrates in bits/s, ``last_packet_*_timestamp`` epoch ms, candidate fields from the
     linked local/remote candidate.

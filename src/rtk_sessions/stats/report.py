@@ -1,4 +1,4 @@
-"""The peer report's ``quality`` object (sessions-api.md Appendix A)."""
+"""The peer report's ``quality`` object (its shape: docs/decisions.md#peer-report)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Per-interval sample rows from two consecutive getStats() reports of one connection (Q1).
 
-Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md §2):
+Row fields (the names of docs/decisions.md#peer-report; sources in docs/quality-metrics.md §2):
 
 - producers (W3C ``outbound-rtp`` + its ``remote-inbound-rtp``, the receiver's RTCP RR):
   ``timestamp``, ``producer_id``, ``ssrc``, ``mid``, ``bytes_sent`` Δ, ``packets_sent`` Δ,

@@ -122,7 +122,8 @@ class Session(Base):
     status: Mapped[str] = mapped_column(String(8))
     live_participants: Mapped[int] = mapped_column(Integer, default=0)
     max_concurrent_participants: Mapped[int] = mapped_column(Integer, default=0)
-    # Participant-seconds of peers that have left (spec D28; minutes_consumed = this / 60).
+    # Participant-seconds of peers that have left (D28 in docs/decisions.md; minutes_consumed =
+    # this / 60).
     consumed_secs: Mapped[float] = mapped_column(Float, default=0.0)
     last_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     keep_alive_secs: Mapped[int] = mapped_column(Integer, default=60)
@@ -140,7 +141,7 @@ class Session(Base):
 
 
 def _list_index(name: str, *columns: Any) -> Index:
-    """A partial index over top-level sessions (the only ones lists show, spec D13), ending with
+    """A partial index over top-level sessions (the only ones lists show, D13), ending with
     ``parent_session_id`` so SQLite can check the partial condition from the index alone."""
     top = Session.parent_session_id.is_(None)
     return Index(name, *columns, Session.parent_session_id, sqlite_where=top, postgresql_where=top)
