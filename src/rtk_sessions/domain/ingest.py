@@ -41,6 +41,7 @@ from rtk_sessions.domain.lifecycle import (
     record_join,
     sessions_for_update,
 )
+from rtk_sessions.domain.presets import view_type_of
 from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
@@ -289,6 +290,8 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
         raise BadRequest(f"unknown peer_id {peer_id}: send its peer.joined first")
     if ctx.claims is not None and peer.user_id != ctx.claims.participant_id:
         raise Forbidden(f"peer {peer_id} is not this participant's")
+    if (peer.meta or {}).get("kicked_at"):  # domain.active_session.KICKED
+        raise Forbidden(f"peer {peer_id} was kicked from its session")
     if at > peer.last_seen_at:
         peer.last_seen_at = at
     peer.last_received_at = ctx.now
@@ -357,7 +360,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         custom_participant_id=custom_id,
         display_name=name,
         preset_name=preset,
-        preset_view_type=info.preset_view_type,
+        preset_view_type=info.preset_view_type or view_type_of(ctx.db, ctx.app.id, preset),
         socket_session_id=event.socket_session_id,
         joined_at=event.timestamp,
         left_at=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,7 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.sql import Executable
 
-from rtk_sessions.clock import iso
+from rtk_sessions.clock import iso, utc_now
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
     participant_view,
@@ -33,6 +34,7 @@ from rtk_sessions.contract.views import (
     session_view,
 )
 from rtk_sessions.domain import samples
+from rtk_sessions.domain.lifecycle import open_peer_secs
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
 
@@ -223,8 +225,7 @@ def list_sessions(
         params: dict[str, Any] = {"app_id": app_id, "status": query.status}
         params |= {"offset": page.offset, "limit": page.size}
         rows = conn.execute(page_stmt, params).all()
-        views = [session_view(cast(Session, row)) for row in rows]
-        return views, page.paging(total, len(rows))
+        return _views(db, rows), page.paging(total, len(rows))
     conditions, counted_by_index = _list_conditions(db, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if query.descending else key.asc(), Session.id.asc())
@@ -238,9 +239,16 @@ def list_sessions(
         rows = [by_id[i] for i in ids]
     if total is None:
         total = _capped_total(db, conditions, page, len(rows), counted_by_index)
-    # session_view reads attributes only; a Row of the sessions table has the same ones.
-    views = [session_view(cast(Session, row)) for row in rows]
-    return views, page.paging(total, len(rows))
+    return _views(db, rows), page.paging(total, len(rows))
+
+
+def _views(db: DB, rows: Sequence[Any], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Session views of rows; LIVE ones count their connected peers' minutes up to ``now``.
+
+    session_view reads attributes only; a Row of the sessions table has the same ones."""
+    live = [row.id for row in rows if row.status == "LIVE"]
+    secs = open_peer_secs(db, live, now or utc_now()) if live else {}
+    return [session_view(cast(Session, row), live_secs=secs.get(row.id, 0.0)) for row in rows]
 
 
 @functools.cache
@@ -305,8 +313,8 @@ def get_session(
             .where(Session.parent_session_id == session.id, Session.app_id == app_id)
             .order_by(Session.created_at, Session.id)
         ).all()
-        rooms = [session_view(child) for child in children]
-    return session_view(session, rooms)
+        rooms = _views(db, children)
+    return _views(db, [session])[0] | ({} if rooms is None else {"breakout_rooms": rooms})
 
 
 _EVENT_ORDER = {"PEER_CREATED": 0, "PEER_JOINING": 1, "PEER_LEAVING": 2}
