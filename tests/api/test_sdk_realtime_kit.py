@@ -187,11 +187,18 @@ def test_preset_view_type_fills_peer_events(tenant: Tenant) -> None:
     ).data
     post_events(
         tenant,
-        [{"id": "v1", "type": "peer.joined", "timestamp": _ms(-5), "peer_id": "view-peer"}],
+        [
+            {
+                "id": "v1",
+                "type": "peer.joined",
+                "timestamp": _ms(-5),
+                "peer_id": f"{tenant.app_id}-view",
+            }
+        ],
         token=ada.token,
     )
     report = sdk.realtime_kit.sessions.get_participant_data_from_peer_id(
-        "view-peer", account_id=a, app_id=app, include_peer_events=True
+        f"{tenant.app_id}-view", account_id=a, app_id=app, include_peer_events=True
     ).data.participant
     assert {e.preset_view_type for e in report.peer_events} == {"AUDIO_ROOM"}
 
@@ -232,7 +239,7 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
         for name in ("ada", "bob", "cy", "dee")
     }
     for name, person in people.items():
-        _join(tenant, person.token, f"{name}-peer")
+        _join(tenant, person.token, f"{tenant.app_id}-{name}")
     live = active.get_active_session(meeting.id, account_id=a, app_id=app).data
     assert live.status == "LIVE" and live.associated_id == meeting.id
     assert live.live_participants == 4
@@ -259,7 +266,7 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
                     "id": f"late-{name}",
                     "type": "peer.left",
                     "timestamp": _ms(),
-                    "peer_id": f"{name}-peer",
+                    "peer_id": f"{tenant.app_id}-{name}",
                 }
             ],
             token=people[name].token,
@@ -274,14 +281,18 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
                     "id": f"api-{name}",
                     "type": "peer.metadata",
                     "timestamp": _ms(),
-                    "peer_id": f"{name}-peer",
+                    "peer_id": f"{tenant.app_id}-{name}",
                     "sdk_name": "x",
                 }
             ],
             expect=403,
         )
         participant = sdk.realtime_kit.sessions.get_session_participant_details(
-            f"{name}-peer", account_id=a, app_id=app, session_id=live.id, include_peer_events=True
+            f"{tenant.app_id}-{name}",
+            account_id=a,
+            app_id=app,
+            session_id=live.id,
+            include_peer_events=True,
         ).data.participant
         assert participant.left_at is not None
         assert [e.event_name for e in participant.peer_events][-1] == "PEER_LEAVING"
@@ -295,7 +306,7 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
                 "id": "cy-meta",
                 "type": "peer.metadata",
                 "timestamp": _ms(),
-                "peer_id": "cy-peer",
+                "peer_id": f"{tenant.app_id}-cy",
                 "sdk_name": "x",
             }
         ],
@@ -314,7 +325,7 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
                     "id": f"late2-{name}",
                     "type": "peer.metadata",
                     "timestamp": _ms(),
-                    "peer_id": f"{name}-peer",
+                    "peer_id": f"{tenant.app_id}-{name}",
                     "sdk_name": "x",
                 }
             ],
@@ -327,7 +338,7 @@ def test_active_session_and_kicks(tenant: Tenant) -> None:
     token = meetings.refresh_participant_token(
         people["ada"].id, account_id=a, app_id=app, meeting_id=meeting.id
     ).data.token
-    _join(tenant, token, "ada-peer-2", at=0)
+    _join(tenant, token, f"{tenant.app_id}-ada-2", at=0)
     back = active.get_active_session(meeting.id, account_id=a, app_id=app).data
     assert back.live_participants == 1
 
@@ -366,14 +377,14 @@ def test_org_analytics(tenant: Tenant) -> None:
                 "id": f"aj{i}",
                 "type": "peer.joined",
                 "timestamp": ms(start),
-                "peer_id": f"an-{i}",
+                "peer_id": f"{tenant.app_id}-an-{i}",
                 "meeting_id": f"analytics-{i}",
             },
             {
                 "id": f"al{i}",
                 "type": "peer.left",
                 "timestamp": ms(start + timedelta(minutes=minutes)),
-                "peer_id": f"an-{i}",
+                "peer_id": f"{tenant.app_id}-an-{i}",
             },
         ]
     post_events(tenant, events)
