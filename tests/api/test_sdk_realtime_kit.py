@@ -559,3 +559,144 @@ def test_x_auth_email_and_key(tenant: Tenant) -> None:
     )
     with pytest.raises(cloudflare.AuthenticationError):
         wrong.realtime_kit.sessions.get_sessions(tenant.app_id, account_id=tenant.account_id)
+
+
+# --- the contract mismatches of issue 11 ---------------------------------------------------------
+
+
+def test_consolidated_row_takes_first_join_last_leave_and_every_peers_events(
+    tenant: Tenant,
+) -> None:
+    """Bob joins, leaves, rejoins and leaves: his consolidated row spans both peers."""
+    sdk = tenant.sdk()
+    a, app = tenant.account_id, tenant.app_id
+    t0 = datetime(2026, 4, 2, 23, 20, tzinfo=UTC)
+    meeting_id, session_id = f"{app}-m", f"{app}-s"
+
+    def at(minutes: float) -> float:
+        return (t0 + timedelta(minutes=minutes)).timestamp() * 1000
+
+    def join(peer: str, user: str, minutes: float) -> dict[str, Any]:
+        return {
+            "id": f"j-{peer}",
+            "type": "peer.joined",
+            "timestamp": at(minutes),
+            "peer_id": f"{app}-{peer}",
+            "meeting_id": meeting_id,
+            "session_id": session_id,
+            "participant": {"user_id": user, "display_name": user.title()},
+        }
+
+    def leave(peer: str, minutes: float) -> dict[str, Any]:
+        return {
+            "id": f"l-{peer}",
+            "type": "peer.left",
+            "timestamp": at(minutes),
+            "peer_id": f"{app}-{peer}",
+        }
+
+    post_events(
+        tenant,
+        [
+            join("ada", "ada", 0),
+            join("bob1", "bob", 1),
+            leave("bob1", 6),
+            join("bob2", "bob", 10),
+            leave("bob2", 19.8),
+            leave("ada", 20),
+        ],
+    )
+    rows = sdk.realtime_kit.sessions.get_session_participants(
+        session_id, account_id=a, app_id=app, view="consolidated", include_peer_events=True
+    ).data.participants
+    bob = next(r for r in rows if r.user_id == "bob")
+    assert len(rows) == 2
+    assert bob.id == f"{app}-bob1"  # the first join's id (docs/sessions-api.md)
+    assert bob.joined_at.startswith("2026-04-02T23:21:00")
+    assert bob.left_at.startswith("2026-04-02T23:39:48")  # the last leave
+    assert bob.duration == pytest.approx(5 + 9.8)
+    events = [(e.peer_id.rsplit("-", 1)[1], e.event_name) for e in bob.peer_events]
+    assert events == [
+        ("bob1", "PEER_CREATED"),
+        ("bob1", "PEER_JOINING"),
+        ("bob1", "PEER_LEAVING"),
+        ("bob2", "PEER_CREATED"),
+        ("bob2", "PEER_JOINING"),
+        ("bob2", "PEER_LEAVING"),
+    ]
+    raw = sdk.realtime_kit.sessions.get_session_participants(
+        session_id, account_id=a, app_id=app
+    ).data.participants
+    assert len(raw) == 3  # raw: one row per peer, unchanged
+
+
+def test_live_minutes_consumed_counts_connected_peers_up_to_now(tenant: Tenant) -> None:
+    sdk = tenant.sdk()
+    a, app = tenant.account_id, tenant.app_id
+    meeting_id = f"{app}-live"
+    post_events(
+        tenant,
+        [
+            {
+                "id": "lj1",
+                "type": "peer.joined",
+                "timestamp": _ms(-5.4 * 60),
+                "peer_id": f"{app}-stays",
+                "meeting_id": meeting_id,
+            },
+            {
+                "id": "lj2",
+                "type": "peer.joined",
+                "timestamp": _ms(-4 * 60),
+                "peer_id": f"{app}-goes",
+                "meeting_id": meeting_id,
+            },
+            {"id": "ll2", "type": "peer.left", "timestamp": _ms(-2 * 60), "peer_id": f"{app}-goes"},
+        ],
+    )
+    (listed,) = sdk.realtime_kit.sessions.get_sessions(
+        app, account_id=a, associated_id=meeting_id
+    ).data.sessions
+    assert listed.status == "LIVE"
+    # 2.0 minutes of the peer that left + at least 5.4 of the one still connected
+    assert listed.minutes_consumed >= 7.4 - 0.01
+    details = sdk.realtime_kit.sessions.get_session_details(
+        listed.id, account_id=a, app_id=app
+    ).data
+    assert details.minutes_consumed >= listed.minutes_consumed
+
+
+def test_a_connection_without_transport_role_lists_its_pairs_once(tenant: Tenant) -> None:
+    """The real P2P recording: one connection sends and receives; each selected pair once."""
+    from tests.api.test_sdk_sessions import P2P, cli
+
+    out = cli(
+        "import",
+        str(P2P),
+        "--account",
+        tenant.account_id,
+        "--app",
+        tenant.app_id,
+        "--meeting-title",
+        "pairs once",
+        "--json",
+        database_url=tenant.server.database_url,
+    )
+    import json
+
+    (peer_id,) = json.loads(out)["peer_ids"]
+    meta = (
+        tenant.sdk()
+        .realtime_kit.sessions.get_participant_data_from_peer_id(
+            peer_id, account_id=tenant.account_id, app_id=tenant.app_id
+        )
+        .data.participant.peer_report.metadata
+    )
+
+    def key(p: Any) -> tuple[Any, ...]:
+        return (p.local_candidate_id, p.remote_candidate_id)
+
+    producing = {key(p) for p in meta.candidate_pairs.producing_transport}
+    consuming = {key(p) for p in meta.candidate_pairs.consuming_transport}
+    assert producing | consuming
+    assert not producing & consuming, producing & consuming

@@ -30,7 +30,7 @@ from rtk_sessions.contract.ingest import (
     PeerStats,
     TranscriptSegment,
 )
-from rtk_sessions.domain import conversation
+from rtk_sessions.domain import conversation, summaries
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
@@ -458,4 +458,6 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
         who = event.sender if isinstance(event, ChatMessage) else event.speaker
         if who is not None and who.user_id not in (None, ctx.claims.participant_id):
             raise Forbidden("a participant token cannot speak for another participant")
-    conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    session = conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    if isinstance(event, TranscriptSegment) and event.is_final:
+        summaries.summarize_late_transcript(ctx.db, session, now=ctx.now)
