@@ -87,9 +87,10 @@ def get_active_session(meeting_id: str, scope: ApiScopeDep, db: DatabaseDep) -> 
     "/kick", summary="Kick participants from the active session", response_model=KickResponse
 )
 def kick_participants(
-    meeting_id: str, body: KickBody, scope: ApiScopeDep, db: DatabaseDep
+    meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, body: KickBody | None = None
 ) -> Response:
     """raises BadRequest (no ids), MeetingNotFound, NoActiveSession."""
+    body = body or KickBody()
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         kicked = active_session.kick(

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.clock import iso
@@ -95,8 +96,17 @@ def create_preset(
         updated_at=now,
     )
     db.add(preset)
-    db.flush()
+    _flush(db, name)
     return preset
+
+
+def _flush(db: DB, name: str) -> None:
+    """Flush; a concurrent request that took ``name`` first makes it a BadRequest, not a 500."""
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise BadRequest(f"A preset named {name!r} already exists in this app") from None
 
 
 def get_preset(db: DB, app_id: str, preset_id: str) -> Preset:
@@ -142,6 +152,7 @@ def update_preset(
             setattr(preset, attr, value if replace else merge(getattr(preset, attr), value))
     preset.view_type = _view_type(preset.config)
     preset.updated_at = now
+    _flush(db, preset.name)
     return preset
 
 
