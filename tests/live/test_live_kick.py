@@ -33,9 +33,12 @@ def test_kicked_participant_leaves_a_live_call(server: Server, need_chromium: st
 
     def run() -> None:
         outcome["result"] = run_call(
-            endpoint=endpoint, tokens=(alice.token, bob.token), meeting_id=meeting.id,
+            endpoint=endpoint,
+            tokens=(alice.token, bob.token),
+            meeting_id=meeting.id,
             participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
-            chromium=need_chromium, duration_s=24,
+            chromium=need_chromium,
+            duration_s=24,
         )
 
     caller = threading.Thread(target=run)

@@ -287,7 +287,5 @@ def open_peer_secs(db: DB, session_ids: list[str], now: datetime) -> dict[str, f
             )
         )
         for session_id, joined_at in rows:
-            out[session_id] = out.get(session_id, 0.0) + max(
-                0.0, (now - joined_at).total_seconds()
-            )
+            out[session_id] = out.get(session_id, 0.0) + max(0.0, (now - joined_at).total_seconds())
     return out
