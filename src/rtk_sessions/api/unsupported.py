@@ -17,6 +17,7 @@ includes it last): a route registered earlier with the same method and path wins
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -149,7 +150,7 @@ def message(route: Unsupported) -> str:
     )
 
 
-def _handler(route: Unsupported):  # type: ignore[no-untyped-def]
+def _handler(route: Unsupported) -> Callable[..., Awaitable[Response]]:
     text = message(route)
 
     async def not_supported(request: Request, scope: ApiScopeDep) -> Response:
