@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from rtk_sessions import __version__, observability
 from rtk_sessions.api import (
+    active_session,
+    analytics,
     apps,
     browser,
     conversation,
@@ -21,7 +23,9 @@ from rtk_sessions.api import (
     health,
     ingest,
     meetings,
+    presets,
     sessions,
+    unsupported,
 )
 from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
@@ -166,10 +170,15 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
     kit.include_router(meetings.router)
+    kit.include_router(presets.router)
+    kit.include_router(active_session.router)
+    kit.include_router(analytics.router)
     app.include_router(kit)
     app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
     app.include_router(browser.router)
     app.include_router(health.router)
+    # Last: 501 for SDK routes no router above serves (a route above with the same path wins).
+    app.include_router(unsupported.router, prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
     app.add_middleware(browser.IngestCORS)
     if settings.metrics:
         app.include_router(health.metrics_router)

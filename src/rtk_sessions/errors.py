@@ -13,6 +13,7 @@
         TranscriptNotFound
         SummaryNotFound
       PayloadTooLarge         413
+      NotSupported            501: a RealtimeKit feature this service does not implement
 
 None of these know about HTTP; ``rtk_sessions.api.envelope`` maps each class to a status code and
 the contract's error envelope in one table.
@@ -43,6 +44,11 @@ class Forbidden(RtkError):
 
 class PayloadTooLarge(RtkError):
     """The request carries more than the service accepts at once."""
+
+
+class NotSupported(RtkError):
+    """A RealtimeKit route this service knows but does not implement (recordings, livestreams,
+    polls): answered 501 so that clients can tell it from a missing resource (404)."""
 
 
 class NotFound(RtkError):

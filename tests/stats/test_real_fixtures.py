@@ -120,8 +120,8 @@ def test_firefox_118_rows_and_selected_pair() -> None:
     video_in = [r.values for r in rows["video_consumer"] if r.values.get("frames_decoded")]
     assert video_in and all(v["_rtt_ms"] == 50.0 for v in video_in)  # no pair RTT: default
     pairs = candidate_pairs(_reports(FIREFOX_118_SFU, "PC_0")[-1])
-    assert [(role, pid) for role, pid, _ in pairs] == [
-        ("producing_transport", "b1dd866a"), ("consuming_transport", "b1dd866a")]
+    # one connection that sends and receives: its pair is listed once (issue 11)
+    assert [(role, pid) for role, pid, _ in pairs] == [("producing_transport", "b1dd866a")]
     entry = pairs[0][2]
     assert entry["local_candidate_type"] == "prflx"
     assert "current_round_trip_time" not in entry

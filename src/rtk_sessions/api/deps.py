@@ -47,10 +47,16 @@ def no_nul_in_url(request: Request) -> None:
 
 
 def bearer_token(request: Request) -> str:
-    """The token of ``Authorization: Bearer <token>`` (D30 in docs/decisions.md).
-    raises Unauthorized."""
+    """The token of ``Authorization: Bearer <token>`` (D30 in docs/decisions.md), or else of ``X-Auth-Key`` (the SDKs'
+    ``api_email`` + ``api_key`` configuration): the key is taken as an API token, like a bearer
+    one. ``X-Auth-Email`` is recorded in ``request.state.auth_email`` and never trusted: it grants
+    nothing and is not checked against anything. raises Unauthorized."""
     header = request.headers.get("authorization")
     if not header:
+        key = request.headers.get("x-auth-key", "").strip()
+        if key:
+            request.state.auth_email = request.headers.get("x-auth-email")
+            return key
         raise Unauthorized("Missing Authorization header (expected 'Bearer <API token>')")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -142,7 +148,7 @@ def account_scope(request: Request, account_id: str) -> str:
 
 async def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
     """``ingest_scope_sync`` without the thread pool when an API token is cached."""
-    header = request.headers.get("authorization")
+    header = request.headers.get("authorization") or request.headers.get("x-auth-key")
     if header:
         token = bearer_token(request)
         if not looks_like_jwt(token):
@@ -156,7 +162,7 @@ def ingest_scope_sync(request: Request, account_id: str, app_id: str) -> AppScop
     """API token of the account, or a participant token of this account and app (also accepted as
     ``?token=`` because ``navigator.sendBeacon`` cannot set headers; an API token there is refused
     with 401 so that it never travels in a URL)."""
-    header = request.headers.get("authorization")
+    header = request.headers.get("authorization") or request.headers.get("x-auth-key")
     token = bearer_token(request) if header else request.query_params.get("token")
     if not token:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")

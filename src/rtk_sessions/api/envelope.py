@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from rtk_sessions import errors
 
@@ -19,6 +20,7 @@ STATUS: tuple[tuple[type[errors.RtkError], int], ...] = (
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.PayloadTooLarge, 413),
+    (errors.NotSupported, 501),
 )
 
 
@@ -64,6 +66,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette's 405 names only the
+    first route that matched the path, e.g. ``GET`` for ``…/summary``, which also takes POST).
+    Each method is tried against the routes' own matching, so included routers count too."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.RtkError)
     async def _rtk(_: Request, exc: errors.RtkError) -> Response:
@@ -74,11 +93,14 @@ def install(app: FastAPI) -> None:
         return error_response(400, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = {404: "Route not found", 405: "Method not allowed"}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, message, headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> Response:  # pragma: no cover - last resort

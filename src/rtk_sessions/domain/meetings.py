@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.clock import iso
 from rtk_sessions.contract.params import Page, parse_enum, parse_time_range
+from rtk_sessions.domain.presets import check_preset_name
 from rtk_sessions.errors import BadRequest, MeetingNotFound, ParticipantNotFound
 from rtk_sessions.security import ParticipantClaims, issue_participant_token
 from rtk_sessions.storage.tables import App, Meeting, MeetingParticipant
@@ -218,14 +219,18 @@ def token_for(
 def add_participant(
     db: DB, meeting: Meeting, body: dict[str, Any], *, now: datetime
 ) -> MeetingParticipant:
-    """raises BadRequest for a missing custom_participant_id or preset_name."""
+    """raises BadRequest for a missing custom_participant_id or preset_name, PresetNotFound for a
+    preset_name the app has no preset of (``presets.check_preset_name``)."""
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    preset_name = _text(body, "preset_name", required=True)
+    assert preset_name is not None
+    check_preset_name(db, meeting.app_id, preset_name)
     participant = MeetingParticipant(
         id=str(uuid.uuid4()),
         meeting_id=meeting.id,
         custom_participant_id=_text(body, "custom_participant_id", required=True),
-        preset_name=_text(body, "preset_name", required=True),
+        preset_name=preset_name,
         name=_text(body, "name", required=False),
         picture=_text(body, "picture", required=False, limit=4000),
         token_version=0,
@@ -259,6 +264,7 @@ def edit_participant(
         participant.preset_name = (
             _text(body, "preset_name", required=True) or participant.preset_name
         )
+        check_preset_name(db, meeting.app_id, participant.preset_name)
     participant.updated_at = now
     return participant
 

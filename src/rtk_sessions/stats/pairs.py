@@ -143,8 +143,9 @@ def candidate_pairs(
     report: a getStats() report (normalized here; any shape ``normalize_report`` accepts).
     transport: the ingest ``transport`` (``"producing"``/``"consuming"``, or the role names
     ``"producing_transport"``/``"consuming_transport"``); ``None`` or anything else means: the role
-    is producing if the connection has an outbound-rtp, consuming if it has an inbound-rtp (both
-    when it has both, e.g. P2P), producing when it has neither.
+    is consuming if the connection only receives (inbound-rtp and no outbound-rtp), else producing
+    (it sends, or sends and receives as in P2P, or has no RTP yet). A connection's pairs are listed
+    under one role only.
 
     Returns ``[(role, pair_id, entry)]``, role ``"producing_transport"``|``"consuming_transport"``,
     entry in the ``CandidatePair`` shape of docs/decisions.md#peer-report, ``None`` values omitted:
@@ -161,12 +162,8 @@ def candidate_pairs(
         roles = [role]
     else:
         types = {s.get("type") for s in report.values()}
-        roles = []
-        if "outbound-rtp" in types:
-            roles.append(PRODUCING)
-        if "inbound-rtp" in types:
-            roles.append(CONSUMING)
-        roles = roles or [PRODUCING]
+        only_receives = "inbound-rtp" in types and "outbound-rtp" not in types
+        roles = [CONSUMING if only_receives else PRODUCING]
     return [(r, sid, _pair_entry(report, report[sid])) for r in roles for sid in ids]
 
 
@@ -292,12 +289,8 @@ def candidate_pairs_indexed(
     if role is not None:
         roles = [role]
     else:
-        roles = []
-        if index.listed["outbound-rtp"]:
-            roles.append(PRODUCING)
-        if index.listed["inbound-rtp"]:
-            roles.append(CONSUMING)
-        roles = roles or [PRODUCING]
+        only_receives = bool(index.listed["inbound-rtp"]) and not index.listed["outbound-rtp"]
+        roles = [CONSUMING if only_receives else PRODUCING]
     entries = [(sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
     out = [(roles[0], sid, entry) for sid, entry in entries]
     for r in roles[1:]:

@@ -391,3 +391,26 @@ class JobRow(Base):
         Index("ix_jobs_status_run_after", "status", "run_after"),
         Index("ix_jobs_kind_key_created", "kind", "key", "created_at"),
     )
+
+
+class Preset(Base):
+    """A RealtimeKit preset of an app (``realtime_kit.presets``): a named role whose ``config``,
+    ``permissions`` and ``ui`` documents are stored as the SDK sends them. Meeting participants
+    name one by ``preset_name``; its ``config.view_type`` fills ``preset_view_type`` in peer
+    events. Names are unique within an app (migration 0005p)."""
+
+    __tablename__ = "presets"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    view_type: Mapped[str] = mapped_column(String(16))  # config.view_type, kept for joins
+    config: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    permissions: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    ui: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_presets_app_name", "app_id", "name", unique=True),
+        Index("ix_presets_app_created", "app_id", "created_at"),
+    )
