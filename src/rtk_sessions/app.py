@@ -17,6 +17,7 @@ from rtk_sessions.api import (
     apps,
     browser,
     conversation,
+    dashboard,
     envelope,
     health,
     ingest,
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         description="The Cloudflare RealtimeKit Sessions API, self-hosted and computed from real "
         "call data. Point the official SDKs at http://HOST:PORT/client/v4.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by dashboard.install
+        redoc_url=None,
     )
     envelope.install(app)
     kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
     app.include_router(browser.router)
     app.include_router(health.router)
+    dashboard.install(app)
     app.add_middleware(browser.IngestCORS)
     if settings.metrics:
         app.include_router(health.metrics_router)
