@@ -192,11 +192,10 @@ def fleet(db: DB, app_id: str, *, days: int, now: datetime) -> Fleet:
         n, secs = per_day.get(key, (0, 0.0))
         days_out.append(Day(day=key, sessions=n, minutes=round(secs / 60, 4)))
 
-    p = Peer.__table__.c
     peers = db.execute(
-        select(p.id, p.meta)
-        .where(p.app_id == app_id, p.joined_at >= since)
-        .order_by(p.joined_at.desc())
+        select(Peer.id, Peer.meta)
+        .where(Peer.app_id == app_id, Peer.joined_at >= since)
+        .order_by(Peer.joined_at.desc())
         .limit(FLEET_MAX_PEERS + 1)
     ).all()
     truncated = len(peers) > FLEET_MAX_PEERS
