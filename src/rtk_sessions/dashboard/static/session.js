@@ -82,7 +82,8 @@ async function conversation(id, quality) {
   const transcript = el("div", { class: "card", id: "transcript" }, el("h2", {}, "Transcript"));
   const summary = el("div", { class: "card", id: "summary" }, el("h2", {}, "Summary"));
   box.append(chat, transcript, summary);
-  (async () => {
+  const jobs = [];
+  jobs.push((async () => {
     const body = await api.chat(id);
     const text = await (await fetch(local(body.data.chat_download_url), { cache: "no-store" })).text();
     const [header = [], ...rows] = parseCsv(text);
@@ -93,23 +94,24 @@ async function conversation(id, quality) {
         el("span", { class: "when" }, cTime >= 0 ? fmtTime(r[cTime]) : ""), " ",
         el("b", {}, cName >= 0 ? r[cName] : ""), " ", cText >= 0 ? r[cText] : r.join(" "))))
       : message("info", "No chat messages."));
-  })().catch((e) => chat.append(message("error", `Chat: ${e.message}`)));
+  })().catch((e) => chat.append(message("error", `Chat: ${e.message}`))));
   if (quality.has_transcript) {
-    (async () => {
+    jobs.push((async () => {
       const body = await api.transcript(id);
       const doc = await (await fetch(local(body.data.transcript_download_url), { cache: "no-store" })).json();
       const segments = Array.isArray(doc) ? doc : (doc.segments || doc.transcript || []);
       transcript.append(el("ol", { class: "chat" }, segments.slice(0, 2000).map((s) => el("li", {},
         el("b", {}, s.name || s.speaker || s.display_name || s.peer_id || ""), " ", s.transcript ?? s.text ?? JSON.stringify(s)))));
-    })().catch((e) => transcript.append(message("error", `Transcript: ${e.message}`)));
+    })().catch((e) => transcript.append(message("error", `Transcript: ${e.message}`))));
   } else transcript.append(message("info", "No transcript."));
   if (quality.has_summary) {
-    (async () => {
+    jobs.push((async () => {
       const body = await api.summary(id);
       const text = await (await fetch(local(body.data.summaryDownloadUrl), { cache: "no-store" })).text();
       summary.append(el("pre", { class: "summary" }, text));
-    })().catch((e) => summary.append(message("error", `Summary: ${e.message}`)));
+    })().catch((e) => summary.append(message("error", `Summary: ${e.message}`))));
   } else summary.append(message("info", `No summary: ${quality.summary_status || "none"}.`));
+  await Promise.all(jobs);
   return box;
 }
 
