@@ -8,12 +8,24 @@ import math
 from datetime import datetime
 from typing import Any
 
-KINDS = ("audio_producer", "video_producer", "screenshare_audio_producer", "screenshare_video_producer",
-         "audio_consumer", "video_consumer", "screenshare_audio_consumer", "screenshare_video_consumer")
+KINDS = (
+    "audio_producer",
+    "video_producer",
+    "screenshare_audio_producer",
+    "screenshare_video_producer",
+    "audio_consumer",
+    "video_consumer",
+    "screenshare_audio_consumer",
+    "screenshare_video_consumer",
+)
 
 
 def _num(v: Any, scale: float = 1.0) -> float | None:
-    return float(v) * scale if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+    return (
+        float(v) * scale
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        else None
+    )
 
 
 def _loss(r: dict[str, Any], producer: bool) -> float | None:
@@ -70,7 +82,9 @@ def expected_charts(quality: dict[str, Any]) -> dict[str, dict[str, list[tuple[f
         producer, video = kind.endswith("_producer"), "video" in kind
         streams: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            sid = (r.get("producer_id") if producer else r.get("consumer_id")) or f"ssrc {r.get('ssrc')}"
+            sid = (
+                r.get("producer_id") if producer else r.get("consumer_id")
+            ) or f"ssrc {r.get('ssrc')}"
             streams.setdefault(sid, []).append(r)
         for key, (p_only, c_only, v_only, fn) in METRICS.items():
             if (p_only and not producer) or (c_only and producer) or (v_only and not video):
@@ -91,4 +105,7 @@ def expected_charts(quality: dict[str, Any]) -> dict[str, dict[str, list[tuple[f
 def drawn_points(chart: dict[str, Any]) -> list[list[tuple[float, float]]]:
     """The page's series of one chart as [(x, y)] lists (nulls dropped), in series order."""
     xs = chart["x"]
-    return [[(x, y) for x, y in zip(xs, ys, strict=True) if y is not None] for ys in chart["series"].values()]
+    return [
+        [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+        for ys in chart["series"].values()
+    ]

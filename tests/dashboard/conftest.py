@@ -23,11 +23,20 @@ from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.dashboard.data import Imported, import_real, ingest_long_peer, post_standup
 
 CHROMIUM = os.environ.get("RTK_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-SCREENSHOTS = Path(os.environ.get(
-    "RTK_DASHBOARD_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get(
+        "RTK_DASHBOARD_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    )
+)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +69,12 @@ class Dash:
         import httpx
 
         base = f"{self.server.base_url}/accounts/{self.tenant.account_id}/realtime/kit/{self.tenant.app_id}"
-        r = httpx.get(base + path, params=params, headers={"Authorization": f"Bearer {self.tenant.token}"}, timeout=60)
+        r = httpx.get(
+            base + path,
+            params=params,
+            headers={"Authorization": f"Bearer {self.tenant.token}"},
+            timeout=60,
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -68,8 +82,12 @@ class Dash:
 @pytest.fixture(scope="session")
 def dash(live_server: LiveServer) -> Dash:
     tenant = make_tenant(live_server, "dashboard")
-    data = import_real(live_server.database(), live_server.settings, tenant.account_id, tenant.app_id)
-    data.long_peer = ingest_long_peer(live_server.url, tenant.account_id, tenant.app_id, tenant.token)
+    data = import_real(
+        live_server.database(), live_server.settings, tenant.account_id, tenant.app_id
+    )
+    data.long_peer = ingest_long_peer(
+        live_server.url, tenant.account_id, tenant.app_id, tenant.token
+    )
     data.standup = post_standup(live_server.url, tenant.account_id, tenant.app_id, tenant.token)
     dash = Dash(live_server, tenant, data, live_server.database_url.startswith("sqlite"))
     request_summary(dash, data.standup.session_id)
@@ -84,9 +102,14 @@ def request_summary(dash: Dash, session_id: str) -> None:
 
     base = f"{dash.server.base_url}/accounts/{dash.tenant.account_id}/realtime/kit/{dash.tenant.app_id}/sessions/{session_id}"
     headers = {"Authorization": f"Bearer {dash.tenant.token}"}
-    wait_until("the session to end", lambda: httpx.get(base, headers=headers).json()["data"]["status"] == "ENDED")
+    wait_until(
+        "the session to end",
+        lambda: httpx.get(base, headers=headers).json()["data"]["status"] == "ENDED",
+    )
     httpx.post(base + "/summary", headers=headers).raise_for_status()
-    wait_until("the summary", lambda: httpx.get(base + "/summary", headers=headers).status_code == 200)
+    wait_until(
+        "the summary", lambda: httpx.get(base + "/summary", headers=headers).status_code == 200
+    )
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, make_tenant
+from tests.conftest import LiveServer
 from tests.dashboard.charts_oracle import drawn_points, expected_charts
 from tests.dashboard.conftest import SCREENSHOTS, Dash, Watched
 
@@ -21,7 +21,8 @@ def _worst_mos(quality: dict[str, Any]) -> float | None:
     means = [
         block["quality_mos"]["avg"]
         for key, block in quality.items()
-        if key.endswith("_cumulative") and isinstance(block, dict)
+        if key.endswith("_cumulative")
+        and isinstance(block, dict)
         and (block.get("quality_mos") or {}).get("avg", 0) > 0
     ]
     return min(means) if means else None
@@ -61,16 +62,24 @@ def test_sessions_list_filters_search_sort_and_paging(dash: Dash, watched: Watch
     watched.page.evaluate("delete document.body.dataset.ready")
     watched.page.get_by_role("button", name="Apply").click()
     watched.page.wait_for_selector("body[data-ready]")
-    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [dash.data.sessions["Jitsi, Chrome over TURN relay"]]
+    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [
+        dash.data.sessions["Jitsi, Chrome over TURN relay"]
+    ]
 
     # sort by minutes, ascending, two per page: page 2 holds the API's 3rd and 4th
     watched.goto("#/sessions?sort_by=minutesConsumed&sort_order=ASC&per_page=2")
-    api_sorted = dash.api("/sessions", sort_by="minutesConsumed", sort_order="ASC", per_page=100)["data"]["sessions"]
-    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [s["id"] for s in api_sorted[:2]]
+    api_sorted = dash.api("/sessions", sort_by="minutesConsumed", sort_order="ASC", per_page=100)[
+        "data"
+    ]["sessions"]
+    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [
+        s["id"] for s in api_sorted[:2]
+    ]
     watched.page.evaluate("delete document.body.dataset.ready")
     watched.page.get_by_role("button", name="Next ›").click()
     watched.page.wait_for_selector("body[data-ready]")
-    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [s["id"] for s in api_sorted[2:4]]
+    assert watched.page.evaluate("window.rtkDashboard.page.ids") == [
+        s["id"] for s in api_sorted[2:4]
+    ]
 
     # status filter
     watched.goto("#/sessions?status=ENDED")
@@ -78,7 +87,9 @@ def test_sessions_list_filters_search_sort_and_paging(dash: Dash, watched: Watch
     assert watched.page.evaluate("window.rtkDashboard.page.total") == ended
 
 
-def test_session_page_timeline_worst_first_chat_transcript_summary(dash: Dash, watched: Watched) -> None:
+def test_session_page_timeline_worst_first_chat_transcript_summary(
+    dash: Dash, watched: Watched
+) -> None:
     standup = dash.data.standup
     assert standup is not None
     watched.sign_in(dash.tenant.token)
@@ -102,9 +113,12 @@ def test_worst_participant_in_two_clicks(dash: Dash, watched: Watched) -> None:
     """Sessions list → session (click 1) → first participant row (click 2) is the peer whose
     lowest per-kind mean MOS, from the API's peer reports, is the lowest of the session."""
     title = "Jitsi SFU call, Chrome and Firefox"
-    session_id = dash.data.sessions[title]
     worst = {
-        peer: _worst_mos(dash.api(f"/sessions/peer-report/{peer}")["data"]["participant"]["peer_report"].get("quality", {}))
+        peer: _worst_mos(
+            dash.api(f"/sessions/peer-report/{peer}")["data"]["participant"]["peer_report"].get(
+                "quality", {}
+            )
+        )
         for peer in dash.data.peers[title]
     }
     assert len(worst) == 2 and all(v is not None for v in worst.values())
@@ -120,12 +134,17 @@ def test_worst_participant_in_two_clicks(dash: Dash, watched: Watched) -> None:
     watched.page.evaluate("delete document.body.dataset.ready")
     first.locator("a").click()  # click 2
     watched.page.wait_for_selector("body[data-ready]")
-    assert watched.page.evaluate("window.rtkDashboard.page") == {"name": "participant", "id": expected}
+    assert watched.page.evaluate("window.rtkDashboard.page") == {
+        "name": "participant",
+        "id": expected,
+    }
 
 
 def _check_charts(dash: Dash, watched: Watched, peer_id: str) -> dict[str, Any]:
     watched.goto(f"#/peer/{peer_id}")
-    report = dash.api(f"/sessions/peer-report/{peer_id}", include_peer_events="true")["data"]["participant"]
+    report = dash.api(f"/sessions/peer-report/{peer_id}", include_peer_events="true")["data"][
+        "participant"
+    ]
     quality = report["peer_report"].get("quality", {})
     expected = expected_charts(quality)
     drawn = watched.page.evaluate("window.rtkDashboard.charts")
@@ -135,7 +154,9 @@ def _check_charts(dash: Dash, watched: Watched, peer_id: str) -> dict[str, Any]:
         assert len(got) == len(streams), chart_id
         for points, want in zip(got, streams.values(), strict=True):
             assert [p[0] for p in points] == pytest.approx([w[0] for w in want], abs=1e-3), chart_id
-            assert [p[1] for p in points] == pytest.approx([w[1] for w in want], rel=1e-9, abs=1e-9), chart_id
+            assert [p[1] for p in points] == pytest.approx(
+                [w[1] for w in want], rel=1e-9, abs=1e-9
+            ), chart_id
     issues = report["peer_report"].get("detected_issues")
     if issues is not None:  # drawn on every chart of their kind
         for chart_id, chart in drawn.items():
@@ -143,7 +164,8 @@ def _check_charts(dash: Dash, watched: Watched, peer_id: str) -> dict[str, Any]:
             mine = [i for i in issues if not i.get("kind") or i["kind"] in kind]
             assert len(chart["issues"]) == len(mine), chart_id
     assert watched.page.locator("#candidate-pairs tbody tr").count() == sum(
-        len(v) for v in report["peer_report"]["metadata"].get("candidate_pairs", {}).values())
+        len(v) for v in report["peer_report"]["metadata"].get("candidate_pairs", {}).values()
+    )
     return report
 
 
@@ -179,8 +201,13 @@ def test_two_hour_peer_render_time(dash: Dash, watched: Watched) -> None:
     print("2-hour peer page:", json.dumps(timings))
     if dash.sqlite:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS / "timings.json").write_text(json.dumps(
-            {"page": "participant, 2-hour peer", "points_per_series": rows, "runs": timings}, indent=2) + "\n")
+        (SCREENSHOTS / "timings.json").write_text(
+            json.dumps(
+                {"page": "participant, 2-hour peer", "points_per_series": rows, "runs": timings},
+                indent=2,
+            )
+            + "\n"
+        )
         watched.screenshot("participant-2h", dash, full_page=False)
 
 
@@ -191,25 +218,41 @@ def test_fleet_matches_the_sessions_api(dash: Dash, watched: Watched) -> None:
     days = charts["fleet.sessions"]["x"]
     per_day = dict(zip(days, charts["fleet.sessions"]["series"]["Sessions per day"], strict=True))
     minutes = dict(zip(days, charts["fleet.minutes"]["series"]["Minutes per day"], strict=True))
-    listed = dash.api("/sessions", start_time=f"{days[0]}T00:00:00Z", per_page=100)["data"]["sessions"]
+    listed = dash.api("/sessions", start_time=f"{days[0]}T00:00:00Z", per_page=100)["data"][
+        "sessions"
+    ]
     want: dict[str, int] = {}
     want_min: dict[str, float] = {}
     for s in listed:
         want[s["created_at"][:10]] = want.get(s["created_at"][:10], 0) + 1
-        want_min[s["created_at"][:10]] = want_min.get(s["created_at"][:10], 0) + s["minutes_consumed"]
+        want_min[s["created_at"][:10]] = (
+            want_min.get(s["created_at"][:10], 0) + s["minutes_consumed"]
+        )
     assert {d: n for d, n in per_day.items() if n} == want
     for d, m in want_min.items():
         assert minutes[d] == pytest.approx(m, abs=1e-3)
     # peers that joined in the window, with and without call statistics, from the public API
     session_ids = [s["id"] for s in listed]
     for s in listed:
-        rooms = dash.api(f"/sessions/{s['id']}", include_breakout_rooms="true")["data"].get("breakout_rooms", [])
+        rooms = dash.api(f"/sessions/{s['id']}", include_breakout_rooms="true")["data"].get(
+            "breakout_rooms", []
+        )
         session_ids += [r["id"] for r in rooms]
-    joined = [p["id"] for sid in session_ids
-              for p in dash.api(f"/sessions/{sid}/participants", per_page=100)["data"]["participants"]
-              if p["joined_at"] >= f"{days[0]}T00:00:00"]
-    measured = [p for p in joined
-                if _worst_mos(dash.api(f"/sessions/peer-report/{p}")["data"]["participant"]["peer_report"].get("quality", {}))]
+    joined = [
+        p["id"]
+        for sid in session_ids
+        for p in dash.api(f"/sessions/{sid}/participants", per_page=100)["data"]["participants"]
+        if p["joined_at"] >= f"{days[0]}T00:00:00"
+    ]
+    measured = [
+        p
+        for p in joined
+        if _worst_mos(
+            dash.api(f"/sessions/peer-report/{p}")["data"]["participant"]["peer_report"].get(
+                "quality", {}
+            )
+        )
+    ]
     groups = charts["fleet.browser"]["groups"]
     assert sum(g["good"] + g["fair"] + g["poor"] + g["unknown"] for g in groups) == len(joined) >= 5
     assert sum(g["good"] + g["fair"] + g["poor"] for g in groups) == len(measured) >= 1
@@ -220,7 +263,9 @@ def test_docs_work_offline(dash: Dash, watched: Watched) -> None:
     watched.page.goto(f"{dash.url}/docs")
     watched.page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     assert "rtk-sessions" in watched.page.locator(".swagger-ui .info .title").inner_text()
-    assert any("/dashboard/static/vendor/swagger-ui/swagger-ui-bundle.js" in u for u in watched.requests)
+    assert any(
+        "/dashboard/static/vendor/swagger-ui/swagger-ui-bundle.js" in u for u in watched.requests
+    )
     assert httpx.get(f"{dash.url}/redoc").status_code == 404
     watched.screenshot("docs", dash, full_page=False)
 
@@ -229,5 +274,8 @@ def test_static_assets_and_licenses_are_served(live_server: LiveServer) -> None:
     base = f"{live_server.url}/dashboard/static/vendor"
     for path in ("uplot/uPlot.esm.js", "uplot/LICENSE", "swagger-ui/LICENSE", "SOURCES.md"):
         assert httpx.get(f"{base}/{path}").status_code == 200, path
-    assert httpx.get(f"{live_server.url}/dashboard/static/../../openapi.json").status_code in (200, 404)
+    assert httpx.get(f"{live_server.url}/dashboard/static/../../openapi.json").status_code in (
+        200,
+        404,
+    )
     assert httpx.get(f"{base}/../../../api/dashboard.py").status_code == 404

@@ -28,9 +28,16 @@ def test_live_call_in_the_dashboard(live_server: LiveServer, watched: Watched) -
 
     def call() -> None:
         try:
-            result.append(run_call(endpoint=endpoint, tokens=(a.token, b.token), meeting_id=meeting.id,
-                                   participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
-                                   chromium=CHROMIUM, duration_s=30))
+            result.append(
+                run_call(
+                    endpoint=endpoint,
+                    tokens=(a.token, b.token),
+                    meeting_id=meeting.id,
+                    participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
+                    chromium=CHROMIUM,
+                    duration_s=30,
+                )
+            )
         except BaseException as exc:  # reported by the test thread
             errors.append(exc)
 
@@ -47,8 +54,10 @@ def test_live_call_in_the_dashboard(live_server: LiveServer, watched: Watched) -
         page.wait_for_selector("span.badge.live")
         watched.screenshot("sessions-live", dash, full_page=False)
         watched.goto(f"#/session/{session_id}")
-        page.wait_for_function("window.rtkDashboard.page.peers && window.rtkDashboard.page.peers.length === 2",
-                               timeout=60_000)
+        page.wait_for_function(
+            "window.rtkDashboard.page.peers && window.rtkDashboard.page.peers.length === 2",
+            timeout=60_000,
+        )
         first = page.evaluate("window.rtkDashboard.page.refreshedAt")
         page.wait_for_function(f"window.rtkDashboard.page.refreshedAt > {first}", timeout=30_000)
         assert page.locator("#participants tbody tr").count() == 2
