@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.dashboard.charts_oracle import drawn_points, expected_charts
+from tests.dashboard.charts_oracle import drawn_points, epoch, expected_charts
 from tests.dashboard.conftest import SCREENSHOTS, Dash, Watched
 
 pytestmark = pytest.mark.browser
@@ -161,7 +161,7 @@ def _check_charts(dash: Dash, watched: Watched, peer_id: str) -> dict[str, Any]:
     if issues is not None:  # drawn on every chart of their kind
         for chart_id, chart in drawn.items():
             kind = chart_id.split(".")[0]
-            mine = [i for i in issues if not i.get("kind") or i["kind"] in kind]
+            mine = [i for i in issues if not i.get("kind") or i["kind"] in (kind, *kind.split("_"))]
             assert len(chart["issues"]) == len(mine), chart_id
     assert watched.page.locator("#candidate-pairs tbody tr").count() == sum(
         len(v) for v in report["peer_report"]["metadata"].get("candidate_pairs", {}).values()
@@ -279,3 +279,61 @@ def test_static_assets_and_licenses_are_served(live_server: LiveServer) -> None:
         404,
     )
     assert httpx.get(f"{base}/../../../api/dashboard.py").status_code == 404
+
+
+def test_detected_issues_are_drawn_when_the_report_has_them(dash: Dash, watched: Watched) -> None:
+    """``peer_report.detected_issues`` (issue 10, point 3) as ranges on the charts of their kind
+    and in a table. The real report of a recorded peer is served with three issues added (by
+    route interception, so that the page is tested whether or not this server computes them)."""
+    peer = dash.data.peers["Jitsi, Chrome over TURN relay"][0]
+    body = dash.api(f"/sessions/peer-report/{peer}", include_peer_events="true")
+    quality = body["data"]["participant"]["peer_report"]["quality"]
+    rows = quality["video_consumer"] or quality["audio_consumer"]
+    kind = "video_consumer" if quality["video_consumer"] else "audio_consumer"
+    start, end = rows[1]["timestamp"], rows[min(5, len(rows) - 1)]["timestamp"]
+    issues = [
+        {
+            "type": "packet_loss",
+            "kind": kind,
+            "start": start,
+            "end": end,
+            "severity": "major",
+            "detail": {"loss_pct_p90": 7.5},
+        },
+        {
+            "type": "turn_relay",
+            "kind": None,
+            "start": start,
+            "end": None,
+            "severity": "minor",
+            "detail": "relay candidate selected",
+        },
+        {
+            "type": "low_frame_rate",
+            "kind": "video",
+            "start": start,
+            "end": end,
+            "severity": "minor",
+            "detail": None,
+        },
+    ]
+    body["data"]["participant"]["peer_report"]["detected_issues"] = issues
+
+    def serve(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    watched.page.route(f"**/sessions/peer-report/{peer}*", serve)
+    watched.sign_in(dash.tenant.token)
+    watched.goto(f"#/peer/{peer}")
+    charts = watched.page.evaluate("window.rtkDashboard.charts")
+    for chart_id, chart in charts.items():
+        k = chart_id.split(".")[0]
+        want = {"turn_relay"} | ({"packet_loss"} if k == kind else set())
+        want |= {"low_frame_rate"} if "video" in k.split("_") else set()
+        assert {i["type"] for i in chart["issues"]} == want, chart_id
+    loss = next(i for i in charts[f"{kind}.loss"]["issues"] if i["type"] == "packet_loss")
+    assert loss["start"] == pytest.approx(epoch(start)) and loss["end"] == pytest.approx(epoch(end))
+    table = watched.page.locator("#detected-issues tbody tr")
+    assert table.count() == 3
+    assert "loss_pct_p90" in table.nth(0).inner_text()
+    watched.screenshot("participant-issues", dash)

@@ -70,10 +70,11 @@ export function kindSeries(kind, rows) {
   return { metrics, out };
 }
 
-function issueRanges(issues, kind) {
-  return issues.filter((i) => !i.kind || i.kind === kind || kind.startsWith(`${i.kind}_`) || kind.endsWith(`_${i.kind}`))
+function issueRanges(issues, kind, openEnd) {
+  // kind null: the whole peer; a stream kind ("video_consumer") or a media kind ("video", "audio")
+  return issues.filter((i) => !i.kind || i.kind === kind || kind.split("_").includes(i.kind))
     .map((i) => ({ type: i.type, severity: i.severity, start: Date.parse(i.start) / 1000,
-      end: i.end ? Date.parse(i.end) / 1000 : Date.parse(i.start) / 1000 }))
+      end: i.end ? Date.parse(i.end) / 1000 : openEnd }))
     .filter((r) => Number.isFinite(r.start));
 }
 
@@ -150,6 +151,8 @@ export async function participantPage(view, peerId) {
   const quality = report.quality || {};
   const issues = Array.isArray(report.detected_issues) ? report.detected_issues : null;
   const pcm = (meta.pc_metadata || []).at(-1) || {};
+  const pairs = [...(meta.candidate_pairs?.producing_transport || []), ...(meta.candidate_pairs?.consuming_transport || [])];
+  const relayed = pairs.some((c) => c.local_candidate_type === "relay" || c.remote_candidate_type === "relay");
   const b = meta.browser_metadata || {}; const d = meta.device_info || {}; const ip = meta.ip_information || {};
   const charts = el("section", { id: "charts" });
   view.replaceChildren(
@@ -165,7 +168,9 @@ export async function participantPage(view, peerId) {
         ["OS", [d.os, d.os_version].filter(Boolean).join(" ")], ["CPUs", d.cpus], ["Mobile", d.is_mobile],
         ["SDK", [meta.sdk_name, meta.sdk_version].filter(Boolean).join(" ")], ["User agent", b.user_agent]])),
       el("div", { class: "card", id: "network" }, el("h2", {}, "Network"), facts([
-        ["Network type", pcm.effective_network_type], ["Relay (TURN) reachable", pcm.relay_connectivity],
+        ["Network type", pcm.effective_network_type || pairs.find((c) => c.local_candidate_network_type)?.local_candidate_network_type],
+        ["Media path", pairs.length ? (relayed ? "through a TURN relay" : "direct (no relay)") : undefined],
+        ["Relay (TURN) reachable", pcm.relay_connectivity],
         ["Reflexive (STUN)", pcm.reflexive_connectivity], ["IP", ip.ipv4], ["Location", [ip.city, ip.region, ip.country].filter(Boolean).join(", ")],
         ["Organisation", ip.org || ip.asn?.name]]))),
     el("h2", {}, "Quality over the call"), cumulative(quality),
@@ -178,7 +183,8 @@ export async function participantPage(view, peerId) {
     const rows = quality[kind];
     if (!Array.isArray(rows) || !rows.length) continue;
     const { metrics, out } = kindSeries(kind, rows);
-    const ranges = issues ? issueRanges(issues, kind) : [];
+    const openEnd = (p.left_at ? Date.parse(p.left_at) : Date.now()) / 1000; // an issue without end lasts
+    const ranges = issues ? issueRanges(issues, kind, openEnd) : [];
     const grid = el("div", { class: "charts" });
     charts.append(el("h2", {}, `Charts: ${kindLabel(kind)}`, el("span", { class: "hint" }, ` ${rows.length} samples`)), grid);
     for (const m of metrics) {
