@@ -271,6 +271,9 @@ def test_docs_work_offline(dash: Dash, watched: Watched) -> None:
 
 
 def test_static_assets_and_licenses_are_served(live_server: LiveServer) -> None:
+    page = httpx.get(f"{live_server.url}/dashboard")
+    assert page.status_code == 200 and 'type="module"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     base = f"{live_server.url}/dashboard/static/vendor"
     for path in ("uplot/uPlot.esm.js", "uplot/LICENSE", "swagger-ui/LICENSE", "SOURCES.md"):
         assert httpx.get(f"{base}/{path}").status_code == 200, path

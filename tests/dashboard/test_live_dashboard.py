@@ -49,17 +49,19 @@ def test_live_call_in_the_dashboard(live_server: LiveServer, watched: Watched) -
     thread.start()
     try:
         # the list refreshes by itself: the call's session shows up as LIVE
-        page.wait_for_function("window.rtkDashboard.page.total === 1", timeout=90_000)
+        page.wait_for_function("() => window.rtkDashboard.page.total === 1", timeout=90_000)
         session_id = page.evaluate("window.rtkDashboard.page.ids[0]")
         page.wait_for_selector("span.badge.live")
         watched.screenshot("sessions-live", dash, full_page=False)
         watched.goto(f"#/session/{session_id}")
         page.wait_for_function(
-            "window.rtkDashboard.page.peers && window.rtkDashboard.page.peers.length === 2",
+            "() => window.rtkDashboard.page.peers && window.rtkDashboard.page.peers.length === 2",
             timeout=60_000,
         )
         first = page.evaluate("window.rtkDashboard.page.refreshedAt")
-        page.wait_for_function(f"window.rtkDashboard.page.refreshedAt > {first}", timeout=30_000)
+        page.wait_for_function(
+            "t => window.rtkDashboard.page.refreshedAt > t", arg=first, timeout=30_000
+        )
         assert page.locator("#participants tbody tr").count() == 2
         watched.screenshot("session-live", dash)
     finally:
@@ -67,7 +69,7 @@ def test_live_call_in_the_dashboard(live_server: LiveServer, watched: Watched) -
     assert not errors, errors
     assert result and result[0].ok, [(p.role, p.error) for p in result[0].peers] if result else None
     # after the keep-alive the sweeper ends the session; the open page follows by itself
-    page.wait_for_function("window.rtkDashboard.page.status === 'ENDED'", timeout=90_000)
+    page.wait_for_function("() => window.rtkDashboard.page.status === 'ENDED'", timeout=90_000)
     peers = page.evaluate("window.rtkDashboard.page.peers")
     assert sorted(peers) == sorted(p.peer_id for p in result[0].peers)
     for peer in peers:
