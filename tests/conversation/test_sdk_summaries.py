@@ -11,6 +11,7 @@ import threading
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import cloudflare
 import pytest
@@ -31,7 +32,7 @@ from .util import Person, download, join_events, segment_event, wait_for
 
 class Ingested:
     def __init__(
-        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list
+        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list[Any]
     ) -> None:
         self.tenant, self.meeting = tenant, meeting
         self.session_id, self.meeting_id, self.segments = session_id, meeting_id, segments
@@ -45,7 +46,8 @@ def ingest_meeting(tenant: Tenant, meeting_key: str) -> Ingested:
     segments = [replace(s, peer_id=f"{s.peer_id}-{suffix}") for s in ami.segments]
     people = {
         s.peer_id: Person(s.peer_id, s.user_id, s.name)
-        for s in segments  # type: ignore[arg-type]
+        for s in segments
+        if s.peer_id is not None
     }
     meeting_id, session_id = str(uuid.uuid4()), str(uuid.uuid4())
     post_events(
@@ -53,7 +55,7 @@ def ingest_meeting(tenant: Tenant, meeting_key: str) -> Ingested:
     )
     events = []
     for i, seg in enumerate(segments):
-        person = people[seg.peer_id]  # type: ignore[index]
+        person = people[seg.peer_id or ""]
         if i % 40 == 0:  # an interim hypothesis before the final one
             events.append(
                 segment_event(
@@ -141,7 +143,7 @@ def test_ami_transcript_in_all_four_formats(ami: dict[str, Ingested], key: str) 
     assert vtt.startswith("WEBVTT")
     captions = webvtt.from_buffer(io.StringIO(vtt))
     assert len(captions) == len(segs)
-    for caption, seg in zip(captions, segs, strict=True):
+    for caption, seg in zip(captions.captions, segs, strict=True):
         assert caption.voice == seg.name
         assert caption.text == seg.text.strip()
         ms = round((seg.start - MEETING_START) / timedelta(milliseconds=1))
@@ -230,6 +232,7 @@ def test_ai_config_plain_text_and_word_limit(live_server: LiveServer, tenant: Te
     ing = ingest_meeting(tenant, "ES2002a")
     with live_server.database().unit_of_work() as s:
         meeting = s.get(Meeting, ing.meeting_id)
+        assert meeting is not None
         meeting.ai_config = {
             "summarization": {
                 "word_limit": 80,
@@ -253,8 +256,11 @@ def test_summarize_on_end(live_server: LiveServer, tenant: Tenant) -> None:
     """A meeting with summarize_on_end gets its summary when its session ends, unasked."""
     ing = ingest_meeting(tenant, "IS1008a")
     with live_server.database().unit_of_work() as s:
-        s.get(Meeting, ing.meeting_id).summarize_on_end = True
-        s.get(Session, ing.session_id).keep_alive_secs = 0
+        meeting = s.get(Meeting, ing.meeting_id)
+        session = s.get(Session, ing.session_id)
+        assert meeting is not None and session is not None
+        meeting.summarize_on_end = True
+        session.keep_alive_secs = 0
     last = max(s.end for s in ing.segments)
     post_events(
         tenant,
@@ -272,7 +278,9 @@ def test_summarize_on_end(live_server: LiveServer, tenant: Tenant) -> None:
 def test_no_summary_on_end_without_the_setting(live_server: LiveServer, tenant: Tenant) -> None:
     ing = ingest_meeting(tenant, "IS1008a")
     with live_server.database().unit_of_work() as s:
-        s.get(Session, ing.session_id).keep_alive_secs = 0
+        session = s.get(Session, ing.session_id)
+        assert session is not None
+        session.keep_alive_secs = 0
     last = max(s.end for s in ing.segments)
     post_events(
         tenant,
