@@ -142,9 +142,9 @@ def test_worst_participant_in_two_clicks(dash: Dash, watched: Watched) -> None:
 
 def _check_charts(dash: Dash, watched: Watched, peer_id: str) -> dict[str, Any]:
     watched.goto(f"#/peer/{peer_id}")
-    report = dash.api(f"/sessions/peer-report/{peer_id}", include_peer_events="true")["data"][
-        "participant"
-    ]
+    report: dict[str, Any] = dash.api(
+        f"/sessions/peer-report/{peer_id}", include_peer_events="true"
+    )["data"]["participant"]
     quality = report["peer_report"].get("quality", {})
     expected = expected_charts(quality)
     drawn = watched.page.evaluate("window.rtkDashboard.charts")
