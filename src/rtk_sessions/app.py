@@ -19,6 +19,7 @@ from rtk_sessions.api import (
     apps,
     browser,
     conversation,
+    dashboard,
     envelope,
     health,
     ingest,
@@ -163,6 +164,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         description="The Cloudflare RealtimeKit Sessions API, self-hosted and computed from real "
         "call data. Point the official SDKs at http://HOST:PORT/client/v4.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by dashboard.install
+        redoc_url=None,
     )
     envelope.install(app)
     kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
@@ -177,6 +180,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
     app.include_router(browser.router)
     app.include_router(health.router)
+    dashboard.install(app)
     # Last: 501 for SDK routes no router above serves (a route above with the same path wins).
     app.include_router(unsupported.router, prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
     app.add_middleware(browser.IngestCORS)
