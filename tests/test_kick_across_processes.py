@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import cloudflare
 import httpx
@@ -52,7 +53,7 @@ def test_a_kick_through_one_server_is_refused_by_the_other_at_once(
         b = servers[1]
         wait_until("server b", b.up, timeout=90)
         tenant = make_tenant(database)
-        sdk_a = cloudflare.Cloudflare(
+        sdk_a: Any = cloudflare.Cloudflare(  # Any: the SDK's models make every field optional
             api_token=tenant.token, base_url=f"{a.url}/client/v4", max_retries=0
         )
         kit = sdk_a.realtime_kit

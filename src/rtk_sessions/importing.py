@@ -74,11 +74,11 @@ def import_recordings(
         for path in paths:
             done_before = bar.n
             # load_recording reports the running total of bytes read in this file.
-            recordings.append(
-                load_recording(
-                    path, progress=lambda n, base=done_before: bar.update(base + n - bar.n)
-                )
-            )
+
+            def read(n: int, base: float = done_before) -> None:
+                bar.update(base + n - bar.n)
+
+            recordings.append(load_recording(path, progress=read))
     key = hashlib.sha256(
         (app_id + "|" + "|".join(sorted(r.sha256 for r in recordings))).encode()
     ).hexdigest()

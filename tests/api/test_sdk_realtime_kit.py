@@ -61,9 +61,9 @@ def _create_preset(tenant: Tenant, name: str, view_type: str = "WEBINAR") -> Any
             tenant.app_id,
             account_id=tenant.account_id,
             name=name,
-            config={**CONFIG, "view_type": view_type},  # type: ignore[typeddict-item]
-            permissions=PERMISSIONS,  # type: ignore[arg-type]
-            ui=UI,  # type: ignore[arg-type]
+            config={**CONFIG, "view_type": view_type},
+            permissions=PERMISSIONS,
+            ui=UI,
         )
         .data
     )
@@ -101,9 +101,9 @@ def test_presets_every_method(tenant: Tenant) -> None:
         account_id=a,
         app_id=app,
         name="host",
-        config={"view_type": "AUDIO_ROOM"},  # type: ignore[typeddict-item]
-        permissions={"kick_participant": False},  # type: ignore[typeddict-item]
-        ui={"design_tokens": {"theme": "light"}},  # type: ignore[typeddict-item]
+        config={"view_type": "AUDIO_ROOM"},
+        permissions={"kick_participant": False},
+        ui={"design_tokens": {"theme": "light"}},
     ).data
     assert replaced.name == "host" and replaced.config.model_dump(exclude_none=True) == {
         "view_type": "AUDIO_ROOM"
@@ -120,9 +120,9 @@ def test_presets_every_method(tenant: Tenant) -> None:
             app,
             account_id=a,
             name="x",
-            config={"view_type": "THEATRE"},  # type: ignore[typeddict-item]
-            permissions={},  # type: ignore[typeddict-item]
-            ui={},  # type: ignore[typeddict-item]
+            config={"view_type": "THEATRE"},
+            permissions={},
+            ui={},
         )
 
 

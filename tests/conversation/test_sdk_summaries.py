@@ -311,7 +311,7 @@ def _summary_segments(ing: Ingested) -> int | None:
 def _more_transcript(ing: Ingested, text: str, *, offset_s: float = 10.0) -> None:
     """One more final segment, after the last one, by the first speaker."""
     seg = max(ing.segments, key=lambda s: s.end)
-    person = Person(seg.peer_id, seg.user_id, seg.name)  # type: ignore[arg-type]
+    person = Person(seg.peer_id, seg.user_id, seg.name)
     start = seg.end + timedelta(seconds=offset_s)
     post_events(
         ing.tenant,
@@ -340,8 +340,11 @@ def test_summarize_on_end_also_fires_for_a_final_transcript_after_the_end(
 ) -> None:
     ing = ingest_meeting(tenant, "IS1008a")
     with live_server.database().unit_of_work() as s:
-        s.get(Meeting, ing.meeting_id).summarize_on_end = True
-        s.get(Session, ing.session_id).keep_alive_secs = 0
+        meeting = s.get(Meeting, ing.meeting_id)
+        session = s.get(Session, ing.session_id)
+        assert meeting is not None and session is not None
+        meeting.summarize_on_end = True
+        session.keep_alive_secs = 0
     last = max(s.end for s in ing.segments)
     post_events(
         tenant,
@@ -355,7 +358,7 @@ def test_summarize_on_end_also_fires_for_a_final_transcript_after_the_end(
     assert sessions.get_session_details(ing.session_id, **kw(tenant)).data.status == "ENDED"
     # the transcription service delivers its last final segment after the end
     seg = max(ing.segments, key=lambda s: s.end)
-    person = Person(seg.peer_id, seg.user_id, seg.name)  # type: ignore[arg-type]
+    person = Person(seg.peer_id, seg.user_id, seg.name)
     start = seg.end + timedelta(seconds=1)
     late = segment_event(
         ing.session_id, person, start, start + timedelta(seconds=3), "A late closing remark."

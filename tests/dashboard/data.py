@@ -73,7 +73,7 @@ def ingest_long_peer(
     its peer id ("p-two-hours"). Posted in 200-event batches to the ingest route."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from payloads import Payloads, long_peer  # type: ignore[import-not-found]
+        from payloads import Payloads, long_peer
     finally:
         sys.path.remove(str(ROOT / "bench"))
     payloads = Payloads.load()

@@ -70,7 +70,7 @@ def test_kicked_participant_leaves_a_live_call(server: Server, need_chromium: st
     assert collector["counters"]["dropped"] > 0, (b.error, collector, b.logs[-10:])
     assert "401" in " ".join(map(str, [b.error, *b.logs])), (b.error, b.logs[-10:])
 
-    session_id = live.id  # type: ignore[union-attr]
+    session_id = live.id
     people = kit.sessions.get_session_participants(
         session_id, include_peer_events=True, **kw
     ).data.participants
