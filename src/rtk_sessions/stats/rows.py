@@ -52,6 +52,7 @@ _QL_REASONS = frozenset(_QL_STATES)
 _MAX_SECONDS = 3600.0  # jitter, roundTripTime
 _MAX_FPS = 1000.0
 _MAX_DIMENSION = 65535  # frame width/height (16-bit in every codec's headers)
+_PACKETS = {"outbound-rtp": "packetsSent", "inbound-rtp": "packetsReceived"}  # Q13
 _ID_NAMESPACE = uuid.UUID("6f1b3c1e-5d0e-5b6a-9c57-2f7a3c1d2e40")  # this project's uuid5 namespace
 
 
@@ -493,9 +494,9 @@ def sample_rows(
     thresholds: ``QualityThresholds`` for MOS defaults.
 
     One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
-    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent
-    a single packet yet (a connection being set up), or a cumulative counter went backwards (counter
-    reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, has not carried a single packet
+    yet (cumulative ``packetsSent``/``packetsReceived`` 0: decision Q13), or a cumulative counter
+    went backwards (counter reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
     """
     del transport  # documented above: rows do not depend on it
     prev_report = normalize_report(previous) if previous is not None else {}
@@ -519,11 +520,11 @@ def sample_rows(
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0 or iso_timestamp(ts) is None:
                 continue
-            # A producer is producing from its first packet on: rows while the connection is still
-            # being set up (packetsSent 0) are not samples of it. One that has sent before and is
-            # quiet now (muted) does get rows (MOS 1, Q3). Consumers keep their rows: a stream
-            # that never arrives is what no_video_fraction is for.
-            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+            # Q13: a stream has rows from its first packet on, in both directions (producer: first
+            # packet sent; consumer: first packet received). Rows while a connection is being set
+            # up, an idle layer or a stream that never arrives are not samples of it. One that has
+            # carried packets and is quiet now (muted, stalled) does get rows (MOS 1, Q3).
+            if num(cur.get(_PACKETS[stype])) == 0:
                 continue
             label = _label_for(cur, label_list)
             try:
@@ -1068,7 +1069,7 @@ def sample_rows_indexed(
                 stamp = stamps[ts] = _iso_fast(ts)
             if stamp is None:
                 continue
-            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+            if num(cur.get(_PACKETS[stype])) == 0:  # Q13
                 continue
             label = _label_for(cur, label_list) if label_list else None
             try:
