@@ -20,7 +20,8 @@ Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md
 
 Internal fields (stripped by ``build_quality``): ``_interval_s`` (Δt, s), ``_loss_pct`` (Q7),
 ``_bitrate_bps``, ``_rtt_ms`` (the RTT used for MOS), ``_buffer_delay_ms`` (the buffer delay used
-for MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consumers
+for MOS), ``_nack_count`` Δ, ``_loss_measured`` (Q11: the loss was measured, not defaulted to 0),
+producers ``_rtt_measured`` (Q11) and ``_active`` (outbound-rtp ``active``), consumers
 ``_freeze_count`` Δ, ``_freezes_duration_s`` Δ, ``_pause_count`` Δ, ``_frames_received`` Δ.
 """
 
@@ -360,6 +361,8 @@ def _producer_row(
         _buffer_delay_ms=buffer_ms,
         _nack_count=delta("nackCount"),
         _active=active if isinstance(active, bool) else None,
+        _rtt_measured=rtt is not None,
+        _loss_measured=bool(packets) and (lost is not None or fraction is not None),
     )
     return _compact(values)
 
@@ -459,6 +462,7 @@ def _consumer_row(
         _rtt_ms=rtt_ms,
         _buffer_delay_ms=round(buffer_ms, 6),
         _nack_count=delta("nackCount"),
+        _loss_measured=lost is not None and expected > 0,
     )
     if video:
         values.update(
@@ -872,6 +876,8 @@ def _producer_indexed(
     active = cur.get("active")
     if isinstance(active, bool):
         values["_active"] = active
+    values["_rtt_measured"] = rtt is not None
+    values["_loss_measured"] = bool(packets) and (lost is not None or fraction is not None)
     return values
 
 
@@ -1004,6 +1010,7 @@ def _consumer_indexed(
         values["_buffer_delay_ms"] = buffer_ms
     if nack is not None:
         values["_nack_count"] = nack
+    values["_loss_measured"] = lost is not None and expected > 0
     if video:
         if freezes is not None:
             values["_freeze_count"] = freezes
