@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     issue_jitter_buffer_ms: float = Field(
         default=200.0,
         gt=0,
-        description="Detected issue jitter_buffer_delay: consumer jitter-buffer delay at or above (ms).",
+        description="Detected issue jitter_buffer_delay: jitter-buffer delay at or above (ms).",
     )
     issue_concealment_events_per_s: float = Field(
         default=1.0,
@@ -149,10 +149,14 @@ class Settings(BaseSettings):
         default=2.0, ge=0, description="Detected issues: shortest range reported (s)."
     )
     issue_merge_gap_s: float = Field(
-        default=5.0, ge=0, description="Detected issues: flagged samples this close are one range (s)."
+        default=5.0,
+        ge=0,
+        description="Detected issues: flagged samples this close are one range (s).",
     )
     issue_critical_factor: float = Field(
-        default=2.0, ge=1, description="Detected issues: worst value this many times the threshold is critical."
+        default=2.0,
+        ge=1,
+        description="Detected issues: worst value this many times the threshold is critical.",
     )
     issue_critical_duration_s: float = Field(
         default=10.0, ge=0, description="Detected issues: a yes/no issue this long is critical (s)."

@@ -24,6 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.sql import Executable
 
+from rtk_sessions import stats
 from rtk_sessions.clock import iso
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
@@ -32,7 +33,6 @@ from rtk_sessions.contract.views import (
     peer_event_view,
     session_view,
 )
-from rtk_sessions import stats
 from rtk_sessions.domain import samples
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session

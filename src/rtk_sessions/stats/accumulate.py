@@ -348,11 +348,11 @@ class KindAccumulator:
         "lag",
         "latency",
         "latency_ge",
+        "latency_measured",
         "loss",
         "loss_ge",
         "loss_measured",
         "loss_measured_sum",
-        "latency_measured",
         "mos",
         "no_video",
         "poor",
@@ -772,7 +772,9 @@ class KindAccumulator:
             measured = (rows, loss_sum, rows)
         else:
             lm, tm = state.get("lm"), _count(state.get("tm"), rows)
-            lm_rows = _count(lm[0], rows) if isinstance(lm, list) and len(lm) == 2 else None
+            if not isinstance(lm, list) or len(lm) != 2:
+                return False
+            lm_rows = _count(lm[0], rows)
             lm_sum = _from_floats(lm[1], lm_rows, 100.0) if lm_rows is not None else None
             if lm_rows is None or lm_sum is None or tm is None:
                 return False

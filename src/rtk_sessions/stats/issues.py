@@ -13,8 +13,8 @@ updates into the ``peer_report.detected_issues`` list: objects
   without a later event), and equals ``start`` for an instant (a device change);
 - ``severity``: ``"info"`` | ``"warning"`` | ``"critical"``;
 - ``detail``: one human-readable sentence with the worst value and the threshold;
-- ``stream_id``: the stream's ``producer_id`` / ``consumer_id`` (else its ssrc as a string), ``None``
-  for peer issues.
+- ``stream_id``: the stream's ``producer_id`` / ``consumer_id`` (else its ssrc as a string),
+  ``None`` for peer issues.
 
 Sorted by ``start``, then type. The rules and thresholds (``IssueThresholds``) are this project's,
 documented in docs/quality-metrics.md "Detected issues". Pure: no I/O, no clock reads.
@@ -227,7 +227,13 @@ _SPECS: dict[str, _Spec] = {
         ),
         _Spec("video_freeze", _frozen, lambda t: 1.0, _HIGH, True, "", "no frame decoded"),
         _Spec(
-            "low_frame_rate", _fps, lambda t: t.low_frame_rate_fps, _LOW, False, " fps", "frame rate"
+            "low_frame_rate",
+            _fps,
+            lambda t: t.low_frame_rate_fps,
+            _LOW,
+            False,
+            " fps",
+            "frame rate",
         ),
         _Spec(
             "low_resolution",
@@ -397,7 +403,9 @@ def _row_issues(
     return out
 
 
-def _pair_issues(pairs: Iterable[tuple[float, Mapping[str, Any]]]) -> list[tuple[float, dict[str, Any]]]:
+def _pair_issues(
+    pairs: Iterable[tuple[float, Mapping[str, Any]]],
+) -> list[tuple[float, dict[str, Any]]]:
     """One ``turn_relay`` issue per selected pair that runs over a TURN relay."""
     out = []
     for first_seen, pair in pairs:
@@ -419,7 +427,12 @@ def _pair_issues(pairs: Iterable[tuple[float, Mapping[str, Any]]]) -> list[tuple
         detail = f"media flows through a TURN relay ({side} relay candidate"
         detail += f", {protocol})" if isinstance(protocol, str) else ")"
         out.append(
-            (first_seen, _issue("turn_relay", None, first_seen, max(last, default=first_seen), "info", detail))
+            (
+                first_seen,
+                _issue(
+                    "turn_relay", None, first_seen, max(last, default=first_seen), "info", detail
+                ),
+            )
         )
     return out
 

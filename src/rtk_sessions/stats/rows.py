@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -147,7 +147,8 @@ def _index(report: Mapping[str, Mapping[str, Any]], stype: str) -> dict[int, Map
 def _remote_inbound(
     report: Mapping[str, Mapping[str, Any]], outbound: Mapping[str, Any], by_ssrc: Mapping[int, Any]
 ) -> Mapping[str, Any]:
-    """The remote-inbound-rtp of an outbound-rtp: via ``remoteId``, else ``localId``, else ssrc."""
+    """The remote-inbound-rtp of an outbound-rtp (Q15): via ``remoteId``, else ``localId``, else
+    ssrc, else the only remote-inbound-rtp of the same kind that no outbound-rtp claims."""
     ref = outbound.get("remoteId")
     if isinstance(ref, str):
         target = report.get(ref)
@@ -156,7 +157,38 @@ def _remote_inbound(
     for stats in report.values():
         if stats.get("type") == "remote-inbound-rtp" and stats.get("localId") == outbound["id"]:
             return stats
-    return by_ssrc.get(outbound["ssrc"], {})
+    found = by_ssrc.get(outbound["ssrc"])
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    outs = {sid: o for sid, o in report.items() if o.get("type") == "outbound-rtp"}
+    claimed = {o.get("remoteId") for o in outs.values()}
+    ssrcs = {o.get("ssrc") for o in outs.values()}
+    unclaimed = [
+        sid
+        for sid, stats in report.items()
+        if stats.get("type") == "remote-inbound-rtp"
+        and stats.get("kind") == outbound.get("kind")
+        and sid not in claimed
+        and stats.get("localId") not in outs
+        and stats.get("ssrc") not in ssrcs
+    ]
+    return report[unclaimed[0]] if len(unclaimed) == 1 else {}
+
+
+def _rtx_ssrcs(objects: Iterable[Mapping[str, Any]]) -> set[Any]:
+    """Q15: the ssrcs that inbound-rtp objects name as their RTX repair flow (``rtxSsrc``)."""
+    return {o.get("rtxSsrc") for o in objects if o.get("type") == "inbound-rtp"} - {None}
+
+
+def _is_rtx(stats: Mapping[str, Any], codec: Mapping[str, Any], rtx_ssrcs: set[Any]) -> bool:
+    """Q15: an inbound-rtp that describes an RTX repair flow, not a stream: it has
+    ``rtxOfSsrc``, another stream names its ssrc as its RTX, or its codec is ``*/rtx``."""
+    mime = codec.get("mimeType")
+    return (
+        stats.get("rtxOfSsrc") is not None
+        or stats.get("ssrc") in rtx_ssrcs
+        or (isinstance(mime, str) and mime.lower().endswith("/rtx"))
+    )
 
 
 def _codec(report: Mapping[str, Mapping[str, Any]], stats: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -513,6 +545,7 @@ def sample_rows(
         thresholds = QualityThresholds()
     label_list = _as_labels(labels)
     rows: list[SampleRow] = []
+    rtx = _rtx_ssrcs(report.values())
     for stype in ("outbound-rtp", "inbound-rtp"):
         before = _index(prev_report, stype)
         for ssrc, cur in _index(report, stype).items():
@@ -529,6 +562,8 @@ def sample_rows(
             # up, an idle layer or a stream that never arrives are not samples of it. One that has
             # carried packets and is quiet now (muted, stalled) does get rows (MOS 1, Q3).
             if num(cur.get(_PACKETS[stype])) == 0:
+                continue
+            if stype == "inbound-rtp" and _is_rtx(cur, _codec(report, cur), rtx):
                 continue
             label = _label_for(cur, label_list)
             try:
@@ -747,7 +782,27 @@ def _remote_inbound_indexed(
     sid = by_local.get(out_id)
     if sid is None:
         sid = index.by_ssrc("remote-inbound-rtp").get(outbound["ssrc"])
-    return index.get(sid) if sid is not None else {}  # type: ignore[no-any-return]
+    if sid is None:
+        sid = _unclaimed_indexed(index).get(outbound.get("kind"))
+    return index.get(sid) if sid is not None else {}
+
+
+def _unclaimed_indexed(index: ReportIndex) -> dict[Any, str]:
+    """Q15 fallback of ``_remote_inbound``: kind -> the only unclaimed remote-inbound-rtp."""
+    found: dict[Any, str] | None = index.memo.get("ri-unclaimed")
+    if found is None:
+        outs = {sid: index.get(sid) for sid in index.listed["outbound-rtp"]}
+        claimed = {o.get("remoteId") for o in outs.values()}
+        ssrcs = {o.get("ssrc") for o in outs.values()}
+        by_kind: dict[Any, list[str]] = {}
+        for rid in index.listed["remote-inbound-rtp"]:
+            stats = index.get(rid)
+            if rid in claimed or stats.get("localId") in outs or stats.get("ssrc") in ssrcs:
+                continue
+            by_kind.setdefault(stats.get("kind"), []).append(rid)
+        found = {kind: rids[0] for kind, rids in by_kind.items() if len(rids) == 1}
+        index.memo["ri-unclaimed"] = found
+    return found
 
 
 def _producer_indexed(
@@ -1026,6 +1081,15 @@ def _consumer_indexed(
 _ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
 
 
+def _rtx_indexed(index: ReportIndex) -> set[Any]:
+    """``_rtx_ssrcs`` of a report's inbound-rtp objects, memoized on the index."""
+    found: set[Any] | None = index.memo.get("rtx")
+    if found is None:
+        found = _rtx_ssrcs(index.get(sid) for sid in index.listed["inbound-rtp"])
+        index.memo["rtx"] = found
+    return found
+
+
 def sample_rows_indexed(
     previous: ReportIndex | None,
     current: ReportIndex,
@@ -1077,6 +1141,10 @@ def sample_rows_indexed(
             if stamp is None:
                 continue
             if num(cur.get(_PACKETS[stype])) == 0:  # Q13
+                continue
+            if stype == "inbound-rtp" and _is_rtx(
+                cur, current.linked(cur.get("codecId"), "codec"), _rtx_indexed(current)
+            ):
                 continue
             label = _label_for(cur, label_list) if label_list else None
             try:
