@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import jitsi_legacy, rtcstats_v3, webrtc_internals
 from .model import Recording, RecordingFormatError
+from .streams import unusable_streams
 
 CHUNK = 1 << 20
 
@@ -99,4 +100,12 @@ def load_recording(
         raise RecordingFormatError(
             f"{p.name}: unrecognised recording format; expected a Jitsi/legacy rtcstats JSON-lines "
             "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump")
+    unusable = unusable_streams(client)
+    if unusable:
+        shown = ", ".join(unusable[:10])
+        if len(unusable) > 10:
+            shown += f" and {len(unusable) - 10} more"
+        raise RecordingFormatError(
+            f"{p.name}: the recording has RTP streams that carried packets, but none of them gives "
+            f"a sample row, so its call quality would be lost; objects not usable: {shown}")
     return Recording(source=p.name, sha256=sha, clients=[client], format=fmt)

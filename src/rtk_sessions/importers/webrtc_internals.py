@@ -137,14 +137,23 @@ _SHORT_IDS = [
 
 
 def _old_type(sid: str, fields: dict[str, list]) -> str | None:
+    """The type of an object of a dump without ``statsType`` (old Chrome), from its id.
+
+    Old Chrome ids name the type (``RTCInboundRTPAudioStream_…``). Chrome before M87 also gave
+    its RTP stats an ``isRemote`` series (false for the local stream): that makes a remote
+    ``…-rtp`` object of an RTP id, never a candidate. Only ICE candidates (``RTCIceCandidate_``
+    or an id no prefix names) are told local/remote apart by ``isRemote``.
+    """
     remote = fields.get("isRemote")
+    for prefix, t in _OLD_ID_PREFIXES:
+        if sid.startswith(prefix):
+            if t in ("inbound-rtp", "outbound-rtp") and remote and remote[-1] is True:
+                return f"remote-{t}"
+            return t
     if remote or sid.startswith("RTCIceCandidate_"):
         if remote:
             return "remote-candidate" if remote[-1] else "local-candidate"
         return "local-candidate"
-    for prefix, t in _OLD_ID_PREFIXES:
-        if sid.startswith(prefix):
-            return t
     for rx, t in _SHORT_IDS:
         if rx.match(sid):
             return t
@@ -206,6 +215,8 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
             stype = fields["type"][0][-1]
         if stype is None:
             stype = _old_type(sid, {f: v for f, (v, _) in fields.items()})
+        if stype is None and "ssrc" in fields:
+            stype = "unknown"  # kept, so that an RTP stream no rule types is reported, not lost
         if stype is not None:
             stypes[sid] = stype
     objs = {sid: f for sid, f in objs.items() if sid in stypes}
