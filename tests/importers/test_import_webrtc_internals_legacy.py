@@ -11,6 +11,7 @@ whose ``time`` is a locale string.
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from rtk_sessions import stats
 from rtk_sessions.importers import RecordingFormatError, load_recording, to_ingest_events
+from rtk_sessions.importers.streams import unusable_streams
 
 T_END = 1_600_000_030_000.0  # the last poll (2020-09-13, Chrome 86's time)
 POLLS = 30
@@ -151,3 +153,34 @@ def test_streams_the_import_cannot_use_fail_loudly(tmp_path: Path) -> None:
 def test_an_unknown_id_with_an_ssrc_is_named(tmp_path: Path) -> None:
     with pytest.raises(RecordingFormatError, match=r"XStream_3001 \(type unknown\), YStream_2002"):
         load_recording(_write(tmp_path, _renamed(legacy_dump(), keep_is_remote=False)))
+
+
+def test_two_tabs_that_called_each_other_are_two_participants(tmp_path: Path) -> None:
+    """Decision Q16: one participant per renderer (the peer-connection key before its "-")."""
+    real = Path(__file__).parent.parent / "fixtures" / "webrtc-internals"
+    doc = json.loads((real / "chromium156-loopback.json").read_text())
+    one_tab = load_recording(real / "chromium156-loopback.json").clients
+    assert len(one_tab) == 1 and {s.connection_id for s in one_tab[0].stats} == {"8-1", "8-2"}
+    # the same two connections as if each lived in its own tab (renderers 8 and 9)
+    pcs = doc["PeerConnections"]
+    pcs["9-1"] = pcs.pop("8-2")
+    doc["getUserMedia"] = [{**g, "rid": 9} for g in doc["getUserMedia"]] + doc["getUserMedia"]
+    two = load_recording(_write(tmp_path, doc)).clients
+    assert [c.name for c in two] == ["chrome86-webrtc-internals#8", "chrome86-webrtc-internals#9"]
+    assert [{s.connection_id for s in c.stats} for c in two] == [{"8-1"}, {"9-1"}]
+    for client, pc in zip(two, ("8-1", "9-1"), strict=True):
+        assert {e[2]["connection_id"] for e in client.events if "connection_id" in e[2]} == {pc}
+        assert not unusable_streams(client)
+
+
+def test_rtcstats_dump_of_two_tabs_is_two_participants(tmp_path: Path) -> None:
+    """Q16 for Chrome's fileFormat 3 export: connection ids "8-1" and "9-2" are two tabs."""
+    real = Path(__file__).parent.parent / "fixtures" / "webrtc-internals"
+    lines = gzip.decompress((real / "chromium156-loopback.rtcstats.gz").read_bytes()).decode()
+    assert len(load_recording(real / "chromium156-loopback.rtcstats.gz").clients) == 1
+    path = tmp_path / "two-tabs.rtcstats"
+    path.write_text(lines.replace('"8-2"', '"9-2"'))
+    clients = load_recording(path).clients
+    assert [c.name for c in clients] == ["two-tabs#8", "two-tabs#9"]
+    assert {s.connection_id for s in clients[1].stats} == {"9-2"}
+    assert "9-2" not in {s.connection_id for s in clients[0].stats}

@@ -303,9 +303,44 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
     return snaps
 
 
-def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
+def renderer_of(pc_key: str) -> str:
+    """The renderer (browser tab) of a peer connection id ``"<pid>-<lid>"``: the part before the
+    first ``-`` (decision Q16); ``""`` for an id without one (the whole file is one client)."""
+    pid, sep, _ = pc_key.partition("-")
+    return pid if sep else ""
+
+
+def parse(doc: dict, name: str, where: str | None = None) -> list[RecordedClient]:
+    """One ``RecordedClient`` per renderer (decision Q16: a dump of two tabs that called each
+    other is two participants), in the order their peer connections appear. A single renderer
+    keeps ``name``; several are named ``"{name}#{pid}"``. raises RecordingFormatError."""
     where = where or name
     pcs = doc["PeerConnections"]
+    groups: dict[str, dict[str, Any]] = {}
+    for pc_key, pc in pcs.items():
+        groups.setdefault(renderer_of(str(pc_key)), {})[pc_key] = pc
+    if not groups:
+        groups[""] = {}
+    clients = []
+    empty: RecordingFormatError | None = None
+    for pid, group in groups.items():
+        client_name = name if len(groups) == 1 else f"{name}#{pid}"
+        try:
+            own = pid if len(groups) > 1 else ""  # one tab: every getUserMedia entry is its
+            clients.append(_parse_renderer(doc, group, own, client_name, where))
+        except RecordingFormatError as exc:
+            if "has no peer connection with stats or events" not in str(exc):
+                raise
+            empty = exc  # a tab with nothing recorded: the other tabs still import
+    if not clients:
+        assert empty is not None
+        raise empty
+    return clients
+
+
+def _parse_renderer(
+    doc: dict, pcs: dict, pid: str, name: str, where: str
+) -> RecordedClient:
     snapshots: list[StatsSnapshot] = []
     raw_events: list[tuple[str, float, dict]] = []
     pc_times: list[float] = []
@@ -346,6 +381,8 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
     join_ms, leave_ms = min(pc_times), max(pc_times)
     for req in doc.get("getUserMedia") or []:
         if isinstance(req, dict) and isinstance(req.get("timestamp"), int | float):
+            if pid and pid not in (str(req.get("rid")), str(req.get("pid"))):
+                continue  # another renderer's request (its "rid" is the key's prefix)
             raw_events.append(_media_event(req))
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
     snapshots.sort(key=lambda s: s.timestamp_ms)
