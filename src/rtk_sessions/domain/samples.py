@@ -23,7 +23,11 @@ replay or arrived late; it changes nothing (``SampleWriter.apply_report`` answer
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -444,15 +448,51 @@ class StoredQuality:
         thresholds: stats.IssueThresholds | None = None,
     ) -> list[dict[str, Any]]:
         """``stats.detect_issues`` over the stored rows (parsed here), pairs, the peer's client
-        events ``(epoch ms, name, metadata)`` and device update lists."""
+        events ``(epoch ms, name, metadata)`` and device update lists.
+
+        The result is cached in the process by a digest of all those inputs (content-addressed,
+        so never stale): a peer whose data did not change is not parsed and judged again. The
+        first read of a 2-hour peer (14 400 rows) spends about 0.1–0.3 s here, a cached one a
+        digest of its 4.7 MB of rows (a few ms)."""
+        events = list(events)
+        digest = hashlib.blake2b(digest_size=20)
+        for kind in sorted(self.rows):
+            digest.update(kind.encode())
+            digest.update(self.rows[kind])
+        digest.update(
+            orjson.dumps(
+                [self.timed_pairs, events, device_updates],
+                option=orjson.OPT_NON_STR_KEYS,
+                default=str,
+            )
+        )
+        key = (digest.digest(), thresholds)
+        with _ISSUES_LOCK:
+            cached = _ISSUES_CACHE.get(key)
+            if cached is not None:
+                _ISSUES_CACHE.move_to_end(key)
+                return copy.deepcopy(cached)
         rows = {kind: orjson.loads(raw) for kind, raw in self.rows.items()}
-        return stats.detect_issues(
+        found = stats.detect_issues(
             rows,
             pairs=self.timed_pairs,
             events=events,
             device_updates=device_updates,
             thresholds=thresholds,
         )
+        with _ISSUES_LOCK:
+            _ISSUES_CACHE[key] = copy.deepcopy(found)
+            while len(_ISSUES_CACHE) > _ISSUES_CACHE_SIZE:
+                _ISSUES_CACHE.popitem(last=False)
+        return found
+
+
+#: Detected issues by input digest (``StoredQuality.detected_issues``), least recently used first.
+_ISSUES_CACHE: OrderedDict[tuple[bytes, stats.IssueThresholds | None], list[dict[str, Any]]] = (
+    OrderedDict()
+)
+_ISSUES_CACHE_SIZE = 256
+_ISSUES_LOCK = threading.Lock()
 
 
 def read_quality(

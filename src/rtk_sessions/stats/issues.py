@@ -106,7 +106,14 @@ def _iso(ms: float) -> str:
 
 
 def _n(row: Mapping[str, Any], key: str) -> float | None:
-    return num(row.get(key))
+    """A row member as ``num`` gives it (plain ints and finite floats without a call)."""
+    value = row.get(key)
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is float:
+        return value if value - value == 0 else None  # type: ignore[no-any-return]
+    return None if value is None else num(value)
 
 
 # A rule judges one row of a stream: ``None`` (not judged: nothing measured), or the row's value
@@ -292,24 +299,35 @@ class _Range:
         self.start, self.end, self.last_flag, self.worst = start, end, end, value
 
 
-def _stream_ranges(
-    spec: _Spec,
-    rows: Sequence[tuple[float, Mapping[str, Any]]],
-    t: IssueThresholds,
-) -> list[_Range]:
-    """The ranges of one rule over one stream's rows (time-ordered ``(ms, row)``)."""
-    threshold = spec.threshold(t)
-    ranges: list[_Range] = []
-    current: _Range | None = None
+def _judged(
+    rows: Sequence[tuple[float, Mapping[str, Any]]], t: IssueThresholds
+) -> list[tuple[float, float, float | None, Mapping[str, Any]]]:
+    """``(ms, interval start ms, interval s or None, row)`` of a stream's time-ordered rows past
+    its warm-up: the rows the rules judge."""
+    out = []
     first = rows[0][0]
     previous: float | None = None
     for ms, row in rows:
         interval = (ms - previous) / 1000 if previous is not None else None
         start = previous if previous is not None else ms
         previous = ms
-        if (ms - first) / 1000 < t.warmup_s:
-            continue
-        value = spec.rule(row, interval)
+        if (ms - first) / 1000 >= t.warmup_s:
+            out.append((ms, start, interval, row))
+    return out
+
+
+def _stream_ranges(
+    spec: _Spec,
+    rows: Sequence[tuple[float, float, float | None, Mapping[str, Any]]],
+    t: IssueThresholds,
+) -> list[_Range]:
+    """The ranges of one rule over one stream's judged rows (``_judged``)."""
+    threshold = spec.threshold(t)
+    ranges: list[_Range] = []
+    current: _Range | None = None
+    rule = spec.rule
+    for ms, start, interval, row in rows:
+        value = rule(row, interval)
         if value is None:
             continue
         flagged = value < threshold if spec.low else value >= threshold
@@ -392,9 +410,10 @@ def _row_issues(
                 streams.setdefault(_stream_id(row), []).append((ms, row))
         for stream_id, rows in streams.items():
             rows.sort(key=lambda item: item[0])
+            judged = _judged(rows, t)
             for name in _RULES_BY_KIND[kind]:
                 spec = _SPECS[name]
-                for r in _stream_ranges(spec, rows, t):
+                for r in _stream_ranges(spec, judged, t):
                     issue = _issue(
                         name, kind, r.start, r.end, _severity(spec, r, t), _detail(spec, r, t)
                     )
