@@ -59,8 +59,8 @@ def test_q11_old_state_stays_readable():
     assert loaded["rtt"]["measured_rows"] == loaded["packet_loss"]["measured_rows"] == len(rows)
     assert loaded["rtt"]["avg"] == acc.block()["rtt"]["avg"]
     assert KindAccumulator.from_state("video_producer", state).block() == acc.block()
-    broken = state | {"lm": [len(rows) + 1, []]}
-    assert KindAccumulator.from_state("video_producer", broken).block() == {}
+    for broken in ({"lm": [len(rows) + 1, []]}, {"lm": 5}, {"lm": [1]}, {"tm": -1}):
+        assert KindAccumulator.from_state("video_producer", state | broken).block() == {}
 
 
 def test_q12_idle_simulcast_layers_do_not_look_frozen():
