@@ -33,8 +33,11 @@ def _iso(ms: float) -> str:
 
 
 def _series(values: list[Any]) -> dict[str, str]:
-    return {"startTime": _iso(T_END - 1000 * (len(values) - 1)), "endTime": _iso(T_END),
-            "values": json.dumps(values)}
+    return {
+        "startTime": _iso(T_END - 1000 * (len(values) - 1)),
+        "endTime": _iso(T_END),
+        "values": json.dumps(values),
+    }
 
 
 def _obj(stats_out: dict[str, Any], sid: str, **fields: list[Any] | Any) -> None:
@@ -46,47 +49,124 @@ def _obj(stats_out: dict[str, Any], sid: str, **fields: list[Any] | Any) -> None
 def legacy_dump(inbound_id: str = "RTCInboundRTPAudioStream_3001") -> dict[str, Any]:
     n = range(POLLS)
     s: dict[str, Any] = {}
-    _obj(s, inbound_id, isRemote=False, ssrc=3001, mediaType="audio", kind="audio",
-         trackId="RTCMediaStreamTrack_receiver_1", transportId="RTCTransport_0_1",
-         codecId="RTCCodec_0_Inbound_111", packetsReceived=[50 * i for i in n],
-         bytesReceived=[4000 * i for i in n], packetsLost=[i // 10 for i in n],
-         jitter=0.004)
-    _obj(s, "RTCMediaStreamTrack_receiver_1", trackIdentifier="a1b2", remoteSource=True,
-         kind="audio", jitterBufferDelay=[2880.0 * i for i in n],  # 60 ms a sample
-         jitterBufferEmittedCount=[48000 * i for i in n], concealmentEvents=0)
-    _obj(s, "RTCOutboundRTPVideoStream_2002", isRemote=False, ssrc=2002, mediaType="video",
-         kind="video", transportId="RTCTransport_0_1",
-         remoteId="RTCRemoteInboundRtpVideoStream_2002", packetsSent=[90 * i for i in n],
-         bytesSent=[60000 * i for i in n], framesEncoded=[30 * i for i in n],
-         frameWidth=640, frameHeight=480, qualityLimitationReason="none")
-    _obj(s, "RTCRemoteInboundRtpVideoStream_2002", ssrc=2002, kind="video",
-         transportId="RTCTransport_0_1", localId="RTCOutboundRTPVideoStream_2002",
-         packetsLost=0, jitter=0.002, roundTripTime=0.041)
-    _obj(s, "RTCCodec_0_Inbound_111", payloadType=111, mimeType="audio/opus", clockRate=48000,
-         sdpFmtpLine="minptime=10;useinbandfec=1")
-    _obj(s, "RTCTransport_0_1", selectedCandidatePairId="RTCIceCandidatePair_Ab_Cd",
-         bytesSent=[60000 * i for i in n], dtlsState="connected")
-    _obj(s, "RTCIceCandidatePair_Ab_Cd", transportId="RTCTransport_0_1",
-         localCandidateId="RTCIceCandidate_Ab", remoteCandidateId="RTCIceCandidate_Cd",
-         state="succeeded", nominated=True, currentRoundTripTime=0.04,
-         bytesSent=[60000 * i for i in n], bytesReceived=[4000 * i for i in n])
-    _obj(s, "RTCIceCandidate_Ab", isRemote=False, ip="192.0.2.10", port=50000,
-         protocol="udp", candidateType="host", networkType="ethernet")
-    _obj(s, "RTCIceCandidate_Cd", isRemote=True, ip="198.51.100.7", port=3478,
-         protocol="udp", candidateType="srflx")
+    _obj(
+        s,
+        inbound_id,
+        isRemote=False,
+        ssrc=3001,
+        mediaType="audio",
+        kind="audio",
+        trackId="RTCMediaStreamTrack_receiver_1",
+        transportId="RTCTransport_0_1",
+        codecId="RTCCodec_0_Inbound_111",
+        packetsReceived=[50 * i for i in n],
+        bytesReceived=[4000 * i for i in n],
+        packetsLost=[i // 10 for i in n],
+        jitter=0.004,
+    )
+    _obj(
+        s,
+        "RTCMediaStreamTrack_receiver_1",
+        trackIdentifier="a1b2",
+        remoteSource=True,
+        kind="audio",
+        jitterBufferDelay=[2880.0 * i for i in n],  # 60 ms a sample
+        jitterBufferEmittedCount=[48000 * i for i in n],
+        concealmentEvents=0,
+    )
+    _obj(
+        s,
+        "RTCOutboundRTPVideoStream_2002",
+        isRemote=False,
+        ssrc=2002,
+        mediaType="video",
+        kind="video",
+        transportId="RTCTransport_0_1",
+        remoteId="RTCRemoteInboundRtpVideoStream_2002",
+        packetsSent=[90 * i for i in n],
+        bytesSent=[60000 * i for i in n],
+        framesEncoded=[30 * i for i in n],
+        frameWidth=640,
+        frameHeight=480,
+        qualityLimitationReason="none",
+    )
+    _obj(
+        s,
+        "RTCRemoteInboundRtpVideoStream_2002",
+        ssrc=2002,
+        kind="video",
+        transportId="RTCTransport_0_1",
+        localId="RTCOutboundRTPVideoStream_2002",
+        packetsLost=0,
+        jitter=0.002,
+        roundTripTime=0.041,
+    )
+    _obj(
+        s,
+        "RTCCodec_0_Inbound_111",
+        payloadType=111,
+        mimeType="audio/opus",
+        clockRate=48000,
+        sdpFmtpLine="minptime=10;useinbandfec=1",
+    )
+    _obj(
+        s,
+        "RTCTransport_0_1",
+        selectedCandidatePairId="RTCIceCandidatePair_Ab_Cd",
+        bytesSent=[60000 * i for i in n],
+        dtlsState="connected",
+    )
+    _obj(
+        s,
+        "RTCIceCandidatePair_Ab_Cd",
+        transportId="RTCTransport_0_1",
+        localCandidateId="RTCIceCandidate_Ab",
+        remoteCandidateId="RTCIceCandidate_Cd",
+        state="succeeded",
+        nominated=True,
+        currentRoundTripTime=0.04,
+        bytesSent=[60000 * i for i in n],
+        bytesReceived=[4000 * i for i in n],
+    )
+    _obj(
+        s,
+        "RTCIceCandidate_Ab",
+        isRemote=False,
+        ip="192.0.2.10",
+        port=50000,
+        protocol="udp",
+        candidateType="host",
+        networkType="ethernet",
+    )
+    _obj(
+        s,
+        "RTCIceCandidate_Cd",
+        isRemote=True,
+        ip="198.51.100.7",
+        port=3478,
+        protocol="udp",
+        candidateType="srflx",
+    )
     return {
         "getUserMedia": [],
         "PeerConnections": {
             "4242-1": {
-                "pid": 4242, "rtcConfiguration": "{ iceServers: [] }", "constraints": "",
+                "pid": 4242,
+                "rtcConfiguration": "{ iceServers: [] }",
+                "constraints": "",
                 "url": "https://meet.example/room",
-                "updateLog": [{"type": "iceConnectionStateChange", "value": "connected",
-                               "time": "9/13/2020, 12:26:41 PM"}],
+                "updateLog": [
+                    {
+                        "type": "iceConnectionStateChange",
+                        "value": "connected",
+                        "time": "9/13/2020, 12:26:41 PM",
+                    }
+                ],
                 "stats": s,
             }
         },
         "UserAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     "Chrome/86.0.4240.75 Safari/537.36",
+        "Chrome/86.0.4240.75 Safari/537.36",
     }
 
 
@@ -98,12 +178,14 @@ def _write(tmp_path: Path, doc: dict[str, Any]) -> Path:
 
 def _quality(path: Path) -> dict[str, Any]:
     (client,) = load_recording(path).clients
-    events = to_ingest_events(client, peer_id="p", meeting_id="m", session_id="s",
-                              meeting_title="t", id_prefix="x")
+    events = to_ingest_events(
+        client, peer_id="p", meeting_id="m", session_id="s", meeting_title="t", id_prefix="x"
+    )
     rows: dict[str, list[stats.SampleRow]] = {}
     cursor = None
-    for event in sorted((e for e in events if e["type"] == "peer.stats"),
-                        key=lambda e: e["timestamp"]):
+    for event in sorted(
+        (e for e in events if e["type"] == "peer.stats"), key=lambda e: e["timestamp"]
+    ):
         for row in stats.sample_rows(cursor, event["stats"], namespace="p:c"):
             rows.setdefault(row.kind, []).append(row)
         cursor = stats.compact_report(event["stats"])

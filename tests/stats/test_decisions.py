@@ -95,8 +95,9 @@ def _aiortc(ts: float, sent: int, lost: int, rtt: float) -> dict:
     """aiortc's sender stats: the RTCP report links neither way and carries the far end's ssrc."""
     return report(
         outbound(111, ts, packetsSent=sent, bytesSent=sent * 100, remoteId=None),
-        remote_inbound(999, ts, localId=None, packetsLost=lost, roundTripTime=rtt,
-                       fractionLost=0.05),
+        remote_inbound(
+            999, ts, localId=None, packetsLost=lost, roundTripTime=rtt, fractionLost=0.05
+        ),
     )
 
 
@@ -115,8 +116,10 @@ def test_q15_simulcast_layer_never_borrows_a_siblings_report():
             remote_inbound(2, ts, kind="video", localId=None, roundTripTime=0.2, packetsLost=0),
         )
 
-    rows = {r.values["ssrc"]: r.values for r in sample_rows(two_layers(T0), two_layers(T0 + 1000),
-                                                            namespace="p:c")}
+    rows = {
+        r.values["ssrc"]: r.values
+        for r in sample_rows(two_layers(T0), two_layers(T0 + 1000), namespace="p:c")
+    }
     assert rows[2]["rtt"] == 0.2 and rows[1]["rtt"] == 0 and rows[1]["_rtt_measured"] is False
 
 

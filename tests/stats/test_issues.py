@@ -34,8 +34,10 @@ def test_clean_stream_has_no_issue_and_warmup_is_not_judged():
     clean = rows([{"packets_sent": 50, "packets_lost": 0, "rtt": 0.02, "jitter": 0.002}] * 30)
     assert detect_issues({"audio_producer": clean}) == []
     # a bad start (bandwidth estimation, jitter buffer settling) inside the warm-up is ignored
-    start = rows([{"packets_sent": 50, "packets_lost": 10, "rtt": 0.9}] * 5
-                 + [{"packets_sent": 50, "packets_lost": 0, "rtt": 0.02}] * 20)
+    start = rows(
+        [{"packets_sent": 50, "packets_lost": 10, "rtt": 0.9}] * 5
+        + [{"packets_sent": 50, "packets_lost": 0, "rtt": 0.02}] * 20
+    )
     assert detect_issues({"audio_producer": start}) == []
 
 
@@ -43,8 +45,10 @@ def test_high_rtt_range_severity_and_detail():
     values = [{"packets_sent": 50, "rtt": 0.02}] * 10 + [{"packets_sent": 50, "rtt": 0.35}] * 5
     values += [{"packets_sent": 50, "rtt": 0.02}] * 10 + [{"packets_sent": 50, "rtt": 0.7}] * 4
     found = detect_issues({"audio_producer": rows(values, producer_id="P1")})
-    assert types(found) == [("high_rtt", "audio_producer", "warning"),
-                            ("high_rtt", "audio_producer", "critical")]
+    assert types(found) == [
+        ("high_rtt", "audio_producer", "warning"),
+        ("high_rtt", "audio_producer", "critical"),
+    ]
     first = found[0]
     assert first["start"] == iso(9) and first["end"] == iso(14)  # from the previous row's time
     assert first["stream_id"] == "P1"
@@ -67,10 +71,22 @@ def test_flagged_rows_close_together_merge_and_short_ranges_drop():
 def test_producer_loss_jitter_and_consumer_rules():
     producer = rows([{"packets_sent": 100, "packets_lost": 30, "jitter": 0.08}] * 12)
     found = detect_issues({"audio_producer": producer})
-    assert types(found) == [("jitter", "audio_producer", "critical"),
-                            ("packet_loss", "audio_producer", "critical")]
-    consumer = rows([{"packets_received": 50, "packets_lost": 0, "jitter_buffer_delay": 14400.0,
-                      "jitter_buffer_emitted_count": 48000, "concealment_events": 1.5}] * 12)
+    assert types(found) == [
+        ("jitter", "audio_producer", "critical"),
+        ("packet_loss", "audio_producer", "critical"),
+    ]
+    consumer = rows(
+        [
+            {
+                "packets_received": 50,
+                "packets_lost": 0,
+                "jitter_buffer_delay": 14400.0,
+                "jitter_buffer_emitted_count": 48000,
+                "concealment_events": 1.5,
+            }
+        ]
+        * 12
+    )
     assert types(detect_issues({"audio_consumer": consumer})) == [
         ("audio_concealment", "audio_consumer", "warning"),
         ("jitter_buffer_delay", "audio_consumer", "warning"),
@@ -78,12 +94,24 @@ def test_producer_loss_jitter_and_consumer_rules():
 
 
 def test_video_rules():
-    frozen = {"packets_received": 100, "frames_decoded": 0, "frames_per_second": 0,
-              "frame_height": 720}
-    low = {"packets_received": 100, "frames_decoded": 50, "frames_per_second": 6,
-           "frame_height": 180}
-    fine = {"packets_received": 100, "frames_decoded": 60, "frames_per_second": 30,
-            "frame_height": 720}
+    frozen = {
+        "packets_received": 100,
+        "frames_decoded": 0,
+        "frames_per_second": 0,
+        "frame_height": 720,
+    }
+    low = {
+        "packets_received": 100,
+        "frames_decoded": 50,
+        "frames_per_second": 6,
+        "frame_height": 180,
+    }
+    fine = {
+        "packets_received": 100,
+        "frames_decoded": 60,
+        "frames_per_second": 30,
+        "frame_height": 720,
+    }
     silent = {"packets_received": 0, "frames_decoded": 0, "frame_height": 720}
     values = [fine] * 6 + [frozen] * 4 + [fine] * 8 + [low] * 4 + [fine] * 8 + [silent] * 12
     found = detect_issues({"video_consumer": rows(values)})
@@ -98,32 +126,48 @@ def test_video_rules():
     # without frames_decoded, frames_per_second tells a freeze
     fps_only = [{"packets_received": 10, "frames_per_second": 0}] * 10
     assert types(detect_issues({"video_consumer": rows(fps_only)})) == [
-        ("video_freeze", "video_consumer", "warning")]
+        ("video_freeze", "video_consumer", "warning")
+    ]
     # screenshare consumers: no freeze / frame-rate rules (static content)
     assert detect_issues({"screenshare_video_consumer": rows(fps_only)}) == []
     very_low = [{"packets_sent": 10, "frames_per_second": 2}] * 10
     assert types(detect_issues({"video_producer": rows(very_low)})) == [
-        ("low_frame_rate", "video_producer", "critical")]
+        ("low_frame_rate", "video_producer", "critical")
+    ]
 
 
 def test_quality_limitation_rules():
-    by_durations = [{"packets_sent": 100, "quality_limitation_durations":
-                     {"bandwidth": 0.8, "cpu": 0.0, "none": 0.2, "other": 0}}] * 20
+    by_durations = [
+        {
+            "packets_sent": 100,
+            "quality_limitation_durations": {"bandwidth": 0.8, "cpu": 0.0, "none": 0.2, "other": 0},
+        }
+    ] * 20
     found = detect_issues({"video_producer": rows(by_durations)})
     assert types(found) == [("bandwidth_limited", "video_producer", "critical")]
     assert found[0]["detail"] == "video limited by bandwidth for 15 s"
-    by_reason = [{"packets_sent": 100, "quality_limitation_reason": "cpu",
-                  "quality_limitation_durations": {"none": 0}}] * 9
+    by_reason = [
+        {
+            "packets_sent": 100,
+            "quality_limitation_reason": "cpu",
+            "quality_limitation_durations": {"none": 0},
+        }
+    ] * 9
     assert types(detect_issues({"screenshare_video_producer": rows(by_reason)})) == [
-        ("cpu_limited", "screenshare_video_producer", "warning")]
+        ("cpu_limited", "screenshare_video_producer", "warning")
+    ]
     unknown = [{"packets_sent": 100}] * 9
     assert detect_issues({"video_producer": rows(unknown)}) == []
 
 
 def test_turn_relay_from_the_selected_pairs():
-    relay = {"local_candidate_type": "relay", "remote_candidate_type": "host",
-             "local_candidate_protocol": "udp", "last_packet_sent_timestamp": BASE + 60_000,
-             "last_packet_received_timestamp": BASE + 59_000}
+    relay = {
+        "local_candidate_type": "relay",
+        "remote_candidate_type": "host",
+        "local_candidate_protocol": "udp",
+        "last_packet_sent_timestamp": BASE + 60_000,
+        "last_packet_received_timestamp": BASE + 59_000,
+    }
     remote = {"local_candidate_type": "host", "remote_candidate_type": "relay"}
     direct = {"local_candidate_type": "host", "remote_candidate_type": "srflx"}
     found = detect_issues({}, pairs=[(BASE, relay), (BASE + 1000, remote), (BASE, direct)])
@@ -193,13 +237,18 @@ def test_odd_input_is_ignored():
     assert types(detect_issues({"audio_consumer": naive_then_bad}))[0][0] == "no_media_received"
 
 
-@pytest.mark.parametrize("path", [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU],
-                         ids=["chrome99-p2p", "chrome117-relay", "firefox118-sfu"])
+@pytest.mark.parametrize(
+    "path",
+    [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU],
+    ids=["chrome99-p2p", "chrome117-relay", "firefox118-sfu"],
+)
 def test_real_recordings(path):
     """Every issue found on a real call is well formed, and its range lies within the rows."""
     by_kind = recording_rows(path)
-    public = {k: [{f: v for f, v in r.items() if not f.startswith("_")} for r in rs]
-              for k, rs in by_kind.items()}
+    public = {
+        k: [{f: v for f, v in r.items() if not f.startswith("_")} for r in rs]
+        for k, rs in by_kind.items()
+    }
     found = detect_issues(public)
     stamps = sorted(r["timestamp"] for rs in public.values() for r in rs)
     for issue in found:
