@@ -35,9 +35,9 @@ from rtk_sessions.stats import (
 from rtk_sessions.stats.accumulate import _from_floats, _to_floats
 
 from . import legacy_aggregate as legacy
+from .helpers import realtimekit
 from .legacy_aggregate import cumulative as legacy_cumulative
 from .rtcstats_dump import FIXTURES, getstats_reports
-from .helpers import realtimekit
 
 RECORDINGS = sorted(FIXTURES.glob("*.rtcstats.jsonl"))
 T = QualityThresholds()
