@@ -190,6 +190,8 @@ def test_ice_disconnections_restarts_and_hidden_tab():
         (BASE + 30000, "visibility_change", {"state": "hidden"}),
         (BASE + 31000, "ice_restart", {}),
         (BASE + 32000, "network_change", {"online": False}),
+        (BASE + 33000, "visibility_change", {"state": ["hidden"]}),  # odd metadata: ignored
+        (BASE + 34000, "visibility_change", None),
     ]
     found = detect_issues({}, events=events)
     assert [(i["type"], i["start"], i["end"], i["severity"]) for i in found] == [

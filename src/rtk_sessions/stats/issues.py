@@ -470,7 +470,9 @@ def _state_ranges(
     for ms, event_name, meta in events:
         if event_name != name:
             continue
-        state = meta.get(key)
+        state = meta.get(key) if isinstance(meta, Mapping) else None
+        if not isinstance(state, str):
+            continue
         group = str(meta.get("connection_id", ""))
         if state in opening and group not in open_at:
             open_at[group] = (ms, str(state))
