@@ -107,12 +107,12 @@ def _iso(ms: float) -> str:
 
 def _n(row: Mapping[str, Any], key: str) -> float | None:
     """A row member as ``num`` gives it (plain ints and finite floats without a call)."""
-    value = row.get(key)
+    value: Any = row.get(key)
     kind = type(value)
     if kind is int:
-        return value  # type: ignore[no-any-return]
+        return int(value)
     if kind is float:
-        return value if value - value == 0 else None  # type: ignore[no-any-return]
+        return float(value) if value - value == 0 else None
     return None if value is None else num(value)
 
 
