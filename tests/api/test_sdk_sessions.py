@@ -488,3 +488,31 @@ def test_breakout_rooms_and_consolidated_view(tenant: Tenant) -> None:
         "s-main", account_id=tenant.account_id, app_id=tenant.app_id, view="consolidated"
     ).data.participants
     assert {p.user_id: p.duration for p in merged} == {"u1": 3.0, "u2": 5.0}
+
+
+@pytest.mark.parametrize("path", LEGACY, ids=lambda p: p.stem.split("_", 1)[1].split(".")[0])
+def test_peer_report_detected_issues(imported: Imported, path: Path) -> None:
+    """``peer_report.detected_issues`` (docs/quality-metrics.md "Detected issues") through the
+    official SDK: well formed, equal to the pure detection over the report's own rows, pairs and
+    events, and the recording over a TURN relay flags turn_relay."""
+    from rtk_sessions import stats
+
+    tenant = imported.tenant
+    peer_id = imported.sessions[path.name]["peer_ids"][0]
+    report = tenant.sdk().realtime_kit.sessions.get_participant_data_from_peer_id(
+        peer_id, account_id=tenant.account_id, app_id=tenant.app_id
+    )
+    raw = report.to_dict()["data"]["participant"]["peer_report"]
+    detected = raw["detected_issues"]
+    for issue in detected:
+        assert set(issue) == {"type", "kind", "start", "end", "severity", "detail", "stream_id"}
+        assert issue["type"] in stats.ISSUE_TYPES
+        assert issue["severity"] in ("info", "warning", "critical")
+    rows_only = stats.detect_issues({k: raw["quality"][k] for k in stats.KINDS})
+    assert [i for i in detected if i["kind"] is not None] == rows_only
+    relayed = [i for i in detected if i["type"] == "turn_relay"]
+    if "relay" in path.name:
+        assert relayed and relayed[0]["kind"] is None and relayed[0]["severity"] == "info"
+        assert "turns" not in relayed[0]["detail"] and "TURN relay" in relayed[0]["detail"]
+    else:
+        assert relayed == []

@@ -50,9 +50,9 @@ def test_decompressor_rebuilds_full_reports() -> None:
 
 def test_chrome_117_relay_rows_and_relay_pair() -> None:
     rows = _run(CHROME_117_RELAY, "PC_0")
-    # Inbound audio + 3 inbound videos + outbound video only (SOURCES.md); 12 intervals.
-    assert {k: len(v) for k, v in rows.items()} == {
-        "video_producer": 12, "audio_consumer": 12, "video_consumer": 36}
+    # Inbound audio + 3 inbound videos + outbound video only (SOURCES.md); 12 intervals. Q13: the
+    # inbound audio never carried a packet (a muted remote) and one video started a report late.
+    assert {k: len(v) for k, v in rows.items()} == {"video_producer": 12, "video_consumer": 35}
     producer = [r.values for r in rows["video_producer"]]
     assert all(v["ssrc"] == 2007858786 and v["mid"] == "1" for v in producer)
     assert all(5 <= v["_interval_s"] <= 15 for v in producer)  # 10 s polling

@@ -5,8 +5,9 @@ Routes (``install(app)`` adds them):
 - ``GET /`` – a small HTML page linking to ``/dashboard`` and ``/docs``.
 - ``GET /dashboard`` – the app (``rtk_sessions/dashboard/static/index.html``); its modules, styles
   and vendored libraries under ``/dashboard/static/``
-  (``src/rtk_sessions/dashboard/static/vendor/SOURCES.md`` names versions and licenses). The page itself holds no data: it calls the public API with the API token the person
-  typed in, sent as ``Authorization: Bearer`` and kept in ``sessionStorage``, never in a URL.
+  (``src/rtk_sessions/dashboard/static/vendor/SOURCES.md`` names versions and licenses). The page
+  itself holds no data: it calls the public API with the API token the person typed in, sent as
+  ``Authorization: Bearer`` and kept in ``sessionStorage``, never in a URL.
 - ``GET /docs`` – Swagger UI with its assets served from ``/dashboard/static/vendor/swagger-ui``
   (the FastAPI default loads them from a CDN and shows a blank page offline). ReDoc is not served.
 - ``GET /dashboard/api/whoami`` – the account of the bearer API token: ``{"account_id"}``.

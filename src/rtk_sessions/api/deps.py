@@ -49,8 +49,9 @@ def no_nul_in_url(request: Request) -> None:
 def bearer_token(request: Request) -> str:
     """The token of ``Authorization: Bearer <token>`` (D30 in docs/decisions.md), or else of
     ``X-Auth-Key`` (the SDKs' ``api_email`` + ``api_key`` configuration): the key is taken as an
-    API token, like a bearer one. ``X-Auth-Email`` is recorded in ``request.state.auth_email`` and never trusted: it grants
-    nothing and is not checked against anything. raises Unauthorized."""
+    API token, like a bearer one. ``X-Auth-Email`` is recorded in ``request.state.auth_email``
+    and never trusted: it grants nothing and is not checked against anything.
+    raises Unauthorized."""
     header = request.headers.get("authorization")
     if not header:
         key = request.headers.get("x-auth-key", "").strip()

@@ -83,7 +83,13 @@ def get_participant_data_from_peer_id(
     with_events = parse_bool("include_peer_events", include_peer_events)
     with db.unit_of_work(write=False) as s:
         participant = sessions.peer_report(
-            s, scope.app_id, peer_id, now=utc_now(), filters=wanted, include_peer_events=with_events
+            s,
+            scope.app_id,
+            peer_id,
+            now=utc_now(),
+            filters=wanted,
+            include_peer_events=with_events,
+            issue_thresholds=settings.issue_thresholds(),
         )
     return ok({"participant": participant})
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.sql import Executable
 
+from rtk_sessions import stats
 from rtk_sessions.clock import iso, utc_now
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
@@ -496,11 +497,14 @@ def peer_report(
     now: datetime,
     filters: frozenset[str] | None,
     include_peer_events: bool,
+    issue_thresholds: stats.IssueThresholds | None = None,
 ) -> dict[str, Any]:
     """The participant and its ``peer_report`` (shape: docs/decisions.md#peer-report).
     raises PeerNotFound.
 
-    filters (D11) restrict the report to the mapped sections; None means all.
+    filters (D11) restrict the report to the mapped sections; None means all. With
+    ``quality_stats``, ``peer_report.detected_issues`` (an extension) lists the problems
+    ``stats.detect_issues`` finds with ``issue_thresholds`` (docs/quality-metrics.md).
     """
     peer = db.get(Peer, peer_id)
     if peer is None or peer.app_id != app_id:
@@ -523,23 +527,34 @@ def peer_report(
         metadata.update({k: meta.get(k, []) for k in _DEVICE_LISTS})
     if "ip_information" in wanted and "ip_information" in meta:
         metadata["ip_information"] = meta["ip_information"]
-    quality, pairs = samples.read_quality(
+    stored = samples.read_stored_quality(
         db, app_id, peer.id, with_quality="quality_stats" in wanted
     )
+    quality, pairs = stored.quality, stored.candidate_pairs
+    client_events: list[ClientEvent] | None = None
+    if "events" in wanted or "quality_stats" in wanted:
+        client_events = list(
+            db.scalars(
+                select(ClientEvent)
+                .where(ClientEvent.peer_id == peer.id)
+                .order_by(ClientEvent.timestamp, ClientEvent.id)
+            )
+        )
     if "precall_network_information" in wanted:
         metadata["pc_metadata"] = meta.get("pc_metadata", [])
         metadata["candidate_pairs"] = pairs
     if "events" in wanted:
         metadata["events"] = [
             {"name": e.name, "timestamp": iso(e.timestamp), "metadata": e.meta or {}}
-            for e in db.scalars(
-                select(ClientEvent)
-                .where(ClientEvent.peer_id == peer.id)
-                .order_by(ClientEvent.timestamp, ClientEvent.id)
-            )
+            for e in client_events or ()
         ]
     report: dict[str, Any] = {"metadata": metadata}
     if "quality_stats" in wanted:
         report["quality"] = quality  # D33: {} for a peer without telemetry
+        report["detected_issues"] = stored.detected_issues(
+            [(e.timestamp.timestamp() * 1000, e.name, e.meta or {}) for e in client_events or ()],
+            {k: meta.get(k, []) for k in _DEVICE_LISTS},
+            issue_thresholds,
+        )
     participant["peer_report"] = report
     return participant

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import jitsi_legacy, rtcstats_v3, webrtc_internals
 from .model import Recording, RecordingFormatError
+from .streams import unusable_streams
 
 CHUNK = 1 << 20
 
@@ -66,7 +67,7 @@ def load_recording(
     lines = text.splitlines()
     if stripped.startswith(rtcstats_v3.MAGIC):
         lines = stripped.splitlines()
-        client = rtcstats_v3.parse(lines, name, p.name)
+        clients = rtcstats_v3.parse(lines, name, p.name)
         fmt = "rtcstats-v3"
     elif stripped.startswith("{"):
         try:
@@ -78,7 +79,7 @@ def load_recording(
         if not webrtc_internals.looks_like(doc):
             raise RecordingFormatError(
                 f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump")
-        client = webrtc_internals.parse(doc, name, p.name)
+        clients = webrtc_internals.parse(doc, name, p.name)
         fmt = "webrtc-internals"
     elif stripped.startswith("["):
         first_line = stripped.split("\n", 1)[0]
@@ -90,7 +91,7 @@ def load_recording(
             raise RecordingFormatError(
                 f"{p.name}: line 1 is not a legacy rtcstats record "
                 "[method, pcId, value, timestamp_ms]")
-        client = jitsi_legacy.parse(lines, name, p.name)
+        clients = [jitsi_legacy.parse(lines, name, p.name)]
         fmt = "jitsi-rtcstats"
     else:
         if "EVENTS = [" in text and "eventName" in text:
@@ -99,4 +100,13 @@ def load_recording(
         raise RecordingFormatError(
             f"{p.name}: unrecognised recording format; expected a Jitsi/legacy rtcstats JSON-lines "
             "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump")
-    return Recording(source=p.name, sha256=sha, clients=[client], format=fmt)
+    # No silent loss: a client whose RTP streams give no sample row fails the whole import.
+    unusable = [obj for client in clients for obj in unusable_streams(client)]
+    if unusable:
+        shown = ", ".join(unusable[:10])
+        if len(unusable) > 10:
+            shown += f" and {len(unusable) - 10} more"
+        raise RecordingFormatError(
+            f"{p.name}: the recording has RTP streams that carried packets, but none of them gives "
+            f"a sample row, so its call quality would be lost; objects not usable: {shown}")
+    return Recording(source=p.name, sha256=sha, clients=clients, format=fmt)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ._rtcstats_common import build_client
 from .model import RecordedClient, RecordingFormatError
+from .webrtc_internals import renderer_of
 
 MAGIC = "RTCStatsDump"
 
@@ -219,7 +220,12 @@ def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, s
     return out
 
 
-def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClient:
+def parse(lines: list[str], name: str, where: str | None = None) -> list[RecordedClient]:
+    """The clients of an RTCStatsDump: one per renderer (decision Q16; the connection id before
+    its first ``-``, as in Chrome's export: ``"8-0"``, ``"8-1"`` are tab 8). Ids without a ``-``
+    (the rtcstats library's ``PC_0``…) are one client. Several renderers are named
+    ``"{name}#{renderer}"``; records without a connection (``create``) go to each.
+    raises RecordingFormatError."""
     where = where or name
     if not lines or lines[0].strip() != MAGIC:
         raise RecordingFormatError(f"{where}: not an RTCStatsDump (line 1 must be '{MAGIC}')")
@@ -276,4 +282,16 @@ def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClie
     metadata: dict[str, Any] = {"sdk_name": "rtcstats"}
     if user_agent:
         metadata["user_agent"] = user_agent
-    return build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)
+    renderers = list(dict.fromkeys(renderer_of(r[1]) for r in records if r[1] is not None))
+    if len(renderers) <= 1:
+        return [build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)]
+    return [
+        build_client(
+            f"{name}#{renderer}",
+            [r for r in records if r[1] is None or renderer_of(r[1]) == renderer],
+            user_agent=user_agent,
+            metadata=dict(metadata),
+            where=where,
+        )
+        for renderer in renderers
+    ]

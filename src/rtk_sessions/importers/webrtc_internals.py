@@ -137,14 +137,23 @@ _SHORT_IDS = [
 
 
 def _old_type(sid: str, fields: dict[str, list]) -> str | None:
+    """The type of an object of a dump without ``statsType`` (old Chrome), from its id.
+
+    Old Chrome ids name the type (``RTCInboundRTPAudioStream_…``). Chrome before M87 also gave
+    its RTP stats an ``isRemote`` series (false for the local stream): that makes a remote
+    ``…-rtp`` object of an RTP id, never a candidate. Only ICE candidates (``RTCIceCandidate_``
+    or an id no prefix names) are told local/remote apart by ``isRemote``.
+    """
     remote = fields.get("isRemote")
+    for prefix, t in _OLD_ID_PREFIXES:
+        if sid.startswith(prefix):
+            if t in ("inbound-rtp", "outbound-rtp") and remote and remote[-1] is True:
+                return f"remote-{t}"
+            return t
     if remote or sid.startswith("RTCIceCandidate_"):
         if remote:
             return "remote-candidate" if remote[-1] else "local-candidate"
         return "local-candidate"
-    for prefix, t in _OLD_ID_PREFIXES:
-        if sid.startswith(prefix):
-            return t
     for rx, t in _SHORT_IDS:
         if rx.match(sid):
             return t
@@ -206,6 +215,8 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
             stype = fields["type"][0][-1]
         if stype is None:
             stype = _old_type(sid, {f: v for f, (v, _) in fields.items()})
+        if stype is None and "ssrc" in fields:
+            stype = "unknown"  # kept, so that an RTP stream no rule types is reported, not lost
         if stype is not None:
             stypes[sid] = stype
     objs = {sid: f for sid, f in objs.items() if sid in stypes}
@@ -292,9 +303,44 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
     return snaps
 
 
-def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
+def renderer_of(pc_key: str) -> str:
+    """The renderer (browser tab) of a peer connection id ``"<pid>-<lid>"``: the part before the
+    first ``-`` (decision Q16); ``""`` for an id without one (the whole file is one client)."""
+    pid, sep, _ = pc_key.partition("-")
+    return pid if sep else ""
+
+
+def parse(doc: dict, name: str, where: str | None = None) -> list[RecordedClient]:
+    """One ``RecordedClient`` per renderer (decision Q16: a dump of two tabs that called each
+    other is two participants), in the order their peer connections appear. A single renderer
+    keeps ``name``; several are named ``"{name}#{pid}"``. raises RecordingFormatError."""
     where = where or name
     pcs = doc["PeerConnections"]
+    groups: dict[str, dict[str, Any]] = {}
+    for pc_key, pc in pcs.items():
+        groups.setdefault(renderer_of(str(pc_key)), {})[pc_key] = pc
+    if not groups:
+        groups[""] = {}
+    clients = []
+    empty: RecordingFormatError | None = None
+    for pid, group in groups.items():
+        client_name = name if len(groups) == 1 else f"{name}#{pid}"
+        try:
+            own = pid if len(groups) > 1 else ""  # one tab: every getUserMedia entry is its
+            clients.append(_parse_renderer(doc, group, own, client_name, where))
+        except RecordingFormatError as exc:
+            if "has no peer connection with stats or events" not in str(exc):
+                raise
+            empty = exc  # a tab with nothing recorded: the other tabs still import
+    if not clients:
+        assert empty is not None
+        raise empty
+    return clients
+
+
+def _parse_renderer(
+    doc: dict, pcs: dict, pid: str, name: str, where: str
+) -> RecordedClient:
     snapshots: list[StatsSnapshot] = []
     raw_events: list[tuple[str, float, dict]] = []
     pc_times: list[float] = []
@@ -335,6 +381,8 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
     join_ms, leave_ms = min(pc_times), max(pc_times)
     for req in doc.get("getUserMedia") or []:
         if isinstance(req, dict) and isinstance(req.get("timestamp"), int | float):
+            if pid and pid not in (str(req.get("rid")), str(req.get("pid"))):
+                continue  # another renderer's request (its "rid" is the key's prefix)
             raw_events.append(_media_event(req))
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
     snapshots.sort(key=lambda s: s.timestamp_ms)
