@@ -69,7 +69,7 @@ def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
     assert set(got) == {"quality_mos", "packet_loss", "jitter_buffer_delay"}
 
 
-def test_producer_loss_from_public_fields_is_capped():
+def test_producer_loss_from_public_fields_is_capped() -> None:
     rows = [{"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
             {"packets_lost": 5, "packets_sent": 0}, {"_loss_pct": 250, "_loss_measured": True}]
     got = cumulative("audio_producer", rows)

@@ -19,7 +19,7 @@ from .test_accumulate import recording_rows
 MULTI_P2P = FIXTURES / "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl"
 
 
-def test_q11_firefox_jitter_buffer_unmeasured_has_no_block():
+def test_q11_firefox_jitter_buffer_unmeasured_has_no_block() -> None:
     """Firefox 118 reports no jitterBufferDelay: its consumers get no jitter_buffer_delay block
     (it used to read avg 0.0, "perfect"), while loss, measured, keeps its block."""
     rows = recording_rows(FIREFOX_118_SFU)
@@ -32,7 +32,7 @@ def test_q11_firefox_jitter_buffer_unmeasured_has_no_block():
         assert loss["measured_avg"] >= loss["avg"]
 
 
-def test_q11_measured_fields_on_chrome():
+def test_q11_measured_fields_on_chrome() -> None:
     rows = recording_rows(CHROME_99_P2P)
     block = cumulative("audio_consumer", rows["audio_consumer"])
     jbd = block["jitter_buffer_delay"]
@@ -47,7 +47,7 @@ def test_q11_measured_fields_on_chrome():
         assert producer[key]["measured_avg"] == producer[key]["avg"]
 
 
-def test_q11_old_state_stays_readable():
+def test_q11_old_state_stays_readable() -> None:
     """A state stored before Q11 (version 1) loads; its rows all count as measured."""
     rows = recording_rows(CHROME_117_RELAY)["video_producer"]
     acc = KindAccumulator("video_producer")
@@ -63,7 +63,7 @@ def test_q11_old_state_stays_readable():
         assert KindAccumulator.from_state("video_producer", state | broken).block() == {}
 
 
-def test_q12_idle_simulcast_layers_do_not_look_frozen():
+def test_q12_idle_simulcast_layers_do_not_look_frozen() -> None:
     """Chrome's simulcast layers that sent nothing used to give the sender's fps a p50 of 0."""
     rows = recording_rows(MULTI_P2P)["video_producer"]
     every_row = [r["frames_per_second"] for r in rows]
@@ -74,7 +74,7 @@ def test_q12_idle_simulcast_layers_do_not_look_frozen():
     assert block["frame_per_second"]["measured_rows"] == len(active) < len(rows)
 
 
-def test_q13_streams_that_never_carried_a_packet_have_no_rows():
+def test_q13_streams_that_never_carried_a_packet_have_no_rows() -> None:
     """Chrome 117's inbound audio never received a packet: no audio_consumer rows at all."""
     rows = recording_rows(CHROME_117_RELAY)
     assert "audio_consumer" not in rows
@@ -101,14 +101,14 @@ def _aiortc(ts: float, sent: int, lost: int, rtt: float) -> dict:
     )
 
 
-def test_q15_unlinked_remote_inbound_of_the_only_producer_of_its_kind():
+def test_q15_unlinked_remote_inbound_of_the_only_producer_of_its_kind() -> None:
     rows = sample_rows(_aiortc(T0, 100, 0, 0.1), _aiortc(T0 + 1000, 200, 5, 0.1), namespace="p:c")
     [row] = rows
     assert row.values["rtt"] == 0.1 and row.values["packets_lost"] == 5
     assert row.values["_loss_pct"] == 5.0 and row.values["_rtt_measured"] is True
 
 
-def test_q15_simulcast_layer_never_borrows_a_siblings_report():
+def test_q15_simulcast_layer_never_borrows_a_siblings_report() -> None:
     def two_layers(ts: float) -> dict:
         return report(
             outbound(1, ts, kind="video", packetsSent=100, remoteId=None),
@@ -123,7 +123,7 @@ def test_q15_simulcast_layer_never_borrows_a_siblings_report():
     assert rows[2]["rtt"] == 0.2 and rows[1]["rtt"] == 0 and rows[1]["_rtt_measured"] is False
 
 
-def test_q15_rtx_repair_flows_are_not_streams():
+def test_q15_rtx_repair_flows_are_not_streams() -> None:
     def rtx(ts: float, n: int) -> dict:
         return report(
             inbound(10, ts, kind="video", packetsReceived=n, rtxSsrc=11),

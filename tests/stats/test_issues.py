@@ -30,7 +30,7 @@ def types(found: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
     return [(i["type"], i["kind"], i["severity"]) for i in found]
 
 
-def test_clean_stream_has_no_issue_and_warmup_is_not_judged():
+def test_clean_stream_has_no_issue_and_warmup_is_not_judged() -> None:
     clean = rows([{"packets_sent": 50, "packets_lost": 0, "rtt": 0.02, "jitter": 0.002}] * 30)
     assert detect_issues({"audio_producer": clean}) == []
     # a bad start (bandwidth estimation, jitter buffer settling) inside the warm-up is ignored
@@ -41,7 +41,7 @@ def test_clean_stream_has_no_issue_and_warmup_is_not_judged():
     assert detect_issues({"audio_producer": start}) == []
 
 
-def test_high_rtt_range_severity_and_detail():
+def test_high_rtt_range_severity_and_detail() -> None:
     values = [{"packets_sent": 50, "rtt": 0.02}] * 10 + [{"packets_sent": 50, "rtt": 0.35}] * 5
     values += [{"packets_sent": 50, "rtt": 0.02}] * 10 + [{"packets_sent": 50, "rtt": 0.7}] * 4
     found = detect_issues({"audio_producer": rows(values, producer_id="P1")})
@@ -56,7 +56,7 @@ def test_high_rtt_range_severity_and_detail():
     assert set(first) == {"type", "kind", "start", "end", "severity", "detail", "stream_id"}
 
 
-def test_flagged_rows_close_together_merge_and_short_ranges_drop():
+def test_flagged_rows_close_together_merge_and_short_ranges_drop() -> None:
     lossy = {"packets_received": 95, "packets_lost": 5}
     fine = {"packets_received": 100, "packets_lost": 0}
     values = [fine] * 6 + [lossy, fine, lossy, fine, fine, lossy] + [fine] * 20 + [lossy]
@@ -68,7 +68,7 @@ def test_flagged_rows_close_together_merge_and_short_ranges_drop():
     assert len(detect_issues({"audio_consumer": rows(values)}, thresholds=strict)) == 4
 
 
-def test_producer_loss_jitter_and_consumer_rules():
+def test_producer_loss_jitter_and_consumer_rules() -> None:
     producer = rows([{"packets_sent": 100, "packets_lost": 30, "jitter": 0.08}] * 12)
     found = detect_issues({"audio_producer": producer})
     assert types(found) == [
@@ -93,7 +93,7 @@ def test_producer_loss_jitter_and_consumer_rules():
     ]
 
 
-def test_video_rules():
+def test_video_rules() -> None:
     frozen = {
         "packets_received": 100,
         "frames_decoded": 0,
@@ -136,7 +136,7 @@ def test_video_rules():
     ]
 
 
-def test_quality_limitation_rules():
+def test_quality_limitation_rules() -> None:
     by_durations = [
         {
             "packets_sent": 100,
@@ -160,7 +160,7 @@ def test_quality_limitation_rules():
     assert detect_issues({"video_producer": rows(unknown)}) == []
 
 
-def test_turn_relay_from_the_selected_pairs():
+def test_turn_relay_from_the_selected_pairs() -> None:
     relay = {
         "local_candidate_type": "relay",
         "remote_candidate_type": "host",
@@ -178,7 +178,7 @@ def test_turn_relay_from_the_selected_pairs():
     assert found[1]["end"] == iso(1)
 
 
-def test_ice_disconnections_restarts_and_hidden_tab():
+def test_ice_disconnections_restarts_and_hidden_tab() -> None:
     events = [
         (BASE + 1000, "ice_connection_state", {"connection_id": "pc1", "state": "connected"}),
         (BASE + 5000, "ice_connection_state", {"connection_id": "pc1", "state": "disconnected"}),
@@ -207,7 +207,7 @@ def test_ice_disconnections_restarts_and_hidden_tab():
     assert found[3]["detail"] == "the tab was hidden (no later visible event)"
 
 
-def test_device_changes():
+def test_device_changes() -> None:
     mic = {"device_id": "m1", "kind": "audioinput", "label": "USB mic"}
     updates = {
         "audio_devices_updates": [
@@ -232,7 +232,7 @@ def test_device_changes():
     ]
 
 
-def test_odd_input_is_ignored():
+def test_odd_input_is_ignored() -> None:
     junk = ["junk", {"timestamp": "never"}, {"timestamp": 5}, {"timestamp": "2023-11-14T22:13:20"}]
     assert detect_issues({"audio_consumer": junk, "nonsense": [{"x": 1}]}) == []
     naive_then_bad = rows([{"packets_received": 0}] * 12)
@@ -244,7 +244,7 @@ def test_odd_input_is_ignored():
     [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU],
     ids=["chrome99-p2p", "chrome117-relay", "firefox118-sfu"],
 )
-def test_real_recordings(path):
+def test_real_recordings(path: Any) -> None:
     """Every issue found on a real call is well formed, and its range lies within the rows."""
     by_kind = recording_rows(path)
     public = {

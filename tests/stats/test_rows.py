@@ -453,7 +453,7 @@ def test_absurd_gauges_are_treated_as_absent() -> None:
     assert v["frames_per_second"] == 20.0  # Δframes/Δt instead of the absurd gauge
 
 
-def test_rows_start_with_the_first_packet_in_both_directions():
+def test_rows_start_with_the_first_packet_in_both_directions() -> None:
     """Q13. While the connection is set up (packetsSent still 0) a producer is not producing: no row.
     From its first packet on it has rows, also when it goes quiet (muted) later."""
     setup = [report(outbound(1, T0 + i * 2000, packetsSent=0, bytesSent=0)) for i in range(3)]

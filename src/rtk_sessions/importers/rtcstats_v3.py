@@ -221,7 +221,7 @@ def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, s
 
 
 def parse(lines: list[str], name: str, where: str | None = None) -> list[RecordedClient]:
-    """The clients of an RTCStatsDump: one per renderer (decision Q16; the connection id before
+    """The clients of an RTCStatsDump: one per renderer (decision Q16 in docs/quality-metrics.md; the connection id before
     its first ``-``, as in Chrome's export: ``"8-0"``, ``"8-1"`` are tab 8). Ids without a ``-``
     (the rtcstats library's ``PC_0``…) are one client. Several renderers are named
     ``"{name}#{renderer}"``; records without a connection (``create``) go to each.
