@@ -221,10 +221,10 @@ def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, s
 
 
 def parse(lines: list[str], name: str, where: str | None = None) -> list[RecordedClient]:
-    """The clients of an RTCStatsDump: one per renderer (decision Q16 in docs/quality-metrics.md; the connection id before
-    its first ``-``, as in Chrome's export: ``"8-0"``, ``"8-1"`` are tab 8). Ids without a ``-``
-    (the rtcstats library's ``PC_0``…) are one client. Several renderers are named
-    ``"{name}#{renderer}"``; records without a connection (``create``) go to each.
+    """The clients of an RTCStatsDump: one per renderer (decision Q16 in docs/quality-metrics.md;
+    the connection id before its first ``-``, as in Chrome's export: ``"8-0"``, ``"8-1"`` are tab
+    8). Ids without a ``-`` (the rtcstats library's ``PC_0``…) are one client. Several renderers
+    are named ``"{name}#{renderer}"``; records without a connection (``create``) go to each.
     raises RecordingFormatError."""
     where = where or name
     if not lines or lines[0].strip() != MAGIC:

@@ -305,7 +305,8 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
 
 def renderer_of(pc_key: str) -> str:
     """The renderer (browser tab) of a peer connection id ``"<pid>-<lid>"``: the part before the
-    first ``-`` (decision Q16 in docs/quality-metrics.md); ``""`` for an id without one (the whole file is one client)."""
+    first ``-`` (decision Q16 in docs/quality-metrics.md); ``""`` for an id without one (the whole
+    file is one client)."""
     pid, sep, _ = pc_key.partition("-")
     return pid if sep else ""
 
