@@ -128,7 +128,9 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
         state[pc] = _undelta(state.get(pc, {}), value)
         per_pc_reports.setdefault(pc, []).append(state[pc])
 
-    rows: dict[str, dict[str, list[float]]] = {k: {"rtt": [], "loss": []} for k in KINDS}
+    rows: dict[str, dict[str, list[tuple[float, bool]]]] = {
+        k: {"rtt": [], "loss": []} for k in KINDS
+    }
     for reports in per_pc_reports.values():
         for prev, cur in itertools.pairwise(reports):
             # producers
@@ -155,7 +157,7 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                 ri_now, ri_before = c_ri.get(ssrc), p_ri.get(ssrc)
                 rtt = 0.0
                 rtt_measured = ri_now is not None and ri_now.get("roundTripTime") is not None
-                if rtt_measured:
+                if ri_now is not None and rtt_measured:
                     rtt = ri_now["roundTripTime"] * 1000
                 loss_measured = d_sent > 0 and ri_now is not None and (
                     "packetsLost" in ri_now or ri_now.get("fractionLost") is not None)

@@ -70,7 +70,7 @@ def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
 
 
 def test_producer_loss_from_public_fields_is_capped() -> None:
-    rows = [{"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
+    rows: list[dict[str, Any]] = [{"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
             {"packets_lost": 5, "packets_sent": 0}, {"_loss_pct": 250, "_loss_measured": True}]
     got = cumulative("audio_producer", rows)
     assert got["packet_loss"]["avg"] == round(200 / 3, 4)

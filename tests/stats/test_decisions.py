@@ -4,6 +4,7 @@ and on hand-made reports where no recording has the shape (aiortc's unlinked RTC
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 import orjson
 
@@ -83,7 +84,7 @@ def test_q13_streams_that_never_carried_a_packet_have_no_rows() -> None:
     assert len(rows["audio_consumer"]) == len(rows["video_consumer"]) == 40
 
 
-def sample_rows(previous: dict, current: dict, namespace: str) -> list:
+def sample_rows(previous: dict[str, Any], current: dict[str, Any], namespace: str) -> list[Any]:
     """``sample_rows``, checked against the ingest fast path on the same reports."""
     rows = slow_rows(previous, current, namespace=namespace)
     fast = sample_rows_indexed(ReportIndex(previous), ReportIndex(current), namespace=namespace)
@@ -91,7 +92,7 @@ def sample_rows(previous: dict, current: dict, namespace: str) -> list:
     return rows
 
 
-def _aiortc(ts: float, sent: int, lost: int, rtt: float) -> dict:
+def _aiortc(ts: float, sent: int, lost: int, rtt: float) -> dict[str, Any]:
     """aiortc's sender stats: the RTCP report links neither way and carries the far end's ssrc."""
     return report(
         outbound(111, ts, packetsSent=sent, bytesSent=sent * 100, remoteId=None),
@@ -109,7 +110,7 @@ def test_q15_unlinked_remote_inbound_of_the_only_producer_of_its_kind() -> None:
 
 
 def test_q15_simulcast_layer_never_borrows_a_siblings_report() -> None:
-    def two_layers(ts: float) -> dict:
+    def two_layers(ts: float) -> dict[str, Any]:
         return report(
             outbound(1, ts, kind="video", packetsSent=100, remoteId=None),
             outbound(2, ts, kind="video", packetsSent=100, remoteId=None),
@@ -124,7 +125,7 @@ def test_q15_simulcast_layer_never_borrows_a_siblings_report() -> None:
 
 
 def test_q15_rtx_repair_flows_are_not_streams() -> None:
-    def rtx(ts: float, n: int) -> dict:
+    def rtx(ts: float, n: int) -> dict[str, Any]:
         return report(
             inbound(10, ts, kind="video", packetsReceived=n, rtxSsrc=11),
             {**inbound(11, ts, kind="video", packetsReceived=n // 10), "id": "IT11"},

@@ -21,7 +21,7 @@ def iso(second: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def rows(kind_values: list[dict[str, Any]], every: float = 1.0, **common: Any) -> list[dict]:
+def rows(kind_values: list[dict[str, Any]], every: float = 1.0, **common: Any) -> list[dict[str, Any]]:
     """Rows of one stream, one every ``every`` seconds from second 0."""
     return [{"timestamp": iso(i * every), **common, **v} for i, v in enumerate(kind_values)]
 
@@ -179,7 +179,7 @@ def test_turn_relay_from_the_selected_pairs() -> None:
 
 
 def test_ice_disconnections_restarts_and_hidden_tab() -> None:
-    events = [
+    events: list[Any] = [
         (BASE + 1000, "ice_connection_state", {"connection_id": "pc1", "state": "connected"}),
         (BASE + 5000, "ice_connection_state", {"connection_id": "pc1", "state": "disconnected"}),
         (BASE + 6000, "ice_connection_state", {"connection_id": "pc1", "state": "failed"}),
@@ -209,7 +209,7 @@ def test_ice_disconnections_restarts_and_hidden_tab() -> None:
 
 def test_device_changes() -> None:
     mic = {"device_id": "m1", "kind": "audioinput", "label": "USB mic"}
-    updates = {
+    updates: dict[str, Any] = {
         "audio_devices_updates": [
             {"added": [mic], "removed": [], "timestamp": iso(0)},
             {"added": [], "removed": [mic], "timestamp": iso(40)},

@@ -39,7 +39,7 @@ def _client_name(path: Path) -> str:
 
 
 def load_recording(
-    path: str | os.PathLike, *, progress: Callable[[int], None] | None = None
+    path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
 ) -> Recording:
     """Load a WebRTC stats recording, detecting its format.
 
@@ -59,7 +59,8 @@ def load_recording(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise RecordingFormatError(
-            f"{p.name}: not a text recording (invalid UTF-8 at byte {e.start})") from None
+            f"{p.name}: not a text recording (invalid UTF-8 at byte {e.start})"
+        ) from None
     name = _client_name(p)
     stripped = text.lstrip()
     if not stripped:
@@ -75,10 +76,12 @@ def load_recording(
         except ValueError as e:
             raise RecordingFormatError(
                 f"{p.name}: starts like a webrtc-internals JSON dump but is not valid JSON "
-                f"(truncated?): {e}") from None
+                f"(truncated?): {e}"
+            ) from None
         if not webrtc_internals.looks_like(doc):
             raise RecordingFormatError(
-                f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump")
+                f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump"
+            )
         clients = webrtc_internals.parse(doc, name, p.name)
         fmt = "webrtc-internals"
     elif stripped.startswith("["):
@@ -90,16 +93,19 @@ def load_recording(
         if not jitsi_legacy.is_legacy_first_line(first):
             raise RecordingFormatError(
                 f"{p.name}: line 1 is not a legacy rtcstats record "
-                "[method, pcId, value, timestamp_ms]")
+                "[method, pcId, value, timestamp_ms]"
+            )
         clients = [jitsi_legacy.parse(lines, name, p.name)]
         fmt = "jitsi-rtcstats"
     else:
         if "EVENTS = [" in text and "eventName" in text:
             raise RecordingFormatError(
-                f"{p.name}: looks like a peermetrics event list, which is not supported yet")
+                f"{p.name}: looks like a peermetrics event list, which is not supported yet"
+            )
         raise RecordingFormatError(
             f"{p.name}: unrecognised recording format; expected a Jitsi/legacy rtcstats JSON-lines "
-            "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump")
+            "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump"
+        )
     # No silent loss: a client whose RTP streams give no sample row fails the whole import.
     unusable = [obj for client in clients for obj in unusable_streams(client)]
     if unusable:
@@ -108,5 +114,6 @@ def load_recording(
             shown += f" and {len(unusable) - 10} more"
         raise RecordingFormatError(
             f"{p.name}: the recording has RTP streams that carried packets, but none of them gives "
-            f"a sample row, so its call quality would be lost; objects not usable: {shown}")
+            f"a sample row, so its call quality would be lost; objects not usable: {shown}"
+        )
     return Recording(source=p.name, sha256=sha, clients=clients, format=fmt)

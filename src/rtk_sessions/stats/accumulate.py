@@ -59,7 +59,7 @@ def _exact_positive(value: Any) -> int:
             return numerator << (_UNIT_BITS + 1 - denominator.bit_length())  # type: ignore[no-any-return]
         return 0
     if kind is int:  # exact as a float below 1e15 < 2**53
-        return value << _UNIT_BITS if 0 < value < _MAX_ABS else 0  # type: ignore[no-any-return]
+        return value << _UNIT_BITS if 0 < value < _MAX_ABS else 0
     number = _number(value)
     return _exact(number) if number is not None and number > 0 else 0
 
@@ -141,7 +141,7 @@ def _number(value: Any) -> float | None:
     |x| ≥ 1e15 (larger magnitudes are garbage; the bound keeps every sum finite)."""
     kind = type(value)
     if kind is float:  # fast paths; NaN fails both comparisons
-        return value if -_MAX_ABS < value < _MAX_ABS else None  # type: ignore[no-any-return]
+        return value if -_MAX_ABS < value < _MAX_ABS else None
     if kind is int:
         return float(value) if -_MAX_ABS < value < _MAX_ABS else None
     number = num(value)  # int and float subclasses

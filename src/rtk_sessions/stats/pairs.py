@@ -136,7 +136,7 @@ def _pair_entry(report: Mapping[str, Mapping[str, Any]], pair: Mapping[str, Any]
 
 
 def candidate_pairs(
-    report: dict[str, dict], *, transport: str | None = None
+    report: dict[str, dict[str, Any]], *, transport: str | None = None
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """The selected candidate pairs of one connection's report as CandidatePair entries.
 

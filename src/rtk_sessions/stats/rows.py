@@ -507,8 +507,8 @@ def _consumer_row(
 
 
 def sample_rows(
-    previous: dict[str, dict] | None,
-    current: dict[str, dict],
+    previous: dict[str, dict[str, Any]] | None,
+    current: dict[str, dict[str, Any]],
     *,
     namespace: str,
     transport: str | None = None,
@@ -614,7 +614,7 @@ def _fd(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | i
     ca = a.__class__
     cb = b.__class__
     if (ca is int or ca is float) and (cb is int or cb is float):
-        diff = b - a
+        diff: float | int = b - a
         if diff.__class__ is int:
             if diff < 0:
                 raise _Reset(name)
@@ -638,7 +638,7 @@ def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> f
     ca = a.__class__
     cb = b.__class__
     if (ca is int or ca is float) and (cb is int or cb is float):
-        diff = b - a
+        diff: float | int = b - a
         if diff.__class__ is int:
             return diff if diff >= 0 else 0
         if diff - diff != 0:
