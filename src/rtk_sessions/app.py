@@ -21,6 +21,7 @@ from rtk_sessions.api import (
     health,
     ingest,
     meetings,
+    openapi,
     sessions,
 )
 from rtk_sessions.api.deps import no_nul_in_url
@@ -161,13 +162,18 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         lifespan=lifespan,
     )
     envelope.install(app)
-    kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
+    openapi.install(app)
+    kit = APIRouter(
+        prefix=PREFIX, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
     kit.include_router(meetings.router)
     app.include_router(kit)
-    app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
+    app.include_router(
+        conversation.router, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     app.include_router(browser.router)
     app.include_router(health.router)
     app.add_middleware(browser.IngestCORS)
