@@ -31,7 +31,10 @@ class Kit:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return self.client.request(method, self.base + path, json=body, headers=self.headers)
+        response: httpx.Response = self.client.request(
+            method, self.base + path, json=body, headers=self.headers
+        )
+        return response
 
 
 @pytest.fixture
