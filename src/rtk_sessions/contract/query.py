@@ -127,11 +127,11 @@ class SessionsQuery(PageQuery, _TimeRange):
     participants: ParticipantsRange = None
     search: str | None = Field(None, description="Substring of title, meeting id or session id")
     sort_by: SessionSort = None
+    sort_order: SortOrder = Field(None, description="Default DESC")
+    status: SessionStatus = None
 
     def participants_range(self) -> tuple[int | None, int | None]:
         return params.parse_participants_range(self.participants)
-    sort_order: SortOrder = Field(None, description="Default DESC")
-    status: SessionStatus = None
 
 
 class PeerReportQuery(QueryModel):
