@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
-from rtk_sessions.contract.common import ErrorEnvelope, MalformedJSON
+from rtk_sessions.contract.common import ErrorEnvelope, JSONNull, MalformedJSON
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -59,7 +59,8 @@ class _OrjsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             try:
-                self._json = orjson.loads(await self.body())
+                parsed = orjson.loads(await self.body())
+                self._json = JSONNull() if parsed is None else parsed
             except orjson.JSONDecodeError as exc:
                 self._json = MalformedJSON(str(exc))
         return self._json
@@ -67,7 +68,8 @@ class _OrjsonRequest(Request):
 
 class ContractRoute(APIRoute):
     """An API route: JSON bodies parsed by orjson, for any content type (``strict_content_type``
-    off), malformed ones handed to the body model (``MalformedJSON``)."""
+    off); malformed ones and ``null`` are handed to the body model (``MalformedJSON``,
+    ``JSONNull``), which refuses them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("strict_content_type", False)

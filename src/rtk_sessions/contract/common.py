@@ -74,6 +74,11 @@ class MalformedJSON:
         self.reason = reason
 
 
+class JSONNull:
+    """A request body that is JSON ``null``: not an object, unlike an empty body (which stands
+    for ``{}``); kept apart from "no body" for the body model to refuse."""
+
+
 def json_object(value: Any) -> dict[str, Any]:
     """A request body as a JSON object, checked whole: the body of every JSON route but
     ingestion's. ``bytes`` (a body sent with another content type) are parsed as JSON.
