@@ -1,4 +1,4 @@
-"""Meetings API routes the official SDKs call (``realtime_kit.meetings``; docs/sessions-api.md).
+"""Meetings API routes the official SDKs call (``realtime_kit.meetings``; docs/openapi.md).
 
 Every handler is a plain ``def``: FastAPI runs it in its thread pool, so the database work never
 blocks the event loop.

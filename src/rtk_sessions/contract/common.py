@@ -1,6 +1,6 @@
 """Shapes every route shares: the success and error envelopes, paging, and the contract's errors.
 
-Success (docs/sessions-api.md, "Envelopes"): ``{"success": true, "data": ...}``, HTTP 200, plus a
+Success (docs/openapi.md, "Envelopes"): ``{"success": true, "data": ...}``, HTTP 200, plus a
 top-level ``paging`` on lists. Errors: the hybrid both official SDKs parse, the Cloudflare
 ``errors[]`` and the RealtimeKit ``error`` at once::
 

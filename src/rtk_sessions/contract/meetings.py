@@ -1,4 +1,4 @@
-"""Meetings API and Apps API shapes (docs/sessions-api.md): request bodies with the contract's
+"""Meetings API and Apps API shapes (docs/openapi.md): request bodies with the contract's
 rules and messages, and responses as the official SDK models (``cloudflare`` 5.9.0,
 ``cloudflare.types.realtime_kit.meeting_*``, ``app_*``) name and type them.
 

@@ -1,7 +1,7 @@
 """Query parameters of every route as models, with the contract's rules (``contract.params``) and
 their messages: a broken rule is a ``contract_error`` (HTTP 400 with the message as is).
 
-Unknown parameters are ignored (docs/sessions-api.md). The types as clients send them: counts are
+Unknown parameters are ignored (docs/openapi.md). The types as clients send them: counts are
 numbers (the Python SDK sends ``2.0``), booleans ``true``/``false``/``1``/``0`` in any case, times
 ISO 8601 (naive = UTC), enums exact.
 """

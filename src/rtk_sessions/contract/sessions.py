@@ -1,4 +1,4 @@
-"""Sessions API shapes (docs/sessions-api.md): sessions, their participants, peer reports, and the
+"""Sessions API shapes (docs/openapi.md): sessions, their participants, peer reports, and the
 chat, transcript and summary links, as the official SDK models (``cloudflare`` 5.9.0,
 ``cloudflare.types.realtime_kit.session_*``) name and type them.
 
