@@ -120,7 +120,9 @@ def install(app: FastAPI) -> None:
             )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name, schema in _EXTRA_SCHEMAS.items():
-                schemas.setdefault(name, schema)
+                if schemas.setdefault(name, schema) != schema:
+                    # two models of one name: rename one, or refs would point at the wrong one
+                    raise ValueError(f"two different component schemas named {name!r}")
             _drop_422(document)
             app.openapi_schema = document
         return app.openapi_schema

@@ -122,15 +122,15 @@ class SessionParticipantResponse(Success):
 # ---- peer report ----------------------------------------------------------------------------
 
 
-class Device(Shape):
+class ReportedDevice(Shape):
     device_id: str | None = None
     kind: str | None = None
     label: str | None = None
 
 
 class DevicesUpdate(Shape):
-    added: list[Device] | None = None
-    removed: list[Device] | None = None
+    added: list[ReportedDevice] | None = None
+    removed: list[ReportedDevice] | None = None
     timestamp: str | None = None
 
 
@@ -224,7 +224,7 @@ class PcMetadata(Shape):
 
 
 class SelectedDeviceUpdate(Shape):
-    device: Device | None = None
+    device: ReportedDevice | None = None
     timestamp: str | None = None
 
 
