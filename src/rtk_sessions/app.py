@@ -24,6 +24,7 @@ from rtk_sessions.api import (
     health,
     ingest,
     meetings,
+    openapi,
     presets,
     sessions,
     unsupported,
@@ -168,7 +169,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         redoc_url=None,
     )
     envelope.install(app)
-    kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
+    openapi.install(app)
+    kit = APIRouter(
+        prefix=PREFIX, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
@@ -177,7 +181,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(active_session.router)
     kit.include_router(analytics.router)
     app.include_router(kit)
-    app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
+    app.include_router(
+        conversation.router, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     app.include_router(browser.router)
     app.include_router(health.router)
     dashboard.install(app)

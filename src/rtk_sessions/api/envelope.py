@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from rtk_sessions import errors
+from rtk_sessions.contract.common import CONTRACT_ERROR
 
 STATUS: tuple[tuple[type[errors.RtkError], int], ...] = (
     (errors.BadRequest, 400),
@@ -59,9 +60,18 @@ def status_for(exc: errors.RtkError) -> int:
 
 
 def _validation_message(exc: RequestValidationError) -> str:
+    """The first broken contract rule verbatim (``contract.common.contract_error``), else
+    ``Invalid request: <where>: <what>`` for up to five errors (a missing field: ``<where> is
+    required``)."""
+    errors = exc.errors()
+    for err in errors:
+        if err.get("type") == CONTRACT_ERROR:
+            return str(err.get("msg"))
     parts = []
-    for err in exc.errors()[:5]:
+    for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        if err.get("type") == "missing" and loc:
+            return f"{loc} is required"
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "Invalid request: " + "; ".join(parts)
 

@@ -353,3 +353,17 @@ EVENT_TYPES = (
 
 class IngestBatch(_Model):
     events: list[Event]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    """Events applied by this batch."""
+    duplicates: int
+    """Events already applied before (same id): ignored."""
+
+
+class IngestResponse(BaseModel):
+    """``POST .../{app_id}/ingest``: answered once the batch is durably committed."""
+
+    success: bool = True
+    data: IngestResult
