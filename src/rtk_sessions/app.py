@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from rtk_sessions import __version__, observability
+from rtk_sessions import __version__, observability, webhook_delivery
 from rtk_sessions.api import (
     apps,
     browser,
@@ -22,6 +22,7 @@ from rtk_sessions.api import (
     ingest,
     meetings,
     sessions,
+    webhooks,
 )
 from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.secret = settings.resolved_secret()
         app.state.sweeper = Sweeper(db, settings)
         conversation.start(app, db, settings, app.state.secret, background=background)
+        webhook_delivery.start(app, db, settings, background=background)  # beside the job runner
         threading.Thread(target=useragent.warm_up, name="rtk-ua-warm-up", daemon=True).start()
         if background:
             app.state.sweeper.start()
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             else:
                 app.state.sweeper.lock.dispose()
             conversation.stop(app, background=background)
+            webhook_delivery.stop(app, background=background)
             db.dispose()
 
     app = FastAPI(
@@ -166,10 +169,12 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
     kit.include_router(meetings.router)
+    kit.include_router(webhooks.router)
     app.include_router(kit)
     app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
     app.include_router(browser.router)
     app.include_router(health.router)
+    app.include_router(webhooks.public_router)
     app.add_middleware(browser.IngestCORS)
     if settings.metrics:
         app.include_router(health.metrics_router)

@@ -30,7 +30,7 @@ from rtk_sessions.contract.ingest import (
     PeerStats,
     TranscriptSegment,
 )
-from rtk_sessions.domain import conversation
+from rtk_sessions.domain import conversation, webhooks
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
@@ -83,6 +83,8 @@ class _Context:
     named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
     locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
+    late_chat: dict[str, Session] = field(default_factory=dict)  # chat reaching ENDED sessions
+    late_transcript: dict[str, Session] = field(default_factory=dict)  # final segments, ditto
 
 
 def ingest_batch(
@@ -147,6 +149,11 @@ def ingest_batch(
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
     insert_peer_events(db, ctx.peer_events)
+    for session in ctx.late_chat.values():
+        webhooks.chat_synced(db, session, now=now)
+    for session in ctx.late_transcript.values():
+        webhooks.transcript_ready(db, session, now=now)
+    webhooks.flush_outbox(db)  # this batch's webhook deliveries, in one statement
     ctx.samples.flush()
     log = [
         {"app_id": app.id, "event_id": e.id, "received_at": now}
@@ -370,6 +377,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     ctx.db.add(peer)
     ctx.peers[peer.id] = peer
     record_join(session, peer, ctx.peer_events)
+    webhooks.participant_joined(ctx.db, session, peer, now=ctx.now)
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
@@ -455,4 +463,9 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
         who = event.sender if isinstance(event, ChatMessage) else event.speaker
         if who is not None and who.user_id not in (None, ctx.claims.participant_id):
             raise Forbidden("a participant token cannot speak for another participant")
-    conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    session = conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    if session.status == "ENDED":
+        if isinstance(event, ChatMessage):
+            ctx.late_chat[session.id] = session
+        elif event.is_final:
+            ctx.late_transcript[session.id] = session
