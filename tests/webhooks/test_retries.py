@@ -97,3 +97,38 @@ def test_a_webhook_that_keeps_failing_is_disabled(hook_server: LiveServer, recei
     ok = [r for r in got if r.payload and got.index(r) >= limit]
     assert [r.payload["event"] for r in ok] == ["meeting.started", "meeting.participantJoined"]
     assert [d["status"] for d in _deliveries(t, hook_id)] == ["delivered", "delivered"]
+
+
+def test_cli_shows_webhooks_and_attempts(hook_server: LiveServer, receiver: Receiver) -> None:
+    import json
+    import subprocess
+    import sys
+
+    t = make_tenant(hook_server, "cli")
+    hook_id = subscribe(t, receiver.url + "/cli", ["meeting.started"])
+    calls = Counter[str]()
+
+    def respond(r: Received) -> int:
+        calls[r.headers["rtk-delivery-id"]] += 1
+        return 502 if calls[r.headers["rtk-delivery-id"]] == 1 else 204
+
+    receiver.respond = respond
+    post_events(t, [_join(str(uuid.uuid4()), Person(f"peer-{uuid.uuid4()}", None, "A"), datetime.now(UTC))])
+    receiver.wait_for("/cli", lambda r: len(r) >= 2)
+    receiver.wait_for("/cli", lambda _r: _deliveries(t, hook_id)[0]["status"] == "delivered")
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "rtk_sessions", "webhooks", *args, "--database-url", hook_server.database_url],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = json.loads(cli("list", "--app", t.app_id, "--json"))
+    assert [(w["id"], w["enabled"]) for w in listed] == [(hook_id, True)]
+    shown = json.loads(cli("deliveries", hook_id, "--json"))
+    assert len(shown) == 1 and shown[0]["event"] == "meeting.started"
+    assert [a["status_code"] for a in shown[0]["attempt_log"]] == [502, 204]
+    text = cli("deliveries", hook_id)
+    assert "meeting.started  delivered  attempts=2" in text and "#1" in text and "502" in text

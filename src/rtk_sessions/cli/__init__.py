@@ -464,3 +464,8 @@ def demo(
             f"video RTT avg {rtt} ms  audio MOS avg {mos}"
         )
     click.echo(f"peer reports: GET {base}/sessions/peer-report/<peer id>")
+
+
+from rtk_sessions.cli.webhooks import webhooks as _webhooks  # noqa: E402
+
+main.add_command(_webhooks)
