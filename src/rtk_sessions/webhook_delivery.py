@@ -139,7 +139,7 @@ class DeliverySettings:
 
 def retry_delay(attempts: int, base: float, cap: float, jitter: float) -> float:
     """Seconds before the next attempt after ``attempts`` failed ones; ``jitter`` in [0, 1)."""
-    return min(cap, base * 2 ** max(0, attempts - 1)) * (1 + 0.2 * jitter)
+    return float(min(cap, base * 2.0 ** max(0, attempts - 1)) * (1 + 0.2 * jitter))
 
 
 @dataclass

@@ -27,7 +27,11 @@ SFU = REAL_STATS / "jitsi-rtcstats_google-standard-stats-sfu.rtcstats.jsonl"
 
 def subscribe(t: Tenant, url: str, events: list[str], name: str = "hook") -> str:
     hook = t.sdk().realtime_kit.webhooks.create_webhook(
-        t.app_id, account_id=t.account_id, name=name, url=url, events=events  # type: ignore[arg-type]
+        t.app_id,
+        account_id=t.account_id,
+        name=name,
+        url=url,
+        events=events,  # type: ignore[arg-type]
     )
     return hook.data.id
 
@@ -69,7 +73,9 @@ def test_a_session_fires_each_event_once_signed_and_in_order(
     alice = Person(f"peer-{uuid.uuid4()}", "user-alice", "Alice", "alice")
     bob = Person(f"peer-{uuid.uuid4()}", "user-bob", "Bob", "bob")
     t0 = datetime.now(UTC) - timedelta(minutes=3)
-    post_events(t, [_join(meeting.id, alice, t0), _join(meeting.id, bob, t0 + timedelta(seconds=4))])
+    post_events(
+        t, [_join(meeting.id, alice, t0), _join(meeting.id, bob, t0 + timedelta(seconds=4))]
+    )
     live = sdk.sessions.get_sessions(t.app_id, account_id=t.account_id).data.sessions
     session_id = live[0].id
     words = [
@@ -88,9 +94,18 @@ def test_a_session_fires_each_event_once_signed_and_in_order(
                 "payload_type": "TEXT_MESSAGE",
                 "payload": "checklist: https://example.com/release",
             },
-            segment_event(session_id, bob, t0 + timedelta(seconds=9), t0 + timedelta(seconds=9.5), "Th", is_final=False),
+            segment_event(
+                session_id,
+                bob,
+                t0 + timedelta(seconds=9),
+                t0 + timedelta(seconds=9.5),
+                "Th",
+                is_final=False,
+            ),
             *[
-                segment_event(session_id, p, t0 + timedelta(seconds=a), t0 + timedelta(seconds=b), text)
+                segment_event(
+                    session_id, p, t0 + timedelta(seconds=a), t0 + timedelta(seconds=b), text
+                )
                 for p, a, b, text in words
             ],
             _left(bob, t0 + timedelta(seconds=60)),
@@ -118,7 +133,9 @@ def test_a_session_fires_each_event_once_signed_and_in_order(
     assert {p["meeting"]["sessionId"] for p in payloads} == {session_id}
     assert all(p["appId"] == t.app_id and p["meeting"]["id"] == meeting.id for p in payloads)
 
-    details = sdk.sessions.get_session_details(session_id, account_id=t.account_id, app_id=t.app_id).data
+    details = sdk.sessions.get_session_details(
+        session_id, account_id=t.account_id, app_id=t.app_id
+    ).data
     started, j1, j2, l1, l2, ended, chat, transcript, summary = payloads
     assert started["meeting"]["status"] == "LIVE" and started["meeting"]["title"] == "Weekly sync"
     assert started["meeting"]["startedAt"] == iso(t0) == details.started_at
@@ -157,7 +174,10 @@ def test_a_session_fires_each_event_once_signed_and_in_order(
     url = f"{t.server.base_url}/accounts/{t.account_id}/realtime/kit/{t.app_id}/webhooks/{started['webhookId']}/deliveries"
     listed = httpx.get(url, headers={"Authorization": f"Bearer {t.token}"}, timeout=10).json()
     assert [d["event"] for d in reversed(listed["data"])] == expected
-    assert all(d["status"] == "delivered" and d["attempt_log"][-1]["status_code"] == 200 for d in listed["data"])
+    assert all(
+        d["status"] == "delivered" and d["attempt_log"][-1]["status_code"] == 200
+        for d in listed["data"]
+    )
     # Chat arriving after the end: one more chatSynced, nothing else.
     post_events(
         t,
@@ -173,7 +193,7 @@ def test_a_session_fires_each_event_once_signed_and_in_order(
         ],
     )
     late = receiver.wait_for("/all", lambda r: len(r) > len(expected))
-    assert [r.payload["event"] for r in late[len(expected):]] == ["meeting.chatSynced"]
+    assert [r.payload["event"] for r in late[len(expected) :]] == ["meeting.chatSynced"]
     assert late[-1].payload["chat"]["messages"] == 2
 
 

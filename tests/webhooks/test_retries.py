@@ -14,7 +14,7 @@ from rtk_sessions.domain.webhooks import EVENTS
 from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.conversation.util import Person
 from tests.helpers import post_events
-from tests.webhooks.conftest import WEBHOOK_SETTINGS, Receiver, Received, public_key, verify
+from tests.webhooks.conftest import WEBHOOK_SETTINGS, Received, Receiver, public_key, verify
 from tests.webhooks.test_events import _join, _left, subscribe
 
 
@@ -44,14 +44,18 @@ def test_failed_attempts_are_retried_in_order(hook_server: LiveServer, receiver:
     receiver.respond, receiver.delay = respond, delay
     alice = Person(f"peer-{uuid.uuid4()}", None, "Alice")
     post_events(t, [_join(str(uuid.uuid4()), alice, datetime.now(UTC))])
-    got = receiver.wait_for("/flaky", lambda r: any(x.payload["event"] == "meeting.participantJoined" for x in r))
+    got = receiver.wait_for(
+        "/flaky", lambda r: any(x.payload["event"] == "meeting.participantJoined" for x in r)
+    )
     key = public_key(hook_server.url)
     for item in got:
         verify(key, item)
     events = [r.payload["event"] for r in got]
     # started: 500, 500, timeout, 200; the join waits for it (same session) and goes once.
     assert events == ["meeting.started"] * 4 + ["meeting.participantJoined"]
-    assert len({r.headers["rtk-delivery-id"] for r in got[:4]}) == 1, "retries keep their delivery id"
+    assert len({r.headers["rtk-delivery-id"] for r in got[:4]}) == 1, (
+        "retries keep their delivery id"
+    )
     assert len({r.body for r in got[:4]}) == 1, "and their exact body"
     started, joined = _deliveries(t, hook_id)
     assert started["status"] == "delivered" and started["attempts"] == 4
@@ -59,11 +63,17 @@ def test_failed_attempts_are_retried_in_order(hook_server: LiveServer, receiver:
     assert [a["status_code"] for a in log] == [500, 500, None, 200]
     assert log[0]["error"] == "HTTP 500 from 127.0.0.1" and "timed out" in log[2]["error"]
     assert joined["attempts"] == 1 and joined["attempt_log"][0]["status_code"] == 200
-    hook = t.sdk().realtime_kit.webhooks.get_webhook_by_id(hook_id, account_id=t.account_id, app_id=t.app_id).data
+    hook = (
+        t.sdk()
+        .realtime_kit.webhooks.get_webhook_by_id(hook_id, account_id=t.account_id, app_id=t.app_id)
+        .data
+    )
     assert hook.enabled is True and hook.model_extra["consecutive_failures"] == 0  # type: ignore[index]
 
 
-def test_a_webhook_that_keeps_failing_is_disabled(hook_server: LiveServer, receiver: Receiver) -> None:
+def test_a_webhook_that_keeps_failing_is_disabled(
+    hook_server: LiveServer, receiver: Receiver
+) -> None:
     limit = WEBHOOK_SETTINGS["webhooks_disable_after"]
     t = make_tenant(hook_server, "disable")
     hook_id = subscribe(t, receiver.url + "/dead", list(EVENTS))
@@ -113,14 +123,27 @@ def test_cli_shows_webhooks_and_attempts(hook_server: LiveServer, receiver: Rece
         return 502 if calls[r.headers["rtk-delivery-id"]] == 1 else 204
 
     receiver.respond = respond
-    post_events(t, [_join(str(uuid.uuid4()), Person(f"peer-{uuid.uuid4()}", None, "A"), datetime.now(UTC))])
+    post_events(
+        t, [_join(str(uuid.uuid4()), Person(f"peer-{uuid.uuid4()}", None, "A"), datetime.now(UTC))]
+    )
     receiver.wait_for("/cli", lambda r: len(r) >= 2)
     receiver.wait_for("/cli", lambda _r: _deliveries(t, hook_id)[0]["status"] == "delivered")
 
     def cli(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "rtk_sessions", "webhooks", *args, "--database-url", hook_server.database_url],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "rtk_sessions",
+                "webhooks",
+                *args,
+                "--database-url",
+                hook_server.database_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -85,9 +85,7 @@ def test_every_sdk_method(hook_tenant: Tenant) -> None:
         hooks.get_webhook_by_id(hook.id, **_kw(t))
     with pytest.raises(cloudflare.NotFoundError):
         hooks.delete_webhook(hook.id, **_kw(t))
-    assert [h.id for h in hooks.get_webhooks(t.app_id, account_id=t.account_id).data] == [
-        second.id
-    ]
+    assert [h.id for h in hooks.get_webhooks(t.app_id, account_id=t.account_id).data] == [second.id]
 
 
 def test_tenants_are_isolated(hook_server: LiveServer, hook_tenant: Tenant) -> None:
@@ -128,8 +126,16 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("ftp", {"name": "x", "url": "ftp://example.com/", "events": ["meeting.started"]}, "http"),
     ("no host", {"name": "x", "url": "https://", "events": ["meeting.started"]}, "host"),
-    ("number name", {"name": 5, "url": "https://example.com/", "events": ["meeting.started"]}, "name"),
-    ("events not a list", {"name": "x", "url": "https://e.com/", "events": "meeting.started"}, "events"),
+    (
+        "number name",
+        {"name": 5, "url": "https://example.com/", "events": ["meeting.started"]},
+        "name",
+    ),
+    (
+        "events not a list",
+        {"name": "x", "url": "https://e.com/", "events": "meeting.started"},
+        "events",
+    ),
     (
         "credentials in url",
         {"name": "x", "url": "https://u:p@example.com/", "events": ["meeting.started"]},
@@ -168,7 +174,9 @@ def test_bad_bodies_answer_400_with_the_envelope(
     assert raw.status_code == 400 and raw.json()["success"] is False
 
 
-def test_private_targets_refused_unless_allowed(hook_server: LiveServer, hook_tenant: Tenant) -> None:
+def test_private_targets_refused_unless_allowed(
+    hook_server: LiveServer, hook_tenant: Tenant
+) -> None:
     for url in (
         "http://127.0.0.1:8080/x",
         "http://localhost/x",
