@@ -288,6 +288,12 @@ class SubscriptionCache:
         with self._lock:
             self._apps.pop(app_id, None)
 
+    def put(self, app_id: str, subs: Subscriptions) -> None:
+        """Cache ``subs`` for the app (tests that write through a schema older than the
+        webhooks tables put ``{}`` with an infinite ``ttl``)."""
+        with self._lock:
+            self._apps[app_id] = (time.monotonic(), subs)
+
 
 _caches: weakref.WeakKeyDictionary[Engine, SubscriptionCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
@@ -304,10 +310,11 @@ def cache_for(db: DB) -> SubscriptionCache:
         return cache
 
 
-def configure_cache(engine: Engine, ttl: float) -> None:
+def configure_cache(engine: Engine, ttl: float) -> SubscriptionCache:
     """Set the subscription cache's lifetime for ``engine`` (the server does, from settings)."""
     with _caches_lock:
-        _caches[engine] = SubscriptionCache(ttl)
+        cache = _caches[engine] = SubscriptionCache(ttl)
+        return cache
 
 
 def invalidate(db: DB, app_id: str) -> None:
