@@ -41,7 +41,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import FastAPI
-from sqlalchemy import make_url, select, update
+from sqlalchemy import func, make_url, select, update
 
 from rtk_sessions import __version__
 from rtk_sessions.clock import utc_now
@@ -194,8 +194,15 @@ class WebhookWorker:
     # ---- one round (public for tests) --------------------------------------------------------
 
     def due(self, now: datetime) -> list[_Due]:
-        """The head of each (webhook, session) line of pending deliveries, when it is due and its
-        webhook is enabled."""
+        """The head (oldest pending delivery) of each (webhook, session) line of an enabled
+        webhook, when it is due; at most ``BATCH``, oldest first. A long backlog of one webhook
+        or one session does not hide the others' heads."""
+        heads = (
+            select(func.min(WebhookDeliveryRow.seq))
+            .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
+            .where(WebhookDeliveryRow.status == webhooks.PENDING, WebhookRow.enabled.is_(True))
+            .group_by(WebhookDeliveryRow.webhook_id, WebhookDeliveryRow.order_key)
+        )
         with self.db.unit_of_work(write=False) as s:
             rows = s.execute(
                 select(
@@ -205,27 +212,18 @@ class WebhookWorker:
                     WebhookDeliveryRow.event,
                     WebhookDeliveryRow.body,
                     WebhookDeliveryRow.attempts,
-                    WebhookDeliveryRow.next_attempt_at,
-                    WebhookDeliveryRow.order_key,
                     WebhookRow.id,
                     WebhookRow.url,
-                    WebhookRow.enabled,
                 )
                 .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
-                .where(WebhookDeliveryRow.status == webhooks.PENDING)
+                .where(
+                    WebhookDeliveryRow.seq.in_(heads),
+                    WebhookDeliveryRow.next_attempt_at <= now,
+                )
                 .order_by(WebhookDeliveryRow.seq)
                 .limit(BATCH)
             ).all()
-        seen: set[tuple[str, str]] = set()
-        out: list[_Due] = []
-        for seq, id_, event_id, event, body, attempts, at, order_key, wid, url, enabled in rows:
-            line = (wid, order_key)
-            if line in seen:
-                continue
-            seen.add(line)
-            if enabled and at <= now:
-                out.append(_Due(seq, id_, event_id, event, body, attempts, wid, url))
-        return out
+        return [_Due(*row) for row in rows]
 
     def run_once(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
