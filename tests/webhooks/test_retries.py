@@ -104,8 +104,10 @@ def test_a_webhook_that_keeps_failing_is_disabled(
     edited = hooks.edit_webhook(hook_id, **kw, enabled=True).data
     assert edited.enabled is True and edited.model_extra["disabled_reason"] is None  # type: ignore[index]
     got = receiver.wait_for("/dead", lambda r: len(r) >= limit + 2)
-    ok = [r for r in got if r.payload and got.index(r) >= limit]
-    assert [r.payload["event"] for r in ok] == ["meeting.started", "meeting.participantJoined"]
+    assert [r.payload["event"] for r in got[limit:]] == [
+        "meeting.started",
+        "meeting.participantJoined",
+    ]
     assert [d["status"] for d in _deliveries(t, hook_id)] == ["delivered", "delivered"]
 
 
