@@ -31,6 +31,7 @@ import random
 import socket
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -135,6 +136,7 @@ class DeliverySettings:
     disable_after: int = 15
     poll_secs: float = 1.0
     allow_private: bool = False
+    retention_days: float = 30.0  # delivered deliveries are deleted this long after delivery
 
 
 def retry_delay(attempts: int, base: float, cap: float, jitter: float) -> float:
@@ -178,6 +180,7 @@ class WebhookWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rtk-webhooks", daemon=True)
+        self._next_prune = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -321,12 +324,21 @@ class WebhookWorker:
         host = urlsplit(item.url).hostname
         return response.status_code, f"HTTP {response.status_code} from {host}"
 
+    def prune(self) -> int:
+        """Delete deliveries delivered more than ``retention_days`` ago (``RTK_RETENTION_DAYS``)."""
+        before = utc_now() - timedelta(days=self.settings.retention_days)
+        with self.db.unit_of_work() as s:
+            return webhooks.prune_delivered(s, before=before)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 worked = 0
                 try:
                     if self.lock.acquire():
+                        if time.monotonic() >= self._next_prune:
+                            self._next_prune = time.monotonic() + 3600.0
+                            self.prune()
                         worked = self.run_once()
                 except Exception:
                     log.exception("webhook delivery round failed")
@@ -347,6 +359,7 @@ def settings_of(config: Settings) -> DeliverySettings:
         disable_after=config.webhooks_disable_after,
         poll_secs=config.webhooks_poll_secs,
         allow_private=config.webhooks_allow_private_targets,
+        retention_days=config.retention_days,
     )
 
 

@@ -105,3 +105,54 @@ def test_statements_per_batch(db: Database) -> None:
     with db.unit_of_work(write=False) as s:
         assert s.scalar(select(func.count()).where(WebhookDeliveryRow.app_id == app_id)) == 21
     event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_prune_deletes_old_delivered_rows_with_their_attempts(db: Database) -> None:
+    from sqlalchemy import update
+
+    from rtk_sessions.storage.tables import WebhookAttemptRow
+
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        app = accounts.create_app(s, uuid.uuid4().hex, "prune")
+        webhooks.create_webhook(
+            s,
+            app.id,
+            webhooks.WebhookInput("h", "https://example.com/", ["meeting.participantJoined"]),
+            now=now,
+            allow_private=True,
+        )
+    batch = IngestBatch.model_validate({"events": _batch(str(uuid.uuid4()), 3, now)})
+    with db.unit_of_work() as s:
+        ingest_batch(s, accounts.get_app(s, app.account_id, app.id), batch.events, now=now)
+    with db.unit_of_work() as s:
+        seqs = list(
+            s.scalars(
+                select(WebhookDeliveryRow.seq)
+                .where(WebhookDeliveryRow.app_id == app.id)
+                .order_by(WebhookDeliveryRow.seq)
+            )
+        )
+        assert len(seqs) == 3
+        for seq, age in ((seqs[0], 40), (seqs[1], 1)):
+            s.execute(
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.seq == seq)
+                .values(status="delivered", delivered_at=now - timedelta(days=age))
+            )
+            s.add(WebhookAttemptRow(delivery_seq=seq, attempt=1, started_at=now, worker="t"))
+    with db.unit_of_work() as s:
+        assert webhooks.prune_delivered(s, before=now - timedelta(days=30)) == 1
+    with db.unit_of_work(write=False) as s:
+        left = list(
+            s.scalars(select(WebhookDeliveryRow.seq).where(WebhookDeliveryRow.app_id == app.id))
+        )
+        attempts = list(
+            s.scalars(
+                select(WebhookAttemptRow.delivery_seq).where(
+                    WebhookAttemptRow.delivery_seq.in_(seqs)
+                )
+            )
+        )
+    assert sorted(left) == seqs[1:]  # the recent delivered one and the pending one stay
+    assert attempts == [seqs[1]]

@@ -38,7 +38,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, delete, event, func, insert, select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.clock import iso
@@ -416,6 +416,17 @@ def _drop_after_rollback(db: DB) -> None:
     buffer: _Buffer | None = db.info.get(_BUFFER)
     if buffer is not None and not db.in_transaction():
         buffer.rows.clear()
+
+
+def prune_delivered(db: DB, *, before: datetime) -> int:
+    """Delete deliveries delivered before ``before`` (with their attempts); returns how many.
+    Pending ones are never deleted."""
+    result = db.execute(
+        delete(WebhookDeliveryRow).where(
+            WebhookDeliveryRow.status == DELIVERED, WebhookDeliveryRow.delivered_at < before
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ---- payloads ------------------------------------------------------------------------------
