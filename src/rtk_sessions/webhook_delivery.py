@@ -10,7 +10,8 @@
   holder of the webhook lock sends (a PostgreSQL advisory lock, or a ``flock`` beside the SQLite
   file: the mechanism of ``leader.py``), so a delivery is in flight from one process at a time.
 * **Order.** The deliveries of one webhook and one session (``order_key``) go out one at a time
-  in outbox order: a later one waits while an earlier one is pending.
+  in outbox order: a later one waits while an earlier one is pending. Up to 8 webhooks are served
+  in parallel, so a slow receiver holds up only its own webhook.
 * **Retries.** A non-2xx answer, a timeout or a connection error is a failed attempt; the
   delivery is retried after ``backoff_secs * 2**(attempts-1)`` (at most ``backoff_max_secs``),
   times a random factor in [1, 1.2). Each attempt is logged in ``webhook_attempts`` before the
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -136,6 +138,7 @@ class DeliverySettings:
     disable_after: int = 15
     poll_secs: float = 1.0
     allow_private: bool = False
+    concurrency: int = 8  # webhooks served at once
     retention_days: float = 30.0  # delivered deliveries are deleted this long after delivery
 
 
@@ -154,6 +157,7 @@ class _Due:
     attempts: int
     webhook_id: str
     url: str
+    order_key: str
 
 
 class WebhookWorker:
@@ -217,6 +221,7 @@ class WebhookWorker:
                     WebhookDeliveryRow.attempts,
                     WebhookRow.id,
                     WebhookRow.url,
+                    WebhookDeliveryRow.order_key,
                 )
                 .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
                 .where(
@@ -228,17 +233,67 @@ class WebhookWorker:
             ).all()
         return [_Due(*row) for row in rows]
 
+    def next_in_line(self, item: _Due) -> _Due | None:
+        """The line's next pending delivery after ``item`` was delivered, when it is due and its
+        webhook still enabled."""
+        with self.db.unit_of_work(write=False) as s:
+            row = s.execute(
+                select(
+                    WebhookDeliveryRow.seq,
+                    WebhookDeliveryRow.id,
+                    WebhookDeliveryRow.event_id,
+                    WebhookDeliveryRow.event,
+                    WebhookDeliveryRow.body,
+                    WebhookDeliveryRow.attempts,
+                    WebhookRow.id,
+                    WebhookRow.url,
+                    WebhookDeliveryRow.order_key,
+                    WebhookDeliveryRow.next_attempt_at,
+                )
+                .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
+                .where(
+                    WebhookDeliveryRow.webhook_id == item.webhook_id,
+                    WebhookDeliveryRow.order_key == item.order_key,
+                    WebhookDeliveryRow.status == webhooks.PENDING,
+                    WebhookRow.enabled.is_(True),
+                )
+                .order_by(WebhookDeliveryRow.seq)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        seq, id_, event_id, event, body, attempts, webhook_id, url, order_key, at = row
+        if at > utc_now():
+            return None
+        return _Due(seq, id_, event_id, event, body, attempts, webhook_id, url, order_key)
+
     def run_once(self) -> int:
-        """Send every due delivery once; returns how many were attempted."""
+        """Send the due heads of all lines; returns how many were due. Webhooks are served in
+        parallel (up to ``concurrency``), each one's deliveries one at a time, a line going on
+        with its next delivery while they succeed, so a slow or dead receiver delays only its own
+        webhook. After a failed attempt the rest of that webhook's round is skipped: a dead
+        receiver is not hammered."""
         due = self.due(utc_now())
-        failed_webhooks: set[str] = set()
+        by_webhook: dict[str, list[_Due]] = {}
         for item in due:
-            if self._stop.is_set():
-                break
-            if item.webhook_id in failed_webhooks:
-                continue  # one failure per webhook per round: a dead receiver is not hammered
-            if not self.send(item):
-                failed_webhooks.add(item.webhook_id)
+            by_webhook.setdefault(item.webhook_id, []).append(item)
+
+        def serve(items: list[_Due]) -> None:
+            for head in items:
+                item: _Due | None = head
+                while item is not None:  # the line goes on while its deliveries succeed
+                    if self._stop.is_set() or not self.send(item):
+                        return
+                    item = self.next_in_line(item)
+
+        if len(by_webhook) <= 1 or self.settings.concurrency <= 1:
+            for items in by_webhook.values():
+                serve(items)
+        else:
+            workers = min(self.settings.concurrency, len(by_webhook))
+            with ThreadPoolExecutor(workers, thread_name_prefix="rtk-webhooks-send") as pool:
+                for future in [pool.submit(serve, items) for items in by_webhook.values()]:
+                    future.result()
         return len(due)
 
     def send(self, item: _Due) -> bool:

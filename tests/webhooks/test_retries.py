@@ -157,3 +157,30 @@ def test_cli_shows_webhooks_and_attempts(hook_server: LiveServer, receiver: Rece
     assert [a["status_code"] for a in shown[0]["attempt_log"]] == [502, 204]
     text = cli("deliveries", hook_id)
     assert "meeting.started  delivered  attempts=2" in text and "#1" in text and "502" in text
+
+
+def test_a_slow_receiver_holds_up_only_its_own_webhook(
+    hook_server: LiveServer, receiver: Receiver
+) -> None:
+    import threading
+
+    t = make_tenant(hook_server, "slow")
+    subscribe(t, receiver.url + "/slow", list(EVENTS), "slow")
+    subscribe(t, receiver.url + "/fast", list(EVENTS), "fast")
+    fast_done = threading.Event()
+    held: list[bool] = []
+
+    def delay(r: Received) -> float:
+        if r.path == "/slow" and not held:
+            # held until the other webhook got everything (or 2.5 s, under the 3 s timeout)
+            held.append(fast_done.wait(2.5))
+        return 0.0
+
+    receiver.delay = delay
+    post_events(
+        t, [_join(str(uuid.uuid4()), Person(f"peer-{uuid.uuid4()}", None, "A"), datetime.now(UTC))]
+    )
+    receiver.wait_for("/fast", lambda r: len(r) >= 2)
+    fast_done.set()
+    receiver.wait_for("/slow", lambda r: len(r) >= 2)
+    assert held == [True], "the fast webhook was served while the slow one's POST was in flight"
