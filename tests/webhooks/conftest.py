@@ -147,5 +147,5 @@ def hook_server(
     )
     live, server, thread = start_server(settings)
     yield live
-    server.should_exit = True  # type: ignore[attr-defined]
+    server.should_exit = True
     thread.join(timeout=15)

@@ -31,9 +31,10 @@ def subscribe(t: Tenant, url: str, events: list[str], name: str = "hook") -> str
         account_id=t.account_id,
         name=name,
         url=url,
-        events=events,  # type: ignore[arg-type]
+        events=events,
     )
-    return hook.data.id
+    webhook_id: str = hook.data.id
+    return webhook_id
 
 
 def _join(meeting_id: str, p: Person, at: datetime) -> dict[str, Any]:
@@ -208,7 +209,7 @@ def test_a_rolled_back_batch_fires_nothing(hook_server: LiveServer, receiver: Re
     post_events(t, [_join(meeting_id, alice, now)])  # the same join alone commits
     got = receiver.wait_for("/rb", lambda r: len(r) >= 2)
     assert [r.payload["event"] for r in got] == ["meeting.started", "meeting.participantJoined"]
-    with hook_server.database().unit_of_work(write=False) as s:  # type: ignore[attr-defined]
+    with hook_server.database().unit_of_work(write=False) as s:
         n = s.scalar(select(func.count()).where(WebhookDeliveryRow.webhook_id == hook_id))
     assert n == 2
 
@@ -221,8 +222,8 @@ def test_imported_recordings_fire_lifecycle_events(
     t = make_tenant(hook_server, "import")
     subscribe(t, receiver.url + "/imp", list(EVENTS))
     result = import_recordings(
-        hook_server.database(),  # type: ignore[arg-type]
-        hook_server.settings,  # type: ignore[arg-type]
+        hook_server.database(),
+        hook_server.settings,
         [P2P, SFU],
         account_id=t.account_id,
         app_id=t.app_id,
@@ -255,13 +256,13 @@ def test_imported_recordings_fire_lifecycle_events(
             assert p["participant"]["leftAt"] == row.left_at
     # A second import of the same files changes nothing and fires nothing.
     import_recordings(
-        hook_server.database(),  # type: ignore[arg-type]
-        hook_server.settings,  # type: ignore[arg-type]
+        hook_server.database(),
+        hook_server.settings,
         [P2P, SFU],
         account_id=t.account_id,
         app_id=t.app_id,
         meeting_title="Two recorded clients",
     )
-    with hook_server.database().unit_of_work(write=False) as s:  # type: ignore[attr-defined]
+    with hook_server.database().unit_of_work(write=False) as s:
         n = s.scalar(select(func.count()).where(WebhookDeliveryRow.app_id == t.app_id))
     assert n == len(got)

@@ -66,7 +66,7 @@ def test_kill_9_during_delivery_still_delivers(
             account_id=tenant.account_id,
             name="kill",
             url=receiver.url + "/kill",
-            events=list(EVENTS),  # type: ignore[arg-type]
+            events=list(EVENTS),
         )
         alice = Person(f"peer-{uuid.uuid4()}", None, "Alice")
         now = datetime.now(UTC)

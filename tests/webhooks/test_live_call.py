@@ -76,17 +76,17 @@ def test_live_call_webhooks(hook_server: LiveServer, receiver: Receiver) -> None
     assert set(people) == {p.peer_id for p in result.peers}
     left = [p for p in payloads if p["event"] == "meeting.participantLeft"]
     joined = [p for p in payloads if p["event"] == "meeting.participantJoined"]
-    for item in joined + left:
-        part = item["participant"]
+    for entry in joined + left:
+        part = entry["participant"]
         row = people[part["peerId"]]
         assert (
             part["userId"] == row.user_id
             and part["customParticipantId"] == row.custom_participant_id
         )
         assert part["joinedAt"] == row.joined_at and part["displayName"] in ("Alice", "Bob")
-    for item in left:
-        row = people[item["participant"]["peerId"]]
-        assert item["participant"]["leftAt"] == row.left_at and item["reason"] == "LEFT"
+    for entry in left:
+        row = people[entry["participant"]["peerId"]]
+        assert entry["participant"]["leftAt"] == row.left_at and entry["reason"] == "LEFT"
     print("received webhook of a real call:", json.dumps(left[0], indent=1))
     print(
         "headers:", json.dumps({k: v for k, v in got[-2].headers.items() if k.startswith("rtk-")})

@@ -68,7 +68,7 @@ def test_failed_attempts_are_retried_in_order(hook_server: LiveServer, receiver:
         .realtime_kit.webhooks.get_webhook_by_id(hook_id, account_id=t.account_id, app_id=t.app_id)
         .data
     )
-    assert hook.enabled is True and hook.model_extra["consecutive_failures"] == 0  # type: ignore[index]
+    assert hook.enabled is True and hook.model_extra["consecutive_failures"] == 0
 
 
 def test_a_webhook_that_keeps_failing_is_disabled(
@@ -90,7 +90,7 @@ def test_a_webhook_that_keeps_failing_is_disabled(
 
     receiver.wait_for("/dead", lambda _r: disabled())
     hook = hooks.get_webhook_by_id(hook_id, **kw).data
-    assert f"disabled after {limit} failed delivery attempts" in hook.model_extra["disabled_reason"]  # type: ignore[index]
+    assert f"disabled after {limit} failed delivery attempts" in hook.model_extra["disabled_reason"]
     deliveries = _deliveries(t, hook_id)
     assert [d["status"] for d in deliveries] == ["pending", "pending"]  # held, not dropped
     assert sum(d["attempts"] for d in deliveries) == limit
@@ -102,7 +102,7 @@ def test_a_webhook_that_keeps_failing_is_disabled(
     # Enabled again (and the receiver fixed): the held deliveries go out, in order, once each.
     receiver.respond = lambda r: 200
     edited = hooks.edit_webhook(hook_id, **kw, enabled=True).data
-    assert edited.enabled is True and edited.model_extra["disabled_reason"] is None  # type: ignore[index]
+    assert edited.enabled is True and edited.model_extra["disabled_reason"] is None
     got = receiver.wait_for("/dead", lambda r: len(r) >= limit + 2)
     assert [r.payload["event"] for r in got[limit:]] == [
         "meeting.started",
