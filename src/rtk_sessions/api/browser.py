@@ -66,8 +66,11 @@ _SCRIPT: dict[int | str, dict[str, Any]] = {
     responses=_SCRIPT,
 )
 def collector_script() -> Response:
-    return Response(collector_js(), media_type="text/javascript; charset=utf-8",
-                    headers={"cache-control": "public, max-age=300", **CORS_HEADERS})
+    return Response(
+        collector_js(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "public, max-age=300", **CORS_HEADERS},
+    )
 
 
 @router.get(
@@ -79,6 +82,8 @@ def collector_script() -> Response:
 def collector_module() -> Response:
     from rtk_sessions.collector import COLLECTOR_MODULE_PATH
 
-    return Response(COLLECTOR_MODULE_PATH.read_text(encoding="utf-8"),
-                    media_type="text/javascript; charset=utf-8",
-                    headers={"cache-control": "public, max-age=300", **CORS_HEADERS})
+    return Response(
+        COLLECTOR_MODULE_PATH.read_text(encoding="utf-8"),
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "public, max-age=300", **CORS_HEADERS},
+    )
