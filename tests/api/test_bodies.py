@@ -72,3 +72,21 @@ def test_patch_changes_only_what_it_carries(kit: Kit) -> None:
     assert data["title"] == "t" and data["persist_chat"] is True and data["record_on_start"]
     replaced = kit.call("PUT", f"/meetings/{created['id']}", {"title": "u"}).json()["data"]
     assert replaced["persist_chat"] is False and replaced["record_on_start"] is False
+
+
+def test_null_for_an_optional_string_is_no_value_not_a_500(kit: Kit) -> None:
+    """Found by tests/reliability/test_fuzz.py: a length limit applied to ``None`` raised inside
+    pydantic (TypeError, a 500) for ``"title": null`` and a participant's ``"name": null``."""
+    created = _post(kit, "/meetings", b'{"title": null}')
+    assert created.status_code == 200, created.text
+    meeting = created.json()["data"]["id"]
+    patched = kit.call("PATCH", f"/meetings/{meeting}", {"title": None})
+    assert patched.status_code == 200, patched.text
+    body = b'{"custom_participant_id": "c", "preset_name": "p", "name": null, "picture": null}'
+    added = _post(kit, f"/meetings/{meeting}/participants", body)
+    assert added.status_code == 200, added.text
+    participant = added.json()["data"]["id"]
+    edited = kit.call(
+        "PATCH", f"/meetings/{meeting}/participants/{participant}", {"name": None, "picture": None}
+    )
+    assert edited.status_code == 200, edited.text
