@@ -1,14 +1,14 @@
 """Server CPU per ingested sample and per lifecycle event, in-process, base revision vs current.
 
     .venv/bin/python bench/ingest_cpu.py [--base REV] [--rounds 3] [--batches 40]
-                                         [--database URL] [--callgrind]
+                                         [--life-batches 20] [--database URL] [--callgrind]
 
 Runs ``api.ingest.parse_batch`` + ``api.ingest.apply_batch`` (everything the ingest endpoint does
 after reading the body, without HTTP) in a child process on a fresh database:
 
 * ingest: ``--batches`` 100-event batches of real getStats reports (``bench/payloads.py``, client
   ``c``); the first 5 warm up, the rest are timed; figure: µs of CPU per sample row;
-* lifecycle: 20 batches of 1,000 ``peer.joined``/``peer.left`` events (50 sessions of 10 peers,
+* lifecycle: ``--life-batches`` (20) batches of 1,000 ``peer.joined``/``peer.left`` events (50 sessions of 10 peers,
   as ``bench/run.py``'s lifecycle load), the first 2 warm up; figure: µs of CPU per event.
 
 once with the ``src/`` of git revision ``--base`` (extracted with ``git archive``) and once with
@@ -58,7 +58,7 @@ def _child(args: argparse.Namespace) -> None:
     scope = AppScope("acct", app_id)
     gen = Payloads.load().batches("c", 100)
     batches = [next(gen) for _ in range(args.batches)]
-    life = [_lifecycle_body(n) for n in range(20)]
+    life = [_lifecycle_body(n) for n in range(args.life_batches)]
 
     def run(bodies: list[bytes]) -> None:
         for body in bodies:
@@ -66,13 +66,14 @@ def _child(args: argparse.Namespace) -> None:
 
     run([b.body for b in batches[:5]])
     run(life[:2])
-    _toggle(True)
+    _callgrind("-i", "on")
     t0 = time.process_time()
     run([b.body for b in batches[5:]])
     t1 = time.process_time()
+    _callgrind("-d")  # the ingest part's counts go to their own file
     run(life[2:])
     t2 = time.process_time()
-    _toggle(False)
+    _callgrind("-i", "off")
     out = {
         "samples": sum(b.samples for b in batches[5:]),
         "ingest_cpu": t1 - t0,
@@ -82,11 +83,11 @@ def _child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def _toggle(on: bool) -> None:
-    """Switch callgrind's instrumentation (a no-op outside valgrind)."""
+def _callgrind(*command: str) -> None:
+    """Send callgrind a command (instrumentation on/off, dump; a no-op outside valgrind)."""
     if os.environ.get("INGEST_CPU_CALLGRIND"):
         subprocess.run(
-            ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+            ["callgrind_control", *command, str(os.getpid())],
             capture_output=True,
             check=False,
         )
@@ -133,7 +134,8 @@ def _database(base_url: str | None, tmp: Path) -> tuple[str, Any]:
 
 def _run(src: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     url, drop = _database(args.database, tmp)
-    cmd = [sys.executable, __file__, "--child-url", url, "--batches", str(args.batches)]
+    cmd = [sys.executable, __file__, "--child-url", url, "--batches", str(args.batches),
+           "--life-batches", str(args.life_batches)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
     out_file = tmp / f"callgrind.{uuid.uuid4().hex[:8]}"
     if args.callgrind:
@@ -151,12 +153,10 @@ def _run(src: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         raise SystemExit(f"child failed ({src}):\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(line[7:])
     if args.callgrind:
-        # One part per instrumentation switch; only the part between on and off counts.
-        total = 0
-        for path in tmp.glob(out_file.name + "*"):
+        # Part 1 (dumped in between): the ingest batches; the final dump: the lifecycle ones.
+        for key, path in (("ingest_ir", Path(f"{out_file}.1")), ("life_ir", out_file)):
             match = re.search(r"^(?:summary|totals): (\d+)", path.read_text(), re.M)
-            total += int(match.group(1)) if match else 0
-        result["instructions"] = total
+            result[key] = int(match.group(1)) if match else 0
     return result
 
 
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD", help="git revision to compare with (HEAD)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--life-batches", type=int, default=20)
     parser.add_argument("--database", help="postgresql:// URL (default: SQLite)")
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
@@ -193,8 +194,8 @@ def main() -> None:
                     keep = {**(keep or {}), **{k: r[k] for k in ("samples", "ingest_cpu")}}
                 if "life_cpu" not in keep or r["life_cpu"] < keep["life_cpu"]:
                     keep.update(events=r["events"], life_cpu=r["life_cpu"])
-                if "instructions" in r:
-                    keep["instructions"] = r["instructions"]
+                if "ingest_ir" in r:
+                    keep.update(ingest_ir=r["ingest_ir"], life_ir=r["life_ir"])
                 best[label] = keep
     db = "PostgreSQL" if args.database else "SQLite"
     b, c = best["base"], best["current"]
@@ -208,8 +209,10 @@ def main() -> None:
     print(f"{'lifecycle µs CPU per event':34}{ev['base']:10.1f}{ev['current']:10.1f}"
           f"{ev['base'] / ev['current']:13.2f}×")  # fmt: skip
     if args.callgrind:
-        print(f"{'instructions (ingest + lifecycle)':34}{b['instructions']:10.3g}"
-              f"{c['instructions']:10.3g}{b['instructions'] / c['instructions']:13.2f}×")  # fmt: skip
+        for key, what, count in (("ingest_ir", "sample", "samples"), ("life_ir", "event", "events")):
+            per = {k: v[key] / v[count] for k, v in best.items()}
+            print(f"{'instructions per ' + what:34}{per['base']:10,.0f}{per['current']:10,.0f}"
+                  f"{per['base'] / per['current']:13.2f}×")  # fmt: skip
 
 
 if __name__ == "__main__":
