@@ -8,8 +8,9 @@ after reading the body, without HTTP) in a child process on a fresh database:
 
 * ingest: ``--batches`` 100-event batches of real getStats reports (``bench/payloads.py``, client
   ``c``); the first 5 warm up, the rest are timed; figure: µs of CPU per sample row;
-* lifecycle: ``--life-batches`` (20) batches of 1,000 ``peer.joined``/``peer.left`` events (50 sessions of 10 peers,
-  as ``bench/run.py``'s lifecycle load), the first 2 warm up; figure: µs of CPU per event.
+* lifecycle: ``--life-batches`` (20) batches of 1,000 ``peer.joined``/``peer.left`` events
+  (50 sessions of 10 peers, as ``bench/run.py``'s lifecycle load), the first 2 warm up;
+  figure: µs of CPU per event.
 
 once with the ``src/`` of git revision ``--base`` (extracted with ``git archive``) and once with
 this tree's, alternating ``--rounds`` times; the best round of each is printed with the ratio
@@ -73,6 +74,7 @@ def _child(args: argparse.Namespace) -> None:
     _callgrind("-d")  # the ingest part's counts go to their own file
     run(life[2:])
     t2 = time.process_time()
+    _callgrind("-d")
     _callgrind("-i", "off")
     out = {
         "samples": sum(b.samples for b in batches[5:]),
@@ -141,8 +143,8 @@ def _run(src: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if args.callgrind:
         env["INGEST_CPU_CALLGRIND"] = "1"
         cmd = [
-            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
-            *cmd,
+            "valgrind", "--tool=callgrind", "--instr-atstart=no",
+            f"--callgrind-out-file={out_file}", *cmd,
         ]  # fmt: skip
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -153,8 +155,8 @@ def _run(src: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         raise SystemExit(f"child failed ({src}):\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(line[7:])
     if args.callgrind:
-        # Part 1 (dumped in between): the ingest batches; the final dump: the lifecycle ones.
-        for key, path in (("ingest_ir", Path(f"{out_file}.1")), ("life_ir", out_file)):
+        # Dump 1: the ingest batches; dump 2: the lifecycle ones.
+        for key, path in (("ingest_ir", Path(f"{out_file}.1")), ("life_ir", Path(f"{out_file}.2"))):
             match = re.search(r"^(?:summary|totals): (\d+)", path.read_text(), re.M)
             result[key] = int(match.group(1)) if match else 0
     return result
@@ -188,9 +190,10 @@ def main() -> None:
             for label, src in sources.items():
                 r = _run(src, args, tmp)
                 keep = best.get(label)
-                if keep is None or r["ingest_cpu"] / r["samples"] < keep["ingest_cpu"] / keep[
-                    "samples"
-                ]:
+                if (
+                    keep is None
+                    or r["ingest_cpu"] / r["samples"] < keep["ingest_cpu"] / keep["samples"]
+                ):
                     keep = {**(keep or {}), **{k: r[k] for k in ("samples", "ingest_cpu")}}
                 if "life_cpu" not in keep or r["life_cpu"] < keep["life_cpu"]:
                     keep.update(events=r["events"], life_cpu=r["life_cpu"])
@@ -209,7 +212,8 @@ def main() -> None:
     print(f"{'lifecycle µs CPU per event':34}{ev['base']:10.1f}{ev['current']:10.1f}"
           f"{ev['base'] / ev['current']:13.2f}×")  # fmt: skip
     if args.callgrind:
-        for key, what, count in (("ingest_ir", "sample", "samples"), ("life_ir", "event", "events")):
+        parts = (("ingest_ir", "sample", "samples"), ("life_ir", "event", "events"))
+        for key, what, count in parts:
             per = {k: v[key] / v[count] for k, v in best.items()}
             print(f"{'instructions per ' + what:34}{per['base']:10,.0f}{per['current']:10,.0f}"
                   f"{per['base'] / per['current']:13.2f}×")  # fmt: skip
