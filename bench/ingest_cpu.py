@@ -121,6 +121,9 @@ def _database(base_url: str | None, tmp: Path) -> tuple[str, Any]:
         return f"sqlite:///{tmp / name}.db", lambda: None
     import sqlalchemy as sa
 
+    from rtk_sessions.config import normalize_database_url
+
+    base_url = normalize_database_url(base_url)
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
