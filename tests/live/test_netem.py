@@ -9,16 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rtk_sessions.netem import Impairment
+from tests.support.netem import PROBE, Impairment
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
 
 
 def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict:
-    srv = net.popen_b([sys.executable, "-m", "rtk_sessions.netem.probe", "server",
+    srv = net.popen_b([sys.executable, PROBE, "server",
                        "--bind", net.ip_b, "--seconds", "30"])
     time.sleep(0.3)
-    r = net.exec_a([sys.executable, "-m", "rtk_sessions.netem.probe", "client", "--to", net.ip_b,
+    r = net.exec_a([sys.executable, PROBE, "client", "--to", net.ip_b,
                     "--count", str(count), "--interval-ms", str(interval_ms)], timeout=30)
     srv.terminate()
     assert r.returncode == 0, r.stderr

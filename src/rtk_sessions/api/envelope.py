@@ -56,14 +56,6 @@ def status_for(exc: errors.RtkError) -> int:
     return 400
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
-        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
-    return "Invalid request: " + "; ".join(parts)
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.RtkError)
     async def _rtk(_: Request, exc: errors.RtkError) -> Response:
@@ -71,7 +63,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        return error_response(400, _validation_message(exc))
+        message = errors.validation_message(
+            exc.errors(), prefix="Invalid request", hidden=("query", "path", "body")
+        )
+        return error_response(400, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

@@ -285,7 +285,7 @@ def import_(
     """
     from rtk_sessions.errors import RtkError
     from rtk_sessions.importers import RecordingFormatError
-    from rtk_sessions.importing import import_recordings
+    from rtk_sessions.importers.service import import_recordings
 
     settings = _settings(database_url)
     database = _database(settings)

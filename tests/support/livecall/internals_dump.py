@@ -1,6 +1,6 @@
 """Record a real chrome://webrtc-internals "Create dump" file from a loopback call in Chromium.
 
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
     path = record_internals_dump("dump.json", duration_s=20)
 
 One headless Chromium (Debian's, driven by Python Playwright; no browser download), one context

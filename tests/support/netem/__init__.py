@@ -35,9 +35,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 PREFIX = "rtkn"
+# Run by path (stdlib only), so the namespace's python needs no import path to the tests.
+FORWARDER = str(Path(__file__).with_name("forwarder.py"))
+PROBE = str(Path(__file__).with_name("probe.py"))
 
 
 class NetnsUnavailable(RuntimeError):
@@ -268,7 +272,7 @@ class Impairment:
         for hif in (self.host_if_a, self.host_if_b):
             _run(["ip", "link", "set", hif, "up"])
         if not eth:
-            print("rtk_sessions.netem: ethtool missing; offloads left on "
+            print("tests.support.netem: ethtool missing; offloads left on "
                   "(run scripts/install-chromium)", file=sys.stderr)
         if self.rate_kbit:
             rate_bytes = self.rate_kbit * 1000 / 8
@@ -278,7 +282,7 @@ class Impairment:
                       f"{self.rate_kbit}kbit", "burst", str(burst),
                       "latency", f"{self.tbf_latency_ms}ms"], ns=r)
         ready = os.path.join(self._tmp, "ready")
-        cmd = [sys.executable, "-m", "rtk_sessions.netem.forwarder", "--if-a", "ra", "--if-b", "rb",
+        cmd = [sys.executable, FORWARDER, "--if-a", "ra", "--if-b", "rb",
                "--delay-ms", str(self.delay_ms), "--loss-pct", str(self.loss_pct),
                "--seed", str(self.seed), "--stats-file", os.path.join(self._tmp, "fwstats.json"),
                "--ready-file", ready]
@@ -355,6 +359,13 @@ class Impairment:
 
     def popen_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
         return self.popen_in("b", cmd, **kw)
+
+    def addresses(self, role: str) -> tuple[str, str, str]:
+        """For the call runner (rtk_sessions.livecall.PeerNetwork): the host address the browser
+        of ``role`` reaches this machine at, its media IP, the other peer's media IP."""
+        if role == "a":
+            return self.host_ip_a, self.ip_a, self.ip_b
+        return self.host_ip_b, self.ip_b, self.ip_a
 
     def describe(self) -> dict[str, Any]:
         return {"delay_ms": self.delay_ms, "loss_pct": self.loss_pct, "rate_kbit": self.rate_kbit,

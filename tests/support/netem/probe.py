@@ -1,7 +1,7 @@
 """UDP echo probe for checking the forwarder: ``server`` echoes, ``client`` measures RTT and loss.
 
-    python -m rtk_sessions.netem.probe server --bind 10.200.0.2 --port 9999 --seconds 20
-    python -m rtk_sessions.netem.probe client --to 10.200.0.2 --count 300 --interval-ms 10
+    python tests/support/netem/probe.py server --bind 10.200.0.2 --port 9999 --seconds 20
+    python tests/support/netem/probe.py client --to 10.200.0.2 --count 300 --interval-ms 10
 
 The client prints one JSON object: sent, received, loss_pct (round trip),
 rtt_ms {min, median, mean, max}.

@@ -5,9 +5,28 @@ socket is written to the other veth after ``delay_ms`` unless it is dropped (pro
 ``loss_pct``/100, per direction, from a seeded RNG). A scheduler thread sends frames from a heap of
 due times, so the delay does not depend on when the reader threads run.
 
-    python -m rtk_sessions.netem.forwarder --if-a ra --if-b rb --delay-ms 50 --loss-pct 5 --seed 1
+    python tests/support/netem/forwarder.py --if-a ra --if-b rb --delay-ms 50 --loss-pct 5 --seed 1
 
-On SIGTERM/SIGINT it writes its counters as JSON to ``--stats-file`` (if given) and exits.
+Each frame's delay is counted from the kernel's receive timestamp (``SO_TIMESTAMPNS``), so a
+reader thread that runs late under CPU load does not add to it. The forwarder also measures what it
+actually applied, per direction, on the frames it forwarded: the delay from that receive
+timestamp to the moment ``send`` returned, and the frames it dropped (random loss plus send
+errors). UDP frames are classified by RFC 7983's first-byte rule and RFC 5761's RTP/RTCP split;
+RTP ones also by payload type (Chromium's Opus is 111), so a test can compare a WebRTC peer
+report with the delay and loss its media really met.
+
+On SIGTERM/SIGINT it writes its counters as JSON to ``--stats-file`` (if given) and exits::
+
+    {"counts": {"ab": {received, dropped, sent, send_errors}, "ba": ...},
+     "applied": {"ab": {"delay_ms": {"udp": D, "rtcp": D, "rtp": D},
+                        "loss": {"udp": L, "rtcp": L, "rtp": L, "rtp_pt": {"111": L, ...}}},
+                 "ba": ...},
+     "delay_s": {...}, "loss": {...}, "max_lateness_ms": float}
+
+    D = {"n", "mean", "median", "p95", "min", "max"} (ms, or null when n = 0)
+    L = {"received", "dropped", "loss_pct"}
+
+Direction "ab" is frames read on ``--if-a`` and written to ``--if-b``.
 """
 
 from __future__ import annotations
@@ -17,6 +36,8 @@ import contextlib
 import heapq
 import json
 import random
+import statistics
+import struct
 import signal
 import socket
 import sys
@@ -27,6 +48,70 @@ ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 PACKET_IGNORE_OUTGOING = 23  # Linux >= 4.20
 SOL_PACKET = 263
+SO_TIMESTAMPNS = 35  # = SCM_TIMESTAMPNS; not exported by Python's socket module
+ETH_HLEN = 14
+ETH_P_IP = 0x0800
+IPPROTO_UDP = 17
+
+
+def classify(frame: bytes) -> tuple[str, ...]:
+    """The classes a frame counts in: () for non-UDP, else ("udp",) plus ("rtcp",) or
+    ("rtp", "pt<N>") for RTP/RTCP (first payload byte 128–191; RTCP when the second byte is
+    192–223, RFC 5761)."""
+    if len(frame) < ETH_HLEN + 20 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_IP:
+        return ()
+    ihl = (frame[ETH_HLEN] & 0x0F) * 4
+    if frame[ETH_HLEN + 9] != IPPROTO_UDP:
+        return ()
+    payload = ETH_HLEN + ihl + 8
+    if len(frame) < payload + 2 or not 128 <= frame[payload] <= 191:
+        return ("udp",)
+    second = frame[payload + 1]
+    if 192 <= second <= 223:
+        return ("udp", "rtcp")
+    return ("udp", "rtp", f"pt{second & 0x7F}")
+
+
+class Applied:
+    """What one direction really did to the frames of each class (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.delays: dict[str, list[float]] = {"udp": [], "rtcp": [], "rtp": []}
+        self.received: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+
+    def seen(self, classes: tuple[str, ...]) -> None:
+        for c in classes:
+            self.received[c] = self.received.get(c, 0) + 1
+
+    def lost(self, classes: tuple[str, ...]) -> None:
+        for c in classes:
+            self.dropped[c] = self.dropped.get(c, 0) + 1
+
+    def delayed(self, classes: tuple[str, ...], seconds: float) -> None:
+        for c in classes:
+            if c in self.delays:
+                self.delays[c].append(seconds * 1000)
+
+    @staticmethod
+    def _delay(values: list[float]) -> dict[str, float | int | None]:
+        if not values:
+            return {"n": 0, "mean": None, "median": None, "p95": None, "min": None, "max": None}
+        ordered = sorted(values)
+        return {"n": len(values), "mean": round(statistics.fmean(values), 3),
+                "median": round(statistics.median(ordered), 3),
+                "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+                "min": round(ordered[0], 3), "max": round(ordered[-1], 3)}
+
+    def _loss(self, c: str) -> dict[str, float | int | None]:
+        received, dropped = self.received.get(c, 0), self.dropped.get(c, 0)
+        return {"received": received, "dropped": dropped,
+                "loss_pct": round(100 * dropped / received, 3) if received else None}
+
+    def report(self) -> dict[str, object]:
+        loss: dict[str, object] = {c: self._loss(c) for c in ("udp", "rtcp", "rtp")}
+        loss["rtp_pt"] = {c[2:]: self._loss(c) for c in sorted(self.received) if c[:2] == "pt"}
+        return {"delay_ms": {c: self._delay(v) for c, v in self.delays.items()}, "loss": loss}
 
 
 def _open(ifname: str) -> socket.socket:
@@ -35,8 +120,18 @@ def _open(ifname: str) -> socket.socket:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
     with contextlib.suppress(OSError):  # else filtered by pkttype in the reader
         s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind((ifname, 0))
     return s
+
+
+def _rx_time(ancdata: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel receive time (CLOCK_REALTIME seconds) from the SCM_TIMESTAMPNS message."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack_from("@qq", data)
+            return sec + nsec / 1e9
+    return None
 
 
 class Forwarder:
@@ -55,7 +150,9 @@ class Forwarder:
                     "ba": random.Random(base.getrandbits(64))}
         self.counts = {d: {"received": 0, "dropped": 0, "sent": 0, "send_errors": 0}
                        for d in ("ab", "ba")}
-        self.heap: list[tuple[float, int, str, bytes]] = []
+        self.applied = {"ab": Applied(), "ba": Applied()}
+        # (due monotonic, seq, direction, frame, kernel receive time realtime, classes)
+        self.heap: list[tuple[float, int, str, bytes, float, tuple[str, ...]]] = []
         self.seq = 0
         self.cv = threading.Condition()
         self.stopping = threading.Event()
@@ -64,10 +161,11 @@ class Forwarder:
     def _reader(self, direction: str, sock: socket.socket) -> None:
         rng, loss, delay, c = (self.rng[direction], self.loss[direction],
                                self.delay[direction], self.counts[direction])
+        applied = self.applied[direction]
         sock.settimeout(0.2)
         while not self.stopping.is_set():
             try:
-                frame, addr = sock.recvfrom(65535)
+                frame, ancdata, _flags, addr = sock.recvmsg(65535, 64)
             except TimeoutError:
                 continue
             except OSError:
@@ -76,14 +174,21 @@ class Forwarder:
                 raise
             if addr[2] == PACKET_OUTGOING:
                 continue
-            now = time.monotonic()
+            now, wall = time.monotonic(), time.time()
+            rx = _rx_time(ancdata)
+            if rx is None or rx > wall:
+                rx = wall
+            classes = classify(frame)
             c["received"] += 1
+            applied.seen(classes)
             if loss > 0 and rng.random() < loss:
                 c["dropped"] += 1
+                applied.lost(classes)
                 continue
+            due = now - (wall - rx) + delay  # counted from the kernel's receive time
             with self.cv:
                 self.seq += 1
-                heapq.heappush(self.heap, (now + delay, self.seq, direction, frame))
+                heapq.heappush(self.heap, (due, self.seq, direction, frame, rx, classes))
                 self.cv.notify()
 
     def _scheduler(self) -> None:
@@ -99,15 +204,18 @@ class Forwarder:
                 if wait > 0:
                     self.cv.wait(wait)  # a new frame may be due earlier only if delays differ
                     continue
-                _, _, direction, frame = heapq.heappop(self.heap)
+                _, _, direction, frame, rx, classes = heapq.heappop(self.heap)
             late = -wait
             if late > self.max_lateness:
                 self.max_lateness = late
             try:
                 out[direction].send(frame)
-                self.counts[direction]["sent"] += 1
             except OSError:  # e.g. ENOBUFS when a tbf queue on the egress veth is full
                 self.counts[direction]["send_errors"] += 1
+                self.applied[direction].lost(classes)
+                continue
+            self.counts[direction]["sent"] += 1
+            self.applied[direction].delayed(classes, time.time() - rx)
 
     def run(self) -> None:
         threads = [threading.Thread(target=self._reader, args=("ab", self.sock_a), daemon=True),
@@ -127,6 +235,7 @@ class Forwarder:
 
     def stats(self) -> dict:
         return {"counts": self.counts, "delay_s": self.delay, "loss": self.loss,
+                "applied": {d: a.report() for d, a in self.applied.items()},
                 "max_lateness_ms": round(self.max_lateness * 1000, 3)}
 
 
