@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from rtk_sessions.livecall import CallResult, run_call
-from tests.support.netem import Impairment
 from tests.conftest import LiveServer, Tenant, make_tenant, start_server
+from tests.support.netem import Impairment
 
 pytestmark = pytest.mark.browser
 

@@ -368,4 +368,11 @@ def run_call(
     )
 
 
-__all__ = ["CHROMIUM_FLAGS", "CallResult", "PeerNetwork", "PeerResult", "call_page_html", "run_call"]
+__all__ = [
+    "CHROMIUM_FLAGS",
+    "CallResult",
+    "PeerNetwork",
+    "PeerResult",
+    "call_page_html",
+    "run_call",
+]
