@@ -190,15 +190,25 @@ SCENARIOS = {
 }
 
 
+OPUS = "111"  # Chromium's payload type for Opus
+
+
 def truth(forwarder: dict[str, Any]) -> dict[str, float]:
     """What the forwarder really did (tests/support/netem/forwarder.py, measured on the packets it
-    forwarded): the round trip an RTCP sender report and its receiver report met (mean RTCP delay
-    A→B plus B→A, ms), and the loss of each direction's audio (Opus, payload type 111; %)."""
+    forwarded). An RTT sample is a sender report one way plus the report on it coming back, so
+    the RTT of a stream is the mean delay A→B plus B→A of that kind's RTCP (the RTCP sent by its
+    audio or video SSRCs; ms); the loss is that of each direction's audio (Opus) packets (%)."""
     applied = forwarder["applied"]
-    rtt = sum(applied[d]["delay_ms"]["rtcp"]["mean"] for d in ("ab", "ba"))
-    audio = {d: applied[d]["loss"]["rtp_pt"]["111"]["loss_pct"] for d in ("ab", "ba")}
+    rtp = applied["ab"]["loss"]["rtp_pt"]
+    video_pt = max((pt for pt in rtp if pt != OPUS), key=lambda pt: rtp[pt]["received"])
+
+    def rtt(pt: str) -> float:
+        return float(sum(applied[d]["delay_ms"]["rtcp_pt"][pt]["mean"] for d in ("ab", "ba")))
+
+    audio = {d: applied[d]["loss"]["rtp_pt"][OPUS]["loss_pct"] for d in ("ab", "ba")}
     # alice is peer A: her inbound audio came B→A; bob's A→B.
-    return {"rtt_ms": rtt, "alice_audio_loss_pct": audio["ba"], "bob_audio_loss_pct": audio["ab"]}
+    return {"audio_rtt_ms": rtt(OPUS), "video_rtt_ms": rtt(video_pt),
+            "alice_audio_loss_pct": audio["ba"], "bob_audio_loss_pct": audio["ab"]}
 
 
 @pytest.mark.netns
@@ -230,7 +240,7 @@ def test_impaired_network_shows_in_peer_reports(
     assert impairment.forwarder_stats is not None
     real = truth(impairment.forwarder_stats)
     print(f"{scenario} injected {impairment.describe()}; forwarder applied {real}, "
-          f"delay ms {[impairment.forwarder_stats['applied'][d]['delay_ms']['rtcp'] for d in ('ab', 'ba')]}")
+          f"RTCP delay ms {[impairment.forwarder_stats['applied'][d]['delay_ms']['rtcp_pt'] for d in ('ab', 'ba')]}")
     for who, report in reports.items():
         q = report.peer_report.quality
         # Video producers get an RTCP receiver report about every second; audio ones every few
@@ -244,16 +254,16 @@ def test_impaired_network_shows_in_peer_reports(
         real_loss = real[f"{who}_audio_loss_pct"]
         print(f"{scenario} {who}: video RTT avg {video_rtt} ms, measured audio RTT {audio_rtt:.1f} ms"
               f" (cumulative {q.audio_producer_cumulative.rtt.avg} ms), audio inbound loss avg {loss} %"
-              f" (video {q.video_consumer_cumulative.packet_loss.avg} %); forwarder: RTT"
-              f" {real['rtt_ms']:.1f} ms, audio loss {real_loss} %")
+              f" (video {q.video_consumer_cumulative.packet_loss.avg} %); forwarder: RTT audio"
+              f" {real['audio_rtt_ms']:.1f} ms, video {real['video_rtt_ms']:.1f} ms, audio loss {real_loss} %")
         assert loss == pytest.approx(real_loss, abs=1.5), (loss, real_loss)
         if scenario == "clean":
             # ~0 ms injected: a relative bound means nothing; the browsers' own handling is
             # all that is added to what the forwarder applied.
-            assert video_rtt <= real["rtt_ms"] + 20 and audio_rtt <= real["rtt_ms"] + 20
+            assert video_rtt <= real["video_rtt_ms"] + 20 and audio_rtt <= real["audio_rtt_ms"] + 20
         elif scenario == "50ms-5pct":
-            assert video_rtt == pytest.approx(real["rtt_ms"], rel=0.10), (video_rtt, real)
-            assert audio_rtt == pytest.approx(real["rtt_ms"], rel=0.10), (audio_rtt, real)
+            assert video_rtt == pytest.approx(real["video_rtt_ms"], rel=0.10), (video_rtt, real)
+            assert audio_rtt == pytest.approx(real["audio_rtt_ms"], rel=0.10), (audio_rtt, real)
         else:
             reasons = [row.quality_limitation_reason for row in q.video_producer]
             assert reasons.count("bandwidth") >= len(reasons) / 2, reasons

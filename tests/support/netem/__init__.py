@@ -58,7 +58,7 @@ def netns_unavailable_reason() -> str | None:
 
 
 def _run(cmd: Sequence[str], *, check: bool = True, ns: str | None = None,
-         timeout: float = 20) -> subprocess.CompletedProcess:
+         timeout: float = 20) -> subprocess.CompletedProcess[str]:
     full = (["ip", "netns", "exec", ns, *cmd]) if ns else list(cmd)
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
@@ -76,17 +76,17 @@ def _ethtool() -> str | None:
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
     out = _run(["ip", "-4", "-o", "addr", "show"], check=False).stdout
-    nets = []
+    nets: list[ipaddress.IPv4Network] = []
     for line in out.splitlines():
         parts = line.split()
         if "inet" in parts:
-            nets.append(ipaddress.ip_interface(parts[parts.index("inet") + 1]).network)
+            nets.append(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]).network)
     out = _run(["ip", "-4", "route", "show", "table", "all"], check=False).stdout
     for line in out.splitlines():
         tok = line.split()[0] if line.split() else ""
         with contextlib.suppress(ValueError):
             if tok and tok not in ("default", "broadcast", "local", "unreachable"):
-                nets.append(ipaddress.ip_network(tok, strict=False))
+                nets.append(ipaddress.IPv4Network(tok, strict=False))
     return nets
 
 
@@ -95,7 +95,7 @@ def _pick_block() -> ipaddress.IPv4Network:
     used = _used_networks()
     for _ in range(200):
         x, y, z = random.randint(200, 207), random.randint(0, 255), random.randrange(0, 256, 16)
-        net = ipaddress.ip_network(f"10.{x}.{y}.{z}/28")
+        net = ipaddress.IPv4Network(f"10.{x}.{y}.{z}/28")
         if not any(net.overlaps(u) for u in used if u.prefixlen > 0):
             return net
     raise RuntimeError("no free 10.200.0.0/13 block for the impairment namespaces")
@@ -171,10 +171,10 @@ class Impairment:
         self.ns_a, self.ns_b, self.ns_r = f"{PREFIX}{tag}a", f"{PREFIX}{tag}b", f"{PREFIX}{tag}r"
         short = secrets.token_hex(3)
         self.host_if_a, self.host_if_b = f"rk{short}a", f"rk{short}b"
-        self.forwarder: subprocess.Popen | None = None
+        self.forwarder: subprocess.Popen[bytes] | None = None
         self.forwarder_stats: dict[str, Any] | None = None
         self._tmp = tempfile.mkdtemp(prefix="rtk-netem-")
-        self._procs: list[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen[bytes]] = []
         self._old_handlers: dict[int, Any] = {}
         self._closed = True
         self.ip_a = self.ip_b = self.host_ip_a = self.host_ip_b = ""
@@ -207,7 +207,7 @@ class Impairment:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        def handler(signum, frame):
+        def handler(signum: int, frame: object) -> None:
             self.close()
             prev = self._old_handlers.get(signum)
             if callable(prev):
@@ -296,8 +296,8 @@ class Impairment:
         while not os.path.exists(ready):
             if self.forwarder.poll() is not None or time.monotonic() > deadline:
                 with open(os.path.join(self._tmp, "fw.err")) as f:
-                    err = f.read()
-                raise RuntimeError(f"forwarder did not start: {err}")
+                    reason = f.read()
+                raise RuntimeError(f"forwarder did not start: {reason}")
             time.sleep(0.02)
 
     def close(self) -> None:
@@ -337,27 +337,27 @@ class Impairment:
     def _ns(self, side: str) -> str:
         return {"a": self.ns_a, "b": self.ns_b, "r": self.ns_r}[side]
 
-    def exec_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
         kw.setdefault("timeout", 60)
         return subprocess.run(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
 
-    def popen_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    def popen_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
         self._procs.append(p)
         return p
 
-    def exec_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.exec_in("a", cmd, **kw)
 
-    def exec_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.exec_in("b", cmd, **kw)
 
-    def popen_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    def popen_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         return self.popen_in("a", cmd, **kw)
 
-    def popen_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    def popen_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         return self.popen_in("b", cmd, **kw)
 
     def addresses(self, role: str) -> tuple[str, str, str]:

@@ -18,7 +18,7 @@ report with the delay and loss its media really met.
 On SIGTERM/SIGINT it writes its counters as JSON to ``--stats-file`` (if given) and exits::
 
     {"counts": {"ab": {received, dropped, sent, send_errors}, "ba": ...},
-     "applied": {"ab": {"delay_ms": {"udp": D, "rtcp": D, "rtp": D},
+     "applied": {"ab": {"delay_ms": {"udp": D, "rtcp": D, "rtp": D, "rtcp_pt": {"111": D, ...}},
                         "loss": {"udp": L, "rtcp": L, "rtp": L, "rtp_pt": {"111": L, ...}}},
                  "ba": ...},
      "delay_s": {...}, "loss": {...}, "max_lateness_ms": float}
@@ -68,10 +68,13 @@ def without_udp_checksum(frame: bytes) -> bytes:
     return frame[:at] + b"\0\0" + frame[at + 2 :]
 
 
-def classify(frame: bytes) -> tuple[str, ...]:
+def classify(frame: bytes, ssrc_pt: dict[int, int] | None = None) -> tuple[str, ...]:
     """The classes a frame counts in: () for non-UDP, else ("udp",) plus ("rtcp",) or
     ("rtp", "pt<N>") for RTP/RTCP (first payload byte 128–191; RTCP when the second byte is
-    192–223, RFC 5761)."""
+    192–223, RFC 5761). ``ssrc_pt`` maps the SSRCs of the RTP seen so far (in the clear, also
+    in SRTP) to their payload types; an RTCP packet whose sender SSRC (the first packet's, in the
+    clear, also in SRTCP) is one of them also counts in "rtcp_pt<N>": the reports of that stream
+    (an RTT sample is one sender report one way plus the report on it back)."""
     if len(frame) < ETH_HLEN + 20 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_IP:
         return ()
     ihl = (frame[ETH_HLEN] & 0x0F) * 4
@@ -82,7 +85,13 @@ def classify(frame: bytes) -> tuple[str, ...]:
         return ("udp",)
     second = frame[payload + 1]
     if 192 <= second <= 223:
+        if ssrc_pt is not None and len(frame) >= payload + 8:
+            pt = ssrc_pt.get(struct.unpack_from("!I", frame, payload + 4)[0])
+            if pt is not None:
+                return ("udp", "rtcp", f"rtcp_pt{pt}")
         return ("udp", "rtcp")
+    if ssrc_pt is not None and len(frame) >= payload + 12:
+        ssrc_pt[struct.unpack_from("!I", frame, payload + 8)[0]] = second & 0x7F
     return ("udp", "rtp", f"pt{second & 0x7F}")
 
 
@@ -104,8 +113,8 @@ class Applied:
 
     def delayed(self, classes: tuple[str, ...], seconds: float) -> None:
         for c in classes:
-            if c in self.delays:
-                self.delays[c].append(seconds * 1000)
+            if c in self.delays or c.startswith("rtcp_pt"):
+                self.delays.setdefault(c, []).append(seconds * 1000)
 
     @staticmethod
     def _delay(values: list[float]) -> dict[str, float | int | None]:
@@ -125,7 +134,13 @@ class Applied:
     def report(self) -> dict[str, object]:
         loss: dict[str, object] = {c: self._loss(c) for c in ("udp", "rtcp", "rtp")}
         loss["rtp_pt"] = {c[2:]: self._loss(c) for c in sorted(self.received) if c[:2] == "pt"}
-        return {"delay_ms": {c: self._delay(v) for c, v in self.delays.items()}, "loss": loss}
+        delays: dict[str, object] = {
+            c: self._delay(v) for c, v in self.delays.items() if not c.startswith("rtcp_pt")
+        }
+        delays["rtcp_pt"] = {
+            c[7:]: self._delay(v) for c, v in sorted(self.delays.items()) if c.startswith("rtcp_pt")
+        }
+        return {"delay_ms": delays, "loss": loss}
 
 
 def _open(ifname: str) -> socket.socket:
@@ -144,7 +159,7 @@ def _rx_time(ancdata: list[tuple[int, int, bytes]]) -> float | None:
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
             sec, nsec = struct.unpack_from("@qq", data)
-            return sec + nsec / 1e9
+            return float(sec) + float(nsec) / 1e9
     return None
 
 
@@ -165,6 +180,7 @@ class Forwarder:
         self.counts = {d: {"received": 0, "dropped": 0, "sent": 0, "send_errors": 0}
                        for d in ("ab", "ba")}
         self.applied = {"ab": Applied(), "ba": Applied()}
+        self.ssrc_pt: dict[str, dict[int, int]] = {"ab": {}, "ba": {}}
         # (due monotonic, seq, direction, frame, kernel receive time realtime, classes)
         self.heap: list[tuple[float, int, str, bytes, float, tuple[str, ...]]] = []
         self.seq = 0
@@ -192,7 +208,7 @@ class Forwarder:
             rx = _rx_time(ancdata)
             if rx is None or rx > wall:
                 rx = wall
-            classes = classify(frame)
+            classes = classify(frame, self.ssrc_pt[direction])
             c["received"] += 1
             applied.seen(classes)
             if loss > 0 and rng.random() < loss:
@@ -248,7 +264,7 @@ class Forwarder:
     def stop(self) -> None:
         self.stopping.set()
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, object]:
         return {"counts": self.counts, "delay_s": self.delay, "loss": self.loss,
                 "applied": {d: a.report() for d, a in self.applied.items()},
                 "max_lateness_ms": round(self.max_lateness * 1000, 3)}
@@ -269,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     fw = Forwarder(a.if_a, a.if_b, delay_ms=a.delay_ms, loss_pct=a.loss_pct,
                    delay_ba_ms=a.delay_ba_ms, loss_ba_pct=a.loss_ba_pct, seed=a.seed)
 
-    def _stop(*_):
+    def _stop(*_: object) -> None:
         fw.stop()
 
     signal.signal(signal.SIGTERM, _stop)
