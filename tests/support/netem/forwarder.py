@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import heapq
 import json
+import os
 import random
 import signal
 import socket
@@ -73,8 +74,10 @@ def classify(frame: bytes, ssrc_pt: dict[int, int] | None = None) -> tuple[str, 
     ("rtp", "pt<N>") for RTP/RTCP (first payload byte 128–191; RTCP when the second byte is
     192–223, RFC 5761). ``ssrc_pt`` maps the SSRCs of the RTP seen so far (in the clear, also
     in SRTP) to their payload types; an RTCP packet whose sender SSRC (the first packet's, in the
-    clear, also in SRTCP) is one of them also counts in "rtcp_pt<N>": the reports of that stream
-    (an RTT sample is one sender report one way plus the report on it back)."""
+    clear, also in SRTCP) is one of them and which starts with a sender or receiver report (packet
+    type 200/201: not a reduced-size feedback packet) also counts in "rtcp_pt<N>": the reports of
+    that stream's RTP session (an RTT sample is one sender report one way plus the report block on
+    it coming back)."""
     if len(frame) < ETH_HLEN + 20 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_IP:
         return ()
     ihl = (frame[ETH_HLEN] & 0x0F) * 4
@@ -85,7 +88,7 @@ def classify(frame: bytes, ssrc_pt: dict[int, int] | None = None) -> tuple[str, 
         return ("udp",)
     second = frame[payload + 1]
     if 192 <= second <= 223:
-        if ssrc_pt is not None and len(frame) >= payload + 8:
+        if ssrc_pt is not None and second in (200, 201) and len(frame) >= payload + 8:
             pt = ssrc_pt.get(struct.unpack_from("!I", frame, payload + 4)[0])
             if pt is not None:
                 return ("udp", "rtcp", f"rtcp_pt{pt}")
@@ -288,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     def _stop(*_: object) -> None:
         fw.stop()
 
+    # Real-time priority (root only; threads started later inherit it): the emulated link keeps
+    # its delay while other processes keep the CPUs busy. What it really applied is measured anyway.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     if a.ready_file:
