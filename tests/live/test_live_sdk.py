@@ -225,7 +225,10 @@ def test_impaired_network_shows_in_peer_reports(
     migrations.upgrade(url)
     server = Server(url, tmp_path)
     spec = dict(SCENARIOS[scenario])
-    impairment = Impairment(**spec.pop("impairment"))
+    # The browsers run before the machine's other work (nice -10) and the forwarder at real-time
+    # priority: the endpoints' own CPU starvation is not what this test is about, and whatever
+    # delay the link still gets under load is measured by the forwarder and compared with.
+    impairment = Impairment(**spec.pop("impairment"), peer_nice=-10)
     try:
         assert server.live is not None
         tenant = make_tenant(server.live, scenario)

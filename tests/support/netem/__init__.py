@@ -161,8 +161,11 @@ class Impairment:
 
     def __init__(self, delay_ms: float = 0.0, loss_pct: float = 0.0, rate_kbit: int | None = None,
                  *, seed: int | None = None, delay_ba_ms: float | None = None,
-                 loss_ba_pct: float | None = None, tbf_latency_ms: int = 150) -> None:
+                 loss_ba_pct: float | None = None, tbf_latency_ms: int = 150,
+                 peer_nice: int | None = None) -> None:
         self.delay_ms, self.loss_pct, self.rate_kbit = delay_ms, loss_pct, rate_kbit
+        # niceness of what popen_in starts (negative = before the machine's other work; root)
+        self.peer_nice = peer_nice
         self.delay_ba_ms, self.loss_ba_pct = delay_ba_ms, loss_ba_pct
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.tbf_latency_ms = tbf_latency_ms
@@ -344,7 +347,9 @@ class Impairment:
         return subprocess.run(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
 
     def popen_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
+        """Start ``cmd`` in namespace ``side`` (at ``peer_nice``, if given); ended on close."""
+        nice = ["nice", "-n", str(self.peer_nice)] if self.peer_nice is not None else []
+        p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *nice, *cmd], **kw)
         self._procs.append(p)
         return p
 
