@@ -16,8 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from rtk_sessions.config import Settings
+    from rtk_sessions.storage.engine import Database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_STATS = FIXTURES / "real-stats"
@@ -90,28 +98,30 @@ class LiveServer:
 
     url: str  # http://127.0.0.1:PORT
     database_url: str
-    settings: object
-    app: object
+    settings: Settings
+    app: FastAPI
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/client/v4"
 
-    def database(self):
-        return self.app.state.db  # type: ignore[attr-defined]
+    def database(self) -> Database:
+        db: Database = self.app.state.db
+        return db
 
     def sweep(self) -> list[str]:
-        return self.app.state.sweeper.run_once()  # type: ignore[attr-defined]
+        ended: list[str] = self.app.state.sweeper.run_once()
+        return ended
 
 
 def start_server(
-    settings: object, *, background: bool = True, host: str = "127.0.0.1", port: int = 0
-) -> tuple[LiveServer, object, threading.Thread]:
+    settings: Settings, *, background: bool = True, host: str = "127.0.0.1", port: int = 0
+) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     import uvicorn
 
     from rtk_sessions.app import create_app
 
-    app = create_app(settings, background=background)  # type: ignore[arg-type]
+    app = create_app(settings, background=background)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -125,7 +135,7 @@ def start_server(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    live = LiveServer(f"http://127.0.0.1:{port}", settings.database_url, settings, app)  # type: ignore[attr-defined]
+    live = LiveServer(f"http://127.0.0.1:{port}", settings.database_url or "", settings, app)
     return live, server, thread
 
 
@@ -143,7 +153,7 @@ def live_server(
     )
     live, server, thread = start_server(settings)
     yield live
-    server.should_exit = True  # type: ignore[attr-defined]
+    server.should_exit = True
     thread.join(timeout=10)
 
 
@@ -156,7 +166,9 @@ class Tenant:
     token: str
     server: LiveServer
 
-    def sdk(self, **kwargs: object):
+    def sdk(self, **kwargs: Any) -> Any:
+        """The official client (``cloudflare.Cloudflare``) for this tenant. Typed ``Any``: the
+        SDK's response models make every field optional, and the tests assert on the values."""
         import cloudflare
 
         return cloudflare.Cloudflare(

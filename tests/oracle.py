@@ -30,6 +30,8 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 KINDS = (
     "audio_producer", "video_producer", "screenshare_video_producer",
@@ -37,10 +39,10 @@ KINDS = (
 )
 
 
-def _undelta(prev_state, delta):
+def _undelta(prev_state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """Tiny Jitsi legacy decompressor: returns the new full state (prev_state is not modified)."""
     top_ts = delta.get("timestamp")
-    state = {}
+    state: dict[str, Any] = {}
     for sid in delta:
         if sid == "timestamp":
             continue
@@ -48,7 +50,7 @@ def _undelta(prev_state, delta):
         if change is None:
             continue
         if sid in prev_state:
-            obj = {}
+            obj: dict[str, Any] = {}
             obj.update(prev_state[sid])
             for k in change:
                 obj[k] = change[k]
@@ -65,41 +67,41 @@ def _undelta(prev_state, delta):
     return state
 
 
-def _kind(obj):
+def _kind(obj: dict[str, Any]) -> Any:
     return obj.get("kind") or obj.get("mediaType")
 
 
-def _by_ssrc(report, typ):
-    out = {}
+def _by_ssrc(report: dict[str, Any], typ: str) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
     for obj in report.values():
         if obj.get("type") == typ and obj.get("ssrc") is not None:
             out[int(obj["ssrc"])] = obj
     return out
 
 
-def _block(values, thresholds, suffix):
+def _block(values: list[float], thresholds: tuple[int, ...], suffix: str) -> dict[str, Any]:
     if not values:
         return {}
     n = len(values)
-    block = {"avg": round(sum(values) / n, 4)}
+    block: dict[str, Any] = {"avg": round(sum(values) / n, 4)}
     for t in thresholds:
         block[f"{t}{suffix}_or_greater_event_fraction"] = round(
             sum(1 for v in values if v >= t) / n, 4)
     return block
 
 
-def expected_peer(path) -> dict:
-    records = []
+def expected_peer(path: str | Path) -> dict[str, Any]:
+    records: list[Any] = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             line = line.strip()
             if line:
                 records.append(json.loads(line))
 
-    pc_times = []
-    video_type = {}
-    per_pc_reports = {}  # pc -> list of full reports (file order)
-    state = {}
+    pc_times: list[float] = []
+    video_type: dict[int, Any] = {}
+    per_pc_reports: dict[str, list[dict[str, Any]]] = {}  # pc -> full reports (file order)
+    state: dict[str, dict[str, Any]] = {}
     n_getstats = 0
     for method, pc, value, ts in ([*r[:3], r[-1]] for r in records):
         if method == "setVideoType" and isinstance(value, dict):
@@ -115,7 +117,7 @@ def expected_peer(path) -> dict:
         state[pc] = _undelta(state.get(pc, {}), value)
         per_pc_reports.setdefault(pc, []).append(state[pc])
 
-    rows = {k: {"rtt": [], "loss": []} for k in KINDS}
+    rows: dict[str, dict[str, list[float]]] = {k: {"rtt": [], "loss": []} for k in KINDS}
     for reports in per_pc_reports.values():
         for prev, cur in itertools.pairwise(reports):
             # producers

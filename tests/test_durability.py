@@ -421,7 +421,7 @@ def reference(tmp: Path, replays: list[Replay]) -> dict[str, Expected]:
                 out[replay.peer_id] = observe(http, live.url, url, tenant, replay)
         return out
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
         thread.join(timeout=15)
 
 

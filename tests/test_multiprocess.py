@@ -276,7 +276,7 @@ def reference_reports(tmp: Path, calls: list[Call]) -> dict[str, dict[str, Any]]
                 reports[peer_id] = peer_report(client, peer_id)
         return reports
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
         thread.join(timeout=15)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import pytest
 from uvicorn.config import Config
@@ -19,7 +20,7 @@ from uvicorn.server import ServerState
 from rtk_sessions.serving import NoDelayH11Protocol
 
 
-async def _app(scope: dict, receive: object, send: object) -> None:  # pragma: no cover - unused
+async def _app(scope: dict[str, Any], receive: object, send: object) -> None:  # pragma: no cover - unused
     raise AssertionError("no request is sent")
 
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import observability
 from rtk_sessions.clock import utc_now
-from rtk_sessions.storage.engine import Database
+from rtk_sessions.storage.engine import Database, rowcount
 from rtk_sessions.storage.tables import JobRow
 
 log = logging.getLogger("rtk_sessions.jobs")
@@ -125,7 +125,7 @@ def latest(db: DB, kind: str, key: str) -> JobRow | None:
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based), before jitter."""
-    return min(cap, base * 2 ** max(0, attempt - 1))
+    return min(cap, base * 2.0 ** max(0, attempt - 1))
 
 
 @dataclass
@@ -194,18 +194,20 @@ class JobRunner:
             job_id = s.scalar(query)
             if job_id is None:
                 return None
-            claimed = s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, claimable)
-                .values(
-                    status=RUNNING,
-                    locked_by=self.worker_id,
-                    locked_until=now + timedelta(seconds=self.settings.lease_secs),
-                    attempts=JobRow.attempts + 1,
-                    updated_at=now,
+            claimed = rowcount(
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, claimable)
+                    .values(
+                        status=RUNNING,
+                        locked_by=self.worker_id,
+                        locked_until=now + timedelta(seconds=self.settings.lease_secs),
+                        attempts=JobRow.attempts + 1,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            )
             if claimed != 1:
                 return None
             job = s.execute(

@@ -169,7 +169,7 @@ class _Scrape:
 
     def collect(self) -> Iterator[Metric]:
         if multiprocess_mode():
-            yield from multiprocess.MultiProcessCollector(None).collect()
+            yield from multiprocess.MultiProcessCollector(None).collect()  # type: ignore[no-untyped-call]
         else:
             yield from REGISTRY.collect()
         if self.db is not None:
@@ -179,7 +179,7 @@ class _Scrape:
 def exposition(db: Database | None) -> tuple[bytes, str]:
     """The Prometheus text exposition (all workers' counters, plus the database gauges) and its
     content type."""
-    return generate_latest(_Scrape(db)), CONTENT_TYPE_LATEST  # type: ignore[arg-type]
+    return generate_latest(_Scrape(db)), CONTENT_TYPE_LATEST
 
 
 # ---- per-request context ----------------------------------------------------------------------

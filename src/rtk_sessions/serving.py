@@ -21,7 +21,7 @@ __all__ = ["NoDelayH11Protocol"]
 class NoDelayH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with ``TCP_NODELAY`` on each TCP connection."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +33,9 @@ def cli(*args: str, database_url: str) -> str:
 class Imported:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
-        self.sessions: dict[str, dict] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
 
-    def add(self, key: str, *paths: Path, title: str) -> dict:
+    def add(self, key: str, *paths: Path, title: str) -> dict[str, Any]:
         out = cli(
             "import",
             *map(str, paths),

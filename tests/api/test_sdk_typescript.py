@@ -17,6 +17,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,14 +54,14 @@ def _ensure_node_modules() -> None:
     assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
 
 
-def _import(tenant: Tenant, *paths: Path, title: str) -> dict:
+def _import(tenant: Tenant, *paths: Path, title: str) -> dict[str, Any]:
     """Import real recordings with the console script, as an operator would; its JSON answer."""
     args = [sys.executable, "-m", "rtk_sessions", "import", *map(str, paths)]
     args += ["--account", tenant.account_id, "--app", tenant.app_id, "--meeting-title", title]
     args += ["--json", "--database-url", tenant.server.database_url]
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
-    result: dict = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
@@ -74,7 +75,7 @@ def _iso_ms(ms: int) -> str:
     )
 
 
-def _peer(path: Path) -> dict:
+def _peer(path: Path) -> dict[str, Any]:
     e = expected_peer(path)
     return {
         "duration": e["duration_minutes"],
@@ -88,7 +89,7 @@ def _peer(path: Path) -> dict:
     }
 
 
-def _conversation(tenant: Tenant) -> dict:
+def _conversation(tenant: Tenant) -> dict[str, Any]:
     """A session with two people, chat (unicode, commas, quotes, newlines, an edit, a pin, an image)
     and final + interim transcript segments, all through the ingestion API."""
     suffix = uuid.uuid4().hex[:8]
@@ -101,7 +102,7 @@ def _conversation(tenant: Tenant) -> dict:
     }
     bob = {"peer_id": f"ts-bob-{suffix}", "user_id": "user-bob", "display_name": "Bob Ångström"}
     at = lambda s: iso(T0 + timedelta(seconds=s))  # noqa: E731
-    events: list[dict] = [
+    events: list[dict[str, Any]] = [
         {
             "id": f"j-{p['peer_id']}",
             "type": "peer.joined",

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import cloudflare
@@ -39,7 +40,7 @@ def people() -> list[Person]:
     ]
 
 
-def chat_event(session_id: str | None, at: datetime, payload: str, **extra) -> dict:
+def chat_event(session_id: str | None, at: datetime, payload: str, **extra) -> dict[str, Any]:
     event = {
         "id": new_id("chat"),
         "type": "chat.message",

@@ -11,6 +11,7 @@ import threading
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import cloudflare
 import pytest
@@ -31,7 +32,7 @@ from .util import Person, download, join_events, segment_event, wait_for
 
 class Ingested:
     def __init__(
-        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list
+        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list[Any]
     ) -> None:
         self.tenant, self.meeting = tenant, meeting
         self.session_id, self.meeting_id, self.segments = session_id, meeting_id, segments

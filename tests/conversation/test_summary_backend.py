@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import cloudflare
 import httpx
@@ -49,7 +50,7 @@ class FakeLLM(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def _send(self, status: int, body: dict) -> None:
+    def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -184,7 +185,7 @@ def jobs_of(url: str, session_id: str) -> list[JobRow]:
 
 
 def stop(server: object, thread: threading.Thread) -> None:
-    server.should_exit = True  # type: ignore[attr-defined]
+    server.should_exit = True
     thread.join(timeout=15)
 
 

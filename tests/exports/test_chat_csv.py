@@ -1,6 +1,7 @@
 import csv
 import io
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,8 @@ from rtk_sessions.exports import CHAT_CSV_COLUMNS, ChatRow, chat_csv
 T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def row(i: int, payload: str, **kw) -> ChatRow:
-    base = {
+def row(i: int, payload: str, **kw: Any) -> ChatRow:
+    base: dict[str, Any] = {
         "id": f"msg-{i}",
         "participant_id": f"peer-{i}",
         "session_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
@@ -31,7 +32,7 @@ def parse(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
-def test_empty_chat_is_header_only():
+def test_empty_chat_is_header_only() -> None:
     data = chat_csv([])
     assert data == (",".join(CHAT_CSV_COLUMNS) + "\r\n").encode()
     assert data.decode().splitlines() == [
@@ -39,7 +40,7 @@ def test_empty_chat_is_header_only():
     ]
 
 
-def test_tricky_payloads_round_trip():
+def test_tricky_payloads_round_trip() -> None:
     payloads = [
         "plain",
         "comma, separated, values",
@@ -57,7 +58,7 @@ def test_tricky_payloads_round_trip():
     assert all(r["displayName"] == "Zoë Ångström" for r in back)
 
 
-def test_fields_and_formats():
+def test_fields_and_formats() -> None:
     rows = [
         row(1, "https://example.com/cat.png", payload_type="IMAGE_MESSAGE", pinned=True),
         row(2, "edited text", is_edited=True, participant_id=None, display_name=None),
@@ -78,13 +79,13 @@ def test_fields_and_formats():
     assert (b["participantId"], b["displayName"], b["isEdited"]) == ("", "", "true")
 
 
-def test_utf8_without_bom_and_rows_in_given_order():
+def test_utf8_without_bom_and_rows_in_given_order() -> None:
     data = chat_csv([row(2, "second"), row(1, "first")])
     assert not data.startswith(b"\xef\xbb\xbf")
     assert [r["id"] for r in parse(data)] == ["msg-2", "msg-1"]
 
 
-def test_export_times_convert_to_utc_and_reject_naive():
+def test_export_times_convert_to_utc_and_reject_naive() -> None:
     plus2 = timezone(timedelta(hours=2))
     when = datetime(2023, 2, 1, 12, 51, 8, 39999, tzinfo=plus2)
     assert iso(when, require_aware=True) == "2023-02-01T10:51:08.039Z"

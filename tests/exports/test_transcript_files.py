@@ -2,6 +2,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import srt
@@ -14,13 +15,14 @@ from rtk_sessions.exports import (
 )
 
 
-def _load_ami():
+def _load_ami() -> Any:
     import importlib.util
     import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "summarize" / "ami.py"
     spec = importlib.util.spec_from_file_location("rtk_test_ami_fixtures", path)
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -36,8 +38,8 @@ def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
 
 
-def seg(a: float, b: float, text: str, name: str | None = "Alice", **kw) -> Segment:
-    base = {
+def seg(a: float, b: float, text: str, name: str | None = "Alice", **kw: Any) -> Segment:
+    base: dict[str, Any] = {
         "start": at(a),
         "end": at(b),
         "text": text,
@@ -69,11 +71,11 @@ SEGS = [
 ]
 
 
-def render(fmt, segs=SEGS, **kw):
+def render(fmt: str, segs: list[Segment] = SEGS, **kw: Any) -> Any:
     return transcript_file(segs, fmt, session_start=T0, **kw)
 
 
-def test_media_types_and_format_names():
+def test_media_types_and_format_names() -> None:
     assert render("CSV")[1] == "text/csv; charset=utf-8"
     assert render("JSON")[1] == "application/json"
     assert render("SRT")[1].startswith("application/x-subrip")
@@ -83,7 +85,7 @@ def test_media_types_and_format_names():
         render("TXT")
 
 
-def test_csv_columns_order_and_round_trip():
+def test_csv_columns_order_and_round_trip() -> None:
     data, _ = render("CSV")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     assert tuple(rows[0]) == TRANSCRIPT_CSV_COLUMNS
@@ -105,12 +107,12 @@ def test_csv_columns_order_and_round_trip():
     assert rows[3]["Participant Name"] == "Zoë"
 
 
-def test_empty_transcript_csv_is_header_only():
+def test_empty_transcript_csv_is_header_only() -> None:
     data, _ = render("CSV", [])
     assert data.decode().splitlines() == [",".join(TRANSCRIPT_CSV_COLUMNS)]
 
 
-def test_json_is_self_describing():
+def test_json_is_self_describing() -> None:
     doc = json.loads(render("JSON", session_id="sess-1")[0])
     assert doc["version"] == 1 and doc["sessionId"] == "sess-1"
     assert doc["sessionStart"] == "2024-05-01T10:00:00.000Z"
@@ -135,7 +137,7 @@ def test_json_is_self_describing():
     assert "sessionId" not in json.loads(render("JSON")[0])
 
 
-def test_srt_parses_with_srt_library():
+def test_srt_parses_with_srt_library() -> None:
     subs = list(srt.parse(render("SRT")[0].decode("utf-8")))
     assert [s.index for s in subs] == [1, 2, 3, 4]
     assert subs[0].start == timedelta(seconds=1.25) and subs[0].end == timedelta(seconds=6)
@@ -148,12 +150,12 @@ def test_srt_parses_with_srt_library():
     assert subs[3].content == "Zoë: Zoë says héllo 日本語"
 
 
-def test_vtt_parses_with_webvtt_and_carries_voice():
+def test_vtt_parses_with_webvtt_and_carries_voice() -> None:
     text = render("VTT")[0].decode("utf-8")
     assert text.startswith("WEBVTT\n")
     assert "<v Alice>" in text and "<v Bob>" in text and "<v Zoë>" in text
     vtt = webvtt.from_string(text)
-    caps = list(vtt)
+    caps = list(vtt.captions)
     assert [c.voice for c in caps] == ["Alice", "Bob", "user-a", "Zoë"]
     assert caps[0].start == "00:00:01.250" and caps[0].end == "00:00:06.000"
     assert caps[3].start == "01:00:02.500"
@@ -161,25 +163,25 @@ def test_vtt_parses_with_webvtt_and_carries_voice():
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; more --&gt; arrows" in caps[0].raw_text
 
 
-def test_segments_before_session_start_clamp_to_zero():
+def test_segments_before_session_start_clamp_to_zero() -> None:
     early = [seg(-5, -1, "said before the session started")]
     assert next(iter(srt.parse(render("SRT", early)[0].decode()))).start == timedelta(0)
     assert next(iter(webvtt.from_string(render("VTT", early)[0].decode()))).start == "00:00:00.000"
 
 
-def test_equal_start_times_keep_caller_order():
+def test_equal_start_times_keep_caller_order() -> None:
     same = [seg(1, 2, "one"), seg(1, 2, "two", name="Bob"), seg(1, 2, "three", name="Cy")]
     subs = list(srt.parse(render("SRT", same)[0].decode()))
     assert [s.content for s in subs] == ["Alice: one", "Bob: two", "Cy: three"]
 
 
 @pytest.mark.parametrize("meeting_id", ["ES2002a", "IS1008a"])
-def test_real_meeting_exports_parse(meeting_id):
+def test_real_meeting_exports_parse(meeting_id: str) -> None:
     m = load_meeting(meeting_id)
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))
     caps = list(
-        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode())
+        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode()).captions
     )
     assert len(subs) == len(caps) == len(m.segments)
     assert caps[0].voice == "Laura (Project Manager)" if meeting_id == "ES2002a" else caps[0].voice

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import update
@@ -16,7 +17,7 @@ from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.helpers import ingest_url, post_events
 
 
-def _join(peer: str, meeting: str, session: str, at: datetime, **extra: object) -> dict:
+def _join(peer: str, meeting: str, session: str, at: datetime, **extra: object) -> dict[str, Any]:
     return {
         "id": f"j-{uuid.uuid4()}",
         "type": "peer.joined",
@@ -29,11 +30,11 @@ def _join(peer: str, meeting: str, session: str, at: datetime, **extra: object) 
     }
 
 
-def _left(peer: str, at: datetime) -> dict:
+def _left(peer: str, at: datetime) -> dict[str, Any]:
     return {"id": f"l-{uuid.uuid4()}", "type": "peer.left", "timestamp": iso(at), "peer_id": peer}
 
 
-def _details(tenant: Tenant, session_id: str, path: str = "", **params: str) -> dict:
+def _details(tenant: Tenant, session_id: str, path: str = "", **params: str) -> dict[str, Any]:
     base = f"{tenant.server.base_url}/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}"
     response = httpx.get(
         f"{base}/sessions/{session_id}{path}",

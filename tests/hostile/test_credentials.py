@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -43,7 +44,7 @@ def _participant_token(tenant: Tenant) -> tuple[str, str]:
     return meeting_id, added.json()["data"]["token"]
 
 
-def _beacon(peer: str, text: str) -> list[dict]:
+def _beacon(peer: str, text: str) -> list[dict[str, Any]]:
     now = iso(datetime.now(UTC))
     return [
         {"id": f"j-{peer}", "type": "peer.joined", "timestamp": now, "peer_id": peer},

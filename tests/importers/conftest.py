@@ -24,5 +24,5 @@ LEGACY = {
 
 
 @pytest.fixture(params=sorted(LEGACY), ids=sorted(LEGACY))
-def legacy_path(request) -> Path:
+def legacy_path(request: pytest.FixtureRequest) -> Path:
     return LEGACY[request.param]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 PEER_TYPES = {"peer.joined", "peer.left", "peer.stats", "peer.metadata", "peer.devices",
               "peer.device_selected", "peer.event"}
@@ -33,11 +34,11 @@ def _check(cond: bool, msg: str) -> None:
         raise Invalid(msg)
 
 
-def _is_str(v, lo=0, hi=None) -> bool:
+def _is_str(v: Any, lo: int = 0, hi: int | None = None) -> bool:
     return isinstance(v, str) and len(v) >= lo and (hi is None or len(v) <= hi)
 
 
-def _is_ts(v) -> bool:
+def _is_ts(v: Any) -> bool:
     if isinstance(v, bool):
         return False
     if isinstance(v, int | float):
@@ -51,10 +52,10 @@ def _is_ts(v) -> bool:
     return False
 
 
-def validate_event(ev: dict, where: str = "event") -> None:
+def validate_event(ev: dict[str, Any], where: str = "event") -> None:
     _check(isinstance(ev, dict), f"{where}: not an object")
     _check(_is_str(ev.get("id"), 1, 128), f"{where}: id must be a 1-128 char string")
-    t = ev.get("type")
+    t: str = ev.get("type", "")
     _check(t in ALLOWED, f"{where}: unsupported type {t!r}")
     _check(_is_ts(ev.get("timestamp")), f"{where}: bad timestamp {ev.get('timestamp')!r}")
     _check(_is_str(ev.get("peer_id"), 1, 64), f"{where}: peer_id must be a 1-64 char string")
@@ -83,7 +84,7 @@ def validate_event(ev: dict, where: str = "event") -> None:
         objs = stats if isinstance(stats, list) else (
             list(stats.values()) if isinstance(stats, dict) else None)
         _check(objs is not None, f"{where}: stats must be an array or object")
-        for i, o in enumerate(objs):
+        for i, o in enumerate(objs or []):
             _check(isinstance(o, dict), f"{where}: stats[{i}] not an object")
             _check(_is_str(o.get("id"), 1), f"{where}: stats[{i}].id")
             _check(_is_str(o.get("type"), 1), f"{where}: stats[{i}].type")
@@ -117,7 +118,7 @@ def validate_event(ev: dict, where: str = "event") -> None:
                        f"{where}: metadata.{k} must be a scalar")
 
 
-def validate_batch(events: list[dict]) -> None:
+def validate_batch(events: list[dict[str, Any]]) -> None:
     ids = [e["id"] for e in events]
     _check(len(ids) == len(set(ids)), "duplicate event ids")
     for i, ev in enumerate(events):

@@ -10,23 +10,26 @@ import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from rtk_sessions.importers import load_recording
 from rtk_sessions.importers import webrtc_internals as wi
+from rtk_sessions.importers.model import RecordedClient
 
 
-def read_dump(path: Path) -> dict:
+def read_dump(path: Path) -> dict[str, Any]:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
-    return json.loads(raw)
+    doc: dict[str, Any] = json.loads(raw)
+    return doc
 
 
-def format_facts(doc: dict) -> dict:
+def format_facts(doc: dict[str, Any]) -> dict[str, Any]:
     """What the raw file looks like; asserts the quirks the importer must handle."""
     pcs = doc["PeerConnections"]
     assert len(pcs) == 2, list(pcs)
-    facts: dict = {"series": 0, "unequal_objects": [], "computed": 0, "types": set()}
+    facts: dict[str, Any] = {"series": 0, "unequal_objects": [], "computed": 0, "types": set()}
     for pc in pcs.values():
         lengths: dict[str, dict[str, int]] = defaultdict(dict)
         for key, s in pc["stats"].items():
@@ -50,7 +53,7 @@ def format_facts(doc: dict) -> dict:
     return facts
 
 
-def strip_stats_type(doc: dict, *, type_series: bool = False) -> dict:
+def strip_stats_type(doc: dict[str, Any], *, type_series: bool = False) -> dict[str, Any]:
     """The dump as old Chrome wrote it: no statsType (and, optionally, no '<id>-type' series,
     so the type must come from the id)."""
     old = copy.deepcopy(doc)
@@ -62,14 +65,14 @@ def strip_stats_type(doc: dict, *, type_series: bool = False) -> dict:
     return old
 
 
-def snapshots_by_pc(client) -> dict[str, list]:
-    by: dict[str, list] = defaultdict(list)
+def snapshots_by_pc(client: RecordedClient) -> dict[str, list[Any]]:
+    by: dict[str, list[Any]] = defaultdict(list)
     for s in client.stats:
         by[s.connection_id].append(s)
     return by
 
 
-def check_import(path: Path, *, call: dict | None, duration_s: float) -> object:
+def check_import(path: Path, *, call: dict[str, Any] | None, duration_s: float) -> RecordedClient:
     """Load with the real loader and check snapshots, types, span, events. Returns the client."""
     rec = load_recording(path)
     assert rec.format == "webrtc-internals"
@@ -108,7 +111,7 @@ def check_import(path: Path, *, call: dict | None, duration_s: float) -> object:
     return client
 
 
-def check_old_variants(path: Path, client) -> None:
+def check_old_variants(path: Path, client: RecordedClient) -> None:
     doc = read_dump(path)
     base = [(s.connection_id, s.timestamp_ms, s.report) for s in client.stats]
     for type_series in (False, True):
@@ -117,7 +120,7 @@ def check_old_variants(path: Path, client) -> None:
             f"old dump (type series kept: {not type_series}) imports differently")
 
 
-def gapped_series(doc: dict) -> set[tuple[str, str, str]]:
+def gapped_series(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
     """(pc, statsId, field) whose series skips polls in the middle: fewer points than the
     object's own timestamp series has between the field's startTime and endTime. Nothing in a
     dump says which polls it skipped, so its middle points cannot be placed exactly."""
@@ -140,7 +143,7 @@ def gapped_series(doc: dict) -> set[tuple[str, str, str]]:
     return out
 
 
-def compare_with_rtcstats(internals_client, rtcstats_path: Path, gapped: set) -> int:
+def compare_with_rtcstats(internals_client: RecordedClient, rtcstats_path: Path, gapped: set[Any]) -> int:
     """The page's 'rtcstats dump' holds the same polls as full getStats() reports: every value
     rebuilt from the series must equal it, except the middle points of ``gapped`` series.
     Returns the number of values compared."""

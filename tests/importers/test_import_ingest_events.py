@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,11 +17,11 @@ from rtk_sessions.importers import (
 from .conftest import LEGACY
 from .ingest_schema import Invalid, validate_batch, validate_event
 
-KW = {"peer_id": "peer-1", "meeting_id": "m-1", "session_id": "s-1", "meeting_title": "Imported",
+KW: dict[str, Any] = {"peer_id": "peer-1", "meeting_id": "m-1", "session_id": "s-1", "meeting_title": "Imported",
       "id_prefix": "imp:abc"}
 
 
-def test_every_fixture_emits_valid_events(legacy_path):
+def test_every_fixture_emits_valid_events(legacy_path: Path) -> None:
     c = load_recording(legacy_path).clients[0]
     events = to_ingest_events(c, **KW)
     validate_batch(events)
@@ -34,7 +36,7 @@ def test_every_fixture_emits_valid_events(legacy_path):
     assert [e["id"] for e in events] == [f"imp:abc:{n}" for n in range(len(events))]
 
 
-def test_joined_and_metadata_payloads():
+def test_joined_and_metadata_payloads() -> None:
     c = load_recording(LEGACY["google-standard-stats-sfu"]).clients[0]
     ev = to_ingest_events(c, **KW, display_name="Alice")
     assert ev[0] == {
@@ -55,13 +57,13 @@ def test_joined_and_metadata_payloads():
     assert {o["id"] for o in stats[0]["stats"]} == set(c.stats[0].report)
 
 
-def test_reimport_is_deterministic():
+def test_reimport_is_deterministic() -> None:
     a = to_ingest_events(load_recording(LEGACY["chrome-relay"]).clients[0], **KW)
     b = to_ingest_events(load_recording(LEGACY["chrome-relay"]).clients[0], **KW)
     assert a == b
 
 
-def test_labels_attached_to_stats_with_those_ssrcs():
+def test_labels_attached_to_stats_with_those_ssrcs() -> None:
     c = load_recording(LEGACY["chrome-relay"]).clients[0]
     stats = [e for e in to_ingest_events(c, **KW) if e["type"] == "peer.stats"]
     for e in stats:
@@ -71,20 +73,20 @@ def test_labels_attached_to_stats_with_those_ssrcs():
     assert any(e.get("labels") for e in stats)
 
 
-def test_label_in_force_at_snapshot_time():
+def test_label_in_force_at_snapshot_time() -> None:
     rep = {"o": {"id": "o", "type": "outbound-rtp", "timestamp": 0, "ssrc": 7, "kind": "video"}}
     c = RecordedClient(
         name="x", user_agent=None, join_ms=1000, leave_ms=5000,
         stats=[StatsSnapshot("PC_0", t, {k: {**v, "timestamp": t} for k, v in rep.items()})
                for t in (1000, 2000, 3000)],
-        label_history=[(2500, {"ssrc": 7, "kind": "video", "source": "screenshare"}),
-                       (1500, {"ssrc": 7, "kind": "video", "source": "camera"})][::-1],
+        label_history=[(2500.0, {"ssrc": 7, "kind": "video", "source": "screenshare"}),
+                       (1500.0, {"ssrc": 7, "kind": "video", "source": "camera"})][::-1],
     )
     ev = [e for e in to_ingest_events(c, **KW) if e["type"] == "peer.stats"]
     assert [e["labels"][0]["source"] for e in ev] == ["camera", "camera", "screenshare"]
 
 
-def test_schema_checker_rejects_bad_events():
+def test_schema_checker_rejects_bad_events() -> None:
     good = {"id": "a:1", "type": "peer.event", "timestamp": 1.0e12, "peer_id": "p", "name": "x",
             "metadata": {"k": 1}}
     validate_event(good)
@@ -107,7 +109,7 @@ def test_schema_checker_rejects_bad_events():
     (b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
     (b'EVENTS = [{"eventName": "stats"}]', "peermetrics"),
 ])
-def test_garbage_raises_clear_error(tmp_path, content, message):
+def test_garbage_raises_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
     p = tmp_path / "bad.jsonl"
     p.write_bytes(content)
     with pytest.raises(RecordingFormatError, match=message) as ei:
@@ -116,6 +118,6 @@ def test_garbage_raises_clear_error(tmp_path, content, message):
     assert "bad.jsonl" in str(ei.value)
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RecordingFormatError, match="cannot read"):
         load_recording(tmp_path / "nope.jsonl")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
-import oracle
 import pytest
 
 from rtk_sessions.importers import RecordingFormatError, load_recording
 from rtk_sessions.importers.jitsi_legacy import decompress
+from tests import oracle
 
 from .conftest import FIXTURES, LEGACY
 
@@ -20,12 +22,12 @@ EXPECTED = {  # getstats per PC, from counting the raw lines
 }
 
 
-def _raw(path):
+def _raw(path: Path) -> list[Any]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_every_fixture_loads_as_one_client(legacy_path):
+def test_every_fixture_loads_as_one_client(legacy_path: Path) -> None:
     rec = load_recording(legacy_path)
     assert rec.format == "jitsi-rtcstats"
     assert rec.source == legacy_path.name
@@ -51,7 +53,7 @@ def test_every_fixture_loads_as_one_client(legacy_path):
     assert all(c.join_ms <= ts <= c.leave_ms for _, ts, _ in c.events)
 
 
-def test_sha256_matches_sources_md(legacy_path):
+def test_sha256_matches_sources_md(legacy_path: Path) -> None:
     sums = {}
     text = (FIXTURES / "SOURCES.md").read_text()
     for line in text.split("```")[-2].splitlines():
@@ -61,7 +63,7 @@ def test_sha256_matches_sources_md(legacy_path):
     assert load_recording(legacy_path).sha256 == sums[legacy_path.name]
 
 
-def test_p2p_span_snapshots_and_stitched_timestamps():
+def test_p2p_span_snapshots_and_stitched_timestamps() -> None:
     c = load_recording(LEGACY["google-standard-stats-p2p"]).clients[0]
     assert len(c.stats) == 81
     # first PC-bound record: ["create","PC_1",...] ; last: a PC_1 getstats record
@@ -75,13 +77,13 @@ def test_p2p_span_snapshots_and_stitched_timestamps():
     assert not any(name.startswith("get_user_media") for name, _, _ in c.events)
 
 
-def test_span_rule_matches_oracle(legacy_path):
+def test_span_rule_matches_oracle(legacy_path: Path) -> None:
     c = load_recording(legacy_path).clients[0]
     exp = oracle.expected_peer(legacy_path)
     assert (c.join_ms, c.leave_ms) == (exp["join_ms"], exp["leave_ms"])
 
 
-def test_decompression_by_hand_p2p():
+def test_decompression_by_hand_p2p() -> None:
     """Values read off the raw lines 94, 97, 112, 113, 115 of google-standard-stats-p2p (PC_0)."""
     c = load_recording(LEGACY["google-standard-stats-p2p"]).clients[0]
     pc0 = [s for s in c.stats if s.connection_id == "PC_0"]
@@ -112,8 +114,8 @@ def test_decompression_by_hand_p2p():
     assert ri["localId"] == "RTCOutboundRTPAudioStream_2364213263"
 
 
-def test_decompress_semantics_unit():
-    base: dict = {}
+def test_decompress_semantics_unit() -> None:
+    base: dict[str, Any] = {}
     decompress(base, {"timestamp": 10, "a": {"timestamp": 0, "type": "codec", "x": 1,
                                              "q": {"cpu": 1, "none": 2}},
                       "b": {"timestamp": 0, "type": "transport"}})
@@ -129,16 +131,16 @@ def test_decompress_semantics_unit():
     assert base == {"a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}}}
 
 
-def test_importer_reports_equal_oracle_decompression(legacy_path):
+def test_importer_reports_equal_oracle_decompression(legacy_path: Path) -> None:
     """The importer's full reports equal the oracle's own tiny decompressor, line by line."""
-    states: dict[str, dict] = {}
-    expected: dict[str, list] = {}
+    states: dict[str, dict[str, Any]] = {}
+    expected: dict[str, list[Any]] = {}
     for method, pc, value, *_ in _raw(legacy_path):
         if method == "getstats" and pc is not None:
             states[pc] = oracle._undelta(states.get(pc, {}), value)
             expected.setdefault(pc, []).append(states[pc])
     c = load_recording(legacy_path).clients[0]
-    got: dict[str, list] = {}
+    got: dict[str, list[Any]] = {}
     for s in c.stats:
         got.setdefault(s.connection_id, []).append(
             {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in s.report.items()})
@@ -155,7 +157,7 @@ def test_importer_reports_equal_oracle_decompression(legacy_path):
                 assert g[sid] == ee
 
 
-def test_labels_from_set_video_type():
+def test_labels_from_set_video_type() -> None:
     c = load_recording(LEGACY["chrome-relay"]).clients[0]
     assert c.labels == [
         {"ssrc": 3859036835, "kind": "video", "source": "camera"},
@@ -163,7 +165,7 @@ def test_labels_from_set_video_type():
     ]
 
 
-def test_desktop_label_is_screenshare(tmp_path):
+def test_desktop_label_is_screenshare(tmp_path: Path) -> None:
     lines = LEGACY["chrome-relay"].read_text().splitlines()
     # the sender switches the same ssrc to desktop later in the call
     out = list(lines)
@@ -179,7 +181,7 @@ def test_desktop_label_is_screenshare(tmp_path):
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.999])
-def test_truncated_file_raises(tmp_path, cut):
+def test_truncated_file_raises(tmp_path: Path, cut: float) -> None:
     data = LEGACY["google-standard-stats-sfu"].read_bytes()
     p = tmp_path / "truncated.jsonl"
     cut_at = int(len(data) * cut)
@@ -191,7 +193,7 @@ def test_truncated_file_raises(tmp_path, cut):
         load_recording(p)
 
 
-def test_progress_reports_cumulative_bytes():
+def test_progress_reports_cumulative_bytes() -> None:
     seen: list[int] = []
     p = LEGACY["google-standard-stats-p2p"]
     load_recording(p, progress=seen.append)
@@ -199,7 +201,7 @@ def test_progress_reports_cumulative_bytes():
     assert seen == sorted(seen)
 
 
-def test_gzip_is_read_transparently(tmp_path):
+def test_gzip_is_read_transparently(tmp_path: Path) -> None:
     import gzip
 
     p = tmp_path / "sfu.jsonl.gz"
@@ -209,7 +211,7 @@ def test_gzip_is_read_transparently(tmp_path):
     assert rec.clients[0].name == "sfu"
 
 
-def test_oracle_pinned_values_p2p():
+def test_oracle_pinned_values_p2p() -> None:
     e = oracle.expected_peer(LEGACY["google-standard-stats-p2p"])
     assert e["getstats"] == 81 and e["connections"] == ["PC_0", "PC_1"]
     assert e["duration_minutes"] == 1.7011

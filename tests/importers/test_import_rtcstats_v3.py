@@ -5,6 +5,8 @@ compression.js), plus a hand-written compressed sample checked against the code 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,13 +18,15 @@ from .conftest import LEGACY
 METHOD_V3 = {"getstats": "getStats"}
 
 
-def _convert(legacy_path, out_path, *, compressed: bool, compress_methods: bool = False):
+def _convert(
+    legacy_path: Path, out_path: Path, *, compressed: bool, compress_methods: bool = False
+) -> dict[str, Any]:
     """Legacy Jitsi dump -> RTCStatsDump fileFormat 3 (relative times, optional compression)."""
     lines = ["RTCStatsDump", json.dumps({"fileFormat": 3})]
     last = 0.0
-    base_legacy: dict[str, dict] = {}
-    prev_full: dict[str, dict] = {}
-    id_maps: dict[str, dict] = {}
+    base_legacy: dict[str, dict[str, Any]] = {}
+    prev_full: dict[str, dict[str, Any]] = {}
+    id_maps: dict[str, dict[str, Any]] = {}
     with open(legacy_path) as f:
         for raw in f:
             if not raw.strip():
@@ -49,13 +53,13 @@ def _convert(legacy_path, out_path, *, compressed: bool, compress_methods: bool 
     return id_maps
 
 
-def _strip(report):
+def _strip(report: dict[str, Any]) -> dict[str, Any]:
     return {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in report.items()}
 
 
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu"])
-def test_uncompressed_v3_equals_legacy(tmp_path, name):
+def test_uncompressed_v3_equals_legacy(tmp_path: Path, name: str) -> None:
     p = tmp_path / f"{name}.rtcstats"
     _convert(LEGACY[name], p, compressed=False)
     v3 = load_recording(p)
@@ -74,7 +78,7 @@ def test_uncompressed_v3_equals_legacy(tmp_path, name):
 @pytest.mark.parametrize("compress_methods", [False, True])
 @pytest.mark.parametrize("name", ["google-standard-stats-p2p", "chrome-standard-multiple-p2p",
                                   "firefox-standard-stats-sfu", "chrome-relay"])
-def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods):
+def test_compressed_v3_equals_legacy(tmp_path: Path, name: str, compress_methods: bool) -> None:
     p = tmp_path / f"{name}.rtcstats"
     id_maps = _convert(LEGACY[name], p, compressed=True, compress_methods=compress_methods)
     raw_lines = p.read_text().splitlines()
@@ -101,7 +105,7 @@ def test_compressed_v3_equals_legacy(tmp_path, name, compress_methods):
             assert restored[sid] == expected[sid]
 
 
-def test_hand_written_compressed_sample(tmp_path):
+def test_hand_written_compressed_sample(tmp_path: Path) -> None:
     t0 = 1700000000000
     lines = [
         "RTCStatsDump",
@@ -146,7 +150,7 @@ def test_hand_written_compressed_sample(tmp_path):
         ("connection_state", "connected"), ("peer_connection_closed", None)]
 
 
-def test_property_table_spot_checks():
+def test_property_table_spot_checks() -> None:
     P = rtcstats_v3.PROPERTIES
     assert (P["4"], P["10"], P["12"], P["14"], P["41"], P["75"], P["79"], P["80"]) == (
         "payloadType", "ssrc", "codecId", "packetsReceived", "bytesReceived", "roundTripTime",
@@ -165,7 +169,7 @@ def test_property_table_spot_checks():
      "truncated"),
     ('RTCStatsDump\n{"fileFormat":3}\n', "no peer-connection records"),
 ])
-def test_v3_errors(tmp_path, content, message):
+def test_v3_errors(tmp_path: Path, content: str, message: str) -> None:
     p = tmp_path / "bad.rtcstats"
     p.write_text(content)
     with pytest.raises(RecordingFormatError, match=message):

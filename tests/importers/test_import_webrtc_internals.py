@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,15 +23,17 @@ def iso(ms: float) -> str:
         "+00:00", "Z")
 
 
-def series(values, end_ms, stats_type=None, start_ms=None):
-    s = {"startTime": iso(start_ms if start_ms is not None else end_ms - 1000 * (len(values) - 1)),
+def series(
+    values: Any, end_ms: float, stats_type: str | None = None, start_ms: float | None = None
+) -> dict[str, Any]:
+    s: dict[str, Any] = {"startTime": iso(start_ms if start_ms is not None else end_ms - 1000 * (len(values) - 1)),
          "endTime": iso(end_ms), "values": json.dumps(values)}
     if stats_type:
         s["statsType"] = stats_type
     return s
 
 
-def make_dump() -> dict:
+def make_dump() -> dict[str, Any]:
     ts = [T0 + d for d in STEPS]
     end = ts[-1]
     stats = {}
@@ -82,7 +86,7 @@ def make_dump() -> dict:
     }
 
 
-def test_split_key():
+def test_split_key() -> None:
     assert split_key("IT01A111-packetsReceived") == ("IT01A111", "packetsReceived")
     assert split_key("CPEj20viki_PNhd8l+T/x=-nominated") == ("CPEj20viki_PNhd8l+T/x=", "nominated")
     assert split_key("CIT01_111_minptime=10;useinbandfec=1-mimeType") == (
@@ -90,13 +94,13 @@ def test_split_key():
     assert split_key("IT01A111-[jitterBufferDelay/jitterBufferEmittedCount_in_ms]") is None
 
 
-def test_internals_dump_rebuilds_reports(tmp_path):
+def test_internals_dump_rebuilds_reports(tmp_path: Path) -> None:
     p = tmp_path / "webrtc_internals_dump.txt"
     p.write_text(json.dumps(make_dump()))
     rec = load_recording(p)
     assert rec.format == "webrtc-internals"
     c = rec.clients[0]
-    assert c.user_agent.startswith("Mozilla/5.0 (X11")
+    assert c.user_agent is not None and c.user_agent.startswith("Mozilla/5.0 (X11")
     assert c.metadata == {"sdk_name": "webrtc-internals", "user_agent": c.user_agent,
                           "device_info": {"cpus": 8}}
     assert [s.timestamp_ms for s in c.stats] == [T0 + d for d in STEPS]
@@ -132,14 +136,14 @@ def test_internals_dump_rebuilds_reports(tmp_path):
     ({"PeerConnections": {}}, "no peer connection"),
     ({"PeerConnections": {"1-1": {"stats": {"X-a": {"values": "[1,"}}}}}, "unreadable values"),
 ])
-def test_internals_errors(tmp_path, doc, message):
+def test_internals_errors(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(doc))
     with pytest.raises(RecordingFormatError, match=message):
         load_recording(p)
 
 
-def test_truncated_internals_dump(tmp_path):
+def test_truncated_internals_dump(tmp_path: Path) -> None:
     p = tmp_path / "cut.json"
     p.write_text(json.dumps(make_dump())[:-200])
     with pytest.raises(RecordingFormatError, match="not valid JSON"):

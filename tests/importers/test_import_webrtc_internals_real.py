@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rtk_sessions.importers import to_ingest_events
+from rtk_sessions.importers.model import RecordedClient
 
 from .internals_checks import (
     check_import,
@@ -28,18 +29,18 @@ DURATION_S = (CALL["closed_ms"] - CALL["connected_ms"]) / 1000
 
 
 @pytest.fixture(scope="module")
-def client():
+def client() -> RecordedClient:
     return check_import(DUMP, call=CALL, duration_s=DURATION_S)
 
 
-def test_format_facts():
+def test_format_facts() -> None:
     facts = format_facts(read_dump(DUMP))
     # real: fields that appear later (remoteId, roundTripTime, ...) have shorter series
     assert facts["unequal_objects"]
     assert facts["computed"] > 0
 
 
-def test_snapshots(client):
+def test_snapshots(client: RecordedClient) -> None:
     by = snapshots_by_pc(client)
     assert {pc: len(s) for pc, s in by.items()} == {"8-1": 19, "8-2": 19}
     # the audio remote-inbound-rtp is stamped with its RTCP report's time, which stays the
@@ -53,7 +54,7 @@ def test_snapshots(client):
                                                                 strict=True))
 
 
-def test_same_as_rtcstats_dump(client):
+def test_same_as_rtcstats_dump(client: RecordedClient) -> None:
     gapped = gapped_series(read_dump(DUMP))
     # the only field Chromium 156 leaves out of some middle polls here: remote-outbound-rtp
     # roundTripTime (present only when the last sender report carried a measurement)
@@ -61,11 +62,11 @@ def test_same_as_rtcstats_dump(client):
     assert compare_with_rtcstats(client, RTCSTATS, gapped) > 4000
 
 
-def test_old_dump_without_stats_type(client):
+def test_old_dump_without_stats_type(client: RecordedClient) -> None:
     check_old_variants(DUMP, client)
 
 
-def test_ingest_events(client):
+def test_ingest_events(client: RecordedClient) -> None:
     events = to_ingest_events(client, peer_id="p", meeting_id="m", session_id="s",
                               meeting_title="t", id_prefix="x")
     kinds = [e["type"] for e in events]

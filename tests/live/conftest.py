@@ -9,7 +9,7 @@ CHROMIUM = os.environ.get("RTK_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture
-def need_netns():
+def need_netns() -> None:
     reason = netns_unavailable_reason()
     if reason:
         pytest.skip(reason)

@@ -27,12 +27,12 @@ setTimeout(() => { location.href = "/bye"; }, 1500);
 </script>"""
 
 
-def test_pagehide_sends_beacon_with_query_token(need_chromium):
+def test_pagehide_sends_beacon_with_query_token(need_chromium) -> None:
     with FakeIngest() as fake:
         page = PAGE % json.dumps(fake.endpoint())
 
         class H(BaseHTTPRequestHandler):
-            def do_GET(self):
+            def do_GET(self) -> None:
                 body = (collector_js() if self.path == "/rtk-collector.js" else
                         page if self.path == "/" else "bye").encode()
                 ctype = "text/javascript" if self.path.endswith(".js") else "text/html"
@@ -42,7 +42,7 @@ def test_pagehide_sends_beacon_with_query_token(need_chromium):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *a):
+            def log_message(self, *a) -> None:
                 pass
 
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)

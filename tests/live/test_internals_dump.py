@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ DURATION_S = 20
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> tuple[Path, Path, dict]:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): no real browser to call")
     pytest.importorskip("playwright", reason="pip install playwright (the 'test' extra)")
@@ -42,7 +43,7 @@ def recorded(tmp_path_factory) -> tuple[Path, Path, dict]:
     return dump, d / "rtcstats_dump.gz", call
 
 
-def test_dump_came_from_the_button_and_has_the_quirks(recorded):
+def test_dump_came_from_the_button_and_has_the_quirks(recorded) -> None:
     dump, _, call = recorded
     assert call["method"] == "button", "the page's own 'Create dump' download"
     assert call["browser_version"].startswith("156.") or call["browser_version"]
@@ -52,7 +53,7 @@ def test_dump_came_from_the_button_and_has_the_quirks(recorded):
     assert facts["unequal_objects"], "series of one object have different lengths"
 
 
-def test_imports(recorded):
+def test_imports(recorded) -> None:
     dump, rtcstats, call = recorded
     duration = (call["closed_ms"] - call["connected_ms"]) / 1000
     client = check_import(dump, call=call, duration_s=duration)
@@ -62,7 +63,7 @@ def test_imports(recorded):
     assert compare_with_rtcstats(client, rtcstats, gapped) > 1000
 
 
-def test_compressed_download_imports_the_same(recorded, tmp_path):
+def test_compressed_download_imports_the_same(recorded, tmp_path: Path) -> None:
     """'Compress result' is ticked by default: the download is gzip; the loader unwraps it."""
     from rtk_sessions.importers import load_recording
     from tests.support.livecall.internals_dump import record_internals_dump
@@ -82,7 +83,7 @@ def cli(*args: str, database_url: str) -> str:
     return done.stdout
 
 
-def test_peer_report_through_cli_and_sdk(recorded, live_server: LiveServer):
+def test_peer_report_through_cli_and_sdk(recorded, live_server: LiveServer) -> None:
     dump, _, call = recorded
     tenant = make_tenant(live_server, "internals")
     out = json.loads(cli("import", str(dump), "--account", tenant.account_id, "--app",

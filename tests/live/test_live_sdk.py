@@ -41,7 +41,7 @@ class Server:
         self.port = int(self.live.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        self._server.should_exit = True  # type: ignore[attr-defined]
+        self._server.should_exit = True
         self._thread.join(timeout=20)
 
 

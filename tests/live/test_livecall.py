@@ -31,7 +31,7 @@ def _call(chromium, fake, **kw):
     return res, summary
 
 
-def _check_lifecycle(res, fake, summary):
+def _check_lifecycle(res, fake, summary) -> None:
     evs = fake.events
     for i, p in enumerate(res.peers):
         mine = [e for e in evs if e["peer_id"] == p.peer_id]
@@ -66,10 +66,10 @@ def _check_lifecycle(res, fake, summary):
         assert p.acked is True
 
 
-def test_loopback_call_survives_ingest_restart(need_chromium):
+def test_loopback_call_survives_ingest_restart(need_chromium) -> None:
     """Clean loopback call; the ingest server is down for ~5 s mid-call and nothing is lost."""
     with FakeIngest() as fake:
-        def outage():
+        def outage() -> None:
             time.sleep(7)
             fake.stop()
             time.sleep(5)

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.support.netem import PROBE, Impairment
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
 
 
-def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict:
+def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict[str, Any]:
     srv = net.popen_b([sys.executable, PROBE, "server",
                        "--bind", net.ip_b, "--seconds", "30"])
     time.sleep(0.3)
@@ -25,7 +26,7 @@ def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict:
     return json.loads(r.stdout)
 
 
-def test_delay_and_loss_each_way():
+def test_delay_and_loss_each_way() -> None:
     """The probe's round trips are what the forwarder measured it applied (each direction at
     least the injected 50 ms, never less), and its drops are the injected 5 % each way."""
     with Impairment(delay_ms=50, loss_pct=5, seed=11) as net:
@@ -46,7 +47,7 @@ def test_delay_and_loss_each_way():
     assert res["loss_pct"] == pytest.approx(100 * (1 - survive), abs=1.5)
 
 
-def test_clean_link_is_fast_and_lossless():
+def test_clean_link_is_fast_and_lossless() -> None:
     with Impairment(delay_ms=0, loss_pct=0, seed=1) as net:
         res = _probe(net, count=300)
     fw = net.forwarder_stats
@@ -56,17 +57,17 @@ def test_clean_link_is_fast_and_lossless():
     assert res["rtt_ms"]["median"] < truth + 5
 
 
-def test_control_link_reaches_host_and_cleanup():
+def test_control_link_reaches_host_and_cleanup() -> None:
     hits = []
 
     class H(BaseHTTPRequestHandler):
-        def do_GET(self):
+        def do_GET(self) -> None:
             hits.append(self.client_address[0])
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *a):
+        def log_message(self, *a) -> None:
             pass
 
     httpd = ThreadingHTTPServer(("0.0.0.0", 0), H)

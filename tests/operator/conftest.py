@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -61,7 +62,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator:
+def serve(tmp_path: Path) -> Iterator[Any]:
     """``serve(database_url, **settings)``: an in-process server (no sweeper) over a database
     as it is (never migrated by the server); stopped after the test."""
     from rtk_sessions.config import Settings

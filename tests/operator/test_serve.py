@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def serve_process(tmp_path: Path) -> Iterator:
+def serve_process(tmp_path: Path) -> Iterator[Any]:
     """``start(database_url, *args, **env)``: ``python -m rtk_sessions serve`` on a free port,
     its output in a file, waited for until /readyz answers 200; stopped after the test."""
     started: list[Served] = []

@@ -109,7 +109,7 @@ def without_track(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name.split("_", 1)[1].split(".")[0])
-def test_real_recordings_split_merged_and_persisted(path):
+def test_real_recordings_split_merged_and_persisted(path: Any) -> None:
     rng = random.Random(path.name)
     by_kind = recording_rows(path)
     assert by_kind, "the recording yields sample rows"
@@ -125,7 +125,7 @@ def test_real_recordings_split_merged_and_persisted(path):
             assert without_track(acc.to_state()) == without_track(fed(kind, rows).to_state())
 
 
-def test_real_state_is_small_and_json():
+def test_real_state_is_small_and_json() -> None:
     rows = recording_rows(FIXTURES / "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl")
     for kind, kind_rows in rows.items():
         state = fed(kind, kind_rows).to_state()
@@ -134,7 +134,7 @@ def test_real_state_is_small_and_json():
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name.split("_", 1)[1].split(".")[0])
-def test_real_averages_are_fsum_over_n(path):
+def test_real_averages_are_fsum_over_n(path: Any) -> None:
     # Independent per-row values (the legacy helpers), averaged as round(fsum / n, 4).
     for kind, rows in recording_rows(path).items():
         producer = kind.endswith("_producer")
@@ -148,7 +148,7 @@ def test_real_averages_are_fsum_over_n(path):
         assert block["quality_mos"]["avg"] == round(math.fsum(mos) / len(rows), 4)
 
 
-def test_reference_rows_merged_in_order_reproduce_the_reference_block():
+def test_reference_rows_merged_in_order_reproduce_the_reference_block() -> None:
     quality = json.loads(Path(__file__).with_name("reference_quality.json").read_text())
     rows = quality["audio_producer"]
     for cut in range(len(rows) + 1):
@@ -161,7 +161,7 @@ def test_reference_rows_merged_in_order_reproduce_the_reference_block():
 # -- exactness on hand-made rows -------------------------------------------------------------------
 
 
-def test_exact_sums_do_not_depend_on_order():
+def test_exact_sums_do_not_depend_on_order() -> None:
     values = [1e15 - 1, 0.1, 0.2, 0.3, 1e-9, 3.3, 7e14]
     exact = sum(Fraction(v) for v in values)
     rng = random.Random(1)
@@ -170,7 +170,7 @@ def test_exact_sums_do_not_depend_on_order():
         rng.shuffle(values)
         rows = [{"_loss_pct": 0.0, "rtt": v / 1000} for v in values]
         acc = fed("audio_producer", rows)
-        assert acc.latency == exact_units(sum(Fraction(r["rtt"] * 1000) for r in rows))
+        assert acc.latency == exact_units(sum((Fraction(r["rtt"] * 1000) for r in rows), Fraction(0)))
         blocks.add(json.dumps(acc.block(), sort_keys=True))
     assert len(blocks) == 1
     avg = json.loads(blocks.pop())["rtt"]["avg"]
@@ -186,14 +186,14 @@ def exact_units(value: Fraction) -> int:
     return int(scaled)
 
 
-def test_percentiles_from_histogram_match_sorted_list():
+def test_percentiles_from_histogram_match_sorted_list() -> None:
     rows = [{"mos_quality": v} for v in (4.1, 1.0, 4.1, 3.3, 2.0, 4.1, -0.0, 0.0, 5.0)]
     got = cumulative("audio_consumer", rows)["quality_mos"]
     assert got == legacy_cumulative("audio_consumer", rows)["quality_mos"]
     assert got["p50"] == 3.3 and got["p90"] == 4.28  # pos 7.2 between 4.1 and 5.0
 
 
-def test_high_feedback_interval_from_timestamps_across_a_merge():
+def test_high_feedback_interval_from_timestamps_across_a_merge() -> None:
     def row(second: int, pli: int, ssrc: Any = 1) -> dict[str, Any]:
         return {"ssrc": ssrc, "pli_count": pli, "timestamp": f"2023-12-14T13:35:{second:02d}.000Z"}
 
@@ -213,10 +213,10 @@ def test_high_feedback_interval_from_timestamps_across_a_merge():
             assert a.block() == want, (cut, cut2)
 
 
-def test_sample_rows_and_garbage_rows_are_accepted_like_cumulative():
+def test_sample_rows_and_garbage_rows_are_accepted_like_cumulative() -> None:
     row = {"mos_quality": 3.5, "_loss_pct": 12.0, "rtt": 0.3}
     acc = KindAccumulator("audio_producer")
-    acc.add(SampleRow("audio_producer", "k", 0.0, row), T)
+    acc.add(SampleRow("audio_producer", "k", 0.0, row), T)  # type: ignore[arg-type]
     acc.add(SampleRow("audio_producer", "k", 0.0, None), T)  # type: ignore[arg-type]
     acc.add(None, T)  # type: ignore[arg-type]
     acc.add(row, "bad")  # type: ignore[arg-type]
@@ -225,7 +225,7 @@ def test_sample_rows_and_garbage_rows_are_accepted_like_cumulative():
     assert acc.block()["rtt"]["250ms_or_greater_event_fraction"] == 1.0
 
 
-def test_garbage_jitter_buffer_counters_are_uncomputable():
+def test_garbage_jitter_buffer_counters_are_uncomputable() -> None:
     rows = [{"jitter_buffer_delay": 1.0, "jitter_buffer_emitted_count": 1e-300},
             {"jitter_buffer_delay": 1.0, "jitter_buffer_emitted_count": 5e-324},
             {"jitter_buffer_delay": 0.06, "jitter_buffer_emitted_count": 1}]  # fmt: skip
@@ -233,8 +233,8 @@ def test_garbage_jitter_buffer_counters_are_uncomputable():
     assert got["avg"] == 20.0 and got["100ms_or_greater_event_fraction"] == 0.0
 
 
-def test_negative_requests_and_key_frames_above_frames():
-    rows = [
+def test_negative_requests_and_key_frames_above_frames() -> None:
+    rows: list[dict[str, Any]] = [
         {"_interval_s": 1.0, "pli_count": -3, "fir_count": "x", "frames_encoded": 3,
          "key_frames_encoded": 5},
         {"_interval_s": 1.0, "pli_count": 0.5, "fir_count": True, "frames_encoded": 5e-324,
@@ -246,7 +246,7 @@ def test_negative_requests_and_key_frames_above_frames():
     assert got["high_negative_feedback_fraction"] == 0.5
 
 
-def test_threshold_counts_are_taken_at_add_time():
+def test_threshold_counts_are_taken_at_add_time() -> None:
     rows = [{"frame_height": 300, "frame_width": 400}, {"frame_height": 720, "frame_width": 1280}]
     strict = QualityThresholds(poor_resolution_height=1000)
     acc = fed("video_consumer", rows[:1], strict)
@@ -258,7 +258,7 @@ def test_threshold_counts_are_taken_at_add_time():
 # -- merge and state -------------------------------------------------------------------------------
 
 
-def test_constructor_and_merge_errors():
+def test_constructor_and_merge_errors() -> None:
     with pytest.raises(ValueError):
         KindAccumulator("not_a_kind")
     with pytest.raises(ValueError):
@@ -270,7 +270,7 @@ def test_constructor_and_merge_errors():
         acc.merge({})  # type: ignore[arg-type]
 
 
-def test_merge_with_itself_doubles_the_rows():
+def test_merge_with_itself_doubles_the_rows() -> None:
     rows = [{"mos_quality": 4.0, "_loss_pct": 10.0, "frames_per_second": 30, "ssrc": 1,
              "timestamp": "2023-12-14T13:35:10.000Z", "pli_count": 1}]  # fmt: skip
     acc = fed("video_producer", rows)
@@ -278,7 +278,7 @@ def test_merge_with_itself_doubles_the_rows():
     assert acc.block() == cumulative("video_producer", rows * 2)
 
 
-def test_state_shape_and_exact_round_trip():
+def test_state_shape_and_exact_round_trip() -> None:
     rows = [
         {
             "mos_quality": 4.0,
@@ -322,7 +322,7 @@ def test_state_shape_and_exact_round_trip():
     assert round_trip(KindAccumulator("video_consumer")).block() == {}
 
 
-def test_to_floats_is_exact():
+def test_to_floats_is_exact() -> None:
     for total in (0, 1, 3 << 2000, (1 << 1200) + 1, 12345678901234567890123 << 1000):
         floats = _to_floats(total)
         assert all(isinstance(f, float) and math.isfinite(f) for f in floats)
@@ -398,7 +398,7 @@ def valid_states() -> list[tuple[str, dict[str, Any]]]:
         {"ts": [[1, 1.0, 2.0, 3.0, None]]},
     ],
 )
-def test_from_state_garbage_gives_an_empty_accumulator(garbage):
+def test_from_state_garbage_gives_an_empty_accumulator(garbage: Any) -> None:
     for kind, state in valid_states():
         if isinstance(garbage, dict) and garbage and not garbage.keys() & {"v", "kind"}:
             if not garbage.keys() <= state.keys():
@@ -411,14 +411,14 @@ def test_from_state_garbage_gives_an_empty_accumulator(garbage):
         assert acc.to_state() == KindAccumulator(kind).to_state()
 
 
-def test_from_state_accepts_what_to_state_wrote():
+def test_from_state_accepts_what_to_state_wrote() -> None:
     for kind, state in valid_states():
         restored = KindAccumulator.from_state(kind, orjson.loads(orjson.dumps(state)))
         assert restored.to_state() == state
         assert restored.rows == state["n"] > 0
 
 
-def test_from_state_merges_duplicate_histogram_values():
+def test_from_state_merges_duplicate_histogram_values() -> None:
     state = KindAccumulator("audio_producer").to_state()
     state.update(n=3, mos=[4.0, 1, -0.0, 1, 0.0, 1])
     acc = KindAccumulator.from_state("audio_producer", state)
@@ -487,7 +487,9 @@ def contiguous_tree(kind: str, rows: list[dict[str, Any]], data: st.DataObject) 
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(GARBAGE), data=st.data())
-def test_property_garbage_rows_split_in_order(kind, rows, data):
+def test_property_garbage_rows_split_in_order(
+    kind: str, rows: list[dict[str, Any]], data: st.DataObject
+) -> None:
     want = cumulative(kind, rows)
     acc = contiguous_tree(kind, rows, data)
     assert acc.block() == want
@@ -500,7 +502,9 @@ def test_property_garbage_rows_split_in_order(kind, rows, data):
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(GARBAGE), seed=st.integers(0, 2**32))
-def test_property_any_order_and_split_when_intervals_are_known(kind, rows, seed):
+def test_property_any_order_and_split_when_intervals_are_known(
+    kind: str, rows: list[dict[str, Any]], seed: int
+) -> None:
     # With a valid _interval_s (as every row of this package has) nothing depends on the order.
     rows = [{**row, "_interval_s": 1.0 + i % 3} for i, row in enumerate(rows)]
     want = cumulative(kind, rows)
@@ -509,7 +513,7 @@ def test_property_any_order_and_split_when_intervals_are_known(kind, rows, seed)
 
 @PROPERTY
 @given(kind=st.sampled_from(KINDS), rows=rows_strategy(SANE))
-def test_property_matches_the_legacy_implementation(kind, rows):
+def test_property_matches_the_legacy_implementation(kind: str, rows: list[dict[str, Any]]) -> None:
     close(cumulative(kind, rows), legacy_cumulative(kind, rows))
 
 
@@ -526,7 +530,9 @@ def test_property_matches_the_legacy_implementation(kind, rows):
     ),
     data=st.data(),
 )
-def test_property_from_state_never_raises(kind, rows, garbage, data):
+def test_property_from_state_never_raises(
+    kind: str, rows: list[dict[str, Any]], garbage: Any, data: st.DataObject
+) -> None:
     assert KindAccumulator.from_state(kind, garbage).block() == {}
     state = fed(kind, rows).to_state()
     key = data.draw(st.sampled_from(sorted(state)))

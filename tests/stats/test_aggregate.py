@@ -1,5 +1,7 @@
 """cumulative / build_quality: percentiles, loss and latency distributions, Q8 definitions."""
 
+from typing import Any
+
 import pytest
 
 from rtk_sessions.stats import KINDS, QualityThresholds, SampleRow, build_quality, cumulative
@@ -17,18 +19,18 @@ from rtk_sessions.stats.aggregate import percentile
         ([10, 20], 0, 10),
     ],
 )
-def test_percentile_linear(values, p, expected):
+def test_percentile_linear(values: list[Any], p: int, expected: float) -> None:
     assert percentile(values, p) == pytest.approx(expected)
 
 
-def test_empty_and_unknown():
+def test_empty_and_unknown() -> None:
     assert cumulative("audio_producer", []) == {}
     assert cumulative("not_a_kind", [{"mos_quality": 3}]) == {}
     assert cumulative("audio_producer", "rows") == {}  # type: ignore[arg-type]
     assert cumulative("audio_producer", [1, None]) == {}  # type: ignore[list-item]
 
 
-def test_audio_consumer_loss_and_jitter_buffer_from_public_fields():
+def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
     rows = [
         # loss 100*1/(1+99) = 1 %; jbd 2880/48000*1000 = 60 ms
         {"mos_quality": 4.0, "packets_lost": 1, "packets_received": 99,
@@ -61,7 +63,7 @@ def test_audio_consumer_loss_and_jitter_buffer_from_public_fields():
     assert set(got) == {"quality_mos", "packet_loss", "jitter_buffer_delay"}
 
 
-def test_producer_loss_from_public_fields_is_capped():
+def test_producer_loss_from_public_fields_is_capped() -> None:
     rows = [{"packets_lost": 30, "packets_sent": 10}, {"packets_lost": 5, "packets_sent": 0},
             {"_loss_pct": 250}]
     got = cumulative("audio_producer", rows)
@@ -69,7 +71,7 @@ def test_producer_loss_from_public_fields_is_capped():
     assert "quality_mos" not in got  # no mos values: Dist omitted
 
 
-def _vp(**kw):
+def _vp(**kw: Any) -> dict[str, Any]:
     base = {"mos_quality": 4.0, "frames_encoded": 30, "key_frames_encoded": 0, "bytes_sent": 1000,
             "frame_width": 1280, "frame_height": 720, "frames_per_second": 30,
             "pli_count": 0, "fir_count": 0, "_interval_s": 10.0}
@@ -77,7 +79,7 @@ def _vp(**kw):
     return base
 
 
-def test_video_producer_issues_time_weighted_quality_limitation():
+def test_video_producer_issues_time_weighted_quality_limitation() -> None:
     rows = [
         _vp(quality_limitation_durations={"none": 6, "bandwidth": 3, "cpu": 1, "other": 0}),
         _vp(quality_limitation_durations={"none": 10, "bandwidth": 0, "cpu": 0, "other": 0},
@@ -101,7 +103,7 @@ def test_video_producer_issues_time_weighted_quality_limitation():
     assert set(got) >= {"rtt", "packet_loss", "quality_mos"}
 
 
-def test_video_producer_reason_fallback_and_interval_from_timestamps():
+def test_video_producer_reason_fallback_and_interval_from_timestamps() -> None:
     rows = [
         {"quality_limitation_reason": "bandwidth", "ssrc": 1, "pli_count": 1,
          "timestamp": "2023-12-14T13:35:36.000Z"},
@@ -120,14 +122,14 @@ def test_video_producer_reason_fallback_and_interval_from_timestamps():
     assert "frame_per_second" not in got and "frame_width" not in got
 
 
-def test_naive_timestamp_is_not_an_interval():
+def test_naive_timestamp_is_not_an_interval() -> None:
     rows = [{"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:36"},
             {"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:37"}]
     assert cumulative("video_producer", rows)["high_negative_feedback_fraction"] == 0.0
 
 
-def test_video_consumer_issues():
-    rows = [
+def test_video_consumer_issues() -> None:
+    rows: list[dict[str, Any]] = [
         {"frames_decoded": 0, "frames_per_second": 0, "frame_height": 720, "frame_width": 1280},
         {"frames_decoded": 60, "frames_per_second": 25, "_freeze_count": 1, "frame_height": 360},
         {"frames_decoded": 60, "frames_per_second": 5, "frame_height": 240},  # lag by fps
@@ -145,7 +147,7 @@ def test_video_consumer_issues():
     assert got["key_frames_decoded_fraction"] == round(3 / 210, 4)
 
 
-def test_screenshare_poor_resolution_uses_width():
+def test_screenshare_poor_resolution_uses_width() -> None:
     rows = [{"frame_width": 1920, "frame_height": 200}, {"frame_width": 1024, "frame_height": 768}]
     got = cumulative("screenshare_video_consumer", rows)
     assert got["issues"]["poor_resolution_fraction"] == 0.5
@@ -156,7 +158,7 @@ def test_screenshare_poor_resolution_uses_width():
     assert bad["issues"]["poor_resolution_fraction"] == 0.5
 
 
-def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds():
+def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds() -> None:
     rows = {
         "audio_consumer": [
             SampleRow("audio_consumer", "k", 1.0,
@@ -176,8 +178,8 @@ def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds():
     assert all(build_quality({})[k] == [] for k in KINDS)
 
 
-def test_public_row_of_odd_inputs():
+def test_public_row_of_odd_inputs() -> None:
     from rtk_sessions.stats.report import public_row
 
     assert public_row(SampleRow("audio_consumer", "k", 0.0, None)) == {}  # type: ignore[arg-type]
-    assert public_row({"a": 1, "_b": 2, 3: 4}) == {"a": 1, 3: 4}
+    assert public_row({"a": 1, "_b": 2, 3: 4}) == {"a": 1, 3: 4}  # type: ignore[dict-item]

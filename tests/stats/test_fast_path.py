@@ -96,7 +96,7 @@ def _shape(stats: dict[str, dict[str, Any]], n: int) -> Any:
 
 def _labels_for(stats: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """Client labels for some of the report's streams, to run the label paths on real data."""
-    labels = []
+    labels: list[dict[str, Any]] = []
     for s in stats.values():
         ssrc = s.get("ssrc")
         if s.get("type") in ("inbound-rtp", "outbound-rtp") and isinstance(ssrc, int):
@@ -209,7 +209,8 @@ def test_ingest_payloads() -> None:
     """Every peer.stats report of the bench payloads, as ingest feeds it."""
     total_rows = 0
     for name, events in _payload_series():
-        cursor, labels = None, []
+        cursor: Any = None
+        labels: list[Any] = []
         for event in events:
             labels = event.get("labels") or labels
             rows, _pairs, cursor = _check(
@@ -246,7 +247,7 @@ def test_corrupted_valid_reports(seed: int) -> None:
     """Valid reports with single members corrupted reach the deeper branches."""
     rng = random.Random(seed)
     prev, cur = _valid_pair()
-    extra = [
+    extra: list[dict[str, Any]] = [
         {"id": "CO1", "type": "codec", "mimeType": "audio/opus", "sdpFmtpLine": "usedtx=1"},
         {
             "id": "TR1",
@@ -384,9 +385,9 @@ def _edge_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
                         ssrc=7,
                         consumer_id=float("nan"),  # type: ignore[arg-type]
                         producer_id=float("inf"),  # type: ignore[arg-type]
-                        remote_peer_id=float("nan"),
+                        remote_peer_id=float("nan"),  # type: ignore[arg-type]
                     ),
-                ],  # type: ignore[arg-type]
+                ],
                 "thresholds": QualityThresholds(
                     default_rtt_ms=float("inf"), default_buffer_delay_ms=float("nan")
                 ),

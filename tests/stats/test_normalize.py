@@ -1,6 +1,7 @@
 """normalize_report and compact_report: input shapes, legacy names, idempotence, cursor size."""
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -18,29 +19,29 @@ from .helpers import T0, inbound, outbound, remote_inbound, report, transport_wi
         [["a", {"type": "inbound-rtp", "ssrc": 1}]],  # [...report] pairs
     ],
 )
-def test_accepted_shapes(raw):
+def test_accepted_shapes(raw: dict[str, Any] | list[Any]) -> None:
     assert normalize_report(raw) == {"a": {"id": "a", "type": "inbound-rtp", "ssrc": 1}}
 
 
 @pytest.mark.parametrize("raw", [None, "x", 5, b"x", [1, "a", None], {"a": 1}, [{"no": "type"}]])
-def test_garbage_gives_empty(raw):
+def test_garbage_gives_empty(raw: Any) -> None:
     assert normalize_report(raw) == {}
 
 
-def test_list_entries_without_id_get_index_ids_and_int_ids_become_strings():
+def test_list_entries_without_id_get_index_ids_and_int_ids_become_strings() -> None:
     got = normalize_report([{"type": "codec"}, {"id": 7, "type": "codec"}])
     assert set(got) == {"#0", "7"}
     assert got["7"]["id"] == "7"
 
 
-def test_duplicate_ids_keep_first():
+def test_duplicate_ids_keep_first() -> None:
     got = normalize_report(
         [{"id": "a", "type": "codec", "n": 1}, {"id": "a", "type": "codec", "n": 2}]
     )
     assert got["a"]["n"] == 1
 
 
-def test_input_not_mutated():
+def test_input_not_mutated() -> None:
     raw = {"a": {"type": "inboundrtp", "mediaType": "audio", "ssrc": "12"}}
     before = copy.deepcopy(raw)
     normalize_report(raw)
@@ -60,11 +61,11 @@ def test_input_not_mutated():
         ({"type": "inbound-rtp", "isRemote": False}, "inbound-rtp"),
     ],
 )
-def test_legacy_type_names(legacy, expected):
+def test_legacy_type_names(legacy: dict[str, Any], expected: str) -> None:
     assert normalize_report({"x": legacy})["x"]["type"] == expected
 
 
-def test_rtp_kind_ssrc_and_track_folding():
+def test_rtp_kind_ssrc_and_track_folding() -> None:
     raw = {
         "in": {"type": "inbound-rtp", "mediaType": "video", "ssrc": "42", "trackId": "tr"},
         "tr": {"type": "track", "kind": "video", "trackIdentifier": "t-1", "frameWidth": 640,
@@ -91,7 +92,7 @@ def test_rtp_kind_ssrc_and_track_folding():
     assert "kind" not in normalize_report({"x": {"type": "inbound-rtp", "codecId": 5}})["x"]
 
 
-def test_candidate_and_pair_legacy_fields():
+def test_candidate_and_pair_legacy_fields() -> None:
     raw = {
         "l": {"type": "localcandidate", "ipAddress": "1.2.3.4", "portNumber": 9, "transport": "udp",
               "candidateType": "serverreflexive"},
@@ -108,7 +109,7 @@ def test_candidate_and_pair_legacy_fields():
     assert got["p"]["state"] == "in-progress"
 
 
-def _full_report():
+def _full_report() -> dict[str, Any]:
     return report(
         outbound(1, T0, packetsSent=10, bytesSent=100, codecId="C", mediaSourceId="M",
                  totalEncodeTime=1.2, qpSum=99),
@@ -122,14 +123,14 @@ def _full_report():
     )
 
 
-def test_normalize_is_idempotent():
+def test_normalize_is_idempotent() -> None:
     once = normalize_report(_full_report())
     assert normalize_report(once) == once
     compact = compact_report(once)
     assert normalize_report(compact) == compact
 
 
-def test_compact_keeps_only_cursor_fields():
+def test_compact_keeps_only_cursor_fields() -> None:
     compact = compact_report(_full_report())
     assert set(compact) == {"OT1", "RI1", "IT2", "T1", "CP1", "L1", "R1"}
     assert "qpSum" not in compact["OT1"] and "totalEncodeTime" not in compact["OT1"]
@@ -139,26 +140,26 @@ def test_compact_keeps_only_cursor_fields():
                               "ssrc": 1, "kind": "audio", "localId": "OT1", "packetsLost": 1}
 
 
-def test_compact_preserves_candidate_pairs():
+def test_compact_preserves_candidate_pairs() -> None:
     full = _full_report()
     assert candidate_pairs(compact_report(full)) == candidate_pairs(full)
     assert candidate_pairs(compact_report(full))
 
 
-def test_compact_of_garbage():
+def test_compact_of_garbage() -> None:
     assert compact_report(None) == {}  # type: ignore[arg-type]
-    weird = {"p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
+    weird: dict[str, Any] = {"p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
              "x": {"type": "codec"}}
     assert set(compact_report(weird)) == {"p", "x"}
 
 
-def test_kind_not_derived_from_non_media_mime():
+def test_kind_not_derived_from_non_media_mime() -> None:
     raw = {"r": {"type": "inbound-rtp", "ssrc": 1, "codecId": "c"},
            "c": {"type": "codec", "mimeType": "application/rtx"}}
     assert "kind" not in normalize_report(raw)["r"]
 
 
-def test_a_normalized_report_is_not_normalized_again():
+def test_a_normalized_report_is_not_normalized_again() -> None:
     """sample_rows, candidate_pairs and compact_report all accept raw reports; the domain passes
     them the one it normalized, which must come back as is (no second pass on the ingest path)."""
     from rtk_sessions.stats import normalize_report

@@ -1,5 +1,7 @@
 """candidate_pairs: selection (transport, Firefox selected, nominated fallback), roles, shape."""
 
+from typing import Any
+
 import pytest
 
 from rtk_sessions.stats import candidate_pairs
@@ -8,11 +10,11 @@ from rtk_sessions.stats.pairs import selected_pair_ids, selected_pair_rtt
 from .helpers import T0, inbound, outbound, report, transport_with_pair
 
 
-def _pair(pid, **fields):
+def _pair(pid: str, **fields: Any) -> dict[str, Any]:
     return {"id": pid, "type": "candidate-pair", "transportId": "T", **fields}
 
 
-def test_selected_by_transport_and_entry_shape():
+def test_selected_by_transport_and_entry_shape() -> None:
     r = report(*transport_with_pair(T0), _pair("other", nominated=True, state="succeeded"))
     r["CP1"].update(bytesSent=10, bytesReceived=20, totalRoundTripTime=1.5,
                     availableOutgoingBitrate=300000, lastPacketSentTimestamp=T0,
@@ -41,13 +43,13 @@ def test_selected_by_transport_and_entry_shape():
     }
 
 
-def test_firefox_selected_flag():
+def test_firefox_selected_flag() -> None:
     r = report(_pair("a", selected=False, nominated=True, state="succeeded"),
                _pair("b", selected=True, nominated=True, state="succeeded"))
     assert selected_pair_ids(r) == ["b"]
 
 
-def test_nominated_succeeded_fallback_picks_busiest_per_transport():
+def test_nominated_succeeded_fallback_picks_busiest_per_transport() -> None:
     r = report(
         _pair("b", nominated=True, state="succeeded", bytesSent=99, bytesReceived=1),
         _pair("a", nominated=True, state="succeeded", bytesSent=10),
@@ -59,7 +61,7 @@ def test_nominated_succeeded_fallback_picks_busiest_per_transport():
     assert selected_pair_ids(r) == ["b", "e", "f"]
 
 
-def test_no_pairs():
+def test_no_pairs() -> None:
     assert candidate_pairs({}) == []
     assert candidate_pairs(report(_pair("a", state="failed"))) == []
 
@@ -78,7 +80,7 @@ def test_no_pairs():
         ("producing", ["out", "in"], ["producing_transport"]),
     ],
 )
-def test_roles(transport, rtp, roles):
+def test_roles(transport: str | None, rtp: list[Any], roles: list[Any]) -> None:
     objs = [*transport_with_pair(T0)]
     if "out" in rtp:
         objs.append(outbound(1, T0))
@@ -88,7 +90,7 @@ def test_roles(transport, rtp, roles):
     assert [role for role, _, _ in got] == roles
 
 
-def test_missing_or_wrong_candidates_keep_ids_only():
+def test_missing_or_wrong_candidates_keep_ids_only() -> None:
     r = report(
         {"id": "T", "type": "transport", "selectedCandidatePairId": "P"},
         {"id": "P", "type": "candidate-pair", "localCandidateId": "X", "remoteCandidateId": 5,
@@ -99,7 +101,7 @@ def test_missing_or_wrong_candidates_keep_ids_only():
     assert entry == {"local_candidate_id": "X"}
 
 
-def test_selected_pair_rtt_prefers_stream_transport():
+def test_selected_pair_rtt_prefers_stream_transport() -> None:
     r = report(
         {"id": "TA", "type": "transport", "selectedCandidatePairId": "PA"},
         {"id": "TB", "type": "transport", "selectedCandidatePairId": "PB"},

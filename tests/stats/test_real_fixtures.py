@@ -1,6 +1,8 @@
 """Consecutive getstats reports of one peer connection from real rtcstats recordings."""
 
 import itertools
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,18 +17,19 @@ from rtk_sessions.stats import (
 
 from .rtcstats_dump import CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU, getstats_reports
 
-_CACHE: dict = {}
+_CACHE: dict[Path, Any] = {}
 
 
-def _reports(path, pc):
+def _reports(path: Path, pc: str) -> list[Any]:
     if path not in _CACHE:
         _CACHE[path] = getstats_reports(path)
-    return _CACHE[path][pc]
+    reports: list[Any] = _CACHE[path][pc]
+    return reports
 
 
-def _run(path, pc):
+def _run(path: Path, pc: str) -> dict[str, list[Any]]:
     """Feed the reports like the service: normalize, rows against the compacted cursor."""
-    rows_by_kind: dict[str, list] = {}
+    rows_by_kind: dict[str, list[Any]] = {}
     cursor = None
     for raw in _reports(path, pc):
         current = normalize_report(list(raw.values()))  # as the client sends it
@@ -36,7 +39,7 @@ def _run(path, pc):
     return rows_by_kind
 
 
-def test_decompressor_rebuilds_full_reports():
+def test_decompressor_rebuilds_full_reports() -> None:
     reports = _reports(CHROME_117_RELAY, "PC_0")
     assert len(reports) == 13
     pair = reports[-1]["CPfJfiL0UU_pjplYfUx"]
@@ -45,7 +48,7 @@ def test_decompressor_rebuilds_full_reports():
     assert stamps == sorted(stamps)
 
 
-def test_chrome_117_relay_rows_and_relay_pair():
+def test_chrome_117_relay_rows_and_relay_pair() -> None:
     rows = _run(CHROME_117_RELAY, "PC_0")
     # Inbound audio + 3 inbound videos + outbound video only (SOURCES.md); 12 intervals.
     assert {k: len(v) for k, v in rows.items()} == {
@@ -73,7 +76,7 @@ def test_chrome_117_relay_rows_and_relay_pair():
     assert "remote_candidate_url" not in pair
 
 
-def test_chrome_117_quality_object():
+def test_chrome_117_quality_object() -> None:
     q = build_quality(_run(CHROME_117_RELAY, "PC_0"))
     vp = q["video_producer_cumulative"]
     assert 0 < vp["issues"]["bandwidth_quality_limitation_fraction"] < 1
@@ -85,7 +88,7 @@ def test_chrome_117_quality_object():
     assert not any(k.startswith("_") for kind in KINDS for row in q[kind] for k in row)
 
 
-def test_chrome_99_p2p_legacy_shapes():
+def test_chrome_99_p2p_legacy_shapes() -> None:
     rows = _run(CHROME_99_P2P, "PC_1")
     assert {"audio_producer", "video_producer", "audio_consumer", "video_consumer"} <= set(rows)
     audio_in = [
@@ -105,7 +108,7 @@ def test_chrome_99_p2p_legacy_shapes():
     assert pair["local_candidate_address"] == "188.24.8.45"  # from legacy `ip`
 
 
-def test_firefox_118_rows_and_selected_pair():
+def test_firefox_118_rows_and_selected_pair() -> None:
     rows = _run(FIREFOX_118_SFU, "PC_0")
     video_out = [r.values for r in rows["video_producer"]]
     assert video_out
@@ -125,7 +128,7 @@ def test_firefox_118_rows_and_selected_pair():
 
 
 @pytest.mark.parametrize("path", [CHROME_99_P2P, CHROME_117_RELAY, FIREFOX_118_SFU])
-def test_compact_cursor_gives_same_rows_as_full_previous(path):
+def test_compact_cursor_gives_same_rows_as_full_previous(path: Any) -> None:
     reports = next(iter(getstats_reports(path).values()))
     for prev, cur in itertools.pairwise(reports):
         full = [r.values for r in sample_rows(prev, cur, namespace="n")]

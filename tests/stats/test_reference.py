@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,20 +12,22 @@ REFERENCE = Path("/work/shared/spec/reference-peer-report.json")
 LOCAL_COPY = Path(__file__).with_name("reference_quality.json")
 
 
-def _quality() -> dict:
+def _quality() -> dict[str, Any]:
     if REFERENCE.exists():
         data = json.loads(REFERENCE.read_text(encoding="utf-8"))
-        return data["data"]["participant"]["peer_report"]["quality"]
-    return json.loads(LOCAL_COPY.read_text(encoding="utf-8"))  # pragma: no cover
+        quality: dict[str, Any] = data["data"]["participant"]["peer_report"]["quality"]
+        return quality
+    local: dict[str, Any] = json.loads(LOCAL_COPY.read_text(encoding="utf-8"))  # pragma: no cover
+    return local  # pragma: no cover
 
 
-def test_local_copy_matches_spec_file():
+def test_local_copy_matches_spec_file() -> None:
     if not REFERENCE.exists():  # pragma: no cover
         pytest.skip("shared spec not mounted")
     assert json.loads(LOCAL_COPY.read_text(encoding="utf-8")) == _quality()
 
 
-def test_audio_producer_cumulative_reproduced_exactly():
+def test_audio_producer_cumulative_reproduced_exactly() -> None:
     quality = _quality()
     got = cumulative("audio_producer", quality["audio_producer"])
     assert got == quality["audio_producer_cumulative"]
@@ -34,7 +37,7 @@ def test_audio_producer_cumulative_reproduced_exactly():
     assert got["rtt"]["100ms_or_greater_event_fraction"] == 0.2
 
 
-def test_whole_quality_object_reproduced():
+def test_whole_quality_object_reproduced() -> None:
     quality = _quality()
     got = build_quality({kind: quality[kind] for kind in KINDS})
     assert got == quality

@@ -5,6 +5,7 @@ import math
 import random
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -38,8 +39,8 @@ _TYPES = ["inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-
           "media-source", "inboundrtp", "bogus"]
 
 
-def _junk(rng: random.Random, depth: int = 0):
-    choices = [
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    choices: list[Any] = [
         None, True, False, 0, -1, 1, 2**40, -(2**63), 1e308, -1e308, math.nan, math.inf, -math.inf,
         0.5, -0.0, "", "x", "12", "audio", "video", "screenshare", "OT1", "IT7", "T1", "CP1",
         "useinbandfec=1;usedtx=1", "video/VP9", "none", "bandwidth", "2023-12-14T13:35:36.000Z",
@@ -50,7 +51,7 @@ def _junk(rng: random.Random, depth: int = 0):
     return rng.choice(choices)
 
 
-def _random_stats(rng: random.Random) -> dict:
+def _random_stats(rng: random.Random) -> dict[str, Any]:
     stats = {name: _junk(rng) for name in rng.sample(_FIELDS, rng.randint(0, 20))}
     if rng.random() < 0.9:
         stats["type"] = rng.choice(_TYPES)
@@ -61,7 +62,7 @@ def _random_stats(rng: random.Random) -> dict:
     return stats
 
 
-def _random_report(rng: random.Random):
+def _random_report(rng: random.Random) -> Any:
     shape = rng.random()
     objects = [_random_stats(rng) for _ in range(rng.randint(0, 8))]
     if shape < 0.4:
@@ -72,23 +73,23 @@ def _random_report(rng: random.Random):
     return _junk(rng)
 
 
-def _random_labels(rng: random.Random):
+def _random_labels(rng: random.Random) -> list[Any]:
     return [rng.choice([StreamLabel.from_mapping({k: _junk(rng) for k in (
         "ssrc", "mid", "track_id", "kind", "source", "producer_id")}), {"ssrc": _junk(rng)},
         _junk(rng), StreamLabel(ssrc=7, source="screenshare")]) for _ in range(rng.randint(0, 3))]
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_random_garbage_never_raises(seed):
+def test_random_garbage_never_raises(seed: Any) -> None:
     rng = random.Random(seed)
     prev, cur = _random_report(rng), _random_report(rng)
     normalize_report(cur)
     compact_report(cur)
-    candidate_pairs(cur, transport=rng.choice([None, "producing", "consuming", 5]))
+    candidate_pairs(cur, transport=rng.choice([None, "producing", "consuming", 5]))  # type: ignore[arg-type]
     rows = sample_rows(prev, cur, namespace="n", labels=_random_labels(rng),
                        transport=rng.choice([None, "producing"]))
     sample_rows(compact_report(prev), cur, namespace="n")
-    by_kind = {}
+    by_kind: dict[str, list[Any]] = {}
     for row in rows:
         assert row.kind in KINDS
         assert 1 <= row.values["mos_quality"] <= 5
@@ -108,7 +109,7 @@ def test_random_garbage_never_raises(seed):
     json.dumps(candidate_pairs(cur), allow_nan=False)
 
 
-def _valid_pair():
+def _valid_pair() -> tuple[dict[str, Any], dict[str, Any]]:
     prev = report(outbound(1, T0, packetsSent=10, bytesSent=100, kind="video"),
                   remote_inbound(1, T0, packetsLost=0), inbound(7, T0, packetsReceived=1),
                   *transport_with_pair(T0))
@@ -120,7 +121,7 @@ def _valid_pair():
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_mutated_valid_reports_never_raise(seed):
+def test_mutated_valid_reports_never_raise(seed: Any) -> None:
     """Start from a valid pair of reports and corrupt single members (deeper code paths)."""
     rng = random.Random(seed)
     prev, cur = _valid_pair()
@@ -130,12 +131,12 @@ def test_mutated_valid_reports_never_raise(seed):
             stats[rng.choice(_FIELDS)] = _junk(rng)
     rows = sample_rows(prev, cur, namespace="n", labels=_random_labels(rng))
     json.dumps([row.values for row in rows], allow_nan=False)
-    json.dumps(build_quality({row.kind: [row] for row in rows}), allow_nan=False)
+    json.dumps(build_quality({row.kind: [row.values] for row in rows}), allow_nan=False)
     json.dumps(candidate_pairs(cur), allow_nan=False)
     compact_report(cur)
 
 
-def test_label_from_mapping_leniency():
+def test_label_from_mapping_leniency() -> None:
     assert StreamLabel.from_mapping(None) == StreamLabel()  # type: ignore[arg-type]
     got = StreamLabel.from_mapping({"ssrc": " 123 ", "mid": 0, "kind": "VIDEO",
                                     "source": "ScreenShare", "producer_id": 5, "extra": 1})
@@ -146,7 +147,7 @@ def test_label_from_mapping_leniency():
     assert StreamLabel.from_mapping({"ssrc": "-5"}).ssrc is None
 
 
-def test_import_loads_no_web_or_db_stack():
+def test_import_loads_no_web_or_db_stack() -> None:
     code = (
         "import sys, rtk_sessions.stats as s; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "

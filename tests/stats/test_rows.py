@@ -3,28 +3,35 @@
 import math
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from rtk_sessions.stats import QualityThresholds, StreamLabel, compact_report, sample_rows
+from rtk_sessions.stats import (
+    QualityThresholds,
+    SampleRow,
+    StreamLabel,
+    compact_report,
+    sample_rows,
+)
 from rtk_sessions.stats.rows import iso_timestamp
 from rtk_sessions.stats.scoring import audio_mos
 
 from .helpers import T0, inbound, outbound, remote_inbound, report, transport_with_pair
 
 
-def _one(rows):
+def _one(rows: list[SampleRow]) -> SampleRow:
     assert len(rows) == 1
     return rows[0]
 
 
-def test_first_report_gives_no_rows():
+def test_first_report_gives_no_rows() -> None:
     cur = report(outbound(1, T0, packetsSent=10, bytesSent=1000))
     assert sample_rows(None, cur, namespace="p:pc0") == []
     assert sample_rows({}, cur, namespace="p:pc0") == []
 
 
-def test_audio_producer_deltas_rtt_and_mos():
+def test_audio_producer_deltas_rtt_and_mos() -> None:
     prev = report(
         outbound(1, T0, packetsSent=100, bytesSent=10_000, mid="0"),
         remote_inbound(1, T0 - 300, packetsLost=2, jitter=0.004, roundTripTime=0.05),
@@ -64,7 +71,7 @@ def test_audio_producer_deltas_rtt_and_mos():
     )
 
 
-def test_producer_without_rtcp_rr_yet_reports_zeros_and_defaults():
+def test_producer_without_rtcp_rr_yet_reports_zeros_and_defaults() -> None:
     prev = report(outbound(1, T0, packetsSent=0, bytesSent=0))
     cur = report(outbound(1, T0 + 1000, packetsSent=5, bytesSent=86))
     v = _one(sample_rows(prev, cur, namespace="n")).values
@@ -74,7 +81,7 @@ def test_producer_without_rtcp_rr_yet_reports_zeros_and_defaults():
     assert v["mos_quality"] == 1.0
 
 
-def test_producer_first_rr_counts_lost_since_start_and_fraction_lost_fallback():
+def test_producer_first_rr_counts_lost_since_start_and_fraction_lost_fallback() -> None:
     prev = report(outbound(1, T0, packetsSent=100, bytesSent=20_000))
     cur = report(
         outbound(1, T0 + 2000, packetsSent=200, bytesSent=40_000),
@@ -91,7 +98,7 @@ def test_producer_first_rr_counts_lost_since_start_and_fraction_lost_fallback():
     assert v2["_loss_pct"] == pytest.approx(25.0)
 
 
-def test_remote_inbound_found_by_local_id_and_by_ssrc():
+def test_remote_inbound_found_by_local_id_and_by_ssrc() -> None:
     prev = report(outbound(1, T0, packetsSent=0, bytesSent=0, remoteId=None))
     by_local = report(
         outbound(1, T0 + 1000, packetsSent=50, bytesSent=4000, remoteId=None),
@@ -105,7 +112,7 @@ def test_remote_inbound_found_by_local_id_and_by_ssrc():
     assert _one(sample_rows(prev, by_ssrc, namespace="n")).values["rtt"] == 0.3
 
 
-def test_audio_consumer_loss_jitter_buffer_and_pair_rtt():
+def test_audio_consumer_loss_jitter_buffer_and_pair_rtt() -> None:
     prev = report(
         inbound(7, T0, packetsReceived=1000, packetsLost=10, bytesReceived=100_000,
                 jitterBufferDelay=4800.0, jitterBufferEmittedCount=96_000, concealmentEvents=3),
@@ -137,7 +144,7 @@ def test_audio_consumer_loss_jitter_buffer_and_pair_rtt():
     )
 
 
-def test_consumer_rtt_falls_back_to_remote_outbound_then_default():
+def test_consumer_rtt_falls_back_to_remote_outbound_then_default() -> None:
     prev = report(inbound(7, T0, packetsReceived=0, bytesReceived=0))
     cur = report(
         inbound(7, T0 + 1000, packetsReceived=50, bytesReceived=5000, remoteId="RO7"),
@@ -148,7 +155,7 @@ def test_consumer_rtt_falls_back_to_remote_outbound_then_default():
     assert _one(sample_rows(prev, cur_none, namespace="n")).values["_rtt_ms"] == 50.0
 
 
-def test_negative_packets_lost_delta_is_clamped_to_zero():
+def test_negative_packets_lost_delta_is_clamped_to_zero() -> None:
     prev = report(inbound(7, T0, packetsReceived=100, packetsLost=5, bytesReceived=1000))
     cur = report(inbound(7, T0 + 1000, packetsReceived=150, packetsLost=3, bytesReceived=2000))
     v = _one(sample_rows(prev, cur, namespace="n")).values
@@ -157,14 +164,14 @@ def test_negative_packets_lost_delta_is_clamped_to_zero():
 
 
 @pytest.mark.parametrize("counter", ["packetsReceived", "bytesReceived", "concealmentEvents"])
-def test_counter_reset_gives_no_row(counter):
+def test_counter_reset_gives_no_row(counter: str) -> None:
     base = {"packetsReceived": 100, "bytesReceived": 1000, "concealmentEvents": 4}
     prev = report(inbound(7, T0, **base))
     cur = report(inbound(7, T0 + 1000, **{**base, counter: base[counter] - 1}))
     assert sample_rows(prev, cur, namespace="n") == []
 
 
-def test_quality_limitation_duration_reset_gives_no_row():
+def test_quality_limitation_duration_reset_gives_no_row() -> None:
     prev = report(outbound(1, T0, kind="video", packetsSent=1, bytesSent=1,
                            qualityLimitationDurations={"none": 5.0}))
     cur = report(outbound(1, T0 + 1000, kind="video", packetsSent=2, bytesSent=2,
@@ -173,20 +180,20 @@ def test_quality_limitation_duration_reset_gives_no_row():
 
 
 @pytest.mark.parametrize("dt", [0, -1000])
-def test_elapsed_not_positive_gives_no_row(dt):
+def test_elapsed_not_positive_gives_no_row(dt: int) -> None:
     prev = report(inbound(7, T0, packetsReceived=100, bytesReceived=1000))
     cur = report(inbound(7, T0 + dt, packetsReceived=200, bytesReceived=2000))
     assert sample_rows(prev, cur, namespace="n") == []
 
 
-def test_stream_only_in_one_report_gives_no_row():
+def test_stream_only_in_one_report_gives_no_row() -> None:
     prev = report(inbound(7, T0, packetsReceived=100, bytesReceived=1000))
     cur = report(inbound(8, T0 + 1000, packetsReceived=200, bytesReceived=2000))
     assert sample_rows(prev, cur, namespace="n") == []
 
 
-def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid():
-    def layers(ts, scale):
+def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid() -> None:
+    def layers(ts: float, scale: int) -> list[dict[str, Any]]:
         return [
             outbound(s, ts, kind="video", mid="1", packetsSent=100 * scale,
                      bytesSent=90_000 * scale, framesEncoded=30 * scale, frameWidth=w,
@@ -203,7 +210,7 @@ def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid():
     assert rows[0].stream_key != rows[1].stream_key
 
 
-def _video_out(ts, n, **extra):
+def _video_out(ts: float, n: int, **extra: Any) -> dict[str, Any]:
     return outbound(5, ts, kind="video", packetsSent=100 * n, bytesSent=50_000 * n,
                     framesEncoded=15 * n, frameWidth=1920, frameHeight=1080,
                     trackIdentifier="track-a", mid="2", **extra)
@@ -220,20 +227,20 @@ def _video_out(ts, n, **extra):
         (StreamLabel(ssrc=5, kind="audio", source="screenshare"), "video_producer"),
     ],
 )
-def test_screenshare_label_matching(label, expected_kind):
+def test_screenshare_label_matching(label: Any, expected_kind: str) -> None:
     rows = sample_rows(report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2)),
                        namespace="n", labels=[label])
     assert _one(rows).kind == expected_kind
 
 
-def test_label_priority_ssrc_before_mid_before_track():
+def test_label_priority_ssrc_before_mid_before_track() -> None:
     labels = [
         StreamLabel(track_id="track-a", producer_id="by-track"),
         StreamLabel(mid="2", producer_id="by-mid"),
         StreamLabel(ssrc=5, producer_id="by-ssrc"),
     ]
     prev, cur = report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2))
-    def producer_id(given):
+    def producer_id(given: list[StreamLabel]) -> Any:
         return _one(sample_rows(prev, cur, namespace="n", labels=given)).values["producer_id"]
 
     assert producer_id(labels) == "by-ssrc"
@@ -241,7 +248,7 @@ def test_label_priority_ssrc_before_mid_before_track():
     assert producer_id(labels[:1]) == "by-track"
 
 
-def test_labels_as_json_mappings_and_track_from_media_source():
+def test_labels_as_json_mappings_and_track_from_media_source() -> None:
     src = {"id": "MS", "type": "media-source", "kind": "video", "trackIdentifier": "cam-1",
            "framesPerSecond": 15}
     prev = report(
@@ -249,13 +256,13 @@ def test_labels_as_json_mappings_and_track_from_media_source():
     )
     cur = report(outbound(5, T0 + 1000, kind="video", mediaSourceId="MS", packetsSent=10,
                           bytesSent=1000), src)
-    labels = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
+    labels: list[Any] = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
     row = _one(sample_rows(prev, cur, namespace="n", labels=labels))
     assert row.kind == "screenshare_video_producer"
     assert row.values["producer_id"] == "ss"
 
 
-def test_video_producer_fields_and_rtcscore_mos():
+def test_video_producer_fields_and_rtcscore_mos() -> None:
     prev = report(_video_out(T0, 1, keyFramesEncoded=1, pliCount=2, firCount=0, nackCount=1,
                              qualityLimitationResolutionChanges=1,
                              qualityLimitationDurations={"none": 1.0, "cpu": 0, "bandwidth": 0.5,
@@ -282,7 +289,7 @@ def test_video_producer_fields_and_rtcscore_mos():
     assert v["mos_quality"] == max(1.0, expected)
 
 
-def test_video_consumer_firefox_shape_derives_fps_and_uses_loss_only_score():
+def test_video_consumer_firefox_shape_derives_fps_and_uses_loss_only_score() -> None:
     prev = report(inbound(9, T0, kind="video", packetsReceived=0, bytesReceived=0,
                           framesDecoded=0, packetsLost=0))
     cur = report(inbound(9, T0 + 2000, kind="video", packetsReceived=100, bytesReceived=90_000,
@@ -293,7 +300,7 @@ def test_video_consumer_firefox_shape_derives_fps_and_uses_loss_only_score():
     assert v["mos_quality"] == 5.0  # loss-only score: no frame size to compute bits per pixel
 
 
-def test_video_consumer_freeze_internals_and_camera_mos():
+def test_video_consumer_freeze_internals_and_camera_mos() -> None:
     prev = report(inbound(9, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0,
                           framesReceived=0, freezeCount=1, totalFreezesDuration=0.5, pauseCount=0,
                           keyFramesDecoded=0, framesDropped=0, firCount=0,
@@ -315,7 +322,7 @@ def test_video_consumer_freeze_internals_and_camera_mos():
     assert v["mos_quality"] == expected
 
 
-def test_screenshare_video_consumer_is_loss_only():
+def test_screenshare_video_consumer_is_loss_only() -> None:
     prev = report(inbound(9, T0, kind="video", packetsReceived=0, packetsLost=0, bytesReceived=0))
     cur = report(inbound(9, T0 + 1000, kind="video", packetsReceived=97, packetsLost=3,
                          bytesReceived=10_000, frameWidth=1920, frameHeight=1080,
@@ -334,7 +341,7 @@ def test_screenshare_video_consumer_is_loss_only():
         (None, 40, False),
     ],
 )
-def test_audio_mute_rule(fmtp, kbps, expected_one):
+def test_audio_mute_rule(fmtp: str | None, kbps: int, expected_one: bool) -> None:
     codec = {"id": "C", "type": "codec", "mimeType": "audio/opus"}
     if fmtp:
         codec["sdpFmtpLine"] = fmtp
@@ -344,7 +351,7 @@ def test_audio_mute_rule(fmtp, kbps, expected_one):
     assert (mos == 1.0) is expected_one
 
 
-def test_no_packets_gives_mos_one_and_unknown_counters_too():
+def test_no_packets_gives_mos_one_and_unknown_counters_too() -> None:
     prev = report(inbound(7, T0, packetsReceived=10, bytesReceived=100))
     cur = report(inbound(7, T0 + 1000, packetsReceived=10, bytesReceived=100))
     assert _one(sample_rows(prev, cur, namespace="n")).values["mos_quality"] == 1.0
@@ -354,7 +361,7 @@ def test_no_packets_gives_mos_one_and_unknown_counters_too():
     assert "packets_received" not in v  # None values are omitted
 
 
-def test_compacted_previous_gives_same_rows_as_full_previous():
+def test_compacted_previous_gives_same_rows_as_full_previous() -> None:
     prev = report(
         outbound(1, T0, packetsSent=100, bytesSent=10_000, mediaSourceId="M"),
         remote_inbound(1, T0, packetsLost=1),
@@ -378,7 +385,7 @@ def test_compacted_previous_gives_same_rows_as_full_previous():
     assert len(full) == 2
 
 
-def test_transport_argument_does_not_filter_rows():
+def test_transport_argument_does_not_filter_rows() -> None:
     prev = report(outbound(1, T0, packetsSent=0, bytesSent=0),
                   inbound(7, T0, packetsReceived=0, bytesReceived=0))
     cur = report(outbound(1, T0 + 1000, packetsSent=5, bytesSent=50),
@@ -389,14 +396,14 @@ def test_transport_argument_does_not_filter_rows():
         "audio_producer", "audio_consumer"]
 
 
-def test_bad_namespace_and_thresholds_are_tolerated():
+def test_bad_namespace_and_thresholds_are_tolerated() -> None:
     prev = report(inbound(7, T0, packetsReceived=0, bytesReceived=0))
     cur = report(inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=5000))
     row = _one(sample_rows(prev, cur, namespace=42, thresholds="nope"))  # type: ignore[arg-type]
     assert row.stream_key == "42:inbound-rtp:7"
 
 
-def test_custom_threshold_changes_mute_rule():
+def test_custom_threshold_changes_mute_rule() -> None:
     prev = report(outbound(1, T0, packetsSent=0, bytesSent=0))
     cur = report(outbound(1, T0 + 1000, packetsSent=50, bytesSent=1000))  # 8 kb/s
     strict = QualityThresholds(audio_min_bitrate_bps=5000)
@@ -415,14 +422,14 @@ def test_custom_threshold_changes_mute_rule():
         (float("nan"), None),
     ],
 )
-def test_iso_timestamp(ms, expected):
+def test_iso_timestamp(ms: Any, expected: str | None) -> None:
     assert iso_timestamp(ms) == expected
     if expected is not None:
         parsed = datetime.strptime(expected, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         assert abs(parsed.timestamp() * 1000 - ms) < 1
 
 
-def test_overflowing_counter_delta_is_omitted_not_infinite():
+def test_overflowing_counter_delta_is_omitted_not_infinite() -> None:
     prev = report(inbound(7, T0, packetsReceived=10, bytesReceived=-1e308))
     cur = report(inbound(7, T0 + 1000, packetsReceived=20, bytesReceived=1e308))
     v = _one(sample_rows(prev, cur, namespace="n")).values
@@ -430,13 +437,13 @@ def test_overflowing_counter_delta_is_omitted_not_infinite():
 
 
 @pytest.mark.parametrize("labels", [None, "ssrc", b"x", 5])
-def test_labels_that_are_not_a_sequence_are_ignored(labels):
+def test_labels_that_are_not_a_sequence_are_ignored(labels: Any) -> None:
     prev = report(inbound(7, T0, packetsReceived=0, bytesReceived=0))
     cur = report(inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=5000))
     assert _one(sample_rows(prev, cur, namespace="n", labels=labels)).kind == "audio_consumer"
 
 
-def test_absurd_gauges_are_treated_as_absent():
+def test_absurd_gauges_are_treated_as_absent() -> None:
     prev = report(inbound(7, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0))
     cur = report(inbound(7, T0 + 1000, kind="video", packetsReceived=5, bytesReceived=5000,
                          framesDecoded=20, jitter=1e300, framesPerSecond=1e9,
@@ -446,7 +453,7 @@ def test_absurd_gauges_are_treated_as_absent():
     assert v["frames_per_second"] == 20.0  # Δframes/Δt instead of the absurd gauge
 
 
-def test_producer_rows_start_with_its_first_packet():
+def test_producer_rows_start_with_its_first_packet() -> None:
     """While the connection is set up (packetsSent still 0) a producer is not producing: no row.
     From its first packet on it has rows, also when it goes quiet (muted) later."""
     setup = [report(outbound(1, T0 + i * 2000, packetsSent=0, bytesSent=0)) for i in range(3)]

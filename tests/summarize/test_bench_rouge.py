@@ -3,6 +3,7 @@
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,16 +11,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def bench():
+def bench() -> Any:
     path = ROOT / "bench" / "summarize.py"
     spec = importlib.util.spec_from_file_location("rtk_bench_summarize", path)
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
 
 
-def test_rouge_values(bench):
+def test_rouge_values(bench: Any) -> None:
     ref = "the cat was under the bed"
     cand = "the cat was found under the bed"
     # unigrams: 6 of 7 candidate, 6 of 6 reference
@@ -32,7 +34,7 @@ def test_rouge_values(bench):
     assert bench.rouge_n("The CAT!", "the cat", 1) == 1.0
 
 
-def test_bench_runs(bench, capsys):
+def test_bench_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--limits", "60"]) == 0
     out = capsys.readouterr().out
     assert "| ES2002a | qmsum_general | 60 |" in out and "lead" in out

@@ -1,6 +1,7 @@
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import pytest
 
@@ -20,14 +21,15 @@ from rtk_sessions.summarize.text import (
     turns,
 )
 
-from .ami import load_meeting
+from .ami import Meeting, load_meeting
 
+TextFormat = Literal["plain_text", "markdown"]
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 MEETINGS = ["ES2002a", "IS1008a"]
 
 
 @pytest.fixture(scope="module", params=MEETINGS)
-def meeting(request):
+def meeting(request: pytest.FixtureRequest) -> Meeting:
     return load_meeting(request.param)
 
 
@@ -65,20 +67,20 @@ def small_meeting() -> list[Segment]:
 # -- contract -----------------------------------------------------------------------------------
 
 
-def test_is_a_summarizer():
+def test_is_a_summarizer() -> None:
     assert isinstance(ExtractiveSummarizer(), Summarizer)
 
 
-def test_bad_arguments():
+def test_bad_arguments() -> None:
     s = ExtractiveSummarizer()
     with pytest.raises(ValueError):
         s.summarize(small_meeting(), word_limit=0, text_format="plain_text", summary_type="general")
     with pytest.raises(ValueError):
-        s.summarize(small_meeting(), word_limit=50, text_format="html", summary_type="general")
+        s.summarize(small_meeting(), word_limit=50, text_format="html", summary_type="general")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text_format", ["plain_text", "markdown"])
-def test_empty_transcript(text_format):
+def test_empty_transcript(text_format: TextFormat) -> None:
     s = ExtractiveSummarizer()
     for transcript in ([], [say(0, "alice", "   "), say(5, "bob", "{vocalsound}")]):
         out = s.summarize(
@@ -90,9 +92,9 @@ def test_empty_transcript(text_format):
     assert count_words(tiny) <= 3
 
 
-def test_deterministic_and_independent_of_input_order(meeting):
+def test_deterministic_and_independent_of_input_order(meeting: Meeting) -> None:
     s = ExtractiveSummarizer()
-    kw = {"word_limit": 120, "text_format": "markdown", "summary_type": "team_meeting"}
+    kw: dict[str, Any] = {"word_limit": 120, "text_format": "markdown", "summary_type": "team_meeting"}
     first = s.summarize(meeting.segments, **kw)
     assert s.summarize(list(meeting.segments), **kw) == first
     shuffled = list(meeting.segments)
@@ -102,22 +104,23 @@ def test_deterministic_and_independent_of_input_order(meeting):
 
 @pytest.mark.parametrize("text_format", ["plain_text", "markdown"])
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 13, 25, 50, 100, 150, 300, 1000])
-def test_word_limit_is_strict(meeting, text_format, limit):
+def test_word_limit_is_strict(meeting: Meeting, text_format: TextFormat, limit: int) -> None:
     for fn in (ExtractiveSummarizer().summarize, lead_baseline):
         out = fn(
             meeting.segments, word_limit=limit, text_format=text_format, summary_type="general"
         )
+        assert isinstance(out, str)
         assert 0 < count_words(out) <= limit, out
 
 
-def test_uses_most_of_the_budget(meeting):
+def test_uses_most_of_the_budget(meeting: Meeting) -> None:
     out = ExtractiveSummarizer().summarize(
         meeting.segments, word_limit=150, text_format="plain_text", summary_type="general"
     )
     assert 120 <= count_words(out) <= 150
 
 
-def test_whole_short_meeting_fits_in_a_large_limit():
+def test_whole_short_meeting_fits_in_a_large_limit() -> None:
     out = ExtractiveSummarizer().summarize(
         small_meeting(), word_limit=1000, text_format="plain_text", summary_type="general"
     )
@@ -129,7 +132,7 @@ def test_whole_short_meeting_fits_in_a_large_limit():
 # -- format -------------------------------------------------------------------------------------
 
 
-def test_markdown_and_plain_text():
+def test_markdown_and_plain_text() -> None:
     segs = small_meeting()
     s = ExtractiveSummarizer()
     md = s.summarize(segs, word_limit=60, text_format="markdown", summary_type="team_meeting")
@@ -145,7 +148,7 @@ def test_markdown_and_plain_text():
 
 
 @pytest.mark.parametrize("summary_type", [*SUMMARY_TYPE_HEADINGS, "something_new"])
-def test_heading_follows_summary_type(summary_type):
+def test_heading_follows_summary_type(summary_type: Any) -> None:
     out = ExtractiveSummarizer().summarize(
         small_meeting(), word_limit=80, text_format="plain_text", summary_type=summary_type
     )
@@ -153,7 +156,7 @@ def test_heading_follows_summary_type(summary_type):
     assert out.splitlines()[0] == expected
 
 
-def test_markdown_escapes_speech():
+def test_markdown_escapes_speech() -> None:
     text = "Use the *star* rating and the [draft] #channel for remote control feedback."
     segs = [say(0, "alice", text)]
     out = ExtractiveSummarizer().summarize(
@@ -165,7 +168,7 @@ def test_markdown_escapes_speech():
 # -- speakers -----------------------------------------------------------------------------------
 
 
-def test_speaker_attribution_small():
+def test_speaker_attribution_small() -> None:
     out = ExtractiveSummarizer().summarize(
         small_meeting(), word_limit=1000, text_format="plain_text", summary_type="general"
     )
@@ -179,11 +182,12 @@ def test_speaker_attribution_small():
             assert who == "Cy"
 
 
-def test_speaker_attribution_real(meeting):
+def test_speaker_attribution_real(meeting: Meeting) -> None:
     """Every picked sentence was said by the speaker it is attributed to."""
     by_speaker: dict[str, str] = {}
     for s in meeting.segments:
-        by_speaker[s.name] = by_speaker.get(s.name, "") + " " + clean_transcript_text(s.text)
+        name = s.name or ""
+        by_speaker[name] = by_speaker.get(name, "") + " " + clean_transcript_text(s.text)
     picked = ExtractiveSummarizer().select(meeting.segments, word_limit=300)
     assert len({p.speaker for p in picked}) >= 2
     for p in picked:
@@ -191,7 +195,7 @@ def test_speaker_attribution_real(meeting):
         assert first_words in by_speaker[p.speaker], (p.speaker, p.raw)
 
 
-def test_interrupted_sentence_is_rejoined():
+def test_interrupted_sentence_is_rejoined() -> None:
     segs = [
         say(0, "alice", "So the plan for the remote control is that we", 3),
         say(3, "bob", "Mm-hmm.", 1),
@@ -205,7 +209,7 @@ def test_interrupted_sentence_is_rejoined():
 # -- text handling ------------------------------------------------------------------------------
 
 
-def test_text_helpers():
+def test_text_helpers() -> None:
     raw = "like with D_V_D_ players , if {vocalsound} there are zones ."
     assert clean_transcript_text(raw) == ("like with DVD players, if there are zones.")
     assert tidy_for_display("Um yeah so des uh design a a new remote control") == (
@@ -219,7 +223,7 @@ def test_text_helpers():
     assert count_words("## Heading\n\n- **Alice:** one two.") == 4
 
 
-def test_long_run_on_sentences_are_cut_at_commas():
+def test_long_run_on_sentences_are_cut_at_commas() -> None:
     long = ", ".join(f"item number {i} goes on the list" for i in range(20)) + "."
     sents = sentences([say(0, "alice", long)])
     assert len(sents) > 1 and all(s.n_words <= 36 for s in sents)
@@ -228,18 +232,18 @@ def test_long_run_on_sentences_are_cut_at_commas():
 # -- content on real meetings -------------------------------------------------------------------
 
 
-def test_real_meeting_summary_has_key_content(meeting):
+def test_real_meeting_summary_has_key_content(meeting: Meeting) -> None:
     out = ExtractiveSummarizer().summarize(
         meeting.segments, word_limit=150, text_format="plain_text", summary_type="team_meeting"
     )
     low = out.lower()
     assert "remote control" in low
     # all four roles' speakers are known; at least two of them appear
-    names = {s.name for s in meeting.segments}
+    names = {s.name for s in meeting.segments if s.name}
     assert sum(1 for n in names if n in out) >= 2
 
 
-def test_redundancy_removed():
+def test_redundancy_removed() -> None:
     s = ExtractiveSummarizer()
     segs = [
         say(0, "alice", "The remote control must have a touch screen and a rubber case."),

@@ -4,10 +4,13 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
+from rtk_sessions.exports import Segment
 from rtk_sessions.summarize import (
     OpenAICompatibleSummarizer,
     Summarizer,
@@ -19,9 +22,9 @@ from .ami import load_meeting
 
 
 class FakeLLM(BaseHTTPRequestHandler):
-    requests: list[dict] = []  # noqa: RUF012
+    requests: list[dict[str, Any]] = []  # noqa: RUF012
 
-    def log_message(self, *args):  # keep pytest output clean
+    def log_message(self, *args: Any) -> None:  # keep pytest output clean
         pass
 
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
@@ -31,7 +34,7 @@ class FakeLLM(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
         FakeLLM.requests.append(
@@ -77,7 +80,7 @@ class FakeLLM(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def server() -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeLLM)
     httpd.daemon_threads = True
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -88,14 +91,14 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def segments():
+def segments() -> list[Segment]:
     return load_meeting("ES2002a").segments
 
 
-KW = {"word_limit": 100, "text_format": "markdown", "summary_type": "team_meeting"}
+KW: dict[str, Any] = {"word_limit": 100, "text_format": "markdown", "summary_type": "team_meeting"}
 
 
-def test_success_and_request_shape(server, segments):
+def test_success_and_request_shape(server: str, segments: list[Segment]) -> None:
     FakeLLM.requests.clear()
     s = OpenAICompatibleSummarizer(
         base_url=f"{server}/ok/v1/", model="tiny-model", api_key="sk-test", timeout=5
@@ -116,14 +119,14 @@ def test_success_and_request_shape(server, segments):
     assert "{vocalsound}" not in user["content"]
 
 
-def test_no_api_key_sends_no_authorization(server, segments):
+def test_no_api_key_sends_no_authorization(server: str, segments: list[Segment]) -> None:
     FakeLLM.requests.clear()
     OpenAICompatibleSummarizer(f"{server}/ok/v1/chat/completions", "m").summarize(segments, **KW)
     assert FakeLLM.requests[0]["auth"] is None
     assert FakeLLM.requests[0]["path"] == "/ok/v1/chat/completions"
 
 
-def test_overlong_answer_is_cut_to_the_word_limit(server, segments):
+def test_overlong_answer_is_cut_to_the_word_limit(server: str, segments: list[Segment]) -> None:
     out = OpenAICompatibleSummarizer(f"{server}/long/v1", "m").summarize(segments, **KW)
     assert count_words(out) <= 100
 
@@ -138,13 +141,13 @@ def test_overlong_answer_is_cut_to_the_word_limit(server, segments):
         ("empty", "empty summary"),
     ],
 )
-def test_failures_raise_summarizer_error(server, segments, mode, message):
+def test_failures_raise_summarizer_error(server: str, segments: list[Segment], mode: str, message: str) -> None:
     s = OpenAICompatibleSummarizer(f"{server}/{mode}/v1", "m", api_key="k", timeout=5)
     with pytest.raises(SummarizerError, match=message.replace("[", r"\[").replace("]", r"\]")):
         s.summarize(segments, **KW)
 
 
-def test_timeout(server, segments):
+def test_timeout(server: str, segments: list[Segment]) -> None:
     s = OpenAICompatibleSummarizer(f"{server}/slow/v1", "m", timeout=0.3)
     t0 = time.monotonic()
     with pytest.raises(SummarizerError, match=r"timed out after 0\.3s"):
@@ -152,7 +155,7 @@ def test_timeout(server, segments):
     assert time.monotonic() - t0 < 1.4
 
 
-def test_connection_refused(segments):
+def test_connection_refused(segments: list[Segment]) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -162,7 +165,7 @@ def test_connection_refused(segments):
         s.summarize(segments, **KW)
 
 
-def test_empty_transcript_needs_no_server():
+def test_empty_transcript_needs_no_server() -> None:
     s = OpenAICompatibleSummarizer("http://127.0.0.1:9/v1", "m", timeout=0.1)
     out = s.summarize([], word_limit=50, text_format="plain_text", summary_type="general")
     assert "No speech was transcribed" in out

@@ -171,7 +171,7 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     concurrent batches cannot deadlock on them); the stats cursors.
     """
     db = ctx.db
-    peer_ids = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})
+    peer_ids: list[str] = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})  # type: ignore[misc]
     for chunk in _chunks(peer_ids):
         found = set()
         for peer in db.scalars(select(Peer).where(Peer.id.in_(chunk))):

@@ -34,7 +34,7 @@ class LookUp:
 LOOK_UP = LookUp()
 
 
-def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Select[tuple[Session]]:
+def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Select[Session]:
     """The sessions ``session_ids`` and the newest top-level session of each of ``meeting_ids``
     (greatest ``started_at``; a tie gives all of them), in id order, locked for update.
 
@@ -111,7 +111,7 @@ def join_session(
     if session_id is not None and foreign:
         raise BadRequest(f"session_id {session_id} belongs to another meeting")
     late = session is not None and session.status == ENDED and session_id is None
-    if late and (session.ended_at is None or session.ended_at < at):
+    if session is not None and late and (session.ended_at is None or session.ended_at < at):
         session = None
     if session is None:
         session = Session(

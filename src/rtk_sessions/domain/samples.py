@@ -30,7 +30,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, literal_column, select, tuple_, update
+from sqlalchemy import (
+    ColumnClause,
+    Integer,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
@@ -43,6 +52,7 @@ from rtk_sessions.storage.blocks import (
     encode_state,
     join_rows,
 )
+from rtk_sessions.storage.engine import rowcount
 from rtk_sessions.storage.tables import PeerConnectionState, SampleBlock
 
 __all__ = [
@@ -323,11 +333,11 @@ class SampleWriter:
         for st, index, tail, rows in merges:
             prefix = []
             count = 0
-            for block in tail:
-                data = stored.get((self.app_id, st.peer_id, index, st.connection_id, block[0]))
+            for entry in tail:
+                data = stored.get((self.app_id, st.peer_id, index, st.connection_id, entry[0]))
                 if data is not None:  # gone only if retention removed it meanwhile
                     prefix.append(decode_rows(data))
-                    count += block[2]
+                    count += entry[2]
             block = self._block(
                 st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count
             )
@@ -358,7 +368,8 @@ class SampleWriter:
 
     def _write_states(self) -> None:
         table = PeerConnectionState.__table__
-        fresh, changed = [], []
+        fresh: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
         for st in self._touched.values():
             values = {
                 "b_app": self.app_id,
@@ -505,12 +516,12 @@ def prune(db: DB, *, now: datetime, retention_days: float, batch: int = 5000) ->
     old = table.c.received_day < cutoff_day
     deleted = 0
     if db.get_bind().dialect.name == "postgresql":
-        deleted = db.execute(delete(table).where(old)).rowcount or 0
+        deleted = rowcount(db.execute(delete(table).where(old)))
     else:
-        rowid = literal_column("rowid")
+        rowid: ColumnClause[int] = literal_column("rowid", Integer)
         while True:
             ids = select(rowid).select_from(table).where(old).limit(batch).scalar_subquery()
-            count = db.execute(delete(table).where(rowid.in_(ids))).rowcount or 0
+            count = rowcount(db.execute(delete(table).where(rowid.in_(ids))))
             deleted += count
             if count < batch:
                 break

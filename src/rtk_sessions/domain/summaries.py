@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import jobs
+from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
 from rtk_sessions.domain.conversation import final_segments, has_transcript, session_of_app
 from rtk_sessions.errors import SummaryNotFound, TranscriptNotFound
@@ -178,7 +179,7 @@ class SummaryJob:
         def commit(s: DB) -> None:
             if s.get(Session, job.key) is None:
                 return
-            now = jobs.utc_now()
+            now = utc_now()
             row = s.get(SummaryRow, job.key)
             values = {
                 "app_id": app_id,

@@ -92,7 +92,9 @@ def _move_old_data(conn: sa.Connection) -> None:
 
     thresholds = stats.QualityThresholds()
     kind_index = {kind: i for i, kind in enumerate(stats.KINDS)}
-    app_of = dict(conn.execute(sa.text("SELECT id, app_id FROM peers")).all())
+    app_of: dict[str, str] = {
+        row[0]: row[1] for row in conn.execute(sa.text("SELECT id, app_id FROM peers"))
+    }
     states: dict[tuple[str, str], ConnectionState] = {}
     timestamps: dict[tuple[str, str], float] = {}
 
