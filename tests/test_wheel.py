@@ -75,6 +75,7 @@ def test_the_wheel_ships_the_service_and_no_test_tooling(tmp_path: Path) -> None
         "rtk_sessions/collector/rtk-collector.mjs",
         "rtk_sessions/livecall/call.html",
         "rtk_sessions/livecall/__init__.py",
+        "rtk_sessions/py.typed",
     ):
         assert needed in names, needed
     # no test tooling

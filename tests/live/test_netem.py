@@ -23,7 +23,8 @@ def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict[st
                     "--count", str(count), "--interval-ms", str(interval_ms)], timeout=30)
     srv.terminate()
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    result: dict[str, Any] = json.loads(r.stdout)
+    return result
 
 
 def test_delay_and_loss_each_way() -> None:
@@ -32,6 +33,7 @@ def test_delay_and_loss_each_way() -> None:
     with Impairment(delay_ms=50, loss_pct=5, seed=11) as net:
         res = _probe(net)
     fw = net.forwarder_stats
+    assert fw is not None
     print("probe", res, "forwarder", fw)
     applied = {d: fw["applied"][d] for d in ("ab", "ba")}
     for d in ("ab", "ba"):
@@ -51,6 +53,7 @@ def test_clean_link_is_fast_and_lossless() -> None:
     with Impairment(delay_ms=0, loss_pct=0, seed=1) as net:
         res = _probe(net, count=300)
     fw = net.forwarder_stats
+    assert fw is not None
     print("probe", res)
     assert res["loss_pct"] == 0
     truth = sum(fw["applied"][d]["delay_ms"]["udp"]["median"] for d in ("ab", "ba"))
@@ -67,7 +70,7 @@ def test_control_link_reaches_host_and_cleanup() -> None:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *a) -> None:
+        def log_message(self, *a: Any) -> None:
             pass
 
     httpd = ThreadingHTTPServer(("0.0.0.0", 0), H)

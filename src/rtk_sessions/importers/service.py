@@ -66,7 +66,7 @@ def import_recordings(
     import of the same files is recognised and changes nothing. raises AppNotFound, BadRequest,
     importers.RecordingFormatError.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     with database.unit_of_work(write=False) as s:
         accounts.get_app(s, account_id, app_id)
@@ -76,13 +76,11 @@ def import_recordings(
         total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress
     ) as bar:
         for path in paths:
-            done_before = bar.n
             # load_recording reports the running total of bytes read in this file.
-            recordings.append(
-                load_recording(
-                    path, progress=lambda n, base=done_before: bar.update(base + n - bar.n)
-                )
-            )
+            def advance(n: int, base: int = bar.n) -> None:
+                bar.update(base + n - bar.n)
+
+            recordings.append(load_recording(path, progress=advance))
     key = hashlib.sha256(
         (app_id + "|" + "|".join(sorted(r.sha256 for r in recordings))).encode()
     ).hexdigest()

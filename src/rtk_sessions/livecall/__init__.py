@@ -44,12 +44,12 @@ from rtk_sessions.collector import collector_js
 class PeerNetwork(Protocol):
     """Where the two browsers of a call run (role ``"a"`` or ``"b"``)."""
 
-    def addresses(self, role: str) -> tuple[str, str, str]:
+    def addresses(self, role: str, /) -> tuple[str, str, str]:
         """(host address the browser reaches this machine at, its own media IP, the other
         peer's media IP); the media IPs restrict ICE candidates to that link."""
         ...
 
-    def popen_in(self, role: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
+    def popen_in(self, role: str, cmd: Sequence[str], /, **kw: Any) -> subprocess.Popen[bytes]:
         """Start the browser of ``role`` (``cmd`` and ``subprocess.Popen`` keywords)."""
         ...
 

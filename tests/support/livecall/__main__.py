@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meeting-id", default="live-call")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     a = p.parse_args(argv)
-    size = tuple(int(x) for x in a.video_size.lower().split("x"))
+    width, height = (int(x) for x in a.video_size.lower().split("x"))
+    size = (width, height)
     use_ns = a.netns or a.delay_ms is not None or a.loss_pct or a.rate_kbit
     imp = Impairment(delay_ms=a.delay_ms or 0, loss_pct=a.loss_pct, rate_kbit=a.rate_kbit,
                      seed=a.seed) if use_ns else None
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(a, imp, size)
 
 
-def _run(a: argparse.Namespace, imp: Impairment | None, size: tuple[int, ...]) -> int:
+def _run(a: argparse.Namespace, imp: Impairment | None, size: tuple[int, int]) -> int:
     participants = ({"display_name": "Peer A", "custom_participant_id": "a"},
                     {"display_name": "Peer B", "custom_participant_id": "b"})
     if a.endpoint:

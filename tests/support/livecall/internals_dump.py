@@ -150,14 +150,14 @@ def _dump_by_button(page: Any, out: Path, compress: bool, timeout_ms: float) -> 
 
 
 def record_internals_dump(
-    out_path: str | os.PathLike,
+    out_path: str | os.PathLike[str],
     *,
     duration_s: float = 20,
     chromium: str = CHROMIUM,
     method: str = "auto",
     compress: bool = False,
     settle_s: float = 1.5,
-    rtcstats_out: str | os.PathLike | None = None,
+    rtcstats_out: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Run a ~``duration_s`` loopback call in headless Chromium and save its webrtc-internals dump.
 
@@ -207,7 +207,7 @@ def record_internals_dump(
                 _open_dump_panel(internals)
                 with internals.expect_download(timeout=15_000) as info:
                     internals.locator("#dump-click-target-rtcstats").click()
-                info.value.save_as(rtcstats_out)
+                info.value.save_as(Path(rtcstats_out))
             used = None
             if method in ("auto", "button") and _dump_by_button(internals, out, compress, 15_000):
                 used = "button"

@@ -346,7 +346,7 @@ class Impairment:
         kw.setdefault("timeout", 60)
         return subprocess.run(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
 
-    def popen_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
+    def popen_in(self, side: str, cmd: Sequence[str], /, **kw: Any) -> subprocess.Popen[bytes]:
         """Start ``cmd`` in namespace ``side`` (at ``peer_nice``, if given); ended on close."""
         nice = ["nice", "-n", str(self.peer_nice)] if self.peer_nice is not None else []
         p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *nice, *cmd], **kw)

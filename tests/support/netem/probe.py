@@ -17,6 +17,7 @@ import statistics
 import struct
 import sys
 import time
+from typing import Any
 
 
 def server(bind: str, port: int, seconds: float) -> None:
@@ -34,7 +35,8 @@ def server(bind: str, port: int, seconds: float) -> None:
         s.sendto(data, addr)
 
 
-def client(to: str, port: int, count: int, interval_ms: float, size: int, wait_s: float) -> dict:
+def client(to: str, port: int, count: int, interval_ms: float, size: int,
+           wait_s: float) -> dict[str, Any]:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     sent: dict[int, float] = {}
