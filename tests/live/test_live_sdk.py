@@ -178,7 +178,7 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
         assert meta.browser_metadata.engine == "Blink" and "Chrom" in meta.browser_metadata.browser
         assert meta.device_info.os == "Linux" and meta.device_info.cpus >= 1
         pairs = meta.candidate_pairs.producing_transport + meta.candidate_pairs.consuming_transport
-        assert pairs and all(p.nominated for p in pairs)
+        assert pairs and all(p.nominated for p in pairs), [(p.nominated, p.local_candidate_ip, p.remote_candidate_ip, p.local_candidate_type, p.total_round_trip_time) for p in pairs]
         names = {e.name for e in meta.events}
         assert {"ice_connection_state", "connection_state"} <= names
         assert meta.audio_devices_updates or meta.video_devices_updates
