@@ -367,7 +367,7 @@ def _loader(engine: Engine) -> Callable[[list[tuple[_Columns, list[tuple[Any, ..
 
 
 def _ensure_app(engine: Engine, app_id: str | None, account_id: str, now: datetime) -> str:
-    apps: Table = tables.App.__table__  # type: ignore[assignment]
+    apps: Table = tables.App.__table__
     with engine.begin() as conn:
         if app_id is not None:
             if conn.execute(apps.select().where(apps.c.id == app_id)).first() is None:
@@ -419,10 +419,10 @@ def seed(
         fmt = _Format(engine.dialect.name)
         _check_time_format(engine, fmt)
         app = _ensure_app(engine, app_id, account_id, moment)
-        cols_m = _Columns(tables.Meeting.__table__, MEETING_COLS, ("created_at", "updated_at"))  # type: ignore[arg-type]
-        cols_s = _Columns(tables.Session.__table__, SESSION_COLS, SESSION_TIMES)  # type: ignore[arg-type]
-        cols_p = _Columns(tables.Peer.__table__, PEER_COLS, PEER_TIMES)  # type: ignore[arg-type]
-        cols_e = _Columns(tables.PeerEvent.__table__, EVENT_COLS, ("created_at", "updated_at"))  # type: ignore[arg-type]
+        cols_m = _Columns(tables.Meeting.__table__, MEETING_COLS, ("created_at", "updated_at"))
+        cols_s = _Columns(tables.Session.__table__, SESSION_COLS, SESSION_TIMES)
+        cols_p = _Columns(tables.Peer.__table__, PEER_COLS, PEER_TIMES)
+        cols_e = _Columns(tables.PeerEvent.__table__, EVENT_COLS, ("created_at", "updated_at"))
         load = _loader(engine)
         began = time.perf_counter()
         result = SeedResult(app, 0, 0, 0, 0.0)

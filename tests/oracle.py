@@ -1,8 +1,8 @@
 """Independent oracle for end-to-end tests: expected peer-report numbers for a legacy rtcstats dump.
 
 Deliberately self-contained (it must not import rtk_sessions) and written plainly, so that it is a
-real cross-check of the importer + stats pipeline. Definitions (shared/spec/quality-metrics.md
-§2.1, §2.4, §2.6, §4, Q1, Q5, Q7):
+real cross-check of the importer + stats pipeline. Definitions (docs/quality-metrics.md §2
+and §4; decisions Q1, Q5, Q7 in docs/decisions.md):
 
 * Span: join = earliest, leave = latest timestamp of any record bound to a peer connection
   (pcId not null; for getstats both the record time and the report's top-level timestamp).
@@ -23,6 +23,11 @@ real cross-check of the importer + stats pipeline. Definitions (shared/spec/qual
 * Blocks (Q5): avg over all rows (zeros included); ``N_or_greater_event_fraction`` =
   #(v >= N) / #rows; rtt thresholds 100/250/500 ms, loss thresholds 5/10/25/50 %. Rounded 4 dp.
   A kind with no rows gets rows 0 and empty blocks.
+* Q13: consumers too have rows only once the stream received a packet (packetsReceived > 0).
+* Q11: a block only when some row measured the value, with ``measured_rows`` and ``measured_avg``
+  (mean over those rows). Measured: producer rtt when the current remote-inbound-rtp has
+  roundTripTime; producer loss when it has packetsLost or fractionLost and ΔpacketsSent > 0;
+  consumer loss when packetsLost is in both reports and Δlost + Δreceived > 0.
 """
 
 from __future__ import annotations
@@ -79,14 +84,20 @@ def _by_ssrc(report: dict[str, Any], typ: str) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _block(values: list[float], thresholds: tuple[int, ...], suffix: str) -> dict[str, Any]:
-    if not values:
+def _block(
+    values: list[tuple[float, bool]], thresholds: tuple[int, ...], suffix: str
+) -> dict[str, Any]:
+    """``values``: (value, measured) per row."""
+    measured = [v for v, m in values if m]
+    if not measured:
         return {}
     n = len(values)
-    block: dict[str, Any] = {"avg": round(sum(values) / n, 4)}
+    block: dict[str, Any] = {"avg": round(sum(v for v, _ in values) / n, 4)}
     for t in thresholds:
         block[f"{t}{suffix}_or_greater_event_fraction"] = round(
-            sum(1 for v in values if v >= t) / n, 4)
+            sum(1 for v, _ in values if v >= t) / n, 4)
+    block["measured_rows"] = len(measured)
+    block["measured_avg"] = round(sum(measured) / len(measured), 4)
     return block
 
 
@@ -117,7 +128,9 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
         state[pc] = _undelta(state.get(pc, {}), value)
         per_pc_reports.setdefault(pc, []).append(state[pc])
 
-    rows: dict[str, dict[str, list[float]]] = {k: {"rtt": [], "loss": []} for k in KINDS}
+    rows: dict[str, dict[str, list[tuple[float, bool]]]] = {
+        k: {"rtt": [], "loss": []} for k in KINDS
+    }
     for reports in per_pc_reports.values():
         for prev, cur in itertools.pairwise(reports):
             # producers
@@ -143,8 +156,11 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                     name = "screenshare_video_producer"
                 ri_now, ri_before = c_ri.get(ssrc), p_ri.get(ssrc)
                 rtt = 0.0
-                if ri_now is not None and ri_now.get("roundTripTime") is not None:
+                rtt_measured = ri_now is not None and ri_now.get("roundTripTime") is not None
+                if ri_now is not None and rtt_measured:
                     rtt = ri_now["roundTripTime"] * 1000
+                loss_measured = d_sent > 0 and ri_now is not None and (
+                    "packetsLost" in ri_now or ri_now.get("fractionLost") is not None)
                 loss = 0.0
                 if (ri_now is not None and ri_before is not None
                         and "packetsLost" in ri_now and "packetsLost" in ri_before):
@@ -152,8 +168,8 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                     loss = 100 * d_lost / d_sent if d_sent > 0 else 0.0
                 elif ri_now is not None and ri_now.get("fractionLost") is not None:
                     loss = 100 * ri_now["fractionLost"]
-                rows[name]["rtt"].append(rtt)
-                rows[name]["loss"].append(loss)
+                rows[name]["rtt"].append((rtt, rtt_measured))
+                rows[name]["loss"].append((loss, loss_measured))
             # consumers
             p_in, c_in = _by_ssrc(prev, "inbound-rtp"), _by_ssrc(cur, "inbound-rtp")
             for ssrc, now in c_in.items():
@@ -166,6 +182,8 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                 d_bytes = now.get("bytesReceived", 0) - before.get("bytesReceived", 0)
                 if d_recv < 0 or d_bytes < 0:
                     continue
+                if now.get("packetsReceived") == 0:  # Q13: nothing received yet
+                    continue
                 kind = _kind(now)
                 if kind not in ("audio", "video"):
                     continue
@@ -174,7 +192,8 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                     name = "screenshare_video_consumer"
                 d_lost = max(0, now.get("packetsLost", 0) - before.get("packetsLost", 0))
                 total = d_lost + d_recv
-                rows[name]["loss"].append(100 * d_lost / total if total > 0 else 0.0)
+                measured = "packetsLost" in now and "packetsLost" in before and total > 0
+                rows[name]["loss"].append((100 * d_lost / total if total > 0 else 0.0, measured))
 
     join, leave = min(pc_times), max(pc_times)
     result = {

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, func, select
 
 from rtk_sessions.config import normalize_database_url
 from rtk_sessions.storage.tables import App, Peer, PeerEvent, Session
+from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -24,7 +25,7 @@ import run as bench_run  # noqa: E402
 import seed as bench_seed  # noqa: E402
 
 
-def test_healthz_answers_without_auth(live_server) -> None:
+def test_healthz_answers_without_auth(live_server: LiveServer) -> None:
     response = httpx.get(f"{live_server.url}/healthz", trust_env=False)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}

@@ -467,7 +467,7 @@ def test_two_servers_on_one_postgres_database(postgres_url: str, tmp_path: Path)
     servers = [start_serve(postgres_url, tmp_path, name) for name in ("a", "b")]
     try:
         for server in servers:
-            wait_until(f"{server.url} to serve", lambda server=server: server.up(), timeout=90)
+            wait_until(f"{server.url} to serve", server.up, timeout=90)
             assert server.proc.poll() is None, server.text()
         tenant = make_tenant(postgres_url)
         client = Client(tenant, [s.url for s in servers])

@@ -31,7 +31,7 @@ async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
     accepted: list[socket.socket] = []
 
     class Recording(protocol):  # type: ignore[valid-type, misc]
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             accepted.append(transport.get_extra_info("socket"))
 

@@ -14,14 +14,20 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from rtk_sessions import __version__, observability, workers
 from rtk_sessions.api import (
+    active_session,
+    analytics,
     apps,
     browser,
     conversation,
+    dashboard,
     envelope,
     health,
     ingest,
     meetings,
+    openapi,
+    presets,
     sessions,
+    unsupported,
 )
 from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
@@ -186,17 +192,30 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         description="The Cloudflare RealtimeKit Sessions API, self-hosted and computed from real "
         "call data. Point the official SDKs at http://HOST:PORT/client/v4.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by dashboard.install
+        redoc_url=None,
     )
     envelope.install(app)
-    kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
+    openapi.install(app)
+    kit = APIRouter(
+        prefix=PREFIX, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
     kit.include_router(meetings.router)
+    kit.include_router(presets.router)
+    kit.include_router(active_session.router)
+    kit.include_router(analytics.router)
     app.include_router(kit)
-    app.include_router(conversation.router, dependencies=[Depends(no_nul_in_url)])
+    app.include_router(
+        conversation.router, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
+    )
     app.include_router(browser.router)
     app.include_router(health.router)
+    dashboard.install(app)
+    # Last: 501 for SDK routes no router above serves (a route above with the same path wins).
+    app.include_router(unsupported.router, prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
     app.add_middleware(browser.IngestCORS)
     if settings.metrics:
         app.include_router(health.metrics_router)

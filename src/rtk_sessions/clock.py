@@ -33,7 +33,7 @@ def from_epoch_ms(ms: float) -> datetime:
 
 def parse_iso(value: str) -> datetime:
     """Parse ISO 8601 with ``Z``, an offset or none (naive = UTC), with optional fractions
-    (spec D17).
+    (D17 in docs/decisions.md).
 
     raises ValueError on anything else.
     """

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rtk_sessions.stats.issues import IssueThresholds
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -106,6 +108,77 @@ class Settings(BaseSettings):
         default=True,
         description="Serve Prometheus metrics at /metrics on the main port (false: no /metrics).",
     )
+
+    issue_high_rtt_ms: float = Field(
+        default=300.0, gt=0, description="Detected issue high_rtt: producer RTT at or above (ms)."
+    )
+    issue_packet_loss_pct: float = Field(
+        default=2.0, gt=0, description="Detected issue packet_loss: interval loss at or above (%)."
+    )
+    issue_jitter_ms: float = Field(
+        default=30.0, gt=0, description="Detected issue jitter: jitter at or above (ms)."
+    )
+    issue_jitter_buffer_ms: float = Field(
+        default=200.0,
+        gt=0,
+        description="Detected issue jitter_buffer_delay: jitter-buffer delay at or above (ms).",
+    )
+    issue_concealment_events_per_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Detected issue audio_concealment: concealment events per second at or above.",
+    )
+    issue_low_frame_rate_fps: float = Field(
+        default=10.0, gt=0, description="Detected issue low_frame_rate: camera video fps below."
+    )
+    issue_low_resolution_height: int = Field(
+        default=240,
+        gt=0,
+        description="Detected issue low_resolution: received camera frame height below (px).",
+    )
+    issue_limited_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Detected issues bandwidth_limited/cpu_limited: share of an interval limited.",
+    )
+    issue_warmup_s: float = Field(
+        default=5.0, ge=0, description="Detected issues: a stream's first seconds not judged."
+    )
+    issue_min_duration_s: float = Field(
+        default=2.0, ge=0, description="Detected issues: shortest range reported (s)."
+    )
+    issue_merge_gap_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Detected issues: flagged samples this close are one range (s).",
+    )
+    issue_critical_factor: float = Field(
+        default=2.0,
+        ge=1,
+        description="Detected issues: worst value this many times the threshold is critical.",
+    )
+    issue_critical_duration_s: float = Field(
+        default=10.0, ge=0, description="Detected issues: a yes/no issue this long is critical (s)."
+    )
+
+    def issue_thresholds(self) -> IssueThresholds:
+        """The ``RTK_ISSUE_*`` settings as ``stats.IssueThresholds``."""
+        return IssueThresholds(
+            high_rtt_ms=self.issue_high_rtt_ms,
+            packet_loss_pct=self.issue_packet_loss_pct,
+            jitter_ms=self.issue_jitter_ms,
+            jitter_buffer_ms=self.issue_jitter_buffer_ms,
+            concealment_events_per_s=self.issue_concealment_events_per_s,
+            low_frame_rate_fps=self.issue_low_frame_rate_fps,
+            low_resolution_height=self.issue_low_resolution_height,
+            limited_share=self.issue_limited_share,
+            warmup_s=self.issue_warmup_s,
+            min_duration_s=self.issue_min_duration_s,
+            merge_gap_s=self.issue_merge_gap_s,
+            critical_factor=self.issue_critical_factor,
+            critical_duration_s=self.issue_critical_duration_s,
+        )
 
     @model_validator(mode="after")
     def _summarizer_complete(self) -> Settings:

@@ -13,6 +13,7 @@
         TranscriptNotFound
         SummaryNotFound
       PayloadTooLarge         413
+      NotSupported            501: a RealtimeKit feature this service does not implement
 
 None of these know about HTTP; ``rtk_sessions.api.envelope`` maps each class to a status code and
 the contract's error envelope in one table. :func:`validation_message` is the one wording of
@@ -47,6 +48,11 @@ class Forbidden(RtkError):
 
 class PayloadTooLarge(RtkError):
     """The request carries more than the service accepts at once."""
+
+
+class NotSupported(RtkError):
+    """A RealtimeKit route this service knows but does not implement (recordings, livestreams,
+    polls): answered 501 so that clients can tell it from a missing resource (404)."""
 
 
 class NotFound(RtkError):
@@ -96,6 +102,8 @@ def validation_message(
     prefix: str,
     hidden: Collection[str] = (),
     tag_label: str = "type",
+    verbatim: Collection[str] = (),
+    missing_is_required: bool = False,
     limit: int = 5,
 ) -> str:
     """The one message for pydantic validation errors (``ValidationError.errors()`` or FastAPI's
@@ -106,7 +114,13 @@ def validation_message(
     ``hidden``: location parts left out (FastAPI's ``query``/``path``/``body``, the tags of a
     discriminated union). List indexes are written ``[i]``. An unknown union tag reads
     ``unknown <tag_label>; expected one of a, b, c``. At most ``limit`` errors are spelled out.
+    An error whose type is in ``verbatim`` (a rule of the contract worded for the client) is the
+    whole message, as it is; with ``missing_is_required`` the first missing field among the
+    spelled-out errors is too, as ``<where> is required``.
     """
+    for err in errors:
+        if err.get("type") in verbatim:
+            return str(err.get("msg"))
     parts = []
     for err in errors[:limit]:
         where = ""
@@ -116,6 +130,8 @@ def validation_message(
             elif str(p) not in hidden:
                 where += f".{p}" if where else str(p)
         message = str(err.get("msg"))
+        if missing_is_required and err.get("type") == "missing" and where:
+            return f"{where} is required"
         if err.get("type") == "union_tag_invalid":
             tags = str((err.get("ctx") or {}).get("expected_tags", "")).replace("'", "")
             message = f"unknown {tag_label}; expected one of {tags}"

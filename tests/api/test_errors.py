@@ -1,4 +1,4 @@
-"""Bad input gets its documented 4xx and the contract's error envelope (spec 1.5, D22, D23); the
+"""Bad input gets its documented 4xx and the contract's error envelope (D22, D23 in docs/decisions.md); the
 official SDK raises the matching exception; nothing yields a 5xx."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import cloudflare
 import httpx
 import pytest
 
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.helpers import ingest_url, post_events
 
 
@@ -24,7 +24,8 @@ def assert_envelope(response: httpx.Response, status: int, fragment: str = "") -
     assert body["messages"] == []
     assert fragment.lower() in body["error"]["message"].lower(), body
     assert response.headers["x-should-retry"] == "false"
-    return body
+    envelope: dict[str, Any] = body
+    return envelope
 
 
 def get(tenant: Tenant, path: str, token: str | None = "", **params: Any) -> httpx.Response:
@@ -137,7 +138,7 @@ def test_participant_of_another_session_is_404(tenant: Tenant) -> None:
     assert_envelope(get(tenant, "/sessions/sa/participants/pb"), 404, "pb")
 
 
-def test_authentication_and_scope(live_server, tenant: Tenant) -> None:
+def test_authentication_and_scope(live_server: LiveServer, tenant: Tenant) -> None:
     assert_envelope(get(tenant, "/sessions", token=None), 401, "authorization")
     assert_envelope(get(tenant, "/sessions", token="rtk_wrong"), 401, "invalid api token")
     bad_scheme = httpx.get(

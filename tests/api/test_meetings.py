@@ -9,7 +9,7 @@ import cloudflare
 import jwt
 import pytest
 
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.helpers import post_events
 
 
@@ -181,7 +181,7 @@ def test_session_participants_carry_the_meeting_participant_identity(tenant: Ten
     assert report.role == "webinar_host" and report.user_id == ada.id
 
 
-def test_participant_token_scope(live_server, tenant: Tenant) -> None:
+def test_participant_token_scope(live_server: LiveServer, tenant: Tenant) -> None:
     a = tenant.account_id
     meetings = tenant.sdk().realtime_kit.meetings
     meeting = meetings.create(tenant.app_id, account_id=a, title="Scope").data

@@ -101,7 +101,10 @@ def _conversation(tenant: Tenant) -> dict[str, Any]:
         "custom_participant_id": "ada@example.com",
     }
     bob = {"peer_id": f"ts-bob-{suffix}", "user_id": "user-bob", "display_name": "Bob Ångström"}
-    at = lambda s: iso(T0 + timedelta(seconds=s))  # noqa: E731
+
+    def at(s: float) -> str:
+        return iso(T0 + timedelta(seconds=s))
+
     events: list[dict[str, Any]] = [
         {
             "id": f"j-{p['peer_id']}",

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import jobs
 from rtk_sessions.clock import utc_now
@@ -42,15 +43,19 @@ def enqueue(db: Database, kind: str, key: str, attempts: int = 3) -> JobRow:
 
 def row(db: Database, job_id: str) -> JobRow:
     with db.unit_of_work(write=False) as s:
-        return s.get(JobRow, job_id)
+        job = s.get(JobRow, job_id)
+        assert job is not None
+        return job
 
 
 def test_success_runs_commit_in_the_finishing_transaction(db: Database, kind: str) -> None:
-    seen = []
+    seen: list[tuple[str, str]] = []
 
     def handler(job: JobRow) -> jobs.Commit:
-        def commit(s) -> None:
-            seen.append((job.key, s.get(JobRow, job.id).status))
+        def commit(s: DB) -> None:
+            found = s.get(JobRow, job.id)
+            assert found is not None
+            seen.append((job.key, found.status))
 
         return commit
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -40,8 +41,8 @@ def people() -> list[Person]:
     ]
 
 
-def chat_event(session_id: str | None, at: datetime, payload: str, **extra) -> dict[str, Any]:
-    event = {
+def chat_event(session_id: str | None, at: datetime, payload: str, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
         "id": new_id("chat"),
         "type": "chat.message",
         "timestamp": iso(at),
@@ -61,13 +62,13 @@ def csv_rows(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), rows
 
 
-def sdk_chat(tenant: Tenant, session_id: str):
+def sdk_chat(tenant: Tenant, session_id: str) -> Any:
     return tenant.sdk().realtime_kit.sessions.get_session_chat(
         session_id, account_id=tenant.account_id, app_id=tenant.app_id
     )
 
 
-def sdk_transcript(tenant: Tenant, session_id: str, fmt: str | None = None):
+def sdk_transcript(tenant: Tenant, session_id: str, fmt: str | None = None) -> Any:
     kwargs = {} if fmt is None else {"format": fmt}
     return tenant.sdk().realtime_kit.sessions.get_session_transcripts(
         session_id, account_id=tenant.account_id, app_id=tenant.app_id, **kwargs
@@ -224,12 +225,13 @@ def test_chat_events_that_cannot_be_placed_are_rejected(tenant: Tenant) -> None:
 def test_unknown_session_is_404_everywhere(tenant: Tenant) -> None:
     sessions = tenant.sdk().realtime_kit.sessions
     kw = {"account_id": tenant.account_id, "app_id": tenant.app_id}
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: sessions.get_session_chat("nope", **kw),
         lambda: sessions.get_session_transcripts("nope", **kw),
         lambda: sessions.get_session_summary("nope", **kw),
         lambda: sessions.generate_summary_of_transcripts("nope", **kw),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(cloudflare.NotFoundError):
             call()
 
@@ -283,7 +285,10 @@ def test_bad_format_is_400(tenant: Tenant) -> None:
 def test_transcript_identity_language_and_tricky_text(tenant: Tenant) -> None:
     (alice, bob) = people()
     _, session_id = start_session(tenant, [alice, bob], at=T0)
-    s = lambda sec: T0 + timedelta(seconds=sec)  # noqa: E731
+
+    def s(sec: float) -> datetime:
+        return T0 + timedelta(seconds=sec)
+
     events = [
         segment_event(session_id, alice, s(1), s(3), "Bonjour, ça va ? 👋", language="fr-FR"),
         segment_event(session_id, bob, s(2), s(4), "Overlap, with <tags> & arrows --> here"),

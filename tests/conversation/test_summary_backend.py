@@ -22,6 +22,7 @@ from typing import Any
 import cloudflare
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import select
 
 from rtk_sessions.config import Settings, normalize_database_url
@@ -105,7 +106,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     _drop_postgres_database(name)
 
 
-def settings_for(url: str, data_dir: Path, base_url: str, **extra: object) -> Settings:
+def settings_for(url: str, data_dir: Path, base_url: str, **extra: Any) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=url,
@@ -184,7 +185,7 @@ def jobs_of(url: str, session_id: str) -> list[JobRow]:
         db.dispose()
 
 
-def stop(server: object, thread: threading.Thread) -> None:
+def stop(server: uvicorn.Server, thread: threading.Thread) -> None:
     server.should_exit = True
     thread.join(timeout=15)
 
@@ -200,7 +201,7 @@ def test_failing_backend_is_retried_with_backoff(fresh_url: str, tmp_path: Path,
         assert started.data.status == "IN_PROGRESS"
         # while the backend fails, GET summary is 404 and says why
         reason = wait_for(
-            lambda: (r := summary_or_reason(tenant, session_id)[1]) and "HTTP 500" in r and r,
+            lambda: ((r := summary_or_reason(tenant, session_id)[1]) and "HTTP 500" in r and r) or None,
             timeout=20,
         )
         assert "model overloaded" in reason and "retry" in reason
@@ -225,7 +226,7 @@ def test_backend_that_stays_down_fails_the_job(fresh_url: str, tmp_path: Path, l
         sessions = tenant.sdk().realtime_kit.sessions
         sessions.generate_summary_of_transcripts(session_id, **kw(tenant))
         reason = wait_for(
-            lambda: (r := summary_or_reason(tenant, session_id)[1]) and "failed after" in r and r,
+            lambda: ((r := summary_or_reason(tenant, session_id)[1]) and "failed after" in r and r) or None,
             timeout=20,
         )
         assert "failed after 2 attempt(s)" in reason
@@ -242,7 +243,8 @@ def test_backend_that_stays_down_fails_the_job(fresh_url: str, tmp_path: Path, l
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def test_restart_with_a_job_in_flight(fresh_url: str, tmp_path: Path, llm: str) -> None:
@@ -289,7 +291,7 @@ def test_restart_with_a_job_in_flight(fresh_url: str, tmp_path: Path, llm: str) 
                 return False
 
         wait_for(up, timeout=30)
-        first = LiveServer(url, fresh_url, None, None)
+        first = LiveServer(url, fresh_url, None, None)  # type: ignore[arg-type]  # a subprocess: no app here
         tenant = tenant_on(first)
         session_id = with_transcript(tenant)
         started = tenant.sdk().realtime_kit.sessions.generate_summary_of_transcripts(

@@ -43,7 +43,8 @@ def _details(tenant: Tenant, session_id: str, path: str = "", **params: str) -> 
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    return response.json()["data"]
+    data: dict[str, Any] = response.json()["data"]
+    return data
 
 
 def test_breakout_parent_must_be_a_session_of_the_same_app(live_server: LiveServer) -> None:

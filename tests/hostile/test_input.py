@@ -181,7 +181,7 @@ def test_nul_in_meetings_api_bodies_queries_and_paths_is_400(tenant: Tenant) -> 
     )
     assert added.status_code == 200, added.text
     participant_id = added.json()["data"]["id"]
-    requests = [
+    requests: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/meetings", {"json": {"title": f"a{NUL}"}}),
         ("POST", "/meetings", {"json": {"title": "t", "x": [{f"k{NUL}": 1}]}}),
         ("PATCH", f"/meetings/{meeting_id}", {"json": {"title": NUL}}),

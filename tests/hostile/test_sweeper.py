@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from rtk_sessions.clock import iso
 from rtk_sessions.storage.tables import Peer, Session
-from tests.conftest import LiveServer, make_tenant
+from tests.conftest import LiveServer, Tenant, make_tenant
 from tests.helpers import post_events
 
 FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # what ingestion accepted before the fix
 
 
-def _call(tenant, *, leave: bool, at: datetime) -> tuple[str, str]:
+def _call(tenant: Tenant, *, leave: bool, at: datetime) -> tuple[str, str]:
     """A session of its own meeting with one peer that joined at ``at`` (and left 10 min later)."""
     meeting, session, peer = (f"{k}-{uuid.uuid4()}" for k in ("m", "s", "p"))
     events = [
@@ -44,7 +44,9 @@ def _call(tenant, *, leave: bool, at: datetime) -> tuple[str, str]:
 
 def _status(server: LiveServer, session_id: str) -> str:
     with server.database().unit_of_work(write=False) as s:
-        return s.scalar(select(Session.status).where(Session.id == session_id))
+        status = s.scalar(select(Session.status).where(Session.id == session_id))
+        assert status is not None
+        return status
 
 
 def test_one_corrupt_row_does_not_stop_the_sweep(
@@ -59,11 +61,12 @@ def test_one_corrupt_row_does_not_stop_the_sweep(
     stale_bad, stale_bad_peer = _call(tenant, leave=False, at=at)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with quiet_server.database().unit_of_work() as s:
-        s.get(Session, bad).last_left_at = FAR  # a leave dated 9999-12-31, stored before the fix
-        s.get(Peer, stale_peer).last_received_at = long_ago
-        peer = s.get(Peer, stale_bad_peer)
+        session, stale_row, peer = s.get(Session, bad), s.get(Peer, stale_peer), s.get(Peer, stale_bad_peer)
+        assert session is not None and stale_row is not None and peer is not None
+        session.last_left_at = FAR  # a leave dated 9999-12-31, stored before the fix
+        stale_row.last_received_at = long_ago
         peer.last_received_at, peer.last_seen_at = long_ago, FAR  # its last event said 9999
-    sweeper = quiet_server.app.state.sweeper  # type: ignore[attr-defined]
+    sweeper = quiet_server.app.state.sweeper
     with caplog.at_level(logging.ERROR, logger="rtk_sessions.sweeper"):
         ended = quiet_server.sweep()
     assert sorted(ended) == sorted([good1, good2, stale])
@@ -74,8 +77,10 @@ def test_one_corrupt_row_does_not_stop_the_sweep(
     logged = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     assert bad in logged and stale_bad in logged
     with quiet_server.database().unit_of_work(write=False) as s:
-        assert s.get(Peer, stale_peer).left_at is not None  # the stale peer was taken as left
-        assert s.get(Peer, stale_bad_peer).left_at == FAR
+        stale_row, peer = s.get(Peer, stale_peer), s.get(Peer, stale_bad_peer)
+        assert stale_row is not None and peer is not None
+        assert stale_row.left_at is not None  # the stale peer was taken as left
+        assert peer.left_at == FAR
     # the next sweep skips the same two again, and still raises nothing
     assert quiet_server.sweep() == []
     assert sweeper.failures == 4

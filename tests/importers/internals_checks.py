@@ -115,7 +115,7 @@ def check_old_variants(path: Path, client: RecordedClient) -> None:
     doc = read_dump(path)
     base = [(s.connection_id, s.timestamp_ms, s.report) for s in client.stats]
     for type_series in (False, True):
-        old = wi.parse(strip_stats_type(doc, type_series=type_series), client.name)
+        (old,) = wi.parse(strip_stats_type(doc, type_series=type_series), client.name)
         assert [(s.connection_id, s.timestamp_ms, s.report) for s in old.stats] == base, (
             f"old dump (type series kept: {not type_series}) imports differently")
 

@@ -272,3 +272,21 @@ def test_impaired_network_shows_in_peer_reports(
             reasons = [row.quality_limitation_reason for row in q.video_producer]
             assert reasons.count("bandwidth") >= len(reasons) / 2, reasons
             assert q.video_producer_cumulative.issues.bandwidth_quality_limitation_fraction >= 0.3
+
+    # --- detected issues (issue 10 point 3; helper "metrics") -------------------------------
+    # The peer report's extension list `detected_issues` (docs/quality-metrics.md "Detected
+    # issues"): the injected loss shows as packet_loss, the bandwidth cap as bandwidth_limited,
+    # and the clean call shows nothing.
+    for who, report in reports.items():
+        detected = (report.peer_report.model_extra or {}).get("detected_issues")
+        assert isinstance(detected, list), "the peer report carries detected_issues"
+        print(f"{scenario} {who}: detected issues", [
+            (i["type"], i["kind"], i["start"], i["end"], i["severity"], i["detail"]) for i in detected])
+        types = {issue["type"] for issue in detected}
+        if scenario == "clean":
+            assert detected == [], detected
+        elif scenario == "50ms-5pct":
+            assert "packet_loss" in types, detected
+        else:
+            assert "bandwidth_limited" in types, detected
+    # --- end of detected issues ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Real two-Chromium calls against a fake ingest server; numbers checked from the raw stats.
 
-Injected vs measured tolerances are from docs/live-calls.md (and /work/shared/guides/real-input.md).
+Injected vs measured tolerances are from docs/live-calls.md.
 """
 
 from __future__ import annotations

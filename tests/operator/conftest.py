@@ -14,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import LiveServer, _drop_postgres_database, _postgres_database, start_server
 
 MakeDatabase = Callable[[str | None], str]
+#: ``serve(database_url, **settings)`` (the ``serve`` fixture)
+Serve = Callable[..., LiveServer]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -62,14 +64,14 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
+def serve(tmp_path: Path) -> Iterator[Serve]:
     """``serve(database_url, **settings)``: an in-process server (no sweeper) over a database
     as it is (never migrated by the server); stopped after the test."""
     from rtk_sessions.config import Settings
 
     servers = []
 
-    def start(database_url: str, **extra: object) -> LiveServer:
+    def start(database_url: str, **extra: Any) -> LiveServer:
         settings = Settings(data_dir=tmp_path / "data", database_url=database_url, **extra)
         live, server, thread = start_server(settings, background=False)
         servers.append((server, thread))

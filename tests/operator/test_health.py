@@ -14,14 +14,17 @@ from alembic.script import ScriptDirectory
 from rtk_sessions import migrations
 from rtk_sessions.observability import JsonFormatter
 from tests.conftest import LiveServer
-from tests.operator.conftest import MakeDatabase
+from tests.operator.conftest import MakeDatabase, Serve
 
 SCRIPTS = ScriptDirectory.from_config(migrations.alembic_config("sqlite://"))
 HEAD = SCRIPTS.get_current_head()
-PREVIOUS = SCRIPTS.get_revision(HEAD).down_revision
+assert HEAD is not None
+_HEAD_REVISION = SCRIPTS.get_revision(HEAD)
+assert _HEAD_REVISION is not None and isinstance(_HEAD_REVISION.down_revision, str)
+PREVIOUS: str = _HEAD_REVISION.down_revision
 
 
-def test_ready_at_head(make_database: MakeDatabase, serve) -> None:
+def test_ready_at_head(make_database: MakeDatabase, serve: Serve) -> None:
     url = make_database("head")
     live = serve(url)
     health = httpx.get(f"{live.url}/healthz")
@@ -36,7 +39,7 @@ def test_ready_at_head(make_database: MakeDatabase, serve) -> None:
     assert migrations.current(url) == HEAD
 
 
-def test_not_ready_behind_head(make_database: MakeDatabase, serve) -> None:
+def test_not_ready_behind_head(make_database: MakeDatabase, serve: Serve) -> None:
     assert PREVIOUS is not None
     url = make_database(PREVIOUS)
     live = serve(url)
@@ -52,7 +55,7 @@ def test_not_ready_behind_head(make_database: MakeDatabase, serve) -> None:
     assert httpx.get(f"{live.url}/readyz").status_code == 200
 
 
-def test_not_ready_without_database(make_database: MakeDatabase, serve, tmp_path: Path) -> None:
+def test_not_ready_without_database(make_database: MakeDatabase, serve: Serve, tmp_path: Path) -> None:
     """A database that does not answer: 503 naming the error class, never the URL; the warning
     logged while handling the request carries that request's id."""
     url = make_database(None)

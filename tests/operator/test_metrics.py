@@ -24,7 +24,7 @@ from rtk_sessions.jobs import FAILED, QUEUED, JobRunner, JobSettings, enqueue
 from rtk_sessions.storage.tables import JobRow, SampleBlock, Session
 from tests.conftest import REAL_STATS, LiveServer, make_tenant
 from tests.helpers import ingest_url
-from tests.operator.conftest import MakeDatabase, Samples, parse_metrics, value
+from tests.operator.conftest import MakeDatabase, Samples, Serve, parse_metrics, value
 
 KIT = "/client/v4/accounts/{account_id}/realtime/kit"
 INGEST = KIT + "/{app_id}/ingest"
@@ -57,7 +57,7 @@ def recording_events(tag: str) -> tuple[list[dict[str, Any]], str, str]:
     return events, peer_id, session_id
 
 
-def test_counters_move_with_traffic(make_database: MakeDatabase, serve) -> None:
+def test_counters_move_with_traffic(make_database: MakeDatabase, serve: Serve) -> None:
     server = serve(make_database("head"), session_keep_alive_secs=0)
     tenant = make_tenant(server)
     auth = {"Authorization": f"Bearer {tenant.token}"}
@@ -130,7 +130,7 @@ def test_counters_move_with_traffic(make_database: MakeDatabase, serve) -> None:
     assert value(swept, "rtk_sessions_live") == 0
 
 
-def test_job_metrics(make_database: MakeDatabase, serve) -> None:
+def test_job_metrics(make_database: MakeDatabase, serve: Serve) -> None:
     """Queue depth and failed jobs from the ``jobs`` table; failed attempts counted by kind."""
     server = serve(make_database("head"))
     db = server.database()
@@ -169,7 +169,7 @@ def test_job_metrics(make_database: MakeDatabase, serve) -> None:
     assert value(after, "rtk_jobs", status="failed") == failed
 
 
-def test_sweeper_failures_counted(make_database: MakeDatabase, serve, tmp_path: Path) -> None:
+def test_sweeper_failures_counted(make_database: MakeDatabase, serve: Serve, tmp_path: Path) -> None:
     from rtk_sessions.config import Settings
 
     server = serve(make_database("head"))
@@ -197,7 +197,7 @@ def test_sweeper_failures_counted(make_database: MakeDatabase, serve, tmp_path: 
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_metrics_switch(make_database: MakeDatabase, serve, enabled: bool) -> None:
+def test_metrics_switch(make_database: MakeDatabase, serve: Serve, enabled: bool) -> None:
     server = serve(make_database("head"), metrics=enabled)
     response = httpx.get(f"{server.url}/metrics")
     assert response.status_code == (200 if enabled else 404)

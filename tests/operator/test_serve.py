@@ -12,11 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -52,7 +51,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def serve_process(tmp_path: Path) -> Iterator[Any]:
+def serve_process(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """``start(database_url, *args, **env)``: ``python -m rtk_sessions serve`` on a free port,
     its output in a file, waited for until /readyz answers 200; stopped after the test."""
     started: list[Served] = []
@@ -101,7 +100,7 @@ def tenant_on(database_url: str) -> tuple[str, str, str]:
         db.dispose()
 
 
-def test_json_logs(make_database: MakeDatabase, serve_process) -> None:
+def test_json_logs(make_database: MakeDatabase, serve_process: Callable[..., Served]) -> None:
     url = make_database("head")
     account_id, app_id, token = tenant_on(url)
     served = serve_process(url, "--log-level", "info", RTK_LOG_FORMAT="json")
@@ -148,7 +147,7 @@ def per_process_counts(metrics_dir: Path, route: str) -> dict[str, float]:
     out = {}
     for path in sorted(metrics_dir.glob("counter_*.db")):
         total = 0.0
-        for family in MultiProcessCollector.merge([str(path)], accumulate=True):
+        for family in MultiProcessCollector.merge([str(path)], accumulate=True):  # type: ignore[no-untyped-call]
             for sample in family.samples:
                 if sample.name == "rtk_http_requests_total" and sample.labels == {
                     "method": "GET",
@@ -160,7 +159,7 @@ def per_process_counts(metrics_dir: Path, route: str) -> dict[str, float]:
     return out
 
 
-def test_workers_metrics_summed(make_database: MakeDatabase, serve_process, tmp_path: Path) -> None:
+def test_workers_metrics_summed(make_database: MakeDatabase, serve_process: Callable[..., Served], tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     served = serve_process(

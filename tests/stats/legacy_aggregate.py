@@ -45,7 +45,7 @@ def _r4(value: float) -> float:
 
 
 def _dist(values: Sequence[float]) -> dict[str, float] | None:
-    """``Dist = {avg, p50, p75, p90}`` (Appendix A); ``None`` without values."""
+    """``Dist = {avg, p50, p75, p90}`` (docs/decisions.md#peer-report); ``None`` without values."""
     if not values:
         return None
     return {
@@ -237,6 +237,33 @@ def _high_negative_feedback(rows: Sequence[Mapping[str, Any]], t: QualityThresho
     return _fraction(flags, len(rows))
 
 
+def _loss_measured(row: Mapping[str, Any], producer: bool) -> bool:
+    flag = row.get("_loss_measured")
+    if flag is not None:
+        return flag is True
+    if producer:
+        return (_n(row, "packets_sent") or 0) > 0 and (_n(row, "rtt") or 0) > 0
+    lost = _n(row, "packets_lost")
+    return lost is not None and max(0.0, lost) + max(0.0, _n(row, "packets_received") or 0) > 0
+
+
+def _rtt_measured(row: Mapping[str, Any]) -> bool:
+    flag = row.get("_rtt_measured")
+    return flag is True if flag is not None else _rtt_ms(row) > 0
+
+
+def _jbd_measured(row: Mapping[str, Any]) -> bool:
+    count = _n(row, "jitter_buffer_emitted_count")
+    return _n(row, "jitter_buffer_delay") is not None and count is not None and count > 0
+
+
+def _with_measured(values: Sequence[float]) -> dict[str, Any] | None:
+    dist = _dist(values)
+    if dist is None:
+        return None
+    return {**dist, "measured_rows": len(values), "measured_avg": dist["avg"]}
+
+
 def _values(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:
     return [v for v in (_n(r, key) for r in rows) if v is not None]
 
@@ -251,10 +278,10 @@ def cumulative(
     rows: Sequence[Mapping[str, Any]],
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
 ) -> dict[str, Any]:
-    """The ``{kind}_cumulative`` block (sessions-api.md Appendix A) of a kind's sample rows.
+    """The ``{kind}_cumulative`` block (docs/decisions.md#peer-report) of a kind's sample rows.
 
     kind: one of ``KINDS`` (anything else gives ``{}``). rows: the kind's rows (mappings with the
-    Appendix A keys, optionally ``_`` internals; ``SampleRow`` objects are accepted too; anything
+    peer-report row keys, optionally ``_`` internals; ``SampleRow`` objects are accepted too; anything
     else is ignored). No rows gives ``{}`` (Q9).
 
     - ``quality_mos``: Dist of ``mos_quality`` (linear-interpolation percentiles, Q6);
@@ -280,16 +307,36 @@ def cumulative(
     video = "video" in kind
     screenshare = kind.startswith("screenshare_")
     block: dict[str, Any] = {}
-    _put(block, "quality_mos", _dist(_values(rows, "mos_quality")))
-    block["packet_loss"] = _loss_dist([_loss_pct(r, producer) for r in rows])
+    _put(block, "quality_mos", _with_measured(_values(rows, "mos_quality")))
+    # Q11: a block only when some row measured it; measured_rows / measured_avg beside.
+    loss = [_loss_pct(r, producer) for r in rows]
+    measured_loss = [v for v, r in zip(loss, rows, strict=True) if _loss_measured(r, producer)]
+    if measured_loss:
+        block["packet_loss"] = {
+            **_loss_dist(loss),
+            "measured_rows": len(measured_loss),
+            "measured_avg": _r4(sum(measured_loss) / len(measured_loss)),
+        }
     if producer:
-        block["rtt"] = _latency_dist([_rtt_ms(r) for r in rows])
+        latency = [_rtt_ms(r) for r in rows]
+        measured = [v for v, r in zip(latency, rows, strict=True) if _rtt_measured(r)]
     else:
-        block["jitter_buffer_delay"] = _latency_dist([_jbd_ms(r) for r in rows])
+        latency = [_jbd_ms(r) for r in rows]
+        measured = [v for v, r in zip(latency, rows, strict=True) if _jbd_measured(r)]
+    if measured:
+        block["rtt" if producer else "jitter_buffer_delay"] = {
+            **_latency_dist(latency),
+            "measured_rows": len(measured),
+            "measured_avg": _r4(sum(measured) / len(measured)),
+        }
     if not video:
         return block
-    _put(block, "frame_per_second", _dist(_values(rows, "frames_per_second")))
-    _put(block, "frame_width", _dist(_values(rows, "frame_width")))
+    # Q12: the frame blocks take active rows only (a packet in the interval; width > 0).
+    packets = "packets_sent" if producer else "packets_received"
+    active = [r for r in rows if _n(r, packets) != 0]
+    _put(block, "frame_per_second", _with_measured(_values(active, "frames_per_second")))
+    widths = [w for w in _values(active, "frame_width") if w > 0]
+    _put(block, "frame_width", _with_measured(widths))
     total = len(rows)
     poor = _fraction([_poor_resolution(r, screenshare, thresholds) for r in rows], total)
     if producer:

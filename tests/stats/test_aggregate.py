@@ -51,28 +51,38 @@ def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
         "25_or_greater_event_fraction": 0.25,
         "10_or_greater_event_fraction": 0.25,
         "5_or_greater_event_fraction": 0.5,
+        # Q11: the row without packets measured nothing
+        "measured_rows": 3,
+        "measured_avg": round((1 + 30 + 6) / 3, 4),
     }
     assert got["jitter_buffer_delay"] == {
         "avg": round((60 + 300 + 0 + 600) / 4, 4),
         "500ms_or_greater_event_fraction": 0.25,
         "250ms_or_greater_event_fraction": 0.5,
         "100ms_or_greater_event_fraction": 0.5,
+        "measured_rows": 3,
+        "measured_avg": round((60 + 300 + 600) / 3, 4),
     }
     # mos sorted [1,2,3,4]
-    assert got["quality_mos"] == {"avg": 2.5, "p50": 2.5, "p75": 3.25, "p90": 3.7}
+    assert got["quality_mos"] == {"avg": 2.5, "p50": 2.5, "p75": 3.25, "p90": 3.7,
+                                  "measured_rows": 4, "measured_avg": 2.5}
     assert set(got) == {"quality_mos", "packet_loss", "jitter_buffer_delay"}
 
 
 def test_producer_loss_from_public_fields_is_capped() -> None:
-    rows = [{"packets_lost": 30, "packets_sent": 10}, {"packets_lost": 5, "packets_sent": 0},
-            {"_loss_pct": 250}]
+    rows: list[dict[str, Any]] = [{"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
+            {"packets_lost": 5, "packets_sent": 0}, {"_loss_pct": 250, "_loss_measured": True}]
     got = cumulative("audio_producer", rows)
     assert got["packet_loss"]["avg"] == round(200 / 3, 4)
+    assert got["packet_loss"]["measured_rows"] == 2 and got["packet_loss"]["measured_avg"] == 100
+    # Q11: loss and rtt nobody measured have no block, never avg 0
+    assert cumulative("audio_producer", [{"packets_sent": 50, "packets_lost": 0}]) == {}
     assert "quality_mos" not in got  # no mos values: Dist omitted
 
 
 def _vp(**kw: Any) -> dict[str, Any]:
     base = {"mos_quality": 4.0, "frames_encoded": 30, "key_frames_encoded": 0, "bytes_sent": 1000,
+            "packets_sent": 10, "rtt": 0.05, "packets_lost": 0,
             "frame_width": 1280, "frame_height": 720, "frames_per_second": 30,
             "pli_count": 0, "fir_count": 0, "_interval_s": 10.0}
     base.update(kw)
@@ -163,7 +173,7 @@ def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds() -> N
         "audio_consumer": [
             SampleRow("audio_consumer", "k", 1.0,
                       {"mos_quality": 4.0, "_loss_pct": 1.0, "ssrc": 1}),
-            {"mos_quality": 2.0, "ssrc": 2, "_x": 1},
+            {"mos_quality": 2.0, "ssrc": 2, "_x": 1, "_loss_measured": True},
             "junk",
         ],
         "video_producer": "not a list",
@@ -172,6 +182,7 @@ def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds() -> N
     q = build_quality(rows)  # type: ignore[arg-type]
     assert list(q) == [*KINDS, *(f"{k}_cumulative" for k in KINDS)]
     assert q["audio_consumer"] == [{"mos_quality": 4.0, "ssrc": 1}, {"mos_quality": 2.0, "ssrc": 2}]
+    assert q["audio_consumer_cumulative"]["packet_loss"]["measured_rows"] == 1
     assert q["audio_consumer_cumulative"]["packet_loss"]["avg"] == 0.5
     assert q["video_producer"] == [] and q["video_producer_cumulative"] == {}
     assert build_quality(None) == build_quality({})  # type: ignore[arg-type]

@@ -143,7 +143,7 @@ def test_real_recordings(path: Path) -> None:
         n_rows, n_pairs = _replay(series, f"{path.stem}:{pc}")
         total_rows += n_rows
         total_pairs += n_pairs
-    assert total_rows > 50 and total_pairs > 10  # the comparisons above were not vacuous
+    assert total_rows > 40 and total_pairs > 10  # the comparisons above were not vacuous
 
 
 def _peermetrics_series() -> dict[tuple[int, str], list[dict[str, dict[str, Any]]]]:
@@ -223,7 +223,7 @@ def test_ingest_payloads() -> None:
             )
             cursor = json.loads(json.dumps(cursor))
             total_rows += len(rows)
-    assert total_rows > 2000
+    assert total_rows > 1800
 
 
 @pytest.mark.parametrize("seed", range(400))

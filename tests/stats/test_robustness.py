@@ -153,7 +153,7 @@ def test_import_loads_no_web_or_db_stack() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'sqlalchemy','fastapi','pydantic','starlette','pydantic_core','alembic','psycopg'}); "
         "print(','.join(bad)); "
-        "assert sorted(s.__all__) == sorted(['KINDS','KindAccumulator','QualityThresholds',"
+        "assert sorted(s.__all__) == sorted(['ISSUE_TYPES','IssueThresholds','detect_issues','KINDS','KindAccumulator','QualityThresholds',"
         "'SampleRow','StreamLabel','build_quality','candidate_pairs','compact_report',"
         "'cumulative','ingest_report','normalize_report','sample_rows'])"
     )

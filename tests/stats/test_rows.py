@@ -453,8 +453,8 @@ def test_absurd_gauges_are_treated_as_absent() -> None:
     assert v["frames_per_second"] == 20.0  # Δframes/Δt instead of the absurd gauge
 
 
-def test_producer_rows_start_with_its_first_packet() -> None:
-    """While the connection is set up (packetsSent still 0) a producer is not producing: no row.
+def test_rows_start_with_the_first_packet_in_both_directions() -> None:
+    """Q13. While the connection is set up (packetsSent still 0) a producer is not producing: no row.
     From its first packet on it has rows, also when it goes quiet (muted) later."""
     setup = [report(outbound(1, T0 + i * 2000, packetsSent=0, bytesSent=0)) for i in range(3)]
     assert sample_rows(setup[0], setup[1], namespace="p:pc0") == []
@@ -464,6 +464,11 @@ def test_producer_rows_start_with_its_first_packet() -> None:
     muted = report(outbound(1, T0 + 8000, packetsSent=40, bytesSent=4000))
     quiet = _one(sample_rows(first, muted, namespace="p:pc0")).values
     assert quiet["packets_sent"] == 0 and quiet["mos_quality"] == 1
-    # Consumers keep their rows before the first packet: a stream that never arrives is news.
+    # Q13: consumers too have rows from their first packet received on, and keep them when
+    # the stream stalls later (a stall is real).
     waiting = [report(inbound(2, T0 + i * 2000, packetsReceived=0, bytesReceived=0)) for i in range(2)]
-    assert _one(sample_rows(waiting[0], waiting[1], namespace="p:pc0")).kind == "audio_consumer"
+    assert sample_rows(waiting[0], waiting[1], namespace="p:pc0") == []
+    arrived = report(inbound(2, T0 + 4000, packetsReceived=50, bytesReceived=5000))
+    assert _one(sample_rows(waiting[1], arrived, namespace="p:pc0")).kind == "audio_consumer"
+    stalled = report(inbound(2, T0 + 6000, packetsReceived=50, bytesReceived=5000))
+    assert _one(sample_rows(arrived, stalled, namespace="p:pc0")).values["packets_received"] == 0

@@ -207,11 +207,12 @@ def test_migration_moves_old_rows_into_blocks_and_back(empty_url: str) -> None:
     migrations.downgrade(empty_url, previous)
     engine = sa.create_engine(empty_url)
     with engine.connect() as conn:
-        counts = dict(
-            conn.execute(
+        counts: dict[str, int] = {
+            row[0]: row[1]
+            for row in conn.execute(
                 sa.text("SELECT peer_id, count(*) FROM stats_samples GROUP BY peer_id")
-            ).all()
-        )
+            )
+        }
         assert counts == old_counts
         assert conn.scalar(sa.text("SELECT count(*) FROM stats_cursors")) == cursor_count
         assert conn.scalar(sa.text("SELECT count(*) FROM candidate_pairs")) == pair_count

@@ -1,4 +1,5 @@
-"""Chat, transcript and summary routes (spec 2.5-2.8), and the signed download route.
+"""Chat, transcript and summary routes (docs/chat-transcripts-summaries.md; D19–D21 in
+docs/decisions.md), and the signed download route.
 
 The four Sessions routes live under ``/client/v4/accounts/{account_id}/realtime/kit/{app_id}/
 sessions/{session_id}/``; downloads are served at ``/downloads/{kind}/{name}?expires=&sig=``
@@ -18,9 +19,11 @@ from starlette.responses import Response
 
 from rtk_sessions.api.deps import ApiScopeDep, DatabaseDep, SettingsDep
 from rtk_sessions.api.envelope import ok
+from rtk_sessions.api.openapi import ContractRoute
 from rtk_sessions.clock import iso, utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.params import parse_enum
+from rtk_sessions.contract import sessions as shapes
+from rtk_sessions.contract.query import TranscriptQuery
 from rtk_sessions.domain import conversation, summaries
 from rtk_sessions.downloads import Downloads, LocalFileStorage
 from rtk_sessions.errors import TranscriptNotFound
@@ -32,7 +35,7 @@ log = logging.getLogger("rtk_sessions")
 
 SESSIONS = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}"
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=ContractRoute)
 
 FORMATS = ("CSV", "JSON", "SRT", "VTT")
 
@@ -46,7 +49,11 @@ def _base_url(request: Request) -> str:
     return str(request.base_url)
 
 
-@router.get(SESSIONS + "/chat", summary="Fetch all chat messages of a session")
+@router.get(
+    SESSIONS + "/chat",
+    summary="Fetch all chat messages of a session",
+    response_model=shapes.ChatResponse,
+)
 def get_session_chat(
     session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep
 ) -> Response:
@@ -59,16 +66,20 @@ def get_session_chat(
     return ok({"chat_download_url": url, "chat_download_url_expiry": iso(expiry)})
 
 
-@router.get(SESSIONS + "/transcript", summary="Fetch the complete transcript for a session")
+@router.get(
+    SESSIONS + "/transcript",
+    summary="Fetch the complete transcript for a session",
+    response_model=shapes.TranscriptResponse,
+)
 def get_session_transcripts(
     session_id: str,
     request: Request,
     scope: ApiScopeDep,
     db: DatabaseDep,
-    format: Annotated[str | None, Query(description="CSV (default) | JSON | SRT | VTT")] = None,
+    q: Annotated[TranscriptQuery, Query()],
 ) -> Response:
-    """A signed URL to the final transcript in ``format`` (D19); 404 without a transcript."""
-    fmt = parse_enum("format", format, FORMATS) or "CSV"
+    """A signed URL to the final transcript in ``format`` (default CSV); 404 without one."""
+    fmt = q.format or "CSV"
     with db.unit_of_work(write=False) as s:
         session = conversation.session_of_app(s, scope.app_id, session_id)
         segments = conversation.final_segments(s, session.id)
@@ -93,7 +104,11 @@ def get_session_transcripts(
     )
 
 
-@router.get(SESSIONS + "/summary", summary="Fetch summary of transcripts for a session")
+@router.get(
+    SESSIONS + "/summary",
+    summary="Fetch summary of transcripts for a session",
+    response_model=shapes.SummaryResponse,
+)
 def get_session_summary(
     session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep
 ) -> Response:
@@ -113,7 +128,11 @@ def get_session_summary(
     )
 
 
-@router.post(SESSIONS + "/summary", summary="Generate summary of transcripts for the session")
+@router.post(
+    SESSIONS + "/summary",
+    summary="Generate summary of transcripts for the session",
+    response_model=shapes.SummaryJobResponse,
+)
 def generate_summary_of_transcripts(
     session_id: str, request: Request, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
 ) -> Response:
@@ -129,7 +148,17 @@ def generate_summary_of_transcripts(
     return ok({"session_id": session_id, "status": status})
 
 
-@router.get("/downloads/{kind}/{name}", summary="Download a file behind a signed URL")
+@router.get(
+    "/downloads/{kind}/{name}",
+    summary="Download a file behind a signed URL",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file (its media type by its extension).",
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def download(
     kind: str, name: str, request: Request, expires: str | None = None, sig: str | None = None
 ) -> Response:

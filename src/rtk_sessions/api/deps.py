@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
+from rtk_sessions.api.openapi import BEARER
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
 from rtk_sessions.domain.accounts import (
@@ -34,6 +36,9 @@ def get_settings(request: Request) -> Settings:
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
+# The OpenAPI security scheme of the routes that take a token (the Authorize button of /docs).
+# It never refuses a request itself: ``bearer_token`` reads the header with the contract's errors.
+Documented = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -47,9 +52,17 @@ def no_nul_in_url(request: Request) -> None:
 
 
 def bearer_token(request: Request) -> str:
-    """The token of ``Authorization: Bearer <token>`` (D30). raises Unauthorized."""
+    """The token of ``Authorization: Bearer <token>`` (D30 in docs/decisions.md), or else of
+    ``X-Auth-Key`` (the SDKs' ``api_email`` + ``api_key`` configuration): the key is taken as an
+    API token, like a bearer one. ``X-Auth-Email`` is recorded in ``request.state.auth_email``
+    and never trusted: it grants nothing and is not checked against anything.
+    raises Unauthorized."""
     header = request.headers.get("authorization")
     if not header:
+        key = request.headers.get("x-auth-key", "").strip()
+        if key:
+            request.state.auth_email = request.headers.get("x-auth-email")
+            return key
         raise Unauthorized("Missing Authorization header (expected 'Bearer <API token>')")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -117,7 +130,9 @@ def _app_scope(request: Request, token: str, account_id: str, app_id: str) -> Ap
     return AppScope(account_id, app_id)
 
 
-async def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+async def api_scope(
+    request: Request, account_id: str, app_id: str, _: Documented = None
+) -> AppScope:
     """An API token of ``account_id`` that can read ``app_id``. raises Unauthorized, BadRequest,
     Forbidden, AppNotFound.
 
@@ -130,7 +145,7 @@ async def api_scope(request: Request, account_id: str, app_id: str) -> AppScope:
     return await run_in_threadpool(_app_scope, request, token, account_id, app_id)
 
 
-def account_scope(request: Request, account_id: str) -> str:
+def account_scope(request: Request, account_id: str, _: Documented = None) -> str:
     """An API token of ``account_id``. raises Unauthorized, BadRequest, Forbidden."""
     account = _account_of_api_token(request, bearer_token(request))
     check_account_id(account_id)
@@ -139,9 +154,11 @@ def account_scope(request: Request, account_id: str) -> str:
     return account_id
 
 
-async def ingest_scope(request: Request, account_id: str, app_id: str) -> AppScope:
+async def ingest_scope(
+    request: Request, account_id: str, app_id: str, _: Documented = None
+) -> AppScope:
     """``ingest_scope_sync`` without the thread pool when an API token is cached."""
-    header = request.headers.get("authorization")
+    header = request.headers.get("authorization") or request.headers.get("x-auth-key")
     if header:
         token = bearer_token(request)
         if not looks_like_jwt(token):
@@ -155,7 +172,7 @@ def ingest_scope_sync(request: Request, account_id: str, app_id: str) -> AppScop
     """API token of the account, or a participant token of this account and app (also accepted as
     ``?token=`` because ``navigator.sendBeacon`` cannot set headers; an API token there is refused
     with 401 so that it never travels in a URL)."""
-    header = request.headers.get("authorization")
+    header = request.headers.get("authorization") or request.headers.get("x-auth-key")
     token = bearer_token(request) if header else request.query_params.get("token")
     if not token:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")

@@ -16,9 +16,15 @@ from starlette.responses import Response
 
 from rtk_sessions.api.deps import AppScope, IngestScopeDep
 from rtk_sessions.api.envelope import ok
+from rtk_sessions.api.openapi import add_schemas
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.ingest import IngestBatch, batch_problem, batch_validation_message
+from rtk_sessions.contract.ingest import (
+    IngestBatch,
+    IngestResponse,
+    batch_problem,
+    batch_validation_message,
+)
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import IngestResult, ingest_batch
 from rtk_sessions.errors import BadRequest, PayloadTooLarge
@@ -102,18 +108,20 @@ def _slots(request: Request, settings: Settings) -> asyncio.Semaphore:
     return slots
 
 
+_BATCH_SCHEMA = IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+add_schemas(_BATCH_SCHEMA.pop("$defs", {}))
+add_schemas({"IngestBatch": _BATCH_SCHEMA})
+
+
 @router.post(
     "/{app_id}/ingest",
     summary="Ingest call events (rtk-sessions extension)",
+    response_model=IngestResponse,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": IngestBatch.model_json_schema(
-                        ref_template="#/components/schemas/{model}"
-                    )
-                }
+                "application/json": {"schema": {"$ref": "#/components/schemas/IngestBatch"}}
             },
         }
     },

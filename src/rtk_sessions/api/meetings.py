@@ -1,28 +1,40 @@
-"""Meetings API routes the official SDKs call (``realtime_kit.meetings``; spec section 4)."""
+"""Meetings API routes the official SDKs call (``realtime_kit.meetings``; docs/openapi.md).
+
+Every handler is a plain ``def``: FastAPI runs it in its thread pool, so the database work never
+blocks the event loop.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from rtk_sessions.api.deps import ApiScopeDep, DatabaseDep, SettingsDep
+from rtk_sessions.api.deps import ApiScopeDep, AppScope, DatabaseDep, SettingsDep
 from rtk_sessions.api.envelope import ok
+from rtk_sessions.api.openapi import ContractRoute
 from rtk_sessions.clock import utc_now
-from rtk_sessions.contract.ingest import json_problem
-from rtk_sessions.contract.params import Page
+from rtk_sessions.config import Settings
+from rtk_sessions.contract import meetings as shapes
+from rtk_sessions.contract.meetings import MeetingBody, ParticipantCreate, ParticipantEdit
+from rtk_sessions.contract.query import MeetingsQuery, PageQuery
 from rtk_sessions.domain import accounts, meetings
 from rtk_sessions.errors import BadRequest
+from rtk_sessions.storage.engine import Database
+from rtk_sessions.storage.tables import Meeting, MeetingParticipant
 
-router = APIRouter(prefix="/{app_id}/meetings", tags=["meetings"])
-Q = Annotated[str | None, Query()]
+router = APIRouter(prefix="/{app_id}/meetings", tags=["meetings"], route_class=ContractRoute)
 
 
 def _token(
-    request: Request, participant: Any, meeting: Any, scope: Any, settings: Any, now: Any
+    request: Request,
+    participant: MeetingParticipant,
+    meeting: Meeting,
+    scope: AppScope,
+    settings: Settings,
+    now: datetime,
 ) -> str:
     return meetings.token_for(
         participant,
@@ -34,82 +46,65 @@ def _token(
     )
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body is ``{}``. Strings with NUL and nesting deeper than
-    ``contract.ingest.MAX_DEPTH`` are refused anywhere in it. raises BadRequest."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Malformed JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    problem = json_problem(body, numbers=False)
-    if problem is not None:
-        raise BadRequest(f"Invalid body: {problem}")
-    return body
-
-
-@router.post("", summary="Create a meeting")
-async def create(
-    request: Request, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+@router.post("", summary="Create a meeting", response_model=shapes.MeetingResponse)
+def create(
+    scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep, body: MeetingBody | None = None
 ) -> Response:
-    body = await json_body(request)
+    """A new meeting (``ACTIVE``); fields absent from the body get their defaults."""
     with db.unit_of_work() as s:
         app = accounts.get_app(s, scope.account_id, scope.app_id)
         meeting = meetings.create_meeting(
-            s, app, body, now=utc_now(), default_keep_alive=settings.session_keep_alive_secs
+            s,
+            app,
+            body or MeetingBody(),
+            now=utc_now(),
+            default_keep_alive=settings.session_keep_alive_secs,
         )
         view = meetings.meeting_view(meeting)
     return ok(view)
 
 
-@router.get("", summary="Fetch all meetings of an app")
+@router.get("", summary="Fetch all meetings of an app", response_model=shapes.MeetingsResponse)
 def get_meetings(
-    scope: ApiScopeDep,
-    db: DatabaseDep,
-    page_no: Q = None,
-    per_page: Q = None,
-    search: Annotated[
-        str | None, Query(description="Meeting id or a substring of the title")
-    ] = None,
-    start_time: Q = None,
-    end_time: Q = None,
-    status: Annotated[str | None, Query(description="ACTIVE | INACTIVE")] = None,
+    scope: ApiScopeDep, db: DatabaseDep, query: Annotated[MeetingsQuery, Query()]
 ) -> Response:
-    page = Page.parse(page_no, per_page)
+    """The app's meetings, newest first, with top-level ``paging``."""
+    page = query.page()
     with db.unit_of_work(write=False) as s:
         items, paging = meetings.list_meetings(
             s,
             scope.app_id,
             page,
-            search=search,
-            start_time=start_time,
-            end_time=end_time,
-            status=status,
+            search=query.search,
+            start=query.start_time,
+            end=query.end_time,
+            status=query.status,
         )
     return ok(items, paging=paging)
 
 
-@router.get("/{meeting_id}", summary="Fetch a meeting")
+@router.get("/{meeting_id}", summary="Fetch a meeting", response_model=shapes.MeetingResponse)
 def get_meeting_by_id(meeting_id: str, scope: ApiScopeDep, db: DatabaseDep) -> Response:
     with db.unit_of_work(write=False) as s:
         view = meetings.meeting_view(meetings.get_meeting(s, scope.app_id, meeting_id))
     return ok(view)
 
 
-async def _update(
-    request: Request, meeting_id: str, scope: Any, db: Any, settings: Any, *, replace: bool
+def _update(
+    meeting_id: str,
+    body: MeetingBody | None,
+    scope: AppScope,
+    db: Database,
+    settings: Settings,
+    *,
+    replace: bool,
 ) -> Response:
-    body = await json_body(request)
     with db.unit_of_work() as s:
         meeting = meetings.update_meeting(
             s,
             scope.app_id,
             meeting_id,
-            body,
+            body or MeetingBody(),
             now=utc_now(),
             replace=replace,
             default_keep_alive=settings.session_keep_alive_secs,
@@ -118,27 +113,47 @@ async def _update(
     return ok(view)
 
 
-@router.patch("/{meeting_id}", summary="Update a meeting")
-async def update_meeting_by_id(
-    request: Request, meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+@router.patch("/{meeting_id}", summary="Update a meeting", response_model=shapes.MeetingResponse)
+def update_meeting_by_id(
+    meeting_id: str,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    body: MeetingBody | None = None,
 ) -> Response:
-    return await _update(request, meeting_id, scope, db, settings, replace=False)
+    """Changes the fields the body carries."""
+    return _update(meeting_id, body, scope, db, settings, replace=False)
 
 
-@router.put("/{meeting_id}", summary="Replace a meeting")
-async def replace_meeting_by_id(
-    request: Request, meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+@router.put("/{meeting_id}", summary="Replace a meeting", response_model=shapes.MeetingResponse)
+def replace_meeting_by_id(
+    meeting_id: str,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    body: MeetingBody | None = None,
 ) -> Response:
-    return await _update(request, meeting_id, scope, db, settings, replace=True)
+    """Sets every field; fields absent from the body get their defaults."""
+    return _update(meeting_id, body, scope, db, settings, replace=True)
 
 
-@router.post("/{meeting_id}/participants", summary="Add a participant (returns its token)")
-async def add_participant(
-    request: Request, meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, settings: SettingsDep
+@router.post(
+    "/{meeting_id}/participants",
+    summary="Add a participant (returns its token)",
+    response_model=shapes.MeetingParticipantResponse,
+)
+def add_participant(
+    request: Request,
+    meeting_id: str,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    body: ParticipantCreate | None = None,
 ) -> Response:
     """Adds a participant and issues its participant token: a signed, expiring JWT that lets a
     client send ingestion events for this participant of this meeting, and nothing else."""
-    body = await json_body(request)
+    if body is None:
+        raise BadRequest("custom_participant_id is required")
     now = utc_now()
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
@@ -148,11 +163,15 @@ async def add_participant(
     return ok(view)
 
 
-@router.get("/{meeting_id}/participants", summary="Fetch the participants of a meeting")
+@router.get(
+    "/{meeting_id}/participants",
+    summary="Fetch the participants of a meeting",
+    response_model=shapes.MeetingParticipantsResponse,
+)
 def get_meeting_participants(
-    meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, page_no: Q = None, per_page: Q = None
+    meeting_id: str, scope: ApiScopeDep, db: DatabaseDep, query: Annotated[PageQuery, Query()]
 ) -> Response:
-    page = Page.parse(page_no, per_page)
+    page = query.page()
     with db.unit_of_work(write=False) as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         items, paging = meetings.list_participants(s, meeting, page)
@@ -160,7 +179,9 @@ def get_meeting_participants(
 
 
 @router.get(
-    "/{meeting_id}/participants/{participant_id}", summary="Fetch a participant of a meeting"
+    "/{meeting_id}/participants/{participant_id}",
+    summary="Fetch a participant of a meeting",
+    response_model=shapes.MeetingParticipantResponse,
 )
 def get_meeting_participant(
     meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
@@ -171,20 +192,34 @@ def get_meeting_participant(
     return ok(view)
 
 
-@router.patch("/{meeting_id}/participants/{participant_id}", summary="Edit a participant")
-async def edit_participant(
-    request: Request, meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
+@router.patch(
+    "/{meeting_id}/participants/{participant_id}",
+    summary="Edit a participant",
+    response_model=shapes.MeetingParticipantResponse,
+)
+def edit_participant(
+    meeting_id: str,
+    participant_id: str,
+    scope: ApiScopeDep,
+    db: DatabaseDep,
+    body: ParticipantEdit | None = None,
 ) -> Response:
-    body = await json_body(request)
+    """Changes the fields the body carries."""
     with db.unit_of_work() as s:
         meeting = meetings.get_meeting(s, scope.app_id, meeting_id)
         view = meetings.participant_view(
-            meetings.edit_participant(s, meeting, participant_id, body, now=utc_now())
+            meetings.edit_participant(
+                s, meeting, participant_id, body or ParticipantEdit(), now=utc_now()
+            )
         )
     return ok(view)
 
 
-@router.delete("/{meeting_id}/participants/{participant_id}", summary="Delete a participant")
+@router.delete(
+    "/{meeting_id}/participants/{participant_id}",
+    summary="Delete a participant",
+    response_model=shapes.DeletedParticipantResponse,
+)
 def delete_meeting_participant(
     meeting_id: str, participant_id: str, scope: ApiScopeDep, db: DatabaseDep
 ) -> Response:
@@ -205,7 +240,9 @@ def delete_meeting_participant(
 
 
 @router.post(
-    "/{meeting_id}/participants/{participant_id}/token", summary="Refresh a participant's token"
+    "/{meeting_id}/participants/{participant_id}/token",
+    summary="Refresh a participant's token",
+    response_model=shapes.ParticipantTokenResponse,
 )
 def refresh_participant_token(
     request: Request,

@@ -357,6 +357,20 @@ class IngestBatch(_Model):
     events: list[Event]
 
 
+class IngestResult(BaseModel):
+    accepted: int
+    """Events applied by this batch."""
+    duplicates: int
+    """Events already applied before (same id): ignored."""
+
+
+class IngestResponse(BaseModel):
+    """``POST .../{app_id}/ingest``: answered once the batch is durably committed."""
+
+    success: bool = True
+    data: IngestResult
+
+
 def batch_validation_message(exc: ValidationError) -> str:
     """A batch's validation errors in the words of :func:`rtk_sessions.errors.validation_message`
     (``Invalid ingestion batch: events[3].timestamp: ...``; the event type tags left out of the

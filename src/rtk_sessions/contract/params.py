@@ -1,4 +1,5 @@
-"""Query-parameter parsing with the contract's rules (spec D7–D18). Every failure is BadRequest."""
+"""Query-parameter rules (D6–D18 in docs/decisions.md), applied by the models of
+``contract.query``; failures are BadRequest."""
 
 from __future__ import annotations
 

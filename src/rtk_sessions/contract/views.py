@@ -1,4 +1,5 @@
-"""Rows to response bodies, with the contract's key names, formats and omissions (D25–D27).
+"""Rows to response bodies, with the contract's key names, formats and omissions (D25–D27 in
+docs/decisions.md).
 
 The rows are described by what is read from them (the protocols below; the storage layer's
 ``Session``, ``Peer``, ``PeerEvent`` and ``App`` tables satisfy them), so the contract does not
@@ -113,8 +114,13 @@ def peer_duration_secs(peer: Peer, now: datetime) -> float:
 
 
 def session_view(
-    session: Session, breakout_rooms: list[dict[str, Any]] | None = None
+    session: Session,
+    breakout_rooms: list[dict[str, Any]] | None = None,
+    *,
+    live_secs: float = 0.0,
 ) -> dict[str, Any]:
+    """live_secs: participant-seconds of the peers still connected, up to now (LIVE sessions'
+    ``minutes_consumed`` counts them: ``lifecycle.open_peer_secs``)."""
     body: dict[str, Any] = {
         "id": session.id,
         "associated_id": session.meeting_id,
@@ -122,7 +128,7 @@ def session_view(
         "live_participants": session.live_participants if session.status == "LIVE" else 0,
         "max_concurrent_participants": session.max_concurrent_participants,
         "meeting_display_name": session.meeting_display_name,
-        "minutes_consumed": minutes(session.consumed_secs),
+        "minutes_consumed": minutes(session.consumed_secs + live_secs),
         "organization_id": session.app_id,
         "started_at": iso(session.started_at),
         "status": session.status,

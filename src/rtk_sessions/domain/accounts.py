@@ -23,7 +23,7 @@ V = TypeVar("V")
 
 
 def check_account_id(account_id: str) -> None:
-    """raises BadRequest for an account id longer than 32 characters (spec D24)."""
+    """raises BadRequest for an account id longer than 32 characters (D24 in docs/decisions.md)."""
     if not account_id or len(account_id) > MAX_ACCOUNT_ID:
         raise BadRequest(f"account_id must be 1 to {MAX_ACCOUNT_ID} characters")
 
@@ -42,6 +42,21 @@ def create_token(db: Session, account_id: str, name: str | None = None) -> str:
         )
     )
     return token
+
+
+def token_id(db: Session, token: str) -> str | None:
+    """The id of API token ``token`` (what ``list_tokens`` shows and ``revoke_token`` takes), or
+    None for a token this service does not know."""
+    return db.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_api_token(token)))
+
+
+def list_tokens(db: Session, account_id: str | None = None) -> list[ApiToken]:
+    """The API tokens of ``account_id`` (every account's when None), oldest first. A row holds
+    the id, account, name and creation time; the token itself is not stored (only its SHA-256)."""
+    query = select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)
+    if account_id is not None:
+        query = query.where(ApiToken.account_id == account_id)
+    return list(db.scalars(query))
 
 
 class TTLCache(Generic[K, V]):

@@ -34,13 +34,15 @@ from rtk_sessions.storage.tables import (
 
 def record(
     db: DB, app: App, event: ChatMessage | TranscriptSegment, *, peer: Peer | None, now: datetime
-) -> None:
-    """Store a chat message (or its edit) or a transcript segment. raises BadRequest, Forbidden."""
+) -> Session:
+    """Store a chat message (or its edit) or a transcript segment; returns its session.
+    raises BadRequest, Forbidden."""
     session = _target_session(db, app, event, peer)
     if isinstance(event, ChatMessage):
         _chat(db, app, session, event, peer)
     else:
         _segment(db, app, session, event, peer)
+    return session
 
 
 def _target_session(

@@ -30,7 +30,7 @@ from rtk_sessions.contract.ingest import (
     PeerStats,
     TranscriptSegment,
 )
-from rtk_sessions.domain import conversation
+from rtk_sessions.domain import conversation, summaries
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
@@ -41,6 +41,7 @@ from rtk_sessions.domain.lifecycle import (
     record_join,
     sessions_for_update,
 )
+from rtk_sessions.domain.presets import view_type_of
 from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
@@ -289,6 +290,8 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
         raise BadRequest(f"unknown peer_id {peer_id}: send its peer.joined first")
     if ctx.claims is not None and peer.user_id != ctx.claims.participant_id:
         raise Forbidden(f"peer {peer_id} is not this participant's")
+    if (peer.meta or {}).get("kicked_at"):  # domain.active_session.KICKED
+        raise Forbidden(f"peer {peer_id} was kicked from its session")
     if at > peer.last_seen_at:
         peer.last_seen_at = at
     peer.last_received_at = ctx.now
@@ -357,7 +360,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         custom_participant_id=custom_id,
         display_name=name,
         preset_name=preset,
-        preset_view_type=info.preset_view_type,
+        preset_view_type=info.preset_view_type or view_type_of(ctx.db, ctx.app.id, preset),
         socket_session_id=event.socket_session_id,
         joined_at=event.timestamp,
         left_at=None,
@@ -455,4 +458,6 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
         who = event.sender if isinstance(event, ChatMessage) else event.speaker
         if who is not None and who.user_id not in (None, ctx.claims.participant_id):
             raise Forbidden("a participant token cannot speak for another participant")
-    conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    session = conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
+    if isinstance(event, TranscriptSegment) and event.is_final:
+        summaries.summarize_late_transcript(ctx.db, session, now=ctx.now)

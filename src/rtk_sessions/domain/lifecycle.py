@@ -272,3 +272,20 @@ def sweep(
             if failed is not None:
                 failed.append(f"session:{session_id}")
     return ended
+
+
+def open_peer_secs(db: DB, session_ids: list[str], now: datetime) -> dict[str, float]:
+    """Participant-seconds of the peers of ``session_ids`` still connected at ``now`` (each from
+    its join to ``now``), by session id; sessions without open peers are absent. A LIVE session's
+    ``minutes_consumed`` is ``(consumed_secs + this) / 60``: minutes consumed since it started."""
+    out: dict[str, float] = {}
+    for start in range(0, len(session_ids), 500):
+        chunk = session_ids[start : start + 500]
+        rows = db.execute(
+            select(Peer.session_id, Peer.joined_at).where(
+                Peer.session_id.in_(chunk), Peer.left_at.is_(None)
+            )
+        )
+        for session_id, joined_at in rows:
+            out[session_id] = out.get(session_id, 0.0) + max(0.0, (now - joined_at).total_seconds())
+    return out

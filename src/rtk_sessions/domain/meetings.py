@@ -15,77 +15,33 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.clock import iso
-from rtk_sessions.contract.params import Page, parse_enum, parse_time_range
-from rtk_sessions.errors import BadRequest, MeetingNotFound, ParticipantNotFound
+from rtk_sessions.contract.meetings import (
+    MEETING_FLAGS,
+    MeetingBody,
+    ParticipantCreate,
+    ParticipantEdit,
+)
+from rtk_sessions.contract.params import Page
+from rtk_sessions.domain.presets import check_preset_name
+from rtk_sessions.errors import MeetingNotFound, ParticipantNotFound
 from rtk_sessions.security import ParticipantClaims, issue_participant_token
 from rtk_sessions.storage.tables import App, Meeting, MeetingParticipant
 
-FLAGS = (
-    "record_on_start",
-    "live_stream_on_start",
-    "persist_chat",
-    "summarize_on_end",
-    "transcribe_on_end",
-)
-MAX_KEEP_ALIVE = 86_400
-_UNSET: Any = object()
+FLAGS = MEETING_FLAGS
 
 
-def _flag(body: dict[str, Any], name: str, default: Any) -> Any:
-    value = body.get(name, default)
-    if value is not default and not isinstance(value, bool):
-        raise BadRequest(f"{name} must be a boolean")
-    return value
-
-
-def _object(body: dict[str, Any], name: str, default: Any) -> Any:
-    value = body.get(name, default)
-    if value is not default and value is not None and not isinstance(value, dict):
-        raise BadRequest(f"{name} must be an object")
-    return value
-
-
-def _apply(
-    meeting: Meeting, body: dict[str, Any], *, replace: bool, default_keep_alive: int
-) -> None:
-    """Set meeting fields from a create/PUT (replace) or PATCH body. raises BadRequest."""
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    default = None if replace else _UNSET
-    title = body.get("title", default)
-    if title is not _UNSET:
-        if title is not None and (not isinstance(title, str) or len(title) > 500):
-            raise BadRequest("title must be a string of at most 500 characters")
-        meeting.title = title
-    for name in FLAGS:
-        value = _flag(body, name, False if replace else _UNSET)
-        if value is not _UNSET:
-            setattr(meeting, name, value)
-    keep = body.get("session_keep_alive_time_in_secs", default_keep_alive if replace else _UNSET)
-    if keep is not _UNSET:
-        if (
-            isinstance(keep, bool)
-            or not isinstance(keep, int | float)
-            or not 0 <= keep <= MAX_KEEP_ALIVE
-        ):
-            raise BadRequest(
-                f"session_keep_alive_time_in_secs must be a number from 0 to {MAX_KEEP_ALIVE}"
-            )
-        meeting.session_keep_alive_time_in_secs = int(keep)
-    for name in ("ai_config", "recording_config"):
-        value = _object(body, name, default)
-        if value is not _UNSET:
-            setattr(meeting, name, value)
-    status = body.get("status", _UNSET)
-    if status is not _UNSET:
-        meeting.status = (
-            parse_enum(
-                "status",
-                status if isinstance(status, str) else repr(status),
-                ("ACTIVE", "INACTIVE"),
-            )
-            or "ACTIVE"
-        )
+def _apply(meeting: Meeting, body: MeetingBody, *, replace: bool, default_keep_alive: int) -> None:
+    """Set meeting fields from a create/PUT (``replace``: every field, absent ones to their
+    defaults) or a PATCH body (only the fields it carries)."""
+    given = body.model_fields_set
+    for name in ("title", *FLAGS, "ai_config", "recording_config"):
+        if replace or name in given:
+            setattr(meeting, name, getattr(body, name))
+    if replace or "session_keep_alive_time_in_secs" in given:
+        keep = body.session_keep_alive_time_in_secs
+        meeting.session_keep_alive_time_in_secs = default_keep_alive if keep is None else keep
+    if body.status is not None:
+        meeting.status = body.status
 
 
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
@@ -105,12 +61,12 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
 
 
 def create_meeting(
-    db: DB, app: App, body: dict[str, Any], *, now: datetime, default_keep_alive: int
+    db: DB, app: App, body: MeetingBody, *, now: datetime, default_keep_alive: int
 ) -> Meeting:
     meeting = Meeting(
         id=str(uuid.uuid4()), app_id=app.id, status="ACTIVE", created_at=now, updated_at=now
     )
-    _apply(meeting, body or {}, replace=True, default_keep_alive=default_keep_alive)
+    _apply(meeting, body, replace=True, default_keep_alive=default_keep_alive)
     db.add(meeting)
     db.flush()
     return meeting
@@ -128,7 +84,7 @@ def update_meeting(
     db: DB,
     app_id: str,
     meeting_id: str,
-    body: dict[str, Any],
+    body: MeetingBody,
     *,
     now: datetime,
     replace: bool,
@@ -146,11 +102,12 @@ def list_meetings(
     page: Page,
     *,
     search: str | None,
-    start_time: str | None,
-    end_time: str | None,
+    start: datetime | None,
+    end: datetime | None,
     status: str | None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    start, end = parse_time_range(start_time, end_time)
+    """A page of the app's meetings, newest first; ``search``: the id or a substring of the
+    title (any case); ``start``/``end``: inclusive bounds on created_at."""
     stmt = select(Meeting).where(Meeting.app_id == app_id)
     if search:
         needle = search.lower()
@@ -161,7 +118,7 @@ def list_meetings(
         stmt = stmt.where(Meeting.created_at >= start)
     if end is not None:
         stmt = stmt.where(Meeting.created_at <= end)
-    if status := parse_enum("status", status, ("ACTIVE", "INACTIVE")):
+    if status:
         stmt = stmt.where(Meeting.status == status)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(
@@ -185,17 +142,6 @@ def participant_view(participant: MeetingParticipant, token: str | None = None) 
     return body
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool, limit: int = 500) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(f"{name} is required")
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
-    return value
-
-
 def token_for(
     participant: MeetingParticipant,
     meeting: Meeting,
@@ -216,18 +162,18 @@ def token_for(
 
 
 def add_participant(
-    db: DB, meeting: Meeting, body: dict[str, Any], *, now: datetime
+    db: DB, meeting: Meeting, body: ParticipantCreate, *, now: datetime
 ) -> MeetingParticipant:
-    """raises BadRequest for a missing custom_participant_id or preset_name."""
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
+    """raises PresetNotFound for a preset_name the app has no preset of
+    (``presets.check_preset_name``)."""
+    check_preset_name(db, meeting.app_id, body.preset_name)
     participant = MeetingParticipant(
         id=str(uuid.uuid4()),
         meeting_id=meeting.id,
-        custom_participant_id=_text(body, "custom_participant_id", required=True),
-        preset_name=_text(body, "preset_name", required=True),
-        name=_text(body, "name", required=False),
-        picture=_text(body, "picture", required=False, limit=4000),
+        custom_participant_id=body.custom_participant_id,
+        preset_name=body.preset_name,
+        name=body.name,
+        picture=body.picture,
         token_version=0,
         created_at=now,
         updated_at=now,
@@ -246,19 +192,18 @@ def get_participant(db: DB, meeting: Meeting, participant_id: str) -> MeetingPar
 
 
 def edit_participant(
-    db: DB, meeting: Meeting, participant_id: str, body: dict[str, Any], *, now: datetime
+    db: DB, meeting: Meeting, participant_id: str, body: ParticipantEdit, *, now: datetime
 ) -> MeetingParticipant:
+    """Changes the fields ``body`` carries. raises ParticipantNotFound."""
     participant = get_participant(db, meeting, participant_id)
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    if "name" in body:
-        participant.name = _text(body, "name", required=False)
-    if "picture" in body:
-        participant.picture = _text(body, "picture", required=False, limit=4000)
-    if "preset_name" in body:
-        participant.preset_name = (
-            _text(body, "preset_name", required=True) or participant.preset_name
-        )
+    given = body.model_fields_set
+    if "name" in given:
+        participant.name = body.name
+    if "picture" in given:
+        participant.picture = body.picture
+    if "preset_name" in given and body.preset_name is not None:
+        participant.preset_name = body.preset_name
+        check_preset_name(db, meeting.app_id, participant.preset_name)
     participant.updated_at = now
     return participant
 

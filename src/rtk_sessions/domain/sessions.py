@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,7 +25,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.sql import Executable
 
-from rtk_sessions.clock import iso
+from rtk_sessions import stats
+from rtk_sessions.clock import iso, utc_now
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
     participant_view,
@@ -33,6 +35,7 @@ from rtk_sessions.contract.views import (
     session_view,
 )
 from rtk_sessions.domain import samples
+from rtk_sessions.domain.lifecycle import open_peer_secs
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
 
@@ -223,8 +226,7 @@ def list_sessions(
         params: dict[str, Any] = {"app_id": app_id, "status": query.status}
         params |= {"offset": page.offset, "limit": page.size}
         rows = conn.execute(page_stmt, params).all()
-        views = [session_view(cast(Session, row)) for row in rows]
-        return views, page.paging(total, len(rows))
+        return _views(db, rows), page.paging(total, len(rows))
     conditions, counted_by_index = _list_conditions(db, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if query.descending else key.asc(), Session.id.asc())
@@ -238,9 +240,16 @@ def list_sessions(
         rows = [by_id[i] for i in ids]
     if total is None:
         total = _capped_total(db, conditions, page, len(rows), counted_by_index)
-    # session_view reads attributes only; a Row of the sessions table has the same ones.
-    views = [session_view(cast(Session, row)) for row in rows]
-    return views, page.paging(total, len(rows))
+    return _views(db, rows), page.paging(total, len(rows))
+
+
+def _views(db: DB, rows: Sequence[Any], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Session views of rows; LIVE ones count their connected peers' minutes up to ``now``.
+
+    session_view reads attributes only; a Row of the sessions table has the same ones."""
+    live = [row.id for row in rows if row.status == "LIVE"]
+    secs = open_peer_secs(db, live, now or utc_now()) if live else {}
+    return [session_view(cast(Session, row), live_secs=secs.get(row.id, 0.0)) for row in rows]
 
 
 @functools.cache
@@ -305,8 +314,8 @@ def get_session(
             .where(Session.parent_session_id == session.id, Session.app_id == app_id)
             .order_by(Session.created_at, Session.id)
         ).all()
-        rooms = [session_view(child) for child in children]
-    return session_view(session, rooms)
+        rooms = _views(db, children)
+    return _views(db, [session])[0] | ({} if rooms is None else {"breakout_rooms": rooms})
 
 
 _EVENT_ORDER = {"PEER_CREATED": 0, "PEER_JOINING": 1, "PEER_LEAVING": 2}
@@ -339,9 +348,10 @@ def list_participants(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Participants (one per peer, D31) of a session. raises SessionNotFound.
 
-    view=consolidated (D14): one entry per user_id, the duration summed over this session and its
-    breakout rooms. Peers are read through the (session_id, joined_at) index; a session's
-    participants are few enough to sort and page in memory.
+    view=consolidated (D14): one entry per user_id over this session and its breakout rooms, with
+    the first join's id, the first ``joined_at``, the last ``left_at``, the summed duration and
+    every peer's events (``_consolidate``; docs/sessions-api.md). Peers are read through the
+    (session_id, joined_at) index; a session's participants are few enough to page in memory.
     """
     session = _session(db, app_id, session_id)
     peers = list(
@@ -350,8 +360,9 @@ def list_participants(
         )
     )
     durations = {peer.id: peer_duration_secs(peer, now) for peer in peers}
+    members: dict[str, list[Peer]] = {peer.id: [peer] for peer in peers}
     if view == "consolidated":
-        peers, durations = _consolidate(db, session, peers, durations, now)
+        peers, durations, members = _consolidate(db, session, peers, now)
     if search:
         needle = search.lower()
         peers = [
@@ -369,19 +380,30 @@ def list_participants(
         peers.sort(key=lambda p: p.joined_at, reverse=descending)
     total = len(peers)
     window = peers[page.offset : page.offset + page.size]
-    events = _events_by_peer(db, [p.id for p in window]) if include_peer_events else {}
     items = []
+    if include_peer_events:
+        by_id = {m.id: m for p in window for m in members[p.id]}
+        events = _events_by_peer(db, list(by_id))
     for peer in window:
         body = participant_view(peer, now, duration_secs=durations[peer.id])
         if include_peer_events:
-            body["peer_events"] = [peer_event_view(e, peer) for e in events.get(peer.id, [])]
+            own = [e for m in members[peer.id] for e in events.get(m.id, [])]
+            own.sort(key=lambda e: (e.created_at, _EVENT_ORDER.get(e.event_name, 3), e.peer_id))
+            body["peer_events"] = [peer_event_view(e, by_id[e.peer_id]) for e in own]
         items.append(body)
     return items, page.paging(total, len(items))
 
 
 def _consolidate(
-    db: DB, session: Session, peers: list[Peer], durations: dict[str, float], now: datetime
-) -> tuple[list[Peer], dict[str, float]]:
+    db: DB, session: Session, peers: list[Peer], now: datetime
+) -> tuple[list[Peer], dict[str, float], dict[str, list[Peer]]]:
+    """One row per ``user_id`` over this session and its breakout rooms (peers without a
+    ``user_id`` stay one row each): the first join's ``id`` and identity, that join's
+    ``joined_at``, the last leave's ``left_at`` (none while any of them is connected),
+    ``duration`` summed, ``updated_at`` the latest; and the peers whose events the row lists.
+
+    Returns (rows, duration seconds by row id, member peers by row id). The rows are transient
+    copies; nothing is written."""
     child_ids = list(
         db.scalars(
             select(Session.id).where(
@@ -389,25 +411,44 @@ def _consolidate(
             )
         )
     )
-    extra: dict[str, float] = defaultdict(float)
+    everyone = list(peers)
     if child_ids:
-        for peer in db.scalars(select(Peer).where(Peer.session_id.in_(child_ids))):
-            if peer.user_id is not None:
-                extra[peer.user_id] += peer_duration_secs(peer, now)
-    kept: list[Peer] = []
-    totals: dict[str, float] = {}
-    first_of_user: dict[str, Peer] = {}
-    for peer in peers:  # joined_at order: the earliest join represents the user
+        everyone += db.scalars(select(Peer).where(Peer.session_id.in_(child_ids))).all()
+    groups: dict[str, list[Peer]] = {}
+    rows: list[Peer] = []
+    for peer in peers:  # joined_at order: the earliest join of the session names the user
         if peer.user_id is None:
-            kept.append(peer)
-            totals[peer.id] = durations[peer.id]
-        elif peer.user_id in first_of_user:
-            totals[first_of_user[peer.user_id].id] += durations[peer.id]
-        else:
-            first_of_user[peer.user_id] = peer
-            kept.append(peer)
-            totals[peer.id] = durations[peer.id] + extra.get(peer.user_id, 0.0)
-    return kept, totals
+            groups[peer.id] = [peer]
+        elif peer.user_id not in groups:
+            groups[peer.user_id] = []
+    for peer in everyone:
+        if peer.user_id is not None and peer.user_id in groups:
+            groups[peer.user_id].append(peer)
+    durations: dict[str, float] = {}
+    members: dict[str, list[Peer]] = {}
+    for group in groups.values():
+        group.sort(key=lambda p: (p.joined_at, p.id))
+        first = next(p for p in group if p.session_id == session.id)
+        still_open = any(p.left_at is None for p in group)
+        last_left = None if still_open else max(p.left_at for p in group if p.left_at)
+        row = Peer(
+            id=first.id,
+            session_id=session.id,
+            user_id=first.user_id,
+            custom_participant_id=first.custom_participant_id,
+            display_name=first.display_name,
+            preset_name=first.preset_name,
+            preset_view_type=first.preset_view_type,
+            socket_session_id=first.socket_session_id,
+            joined_at=min(p.joined_at for p in group),
+            left_at=last_left,
+            created_at=first.created_at,
+            updated_at=max(p.updated_at for p in group),
+        )
+        rows.append(row)
+        durations[row.id] = sum(peer_duration_secs(p, now) for p in group)
+        members[row.id] = group
+    return rows, durations, members
 
 
 def participant_details(
@@ -456,10 +497,14 @@ def peer_report(
     now: datetime,
     filters: frozenset[str] | None,
     include_peer_events: bool,
+    issue_thresholds: stats.IssueThresholds | None = None,
 ) -> dict[str, Any]:
-    """The participant and its ``peer_report`` (spec 2.9, appendix A). raises PeerNotFound.
+    """The participant and its ``peer_report`` (shape: docs/decisions.md#peer-report).
+    raises PeerNotFound.
 
-    filters (D11) restrict the report to the mapped sections; None means all.
+    filters (D11) restrict the report to the mapped sections; None means all. With
+    ``quality_stats``, ``peer_report.detected_issues`` (an extension) lists the problems
+    ``stats.detect_issues`` finds with ``issue_thresholds`` (docs/quality-metrics.md).
     """
     peer = db.get(Peer, peer_id)
     if peer is None or peer.app_id != app_id:
@@ -482,23 +527,34 @@ def peer_report(
         metadata.update({k: meta.get(k, []) for k in _DEVICE_LISTS})
     if "ip_information" in wanted and "ip_information" in meta:
         metadata["ip_information"] = meta["ip_information"]
-    quality, pairs = samples.read_quality(
+    stored = samples.read_stored_quality(
         db, app_id, peer.id, with_quality="quality_stats" in wanted
     )
+    quality, pairs = stored.quality, stored.candidate_pairs
+    client_events: list[ClientEvent] | None = None
+    if "events" in wanted or "quality_stats" in wanted:
+        client_events = list(
+            db.scalars(
+                select(ClientEvent)
+                .where(ClientEvent.peer_id == peer.id)
+                .order_by(ClientEvent.timestamp, ClientEvent.id)
+            )
+        )
     if "precall_network_information" in wanted:
         metadata["pc_metadata"] = meta.get("pc_metadata", [])
         metadata["candidate_pairs"] = pairs
     if "events" in wanted:
         metadata["events"] = [
             {"name": e.name, "timestamp": iso(e.timestamp), "metadata": e.meta or {}}
-            for e in db.scalars(
-                select(ClientEvent)
-                .where(ClientEvent.peer_id == peer.id)
-                .order_by(ClientEvent.timestamp, ClientEvent.id)
-            )
+            for e in client_events or ()
         ]
     report: dict[str, Any] = {"metadata": metadata}
     if "quality_stats" in wanted:
         report["quality"] = quality  # D33: {} for a peer without telemetry
+        report["detected_issues"] = stored.detected_issues(
+            [(e.timestamp.timestamp() * 1000, e.name, e.meta or {}) for e in client_events or ()],
+            {k: meta.get(k, []) for k in _DEVICE_LISTS},
+            issue_thresholds,
+        )
     participant["peer_report"] = report
     return participant

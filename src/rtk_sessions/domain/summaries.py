@@ -1,8 +1,9 @@
 """Summaries of session transcripts: requests (POST), status (GET), and the background job.
 
-* ``request_summary`` (POST): 404 without a final transcript; a summary that exists answers
-  ``COMPLETED``; a queued or running job answers ``IN_PROGRESS``; otherwise (also after a job
-  failed for good) a new job is queued: ``IN_PROGRESS``. Never two active jobs for one session.
+* ``request_summary`` (POST): 404 without a final transcript; a summary made from the transcript
+  as it is now answers ``COMPLETED`` (one made before more final segments arrived is regenerated);
+  a queued or running job answers ``IN_PROGRESS``; otherwise (also after a job failed for good) a
+  new job is queued: ``IN_PROGRESS``. Never two active jobs for one session.
 * ``summary_of`` (GET): the stored summary, or SummaryNotFound whose message says why (none
   requested, in progress, the last attempt's error, failed).
 * ``SummaryJob``: the handler of ``summary`` jobs. It reads the final segments and the meeting's
@@ -11,6 +12,8 @@
   transaction, and hands the runner a function that stores the result.
 * ``summarize_ended``: called by the sweeper with the sessions that just ended; queues a job for
   those whose meeting has ``summarize_on_end`` and that have a transcript.
+* ``summarize_late_transcript``: called by ingestion when a final segment arrives for an ENDED
+  session whose meeting has ``summarize_on_end``: the summary is made (again) from it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import jobs
@@ -28,7 +32,13 @@ from rtk_sessions.config import Settings
 from rtk_sessions.domain.conversation import final_segments, has_transcript, session_of_app
 from rtk_sessions.errors import SummaryNotFound, TranscriptNotFound
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import JobRow, Meeting, Session, SummaryRow
+from rtk_sessions.storage.tables import (
+    JobRow,
+    Meeting,
+    Session,
+    SummaryRow,
+    TranscriptSegmentRow,
+)
 from rtk_sessions.summarize import (
     SUMMARY_TYPES,
     ExtractiveSummarizer,
@@ -42,6 +52,7 @@ IN_PROGRESS, COMPLETED = "IN_PROGRESS", "COMPLETED"
 DEFAULT_WORD_LIMIT = 500
 MAX_WORD_LIMIT = 5000
 DEFAULT_TEXT_FORMAT = "markdown"
+DEFAULT_MAX_ATTEMPTS = int(Settings.model_fields["job_max_attempts"].default)
 
 
 @dataclass(frozen=True)
@@ -96,12 +107,48 @@ def request_summary(
     session = session_of_app(db, app_id, session_id)
     if not has_transcript(db, session.id):
         raise TranscriptNotFound(session.id)
-    if db.get(SummaryRow, session.id) is not None:
+    if is_current(db, db.get(SummaryRow, session.id)):
         return COMPLETED, False
     _, created = jobs.enqueue(
         db, KIND, session.id, now=now, max_attempts=max_attempts, app_id=app_id
     )
     return IN_PROGRESS, created
+
+
+def final_segment_count(db: DB, session_id: str) -> int:
+    return int(
+        db.scalar(
+            select(func.count()).where(
+                TranscriptSegmentRow.session_id == session_id,
+                TranscriptSegmentRow.is_final.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+def is_current(db: DB, row: SummaryRow | None) -> bool:
+    """Whether summary ``row`` was made from the session's transcript as it is now: segments are
+    only ever added, so it is current while the number of final segments is the one it was made
+    from (``SummaryRow.segments``). None (no summary) is not current."""
+    return row is not None and row.segments == final_segment_count(db, row.session_id)
+
+
+def summarize_late_transcript(
+    db: DB, session: Session, *, now: datetime, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> bool:
+    """A final transcript segment arrived for ``session``: when it has ended and its meeting has
+    ``summarize_on_end``, queue a summary (unless one is queued or running already); True when a
+    job was queued. Ingestion calls it in the batch's transaction."""
+    if session.status != "ENDED":
+        return False
+    meeting = db.get(Meeting, session.meeting_id)
+    if meeting is None or not meeting.summarize_on_end:
+        return False
+    _, created = jobs.enqueue(
+        db, KIND, session.id, now=now, max_attempts=max_attempts, app_id=session.app_id
+    )
+    return created
 
 
 def summary_of(db: DB, app_id: str, session_id: str) -> SummaryRow:
@@ -141,7 +188,7 @@ def summarize_ended(db: DB, session_ids: Iterable[str], *, now: datetime, max_at
         meeting = db.get(Meeting, session.meeting_id)
         if meeting is None or not meeting.summarize_on_end:
             continue
-        if db.get(SummaryRow, session.id) is not None or not has_transcript(db, session.id):
+        if is_current(db, db.get(SummaryRow, session.id)) or not has_transcript(db, session.id):
             continue
         _, created = jobs.enqueue(
             db, KIND, session.id, now=now, max_attempts=max_attempts, app_id=session.app_id

@@ -60,7 +60,7 @@ def _scalar(v: Any) -> str | int | float | bool | None:
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
 
 
-def _media_event_metadata(method: str, value: Any) -> dict:
+def _media_event_metadata(method: str, value: Any) -> dict[str, Any]:
     md: dict[str, Any] = {}
     if isinstance(value, dict):
         if method.endswith(("getUserMedia", "getDisplayMedia")):
@@ -78,7 +78,7 @@ def _media_event_metadata(method: str, value: Any) -> dict:
     return md
 
 
-def video_type_label(value: Any) -> dict | None:
+def video_type_label(value: Any) -> dict[str, Any] | None:
     """Jitsi ``setVideoType`` {ssrc, videoType} -> ingest label dict."""
     if not isinstance(value, dict):
         return None
@@ -92,12 +92,12 @@ def video_type_label(value: Any) -> dict | None:
     return {"ssrc": ssrc, "kind": "video", "source": "screenshare" if vt == "desktop" else "camera"}
 
 
-def _rtp_ssrcs(report: dict[str, dict]) -> set[int]:
+def _rtp_ssrcs(report: dict[str, dict[str, Any]]) -> set[int]:
     return {o["ssrc"] for o in report.values() if "ssrc" in o and o.get("type") in (
         "inbound-rtp", "outbound-rtp")}
 
 
-def snapshot_time(report: dict[str, dict], fallback: float) -> float:
+def snapshot_time(report: dict[str, dict[str, Any]], fallback: float) -> float:
     """A report's time: the latest RTCStats.timestamp in it (the getStats() call time)."""
     times = [o["timestamp"] for o in report.values()
              if isinstance(o.get("timestamp"), int | float) and o["timestamp"] > 0]
@@ -109,7 +109,7 @@ def build_client(
     records: Iterable[tuple[str, str | None, Any, float]],
     *,
     user_agent: str | None,
-    metadata: dict,
+    metadata: dict[str, Any],
     where: str | None = None,
 ) -> RecordedClient:
     """Build a RecordedClient from decoded records (stats already full reports).
@@ -122,8 +122,8 @@ def build_client(
     """
     where = where or name
     snapshots: list[StatsSnapshot] = []
-    raw_events: list[tuple[str, float, dict]] = []
-    label_history: list[tuple[float, dict]] = []
+    raw_events: list[tuple[str, float, dict[str, Any]]] = []
+    label_history: list[tuple[float, dict[str, Any]]] = []
     pc_times: list[float] = []
     for method, pc_id, value, ts in records:
         if pc_id is not None:
@@ -156,7 +156,7 @@ def build_client(
     join_ms, leave_ms = min(pc_times), max(pc_times)
     snapshots.sort(key=lambda s: s.timestamp_ms)  # stable: equal times keep file order
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
-    latest: dict[int, dict] = {}
+    latest: dict[int, dict[str, Any]] = {}
     for _, label in label_history:
         latest[label["ssrc"]] = label
     return RecordedClient(
@@ -166,7 +166,7 @@ def build_client(
     )
 
 
-def labels_at(client: RecordedClient, snapshot: StatsSnapshot) -> list[dict]:
+def labels_at(client: RecordedClient, snapshot: StatsSnapshot) -> list[dict[str, Any]]:
     """Labels in force when ``snapshot`` was taken, for the RTP streams it contains.
 
     The latest label at or before the snapshot wins; a stream labelled only later takes its first
@@ -175,7 +175,7 @@ def labels_at(client: RecordedClient, snapshot: StatsSnapshot) -> list[dict]:
     ssrcs = _rtp_ssrcs(snapshot.report)
     if not client.label_history:
         return [dict(lb) for lb in client.labels if lb.get("ssrc") is None or lb["ssrc"] in ssrcs]
-    chosen: dict[int, dict] = {}
+    chosen: dict[int, dict[str, Any]] = {}
     for ts, label in client.label_history:
         ssrc = label["ssrc"]
         if ssrc not in ssrcs:

@@ -8,12 +8,20 @@ from ._rtcstats_common import labels_at
 from .model import RecordedClient
 
 _METADATA_KEYS = (
-    "user_agent", "device_info", "browser_metadata", "sdk_name", "sdk_type", "sdk_version",
-    "room_view_type", "ip_information", "native_metadata", "pc_metadata",
+    "user_agent",
+    "device_info",
+    "browser_metadata",
+    "sdk_name",
+    "sdk_type",
+    "sdk_version",
+    "room_view_type",
+    "ip_information",
+    "native_metadata",
+    "pc_metadata",
 )
 
 
-def _scalar_md(md: dict) -> dict:
+def _scalar_md(md: dict[str, Any]) -> dict[str, Any]:
     ok = (str, int, float, bool)
     return {str(k): v for k, v in md.items() if v is None or isinstance(v, ok)}
 
@@ -27,7 +35,7 @@ def to_ingest_events(
     meeting_title: str | None,
     id_prefix: str,
     display_name: str | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The events that replay ``client`` through the ingestion API, in timestamp order.
 
     ``peer.joined`` (join_ms), ``peer.metadata`` (join_ms), then ``peer.stats`` per snapshot and
@@ -41,22 +49,29 @@ def to_ingest_events(
         "custom_participant_id": client.name,
     }
     joined: dict[str, Any] = {
-        "type": "peer.joined", "timestamp": client.join_ms, "peer_id": peer_id,
-        "meeting_id": meeting_id, "session_id": session_id, "participant": participant,
+        "type": "peer.joined",
+        "timestamp": client.join_ms,
+        "peer_id": peer_id,
+        "meeting_id": meeting_id,
+        "session_id": session_id,
+        "participant": participant,
     }
     if meeting_title is not None:
         joined["meeting_title"] = meeting_title
-    out: list[dict] = [joined]
+    out: list[dict[str, Any]] = [joined]
     md = {k: client.metadata[k] for k in _METADATA_KEYS if k in client.metadata}
     if client.user_agent and "user_agent" not in md:
         md["user_agent"] = client.user_agent
     out.append({"type": "peer.metadata", "timestamp": client.join_ms, "peer_id": peer_id, **md})
 
-    body: list[tuple[float, int, int, dict]] = []
+    body: list[tuple[float, int, int, dict[str, Any]]] = []
     for i, snap in enumerate(client.stats):
         ev: dict[str, Any] = {
-            "type": "peer.stats", "timestamp": snap.timestamp_ms, "peer_id": peer_id,
-            "connection_id": snap.connection_id, "transport": None,
+            "type": "peer.stats",
+            "timestamp": snap.timestamp_ms,
+            "peer_id": peer_id,
+            "connection_id": snap.connection_id,
+            "transport": None,
             "stats": [{**obj, "id": obj.get("id", sid)} for sid, obj in snap.report.items()],
         }
         labels = labels_at(client, snap)
@@ -70,6 +85,12 @@ def to_ingest_events(
         body.append((ts, 1, i, ev))
     body.sort(key=lambda t: t[:3])
     out.extend(ev for *_, ev in body)
-    out.append({"type": "peer.left", "timestamp": client.leave_ms, "peer_id": peer_id,
-                "reason": "recording ended"})
+    out.append(
+        {
+            "type": "peer.left",
+            "timestamp": client.leave_ms,
+            "peer_id": peer_id,
+            "reason": "recording ended",
+        }
+    )
     return [{"id": f"{id_prefix}:{n}", **ev} for n, ev in enumerate(out)]

@@ -23,7 +23,7 @@ from ._rtcstats_common import build_client
 from .model import RecordedClient, RecordingFormatError
 
 
-def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
+def decompress(base: dict[str, dict[str, Any]], delta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Apply one delta-compressed report to ``base`` (mutated and returned), Jitsi semantics."""
     delta = dict(delta)
     ts = delta.pop("timestamp", None)
@@ -52,22 +52,26 @@ def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
     return base
 
 
-def _full_report(base: dict[str, dict]) -> dict[str, dict]:
+def _full_report(base: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {sid: {**obj, "id": sid} for sid, obj in base.items()}
 
 
 def is_legacy_first_line(first: Any) -> bool:
-    return (isinstance(first, list) and len(first) >= 4 and isinstance(first[0], str)
-            and (first[1] is None or isinstance(first[1], str))
-            and isinstance(first[-1], int | float))
+    return (
+        isinstance(first, list)
+        and len(first) >= 4
+        and isinstance(first[0], str)
+        and (first[1] is None or isinstance(first[1], str))
+        and isinstance(first[-1], int | float)
+    )
 
 
 def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClient:
     where = where or name
     records: list[tuple[str, str | None, Any, float]] = []
-    base_by_pc: dict[str, dict[str, dict]] = {}
+    base_by_pc: dict[str, dict[str, dict[str, Any]]] = {}
     user_agent: str | None = None
-    conn_info: dict = {}
+    conn_info: dict[str, Any] = {}
     n_lines = len(lines)
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
@@ -77,11 +81,13 @@ def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClie
         except ValueError as e:
             hint = " (the file looks truncated)" if lineno == n_lines else ""
             raise RecordingFormatError(
-                f"{where}: line {lineno} is not valid JSON{hint}: {e}") from None
+                f"{where}: line {lineno} is not valid JSON{hint}: {e}"
+            ) from None
         if not (isinstance(rec, list) and len(rec) >= 4 and isinstance(rec[0], str)):
             raise RecordingFormatError(
                 f"{where}: line {lineno} is not a legacy rtcstats record "
-                f"[method, pcId, value, timestamp]")
+                f"[method, pcId, value, timestamp]"
+            )
         method, pc_id, value, ts = rec[0], rec[1], rec[2], rec[-1]
         if not isinstance(ts, int | float) or isinstance(ts, bool):
             raise RecordingFormatError(f"{where}: line {lineno} has no numeric timestamp")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import jitsi_legacy, rtcstats_v3, webrtc_internals
 from .model import Recording, RecordingFormatError
+from .streams import unusable_streams
 
 CHUNK = 1 << 20
 
@@ -38,7 +39,7 @@ def _client_name(path: Path) -> str:
 
 
 def load_recording(
-    path: str | os.PathLike, *, progress: Callable[[int], None] | None = None
+    path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
 ) -> Recording:
     """Load a WebRTC stats recording, detecting its format.
 
@@ -58,7 +59,8 @@ def load_recording(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise RecordingFormatError(
-            f"{p.name}: not a text recording (invalid UTF-8 at byte {e.start})") from None
+            f"{p.name}: not a text recording (invalid UTF-8 at byte {e.start})"
+        ) from None
     name = _client_name(p)
     stripped = text.lstrip()
     if not stripped:
@@ -66,7 +68,7 @@ def load_recording(
     lines = text.splitlines()
     if stripped.startswith(rtcstats_v3.MAGIC):
         lines = stripped.splitlines()
-        client = rtcstats_v3.parse(lines, name, p.name)
+        clients = rtcstats_v3.parse(lines, name, p.name)
         fmt = "rtcstats-v3"
     elif stripped.startswith("{"):
         try:
@@ -74,11 +76,13 @@ def load_recording(
         except ValueError as e:
             raise RecordingFormatError(
                 f"{p.name}: starts like a webrtc-internals JSON dump but is not valid JSON "
-                f"(truncated?): {e}") from None
+                f"(truncated?): {e}"
+            ) from None
         if not webrtc_internals.looks_like(doc):
             raise RecordingFormatError(
-                f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump")
-        client = webrtc_internals.parse(doc, name, p.name)
+                f"{p.name}: JSON object without 'PeerConnections': not a webrtc-internals dump"
+            )
+        clients = webrtc_internals.parse(doc, name, p.name)
         fmt = "webrtc-internals"
     elif stripped.startswith("["):
         first_line = stripped.split("\n", 1)[0]
@@ -89,14 +93,27 @@ def load_recording(
         if not jitsi_legacy.is_legacy_first_line(first):
             raise RecordingFormatError(
                 f"{p.name}: line 1 is not a legacy rtcstats record "
-                "[method, pcId, value, timestamp_ms]")
-        client = jitsi_legacy.parse(lines, name, p.name)
+                "[method, pcId, value, timestamp_ms]"
+            )
+        clients = [jitsi_legacy.parse(lines, name, p.name)]
         fmt = "jitsi-rtcstats"
     else:
         if "EVENTS = [" in text and "eventName" in text:
             raise RecordingFormatError(
-                f"{p.name}: looks like a peermetrics event list, which is not supported yet")
+                f"{p.name}: looks like a peermetrics event list, which is not supported yet"
+            )
         raise RecordingFormatError(
             f"{p.name}: unrecognised recording format; expected a Jitsi/legacy rtcstats JSON-lines "
-            "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump")
-    return Recording(source=p.name, sha256=sha, clients=[client], format=fmt)
+            "dump, an RTCStatsDump (fileFormat 3) or a chrome://webrtc-internals JSON dump"
+        )
+    # No silent loss: a client whose RTP streams give no sample row fails the whole import.
+    unusable = [obj for client in clients for obj in unusable_streams(client)]
+    if unusable:
+        shown = ", ".join(unusable[:10])
+        if len(unusable) > 10:
+            shown += f" and {len(unusable) - 10} more"
+        raise RecordingFormatError(
+            f"{p.name}: the recording has RTP streams that carried packets, but none of them gives "
+            f"a sample row, so its call quality would be lost; objects not usable: {shown}"
+        )
+    return Recording(source=p.name, sha256=sha, clients=clients, format=fmt)

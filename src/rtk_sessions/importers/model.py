@@ -26,13 +26,13 @@ class RecordedClient:
     join_ms: float
     leave_ms: float
     stats: list[StatsSnapshot] = field(default_factory=list)
-    labels: list[dict] = field(default_factory=list)
-    events: list[tuple[str, float, dict]] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
+    labels: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
     # (timestamp_ms, label) in recording order: what `labels` was built from. Lets the ingest
     # conversion attach the label that was in force when a snapshot was taken (a Jitsi sender can
     # switch from camera to desktop on the same ssrc).
-    label_history: list[tuple[float, dict]] = field(default_factory=list)
+    label_history: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass

@@ -22,28 +22,53 @@ from typing import Any
 
 from ._rtcstats_common import build_client
 from .model import RecordedClient, RecordingFormatError
+from .webrtc_internals import renderer_of
 
 MAGIC = "RTCStatsDump"
 
 # compression.js methodTable (code -> method). 'g' and 1 are getStats.
 _METHODS: dict[str, str] = {
-    "g": "getStats", "1": "getStats",
-    "2": "createOffer", "3": "createOfferOnSuccess", "12": "createOfferOnFailure",
-    "4": "createAnswer", "5": "createAnswerOnSuccess", "13": "createAnswerOnFailure",
-    "6": "setLocalDescription", "7": "setLocalDescriptionOnSuccess",
+    "g": "getStats",
+    "1": "getStats",
+    "2": "createOffer",
+    "3": "createOfferOnSuccess",
+    "12": "createOfferOnFailure",
+    "4": "createAnswer",
+    "5": "createAnswerOnSuccess",
+    "13": "createAnswerOnFailure",
+    "6": "setLocalDescription",
+    "7": "setLocalDescriptionOnSuccess",
     "14": "setLocalDescriptionOnFailure",
-    "8": "setRemoteDescription", "9": "setRemoteDescriptionOnSuccess",
+    "8": "setRemoteDescription",
+    "9": "setRemoteDescriptionOnSuccess",
     "15": "setRemoteDescriptionOnFailure",
-    "10": "addIceCandidate", "11": "addIceCandidateOnSuccess", "16": "addIceCandidateOnFailure",
-    "20": "onicecandidate", "21": "onicecandidateerror", "22": "ontrack",
-    "23": "onsignalingstatechange", "24": "oniceconnectionstatechange",
-    "25": "onconnectionstatechange", "26": "onicegatheringstatechange",
-    "27": "onnegotiationneeded", "28": "ondatachannel",
-    "30": "addTrack", "31": "addTrackOnSuccess", "32": "addTransceiver",
-    "33": "addTransceiverOnSuccess", "34": "removeTrack",
-    "35": "createDataChannel", "36": "close", "37": "restartIce", "38": "setConfiguration",
-    "39": "create", "40": "constraints", "41": "setCodecPreferences",
-    "42": "setHeaderExtensionsToNegotiate", "50": "setParameters", "51": "replaceTrack",
+    "10": "addIceCandidate",
+    "11": "addIceCandidateOnSuccess",
+    "16": "addIceCandidateOnFailure",
+    "20": "onicecandidate",
+    "21": "onicecandidateerror",
+    "22": "ontrack",
+    "23": "onsignalingstatechange",
+    "24": "oniceconnectionstatechange",
+    "25": "onconnectionstatechange",
+    "26": "onicegatheringstatechange",
+    "27": "onnegotiationneeded",
+    "28": "ondatachannel",
+    "30": "addTrack",
+    "31": "addTrackOnSuccess",
+    "32": "addTransceiver",
+    "33": "addTransceiverOnSuccess",
+    "34": "removeTrack",
+    "35": "createDataChannel",
+    "36": "close",
+    "37": "restartIce",
+    "38": "setConfiguration",
+    "39": "create",
+    "40": "constraints",
+    "41": "setCodecPreferences",
+    "42": "setHeaderExtensionsToNegotiate",
+    "50": "setParameters",
+    "51": "replaceTrack",
     "60": "navigator.mediaDevices.getUserMedia",
     "61": "navigator.mediaDevices.getUserMediaOnSuccess",
     "65": "navigator.mediaDevices.getUserMediaOnFailure",
@@ -52,17 +77,30 @@ _METHODS: dict[str, str] = {
     "68": "navigator.mediaDevices.getDisplayMediaOnFailure",
     "66": "navigator.mediaDevices.enumerateDevices",
     "67": "navigator.mediaDevices.ondevicechange",
-    "70": "MediaStreamTrack.stop", "71": "MediaStreamTrack.applyConstraints",
-    "72": "MediaStreamTrack.onended", "73": "MediaStreamTrack.onmute",
-    "74": "MediaStreamTrack.onunmute", "80": "HTMLMediaElement.resize",
+    "70": "MediaStreamTrack.stop",
+    "71": "MediaStreamTrack.applyConstraints",
+    "72": "MediaStreamTrack.onended",
+    "73": "MediaStreamTrack.onmute",
+    "74": "MediaStreamTrack.onunmute",
+    "80": "HTMLMediaElement.resize",
 }
 
 # compression.js statsTypeTable (code -> type)
 _TYPES: dict[str, str] = {
-    "1": "inbound-rtp", "2": "outbound-rtp", "3": "remote-inbound-rtp",
-    "4": "remote-outbound-rtp", "5": "transport", "6": "candidate-pair", "7": "local-candidate",
-    "8": "remote-candidate", "9": "data-channel", "10": "peer-connection", "11": "certificate",
-    "12": "media-source", "13": "media-playout", "14": "codec",
+    "1": "inbound-rtp",
+    "2": "outbound-rtp",
+    "3": "remote-inbound-rtp",
+    "4": "remote-outbound-rtp",
+    "5": "transport",
+    "6": "candidate-pair",
+    "7": "local-candidate",
+    "8": "remote-candidate",
+    "9": "data-channel",
+    "10": "peer-connection",
+    "11": "certificate",
+    "12": "media-source",
+    "13": "media-playout",
+    "14": "codec",
 }
 
 # compression.js statsPropertyTable, in code order starting at 4 ('t' is timestamp; 13, 146, 147
@@ -106,10 +144,11 @@ PROPERTIES.update({str(code): n for code, n in enumerate(_PROPERTY_NAMES, 4) if 
 PROPERTY_CODES: dict[str, str] = {v: k for k, v in PROPERTIES.items()}
 TYPE_CODES: dict[str, int] = {v: int(k) for k, v in _TYPES.items()}
 METHOD_CODES: dict[str, str | int] = {
-    v: (k if k == "g" else int(k)) for k, v in _METHODS.items() if k != "1"}
+    v: (k if k == "g" else int(k)) for k, v in _METHODS.items() if k != "1"
+}
 
 
-def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
+def decompress(base: dict[str, dict[str, Any]], delta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``statsDecompression(baseStats, delta)`` of compression.js; returns a new full report.
 
     Objects sent as ``null`` are removed; objects not sent are unchanged copies of the base;
@@ -148,7 +187,7 @@ def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
                     cur[name] = {**v, **cur[name]}
         if ts is not None and not has_own_ts:
             cur["timestamp"] = ts
-    out_report: dict[str, dict] = {}
+    out_report: dict[str, dict[str, Any]] = {}
     for sid, obj in new.items():
         if obj is None:
             continue
@@ -158,7 +197,7 @@ def decompress(base: dict[str, dict], delta: dict[str, Any]) -> dict[str, dict]:
     return out_report
 
 
-def is_full_report(value: dict) -> bool:
+def is_full_report(value: dict[str, Any]) -> bool:
     """An uncompressed getStats() report rather than a compression.js delta.
 
     A delta carries its collapsed timestamp as the top-level key ``t`` and per-object timestamps
@@ -172,7 +211,9 @@ def is_full_report(value: dict) -> bool:
     return all(isinstance(o, dict) and "timestamp" in o for o in objs)
 
 
-def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, str]) -> dict:
+def compress(
+    base: dict[str, dict[str, Any]], report: dict[str, dict[str, Any]], id_map: dict[str, str]
+) -> dict[str, Any]:
     """Inverse of :func:`decompress`, following ``statsCompression`` (used to build test dumps).
 
     ``base`` and ``report`` are keyed by *original* ids; ``id_map`` (original -> short id) is
@@ -219,7 +260,12 @@ def compress(base: dict[str, dict], report: dict[str, dict], id_map: dict[str, s
     return out
 
 
-def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClient:
+def parse(lines: list[str], name: str, where: str | None = None) -> list[RecordedClient]:
+    """The clients of an RTCStatsDump: one per renderer (decision Q16 in docs/quality-metrics.md;
+    the connection id before its first ``-``, as in Chrome's export: ``"8-0"``, ``"8-1"`` are tab
+    8). Ids without a ``-`` (the rtcstats library's ``PC_0``…) are one client. Several renderers
+    are named ``"{name}#{renderer}"``; records without a connection (``create``) go to each.
+    raises RecordingFormatError."""
     where = where or name
     if not lines or lines[0].strip() != MAGIC:
         raise RecordingFormatError(f"{where}: not an RTCStatsDump (line 1 must be '{MAGIC}')")
@@ -229,17 +275,18 @@ def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClie
         header = json.loads(lines[1])
     except ValueError:
         raise RecordingFormatError(
-            f"{where}: line 2 of an RTCStatsDump must be a JSON object like {{\"fileFormat\": 3}}"
+            f'{where}: line 2 of an RTCStatsDump must be a JSON object like {{"fileFormat": 3}}'
         ) from None
     if not isinstance(header, dict):
         raise RecordingFormatError(f"{where}: line 2 of an RTCStatsDump must be a JSON object")
     if header.get("fileFormat") != 3:
         raise RecordingFormatError(
             f"{where}: unsupported RTCStatsDump fileFormat {header.get('fileFormat')!r} "
-            "(only 3 is supported)")
+            "(only 3 is supported)"
+        )
     user_agent = header.get("userAgent") or header.get("user_agent")
     records: list[tuple[str, str | None, Any, float]] = []
-    base_by_pc: dict[str, dict[str, dict]] = {}
+    base_by_pc: dict[str, dict[str, dict[str, Any]]] = {}
     last_time = 0.0
     n_lines = len(lines)
     for lineno, line in enumerate(lines[2:], 3):
@@ -250,13 +297,15 @@ def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClie
         except ValueError as e:
             hint = " (the file looks truncated)" if lineno == n_lines else ""
             raise RecordingFormatError(
-                f"{where}: line {lineno} is not valid JSON{hint}: {e}") from None
+                f"{where}: line {lineno} is not valid JSON{hint}: {e}"
+            ) from None
         if not isinstance(rec, list):
             continue  # the reference reader ignores non-array lines
         if len(rec) < 4 or not isinstance(rec[-1], int | float) or isinstance(rec[-1], bool):
             raise RecordingFormatError(
                 f"{where}: line {lineno} is not an rtcstats record [method, connectionId, value, "
-                "..., t] with a numeric time")
+                "..., t] with a numeric time"
+            )
         method = _METHODS.get(str(rec[0]), str(rec[0]))
         pc_id = rec[1] if rec[1] is None else str(rec[1])
         value = rec[2]
@@ -276,4 +325,16 @@ def parse(lines: list[str], name: str, where: str | None = None) -> RecordedClie
     metadata: dict[str, Any] = {"sdk_name": "rtcstats"}
     if user_agent:
         metadata["user_agent"] = user_agent
-    return build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)
+    renderers = list(dict.fromkeys(renderer_of(r[1]) for r in records if r[1] is not None))
+    if len(renderers) <= 1:
+        return [build_client(name, records, user_agent=user_agent, metadata=metadata, where=where)]
+    return [
+        build_client(
+            f"{name}#{renderer}",
+            [r for r in records if r[1] is None or renderer_of(r[1]) == renderer],
+            user_agent=user_agent,
+            metadata=dict(metadata),
+            where=where,
+        )
+        for renderer in renderers
+    ]

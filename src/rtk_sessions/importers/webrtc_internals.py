@@ -31,13 +31,21 @@ from ._rtcstats_common import unwrap_state
 from .model import RecordedClient, RecordingFormatError, StatsSnapshot
 
 _OLD_ID_PREFIXES = [
-    ("RTCInboundRTP", "inbound-rtp"), ("RTCOutboundRTP", "outbound-rtp"),
-    ("RTCRemoteInboundRtp", "remote-inbound-rtp"), ("RTCRemoteOutboundRTP", "remote-outbound-rtp"),
-    ("RTCIceCandidatePair_", "candidate-pair"), ("RTCTransport_", "transport"),
-    ("RTCCodec_", "codec"), ("RTCMediaStreamTrack_", "track"), ("RTCMediaStream_", "stream"),
-    ("RTCAudioSource_", "media-source"), ("RTCVideoSource_", "media-source"),
-    ("RTCAudioPlayout_", "media-playout"), ("RTCCertificate_", "certificate"),
-    ("RTCDataChannel_", "data-channel"), ("RTCPeerConnection", "peer-connection"),
+    ("RTCInboundRTP", "inbound-rtp"),
+    ("RTCOutboundRTP", "outbound-rtp"),
+    ("RTCRemoteInboundRtp", "remote-inbound-rtp"),
+    ("RTCRemoteOutboundRTP", "remote-outbound-rtp"),
+    ("RTCIceCandidatePair_", "candidate-pair"),
+    ("RTCTransport_", "transport"),
+    ("RTCCodec_", "codec"),
+    ("RTCMediaStreamTrack_", "track"),
+    ("RTCMediaStream_", "stream"),
+    ("RTCAudioSource_", "media-source"),
+    ("RTCVideoSource_", "media-source"),
+    ("RTCAudioPlayout_", "media-playout"),
+    ("RTCCertificate_", "certificate"),
+    ("RTCDataChannel_", "data-channel"),
+    ("RTCPeerConnection", "peer-connection"),
 ]
 # Remote stats carry the time of the RTCP report they come from, not the time of the poll.
 _REMOTE_TYPES = {"remote-inbound-rtp", "remote-outbound-rtp"}
@@ -54,12 +62,31 @@ POLL_MS = 1000.0
 # webrtc-internals stores a value that parses as a number as that number (stats_graph_helper.js
 # getNumberFromValue: mid "0" -> 0, foundation "3799881442" -> 3799881442). These W3C fields are
 # DOMStrings, so they are turned back into strings.
-_STRING_FIELDS = frozenset({
-    "mid", "rid", "foundation", "label", "protocol", "usernameFragment", "trackIdentifier",
-    "encoderImplementation", "decoderImplementation", "remoteId", "localId", "transportId",
-    "codecId", "mediaSourceId", "playoutId", "localCandidateId", "remoteCandidateId",
-    "selectedCandidatePairId", "localCertificateId", "remoteCertificateId", "sdpFmtpLine",
-})
+_STRING_FIELDS = frozenset(
+    {
+        "mid",
+        "rid",
+        "foundation",
+        "label",
+        "protocol",
+        "usernameFragment",
+        "trackIdentifier",
+        "encoderImplementation",
+        "decoderImplementation",
+        "remoteId",
+        "localId",
+        "transportId",
+        "codecId",
+        "mediaSourceId",
+        "playoutId",
+        "localCandidateId",
+        "remoteCandidateId",
+        "selectedCandidatePairId",
+        "localCertificateId",
+        "remoteCertificateId",
+        "sdpFmtpLine",
+    }
+)
 
 
 def looks_like(doc: Any) -> bool:
@@ -88,7 +115,7 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def _media_event(req: dict) -> tuple[str, float, dict]:
+def _media_event(req: dict[str, Any]) -> tuple[str, float, dict[str, Any]]:
     """One ``getUserMedia`` list entry. Chromium logs the request (with ``audio``/``video``
     constraint strings), then, as a separate entry with the same ``request_id``, the result:
     ``stream_id`` + ``audio_track_info``/``video_track_info`` on success, ``error`` +
@@ -104,8 +131,11 @@ def _media_event(req: dict) -> tuple[str, float, dict]:
         kind += "_success"
         md = {"audio": "audio_track_info" in req, "video": "video_track_info" in req}
     else:
-        md = {k: (req[k] if isinstance(req[k], str | bool) else bool(req[k]))
-              for k in ("audio", "video") if k in req}
+        md = {
+            k: (req[k] if isinstance(req[k], str | bool) else bool(req[k]))
+            for k in ("audio", "video")
+            if k in req
+        }
     if req.get("request_type"):
         md["request_type"] = str(req["request_type"])
     return kind, float(req["timestamp"]), md
@@ -125,33 +155,46 @@ def split_key(key: str) -> tuple[str, str] | None:
 # without a type series. Order matters: "CF"/"CP" before codec "C[IO]T…", "IT…[AV]<ssrc>" before
 # candidates "I<8 chars>" (which are told apart by their isRemote series anyway).
 _SHORT_IDS = [
-    (re.compile(r"^CF"), "certificate"), (re.compile(r"^CP"), "candidate-pair"),
-    (re.compile(r"^C[IO]T"), "codec"), (re.compile(r"^IT.*[AV]\d+$"), "inbound-rtp"),
+    (re.compile(r"^CF"), "certificate"),
+    (re.compile(r"^CP"), "candidate-pair"),
+    (re.compile(r"^C[IO]T"), "codec"),
+    (re.compile(r"^IT.*[AV]\d+$"), "inbound-rtp"),
     (re.compile(r"^OT.*[AV]\d+$"), "outbound-rtp"),
     (re.compile(r"^RI[AV]\d+$"), "remote-inbound-rtp"),
     (re.compile(r"^RO[AV]\d+$"), "remote-outbound-rtp"),
     (re.compile(r"^S[AV]\d+$"), "media-source"),
-    (re.compile(r"^AP$"), "media-playout"), (re.compile(r"^P$"), "peer-connection"),
-    (re.compile(r"^T\w*\d$"), "transport"), (re.compile(r"^D\d+$"), "data-channel"),
+    (re.compile(r"^AP$"), "media-playout"),
+    (re.compile(r"^P$"), "peer-connection"),
+    (re.compile(r"^T\w*\d$"), "transport"),
+    (re.compile(r"^D\d+$"), "data-channel"),
 ]
 
 
-def _old_type(sid: str, fields: dict[str, list]) -> str | None:
+def _old_type(sid: str, fields: dict[str, list[Any]]) -> str | None:
+    """The type of an object of a dump without ``statsType`` (old Chrome), from its id.
+
+    Old Chrome ids name the type (``RTCInboundRTPAudioStream_…``). Chrome before M87 also gave
+    its RTP stats an ``isRemote`` series (false for the local stream): that makes a remote
+    ``…-rtp`` object of an RTP id, never a candidate. Only ICE candidates (``RTCIceCandidate_``
+    or an id no prefix names) are told local/remote apart by ``isRemote``.
+    """
     remote = fields.get("isRemote")
+    for prefix, t in _OLD_ID_PREFIXES:
+        if sid.startswith(prefix):
+            if t in ("inbound-rtp", "outbound-rtp") and remote and remote[-1] is True:
+                return f"remote-{t}"
+            return t
     if remote or sid.startswith("RTCIceCandidate_"):
         if remote:
             return "remote-candidate" if remote[-1] else "local-candidate"
         return "local-candidate"
-    for prefix, t in _OLD_ID_PREFIXES:
-        if sid.startswith(prefix):
-            return t
     for rx, t in _SHORT_IDS:
         if rx.match(sid):
             return t
     return None
 
 
-def _poll_times(objs: dict[str, dict], stypes: dict[str, str]) -> list[float]:
+def _poll_times(objs: dict[str, dict[str, Any]], stypes: dict[str, str]) -> list[float]:
     """The connection's poll times: the distinct timestamps of its local (non-remote) objects.
 
     Chrome gives every local object of one getStats() report the same timestamp, and
@@ -159,9 +202,12 @@ def _poll_times(objs: dict[str, dict], stypes: dict[str, str]) -> list[float]:
     polls. Values closer than ``_SAME_POLL_MS`` are one poll (its latest time).
     """
     stamps = sorted(
-        float(v) for sid, fields in objs.items()
+        float(v)
+        for sid, fields in objs.items()
         if stypes.get(sid) not in _REMOTE_TYPES and "timestamp" in fields
-        for v in fields["timestamp"][0] if isinstance(v, int | float))
+        for v in fields["timestamp"][0]
+        if isinstance(v, int | float)
+    )
     polls: list[float] = []
     for t in stamps:
         if polls and t - polls[-1] < _SAME_POLL_MS:
@@ -177,9 +223,9 @@ def _nearest(polls: list[float], t: float) -> tuple[int, float]:
     return best, abs(polls[best] - t)
 
 
-def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
+def _pc_snapshots(pc_key: str, stats: dict[str, Any], where: str) -> list[StatsSnapshot]:
     # sid -> field -> (values, end_ms); sid -> statsType
-    objs: dict[str, dict[str, tuple[list, float | None]]] = {}
+    objs: dict[str, dict[str, tuple[list[Any], float | None]]] = {}
     types: dict[str, str] = {}
     for key, s in stats.items():
         parts = split_key(key)
@@ -206,6 +252,8 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
             stype = fields["type"][0][-1]
         if stype is None:
             stype = _old_type(sid, {f: v for f, (v, _) in fields.items()})
+        if stype is None and "ssrc" in fields:
+            stype = "unknown"  # kept, so that an RTP stream no rule types is reported, not lost
         if stype is not None:
             stypes[sid] = stype
     objs = {sid: f for sid, f in objs.items() if sid in stypes}
@@ -219,8 +267,11 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
         if not ends:
             return []
         last = max(ends)
-        depth = max(len(v) + round((last - e) / POLL_MS) if e is not None else len(v)
-                    for f in objs.values() for v, e in f.values())
+        depth = max(
+            len(v) + round((last - e) / POLL_MS) if e is not None else len(v)
+            for f in objs.values()
+            for v, e in f.values()
+        )
         polls = [last - POLL_MS * k for k in range(depth - 1, -1, -1)]
 
     def end_poll(t: float | None) -> int:
@@ -240,8 +291,9 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
         if ts and isinstance(ts[0][-1], int | float):
             obj_end[sid] = end_poll(float(ts[0][-1]))
         else:
-            obj_end[sid] = end_poll(max((e for _, e in fields.values() if e is not None),
-                                        default=None))
+            obj_end[sid] = end_poll(
+                max((e for _, e in fields.values() if e is not None), default=None)
+            )
     for sid, fields in objs.items():
         if stypes[sid] in _REMOTE_TYPES:
             # Stamped with the RTCP report's time, not the poll's: its points end where its
@@ -249,11 +301,14 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
             # connection's last poll.
             local = fields.get("localId")
             local_id = local[0][-1] if local else None
-            obj_end[sid] = obj_end.get(local_id, len(polls) - 1) if isinstance(
-                local_id, str) else len(polls) - 1
+            obj_end[sid] = (
+                obj_end.get(local_id, len(polls) - 1)
+                if isinstance(local_id, str)
+                else len(polls) - 1
+            )
 
     # poll index -> sid -> object
-    reports: dict[int, dict[str, dict]] = {}
+    reports: dict[int, dict[str, dict[str, Any]]] = {}
     for sid, fields in objs.items():
         stype = stypes[sid]
         last = obj_end[sid]
@@ -277,8 +332,11 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
                     continue
                 obj = reports.setdefault(k, {}).setdefault(sid, {"id": sid, "type": stype})
                 if fld not in ("id", "type"):
-                    if fld in _STRING_FIELDS and isinstance(v, int | float) and not isinstance(
-                            v, bool):
+                    if (
+                        fld in _STRING_FIELDS
+                        and isinstance(v, int | float)
+                        and not isinstance(v, bool)
+                    ):
                         v = str(int(v)) if float(v).is_integer() else str(v)
                     obj[fld] = v
     snaps = []
@@ -292,11 +350,47 @@ def _pc_snapshots(pc_key: str, stats: dict, where: str) -> list[StatsSnapshot]:
     return snaps
 
 
-def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
+def renderer_of(pc_key: str) -> str:
+    """The renderer (browser tab) of a peer connection id ``"<pid>-<lid>"``: the part before the
+    first ``-`` (decision Q16 in docs/quality-metrics.md); ``""`` for an id without one (the whole
+    file is one client)."""
+    pid, sep, _ = pc_key.partition("-")
+    return pid if sep else ""
+
+
+def parse(doc: dict[str, Any], name: str, where: str | None = None) -> list[RecordedClient]:
+    """One ``RecordedClient`` per renderer (decision Q16: a dump of two tabs that called each
+    other is two participants), in the order their peer connections appear. A single renderer
+    keeps ``name``; several are named ``"{name}#{pid}"``. raises RecordingFormatError."""
     where = where or name
     pcs = doc["PeerConnections"]
+    groups: dict[str, dict[str, Any]] = {}
+    for pc_key, pc in pcs.items():
+        groups.setdefault(renderer_of(str(pc_key)), {})[pc_key] = pc
+    if not groups:
+        groups[""] = {}
+    clients = []
+    empty: RecordingFormatError | None = None
+    for pid, group in groups.items():
+        client_name = name if len(groups) == 1 else f"{name}#{pid}"
+        try:
+            own = pid if len(groups) > 1 else ""  # one tab: every getUserMedia entry is its
+            clients.append(_parse_renderer(doc, group, own, client_name, where))
+        except RecordingFormatError as exc:
+            if "has no peer connection with stats or events" not in str(exc):
+                raise
+            empty = exc  # a tab with nothing recorded: the other tabs still import
+    if not clients:
+        assert empty is not None
+        raise empty
+    return clients
+
+
+def _parse_renderer(
+    doc: dict[str, Any], pcs: dict[str, Any], pid: str, name: str, where: str
+) -> RecordedClient:
     snapshots: list[StatsSnapshot] = []
-    raw_events: list[tuple[str, float, dict]] = []
+    raw_events: list[tuple[str, float, dict[str, Any]]] = []
     pc_times: list[float] = []
     for pc_key, pc in pcs.items():
         if not isinstance(pc, dict):
@@ -304,7 +398,8 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
         stats = pc.get("stats") or {}
         if not isinstance(stats, dict):
             raise RecordingFormatError(
-                f"{where}: PeerConnections[{pc_key!r}].stats is not an object")
+                f"{where}: PeerConnections[{pc_key!r}].stats is not an object"
+            )
         pc_snaps = _pc_snapshots(str(pc_key), stats, where)
         snapshots.extend(pc_snaps)
         pc_times.extend(s.timestamp_ms for s in pc_snaps)
@@ -322,19 +417,33 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
                 typ = typ[2:]
             if typ in _UPDATE_EVENTS:
                 state = unwrap_state(entry.get("value"))
-                raw_events.append((_UPDATE_EVENTS[typ], float(ts),
-                                   {"connection_id": str(pc_key),
-                                    "state": state if isinstance(state, str) else str(state)}))
+                raw_events.append(
+                    (
+                        _UPDATE_EVENTS[typ],
+                        float(ts),
+                        {
+                            "connection_id": str(pc_key),
+                            "state": state if isinstance(state, str) else str(state),
+                        },
+                    )
+                )
             elif typ == "create" or typ == "close":
-                raw_events.append(("peer_connection_created" if typ == "create"
-                                   else "peer_connection_closed", float(ts),
-                                   {"connection_id": str(pc_key)}))
+                raw_events.append(
+                    (
+                        "peer_connection_created" if typ == "create" else "peer_connection_closed",
+                        float(ts),
+                        {"connection_id": str(pc_key)},
+                    )
+                )
     if not pc_times:
         raise RecordingFormatError(
-            f"{where}: the webrtc-internals dump has no peer connection with stats or events")
+            f"{where}: the webrtc-internals dump has no peer connection with stats or events"
+        )
     join_ms, leave_ms = min(pc_times), max(pc_times)
     for req in doc.get("getUserMedia") or []:
         if isinstance(req, dict) and isinstance(req.get("timestamp"), int | float):
+            if pid and pid not in (str(req.get("rid")), str(req.get("pid"))):
+                continue  # another renderer's request (its "rid" is the key's prefix)
             raw_events.append(_media_event(req))
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
     snapshots.sort(key=lambda s: s.timestamp_ms)
@@ -344,5 +453,13 @@ def parse(doc: dict, name: str, where: str | None = None) -> RecordedClient:
         metadata["user_agent"] = ua
     if isinstance(doc.get("hardwareConcurrency"), int):
         metadata["device_info"] = {"cpus": doc["hardwareConcurrency"]}
-    return RecordedClient(name=name, user_agent=ua, join_ms=join_ms, leave_ms=leave_ms,
-                          stats=snapshots, labels=[], events=events, metadata=metadata)
+    return RecordedClient(
+        name=name,
+        user_agent=ua,
+        join_ms=join_ms,
+        leave_ms=leave_ms,
+        stats=snapshots,
+        labels=[],
+        events=events,
+        metadata=metadata,
+    )

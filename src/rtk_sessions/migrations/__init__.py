@@ -31,7 +31,12 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    """Revert migrations down to ``revision`` (an id, ``-1``, ``base``) under the same lock as
+    ``upgrade``. raises alembic.util.exc.CommandError for a revision the tree does not know."""
+    from rtk_sessions.leader import migration_lock
+
+    with migration_lock(url):
+        command.downgrade(alembic_config(url), revision)
 
 
 def current(url: str) -> str | None:

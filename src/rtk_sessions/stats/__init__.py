@@ -8,6 +8,7 @@ from .accumulate import KindAccumulator
 from .aggregate import cumulative
 from .compact import compact_report
 from .ingest import ingest_report
+from .issues import ISSUE_TYPES, IssueThresholds, detect_issues
 from .normalize import normalize_report
 from .pairs import candidate_pairs
 from .report import build_quality
@@ -15,7 +16,9 @@ from .rows import sample_rows
 from .types import KINDS, QualityThresholds, SampleRow, StreamLabel
 
 __all__ = [
+    "ISSUE_TYPES",
     "KINDS",
+    "IssueThresholds",
     "KindAccumulator",
     "QualityThresholds",
     "SampleRow",
@@ -24,6 +27,7 @@ __all__ = [
     "candidate_pairs",
     "compact_report",
     "cumulative",
+    "detect_issues",
     "ingest_report",
     "normalize_report",
     "sample_rows",

@@ -33,7 +33,7 @@ __all__ = ["KindAccumulator"]
 LOSS_THRESHOLDS_PCT = (50, 25, 10, 5)
 LATENCY_THRESHOLDS_MS = (500, 250, 100)
 QL_STATES = ("bandwidth", "cpu", "none", "other")
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: Q11 measured counts ("lm", "tm"); 1 is still read (``_load``)
 
 _MAX_ABS = 1e15  # larger magnitudes are garbage; the bound keeps every sum finite
 _UNIT_BITS = 1074  # a sum is an int count of 2**-1074, the smallest float step
@@ -59,7 +59,7 @@ def _exact_positive(value: Any) -> int:
             return numerator << (_UNIT_BITS + 1 - denominator.bit_length())  # type: ignore[no-any-return]
         return 0
     if kind is int:  # exact as a float below 1e15 < 2**53
-        return value << _UNIT_BITS if 0 < value < _MAX_ABS else 0  # type: ignore[no-any-return]
+        return value << _UNIT_BITS if 0 < value < _MAX_ABS else 0
     number = _number(value)
     return _exact(number) if number is not None and number > 0 else 0
 
@@ -112,7 +112,8 @@ def _r4(value: float) -> float:
 
 
 def _hist_dist(hist: Mapping[float, int]) -> dict[str, float] | None:
-    """``Dist = {avg, p50, p75, p90}`` (Appendix A) of a histogram; ``None`` when empty."""
+    """``Dist = {avg, p50, p75, p90}`` (docs/decisions.md#peer-report) of a histogram; ``None``
+    when empty."""
     if not hist:
         return None
     values = sorted(hist)
@@ -140,7 +141,7 @@ def _number(value: Any) -> float | None:
     |x| ≥ 1e15 (larger magnitudes are garbage; the bound keeps every sum finite)."""
     kind = type(value)
     if kind is float:  # fast paths; NaN fails both comparisons
-        return value if -_MAX_ABS < value < _MAX_ABS else None  # type: ignore[no-any-return]
+        return value if -_MAX_ABS < value < _MAX_ABS else None
     if kind is int:
         return float(value) if -_MAX_ABS < value < _MAX_ABS else None
     number = num(value)  # int and float subclasses
@@ -181,6 +182,31 @@ def _jbd_ms(row: Mapping[str, Any]) -> float:
         return 0.0
     value = delay / count * 1000
     return value if value < _MAX_ABS else 0.0
+
+
+def _loss_measured(row: Mapping[str, Any], producer: bool) -> bool:
+    """Q11: the row measured its loss. ``_loss_measured`` when the row has it; else (a public
+    row) a producer row with packets sent and an RTT (the remote-inbound-rtp report that carries
+    both), a consumer row with ``packets_lost`` and at least one packet expected."""
+    flag = row.get("_loss_measured")
+    if flag is not None:
+        return flag is True
+    if producer:
+        return (_n(row, "packets_sent") or 0) > 0 and (_n(row, "rtt") or 0) > 0
+    lost = _n(row, "packets_lost")
+    return lost is not None and max(0.0, lost) + max(0.0, _n(row, "packets_received") or 0) > 0
+
+
+def _jbd_measured(row: Mapping[str, Any]) -> bool:
+    """Q11: both jitter-buffer counters present with Δjitter_buffer_emitted_count > 0."""
+    count = _n(row, "jitter_buffer_emitted_count")
+    return _n(row, "jitter_buffer_delay") is not None and count is not None and count > 0
+
+
+def _measured(dist: dict[str, float], hist: Mapping[float, int]) -> dict[str, Any]:
+    """Q11 extension fields of a histogram block: every row in it measured the value."""
+    rows = sum(hist.values())
+    return {**dist, "measured_rows": rows, "measured_avg": dist["avg"]}
 
 
 def _iso_ms(value: Any) -> float | None:
@@ -300,9 +326,10 @@ def _track_from(value: Any) -> dict[Any, list[Any]] | None:
 class KindAccumulator:
     """Running state of one kind's ``{kind}_cumulative`` block.
 
-    ``add`` one sample row at a time (mappings with the Appendix A keys and optionally the ``_``
-    internals of ``rtk_sessions.stats.rows``), ``merge`` the accumulator of a disjoint set of rows
-    of the same kind, and read ``block()``: exactly ``cumulative(kind, rows)`` of all rows added.
+    ``add`` one sample row at a time (mappings with the row keys of docs/decisions.md#peer-report
+    and optionally the ``_`` internals of ``rtk_sessions.stats.rows``), ``merge`` the accumulator
+    of a disjoint set of rows of the same kind, and read ``block()``: exactly
+    ``cumulative(kind, rows)`` of all rows added.
     ``to_state``/``from_state`` persist it as a compact JSON object (quality-metrics.md §4).
 
     Thresholds (``QualityThresholds``) are applied when a row is added: the state keeps counts of
@@ -323,8 +350,11 @@ class KindAccumulator:
         "lag",
         "latency",
         "latency_ge",
+        "latency_measured",
         "loss",
         "loss_ge",
+        "loss_measured",
+        "loss_measured_sum",
         "mos",
         "no_video",
         "poor",
@@ -349,6 +379,11 @@ class KindAccumulator:
         self.loss_ge = [0, 0, 0, 0]  # rows with loss ≥ 50, 25, 10, 5 %
         self.latency = 0  # exact Σ rtt ms (producers) / jitter-buffer delay ms (consumers)
         self.latency_ge = [0, 0, 0]  # rows ≥ 500, 250, 100 ms
+        # Q11: rows that measured the loss / the latency, and the exact Σ loss % of those rows
+        # (an unmeasured latency adds 0 to ``latency``, so its measured Σ is ``latency`` itself).
+        self.loss_measured = 0
+        self.loss_measured_sum = 0
+        self.latency_measured = 0
         self.fps: dict[float, int] = {}
         self.width: dict[float, int] = {}
         self.key_frames = 0  # exact Σ max(0, Δkey frames)
@@ -396,6 +431,10 @@ class KindAccumulator:
             loss = 0.0 if loss <= 0 else (100.0 if loss >= 100 else loss)
         else:
             loss = _loss_pct(row, producer)
+        if _loss_measured(row, producer):
+            self.loss_measured += 1
+            if loss > 0:
+                self.loss_measured_sum += _exact(loss)
         if loss > 0:
             self.loss += _exact(loss)
             if loss >= 5:
@@ -410,8 +449,13 @@ class KindAccumulator:
         if producer:
             rtt = get("rtt")
             latency = rtt * 1000 if type(rtt) is float and 0 < rtt < _MAX_ABS else _rtt_ms(row)
+            measured = get("_rtt_measured")
+            if measured is True or (measured is None and latency > 0):
+                self.latency_measured += 1
         else:
             latency = _jbd_ms(row)
+            if _jbd_measured(row):
+                self.latency_measured += 1
         if latency > 0:
             self.latency += _exact(latency)
             if latency >= 100:
@@ -428,11 +472,13 @@ class KindAccumulator:
         get = row.get
         fps = _number(get("frames_per_second"))
         width = _number(get("frame_width"))
-        if fps is not None:
+        # Q12: the frame blocks take the rows of active streams only (a packet in the interval).
+        active = _number(get("packets_sent" if self._producer else "packets_received")) != 0
+        if fps is not None and active:
             fps += 0.0
             hist = self.fps
             hist[fps] = hist.get(fps, 0) + 1
-        if width is not None:
+        if width is not None and width > 0 and active:
             width += 0.0
             hist = self.width
             hist[width] = hist.get(width, 0) + 1
@@ -541,6 +587,9 @@ class KindAccumulator:
                 mine_counts[i] += value
         self.loss += other.loss
         self.latency += other.latency
+        self.loss_measured += other.loss_measured
+        self.loss_measured_sum += other.loss_measured_sum
+        self.latency_measured += other.latency_measured
         self.key_frames += other.key_frames
         self.frames += other.frames
         self.poor += other.poor
@@ -567,7 +616,7 @@ class KindAccumulator:
     # -- output ---------------------------------------------------------------------------------
 
     def block(self) -> dict[str, Any]:
-        """The ``{kind}_cumulative`` block (sessions-api.md Appendix A) of the rows added.
+        """The ``{kind}_cumulative`` block (docs/decisions.md#peer-report) of the rows added.
 
         Identical to ``cumulative(kind, rows)`` of those rows; ``{}`` without rows (Q9). Every
         number is rounded to 4 dp; a Dist without values is omitted; fractions are of all rows.
@@ -582,21 +631,28 @@ class KindAccumulator:
         block: dict[str, Any] = {}
         mos = _hist_dist(self.mos)
         if mos is not None:
-            block["quality_mos"] = mos
-        loss: dict[str, float] = {"avg": _mean(self.loss, total)}
-        for threshold, count in zip(LOSS_THRESHOLDS_PCT, self.loss_ge, strict=True):
-            loss[f"{threshold}_or_greater_event_fraction"] = fraction(count)
-        block["packet_loss"] = loss
-        latency: dict[str, float] = {"avg": _mean(self.latency, total)}
-        for threshold, count in zip(LATENCY_THRESHOLDS_MS, self.latency_ge, strict=True):
-            latency[f"{threshold}ms_or_greater_event_fraction"] = fraction(count)
-        block["rtt" if self._producer else "jitter_buffer_delay"] = latency
+            block["quality_mos"] = _measured(mos, self.mos)
+        # Q11: a metric no row measured has no block; a block carries measured_rows/measured_avg.
+        if self.loss_measured:
+            loss: dict[str, Any] = {"avg": _mean(self.loss, total)}
+            for threshold, count in zip(LOSS_THRESHOLDS_PCT, self.loss_ge, strict=True):
+                loss[f"{threshold}_or_greater_event_fraction"] = fraction(count)
+            loss["measured_rows"] = self.loss_measured
+            loss["measured_avg"] = _mean(self.loss_measured_sum, self.loss_measured)
+            block["packet_loss"] = loss
+        if self.latency_measured:
+            latency: dict[str, Any] = {"avg": _mean(self.latency, total)}
+            for threshold, count in zip(LATENCY_THRESHOLDS_MS, self.latency_ge, strict=True):
+                latency[f"{threshold}ms_or_greater_event_fraction"] = fraction(count)
+            latency["measured_rows"] = self.latency_measured
+            latency["measured_avg"] = _mean(self.latency, self.latency_measured)
+            block["rtt" if self._producer else "jitter_buffer_delay"] = latency
         if not self._video:
             return block
         for key, hist in (("frame_per_second", self.fps), ("frame_width", self.width)):
             dist = _hist_dist(hist)
             if dist is not None:
-                block[key] = dist
+                block[key] = _measured(dist, hist)
         if self.frames <= 0:
             key_fraction = 0.0
         elif self.key_frames >= self.frames:  # min(1, keys/frames); the ratio may overflow
@@ -659,6 +715,8 @@ class KindAccumulator:
             "mos": _hist_state(self.mos),
             "loss": [_to_floats(self.loss), *self.loss_ge],
             "lat": [_to_floats(self.latency), *self.latency_ge],
+            "lm": [self.loss_measured, _to_floats(self.loss_measured_sum)],
+            "tm": self.latency_measured,
         }
         if not self._video:
             return state
@@ -695,7 +753,7 @@ class KindAccumulator:
         return acc if acc._load(state) else cls(kind)
 
     def _load(self, state: Any) -> bool:
-        if not isinstance(state, Mapping) or state.get("v") != STATE_VERSION:
+        if not isinstance(state, Mapping) or state.get("v") not in (1, STATE_VERSION):
             return False
         if state.get("kind") != self.kind:
             return False
@@ -712,10 +770,22 @@ class KindAccumulator:
         latency_ge = _counts_from(latency[1:], 3, rows)
         if loss_sum is None or loss_ge is None or latency_sum is None or latency_ge is None:
             return False
+        if state["v"] == 1:  # stored before Q11: every row counts as measured
+            measured = (rows, loss_sum, rows)
+        else:
+            lm, tm = state.get("lm"), _count(state.get("tm"), rows)
+            if not isinstance(lm, list) or len(lm) != 2:
+                return False
+            lm_rows = _count(lm[0], rows)
+            lm_sum = _from_floats(lm[1], lm_rows, 100.0) if lm_rows is not None else None
+            if lm_rows is None or lm_sum is None or tm is None:
+                return False
+            measured = (lm_rows, lm_sum, tm)
         self.rows, self.mos = rows, mos
         self.loss, self.loss_ge, self.latency, self.latency_ge = (
             loss_sum, loss_ge, latency_sum, latency_ge
         )  # fmt: skip
+        self.loss_measured, self.loss_measured_sum, self.latency_measured = measured
         if not self._video:
             return True
         fps, width = _hist_from(state.get("fps"), rows), _hist_from(state.get("fw"), rows)

@@ -32,11 +32,11 @@ def cumulative(
     rows: Sequence[Mapping[str, Any]],
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
 ) -> dict[str, Any]:
-    """The ``{kind}_cumulative`` block (sessions-api.md Appendix A) of a kind's sample rows.
+    """The ``{kind}_cumulative`` block (docs/decisions.md#peer-report) of a kind's sample rows.
 
     kind: one of ``KINDS`` (anything else gives ``{}``). rows: the kind's rows (mappings with the
-    Appendix A keys, optionally ``_`` internals; ``SampleRow`` objects are accepted too; anything
-    else is ignored). No rows gives ``{}`` (Q9).
+    row keys of the peer report, optionally ``_`` internals; ``SampleRow`` objects are accepted
+    too; anything else is ignored). No rows gives ``{}`` (Q9).
 
     - ``quality_mos``: Dist of ``mos_quality`` (linear-interpolation percentiles, Q6);
     - ``packet_loss``: LossDist of the row loss % (Q5, Q7);

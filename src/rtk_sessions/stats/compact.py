@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .normalize import ReportIndex, normalize_report
 from .pairs import selected_pair_ids, selected_pair_ids_indexed
 
@@ -57,7 +59,7 @@ _KEEP_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def compact_report(report: dict[str, dict]) -> dict[str, dict]:
+def compact_report(report: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The part of a normalized report the NEXT interval needs (the per-connection cursor).
 
     Keeps, with only the fields listed in ``_KEEP_FIELDS``: outbound-rtp, inbound-rtp and
@@ -69,7 +71,7 @@ def compact_report(report: dict[str, dict]) -> dict[str, dict]:
     input is not mutated.
     """
     report = normalize_report(report)
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for sid, stats in report.items():
         keep = _KEEP_FIELDS.get(stats["type"])
         if keep is not None:
@@ -83,10 +85,10 @@ def compact_report(report: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def compact_indexed(index: ReportIndex) -> dict[str, dict]:
+def compact_indexed(index: ReportIndex) -> dict[str, dict[str, Any]]:
     """``compact_report(raw)`` for ``index = ReportIndex(raw)`` (new dicts; shares nested values
     with the input as ``compact_report`` does)."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     get = index.get
     types = index.types
     for sid in index.kept:

@@ -1,4 +1,5 @@
-"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (spec §2.3)."""
+"""Selected ICE candidate pairs -> ``metadata.candidate_pairs`` entries (docs/quality-metrics.md
+§5)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ _ROLE_ALIASES = {
     CONSUMING: CONSUMING,
 }
 
-# CandidatePair key (sessions-api.md Appendix A) -> W3C RTCIceCandidatePairStats member.
+# CandidatePair key (docs/decisions.md#peer-report) -> W3C RTCIceCandidatePairStats member.
 _PAIR_NUMBERS = (
     ("available_incoming_bitrate", "availableIncomingBitrate"),  # bits/s, gauge
     ("available_outgoing_bitrate", "availableOutgoingBitrate"),  # bits/s, gauge
@@ -60,7 +61,7 @@ def _pairs(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, An
 def selected_pair_ids(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Ids of the selected candidate pairs of a normalized report, in report order.
 
-    Selection (quality-metrics.md §2.3): the pairs named by ``transport.selectedCandidatePairId``
+    Selection (quality-metrics.md §5): the pairs named by ``transport.selectedCandidatePairId``
     (W3C RTCTransportStats); else the pairs with ``selected: true`` (Firefox); else, per
     ``transportId``, the ``nominated`` pair in state ``succeeded`` with the most bytes sent+received
     (this project's fallback).
@@ -135,18 +136,19 @@ def _pair_entry(report: Mapping[str, Mapping[str, Any]], pair: Mapping[str, Any]
 
 
 def candidate_pairs(
-    report: dict[str, dict], *, transport: str | None = None
+    report: dict[str, dict[str, Any]], *, transport: str | None = None
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """The selected candidate pairs of one connection's report as CandidatePair entries.
 
     report: a getStats() report (normalized here; any shape ``normalize_report`` accepts).
     transport: the ingest ``transport`` (``"producing"``/``"consuming"``, or the role names
     ``"producing_transport"``/``"consuming_transport"``); ``None`` or anything else means: the role
-    is producing if the connection has an outbound-rtp, consuming if it has an inbound-rtp (both
-    when it has both, e.g. P2P), producing when it has neither.
+    is consuming if the connection only receives (inbound-rtp and no outbound-rtp), else producing
+    (it sends, or sends and receives as in P2P, or has no RTP yet). A connection's pairs are listed
+    under one role only.
 
     Returns ``[(role, pair_id, entry)]``, role ``"producing_transport"``|``"consuming_transport"``,
-    entry in sessions-api.md Appendix A ``CandidatePair`` shape with ``None`` values omitted:
+    entry in the ``CandidatePair`` shape of docs/decisions.md#peer-report, ``None`` values omitted:
     counters are the pair's lifetime totals (cumulative, as in the reference report), RTTs in
     seconds, bitrates in bits/s, ``last_packet_*_timestamp`` epoch ms, candidate fields from the
     linked local/remote candidate.
@@ -160,12 +162,8 @@ def candidate_pairs(
         roles = [role]
     else:
         types = {s.get("type") for s in report.values()}
-        roles = []
-        if "outbound-rtp" in types:
-            roles.append(PRODUCING)
-        if "inbound-rtp" in types:
-            roles.append(CONSUMING)
-        roles = roles or [PRODUCING]
+        only_receives = "inbound-rtp" in types and "outbound-rtp" not in types
+        roles = [CONSUMING if only_receives else PRODUCING]
     return [(r, sid, _pair_entry(report, report[sid])) for r in roles for sid in ids]
 
 
@@ -291,12 +289,8 @@ def candidate_pairs_indexed(
     if role is not None:
         roles = [role]
     else:
-        roles = []
-        if index.listed["outbound-rtp"]:
-            roles.append(PRODUCING)
-        if index.listed["inbound-rtp"]:
-            roles.append(CONSUMING)
-        roles = roles or [PRODUCING]
+        only_receives = bool(index.listed["inbound-rtp"]) and not index.listed["outbound-rtp"]
+        roles = [CONSUMING if only_receives else PRODUCING]
     entries = [(sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
     out = [(roles[0], sid, entry) for sid, entry in entries]
     for r in roles[1:]:

@@ -1,4 +1,4 @@
-"""The peer report's ``quality`` object (sessions-api.md Appendix A)."""
+"""The peer report's ``quality`` object (its shape: docs/decisions.md#peer-report)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def public_row(row: Mapping[str, Any] | SampleRow) -> dict[str, Any]:
 
 
 def build_quality(
-    rows_by_kind: Mapping[str, Sequence[Mapping[str, Any]]],
+    rows_by_kind: Mapping[str, Sequence[Mapping[str, Any] | SampleRow]],
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
 ) -> dict[str, Any]:
     """The full ``quality`` object of a peer report.

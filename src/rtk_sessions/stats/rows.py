@@ -1,6 +1,6 @@
 """Per-interval sample rows from two consecutive getStats() reports of one connection (Q1).
 
-Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md §2):
+Row fields (the names of docs/decisions.md#peer-report; sources in docs/quality-metrics.md §2):
 
 - producers (W3C ``outbound-rtp`` + its ``remote-inbound-rtp``, the receiver's RTCP RR):
   ``timestamp``, ``producer_id``, ``ssrc``, ``mid``, ``bytes_sent`` Δ, ``packets_sent`` Δ,
@@ -20,7 +20,8 @@ Row fields (sessions-api.md Appendix A names; sources in docs/quality-metrics.md
 
 Internal fields (stripped by ``build_quality``): ``_interval_s`` (Δt, s), ``_loss_pct`` (Q7),
 ``_bitrate_bps``, ``_rtt_ms`` (the RTT used for MOS), ``_buffer_delay_ms`` (the buffer delay used
-for MOS), ``_nack_count`` Δ, producers ``_active`` (outbound-rtp ``active``), consumers
+for MOS), ``_nack_count`` Δ, ``_loss_measured`` (Q11: the loss was measured, not defaulted to 0),
+producers ``_rtt_measured`` (Q11) and ``_active`` (outbound-rtp ``active``), consumers
 ``_freeze_count`` Δ, ``_freezes_duration_s`` Δ, ``_pause_count`` Δ, ``_frames_received`` Δ.
 """
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -52,6 +53,7 @@ _QL_REASONS = frozenset(_QL_STATES)
 _MAX_SECONDS = 3600.0  # jitter, roundTripTime
 _MAX_FPS = 1000.0
 _MAX_DIMENSION = 65535  # frame width/height (16-bit in every codec's headers)
+_PACKETS = {"outbound-rtp": "packetsSent", "inbound-rtp": "packetsReceived"}  # Q13
 _ID_NAMESPACE = uuid.UUID("6f1b3c1e-5d0e-5b6a-9c57-2f7a3c1d2e40")  # this project's uuid5 namespace
 
 
@@ -145,7 +147,8 @@ def _index(report: Mapping[str, Mapping[str, Any]], stype: str) -> dict[int, Map
 def _remote_inbound(
     report: Mapping[str, Mapping[str, Any]], outbound: Mapping[str, Any], by_ssrc: Mapping[int, Any]
 ) -> Mapping[str, Any]:
-    """The remote-inbound-rtp of an outbound-rtp: via ``remoteId``, else ``localId``, else ssrc."""
+    """The remote-inbound-rtp of an outbound-rtp (Q15): via ``remoteId``, else ``localId``, else
+    ssrc, else the only remote-inbound-rtp of the same kind that no outbound-rtp claims."""
     ref = outbound.get("remoteId")
     if isinstance(ref, str):
         target = report.get(ref)
@@ -154,7 +157,38 @@ def _remote_inbound(
     for stats in report.values():
         if stats.get("type") == "remote-inbound-rtp" and stats.get("localId") == outbound["id"]:
             return stats
-    return by_ssrc.get(outbound["ssrc"], {})
+    found = by_ssrc.get(outbound["ssrc"])
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    outs = {sid: o for sid, o in report.items() if o.get("type") == "outbound-rtp"}
+    claimed = {o.get("remoteId") for o in outs.values()}
+    ssrcs = {o.get("ssrc") for o in outs.values()}
+    unclaimed = [
+        sid
+        for sid, stats in report.items()
+        if stats.get("type") == "remote-inbound-rtp"
+        and stats.get("kind") == outbound.get("kind")
+        and sid not in claimed
+        and stats.get("localId") not in outs
+        and stats.get("ssrc") not in ssrcs
+    ]
+    return report[unclaimed[0]] if len(unclaimed) == 1 else {}
+
+
+def _rtx_ssrcs(objects: Iterable[Mapping[str, Any]]) -> set[Any]:
+    """Q15: the ssrcs that inbound-rtp objects name as their RTX repair flow (``rtxSsrc``)."""
+    return {o.get("rtxSsrc") for o in objects if o.get("type") == "inbound-rtp"} - {None}
+
+
+def _is_rtx(stats: Mapping[str, Any], codec: Mapping[str, Any], rtx_ssrcs: set[Any]) -> bool:
+    """Q15: an inbound-rtp that describes an RTX repair flow, not a stream: it has
+    ``rtxOfSsrc``, another stream names its ssrc as its RTX, or its codec is ``*/rtx``."""
+    mime = codec.get("mimeType")
+    return (
+        stats.get("rtxOfSsrc") is not None
+        or stats.get("ssrc") in rtx_ssrcs
+        or (isinstance(mime, str) and mime.lower().endswith("/rtx"))
+    )
 
 
 def _codec(report: Mapping[str, Mapping[str, Any]], stats: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -359,6 +393,8 @@ def _producer_row(
         _buffer_delay_ms=buffer_ms,
         _nack_count=delta("nackCount"),
         _active=active if isinstance(active, bool) else None,
+        _rtt_measured=rtt is not None,
+        _loss_measured=bool(packets) and (lost is not None or fraction is not None),
     )
     return _compact(values)
 
@@ -458,6 +494,7 @@ def _consumer_row(
         _rtt_ms=rtt_ms,
         _buffer_delay_ms=round(buffer_ms, 6),
         _nack_count=delta("nackCount"),
+        _loss_measured=lost is not None and expected > 0,
     )
     if video:
         values.update(
@@ -470,8 +507,8 @@ def _consumer_row(
 
 
 def sample_rows(
-    previous: dict[str, dict] | None,
-    current: dict[str, dict],
+    previous: dict[str, dict[str, Any]] | None,
+    current: dict[str, dict[str, Any]],
     *,
     namespace: str,
     transport: str | None = None,
@@ -493,9 +530,9 @@ def sample_rows(
     thresholds: ``QualityThresholds`` for MOS defaults.
 
     One row per RTP stream (ssrc, per stats type) present in both reports, in ``current`` order.
-    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, is a producer that has not sent
-    a single packet yet (a connection being set up), or a cumulative counter went backwards (counter
-    reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
+    No row when Δt ≤ 0, the stream has no valid timestamp/ssrc/kind, has not carried a single packet
+    yet (cumulative ``packetsSent``/``packetsReceived`` 0: decision Q13), or a cumulative counter
+    went backwards (counter reset); a negative Δ``packetsLost`` is clamped to 0. Never raises.
     """
     del transport  # documented above: rows do not depend on it
     prev_report = normalize_report(previous) if previous is not None else {}
@@ -508,6 +545,7 @@ def sample_rows(
         thresholds = QualityThresholds()
     label_list = _as_labels(labels)
     rows: list[SampleRow] = []
+    rtx = _rtx_ssrcs(report.values())
     for stype in ("outbound-rtp", "inbound-rtp"):
         before = _index(prev_report, stype)
         for ssrc, cur in _index(report, stype).items():
@@ -519,11 +557,13 @@ def sample_rows(
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0 or iso_timestamp(ts) is None:
                 continue
-            # A producer is producing from its first packet on: rows while the connection is still
-            # being set up (packetsSent 0) are not samples of it. One that has sent before and is
-            # quiet now (muted) does get rows (MOS 1, Q3). Consumers keep their rows: a stream
-            # that never arrives is what no_video_fraction is for.
-            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+            # Q13: a stream has rows from its first packet on, in both directions (producer: first
+            # packet sent; consumer: first packet received). Rows while a connection is being set
+            # up, an idle layer or a stream that never arrives are not samples of it. One that has
+            # carried packets and is quiet now (muted, stalled) does get rows (MOS 1, Q3).
+            if num(cur.get(_PACKETS[stype])) == 0:
+                continue
+            if stype == "inbound-rtp" and _is_rtx(cur, _codec(report, cur), rtx):
                 continue
             label = _label_for(cur, label_list)
             try:
@@ -574,7 +614,7 @@ def _fd(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> float | i
     ca = a.__class__
     cb = b.__class__
     if (ca is int or ca is float) and (cb is int or cb is float):
-        diff = b - a
+        diff: float | int = b - a
         if diff.__class__ is int:
             if diff < 0:
                 raise _Reset(name)
@@ -598,7 +638,7 @@ def _fd_clamped(prev: Mapping[str, Any], cur: Mapping[str, Any], name: str) -> f
     ca = a.__class__
     cb = b.__class__
     if (ca is int or ca is float) and (cb is int or cb is float):
-        diff = b - a
+        diff: float | int = b - a
         if diff.__class__ is int:
             return diff if diff >= 0 else 0
         if diff - diff != 0:
@@ -742,7 +782,27 @@ def _remote_inbound_indexed(
     sid = by_local.get(out_id)
     if sid is None:
         sid = index.by_ssrc("remote-inbound-rtp").get(outbound["ssrc"])
-    return index.get(sid) if sid is not None else {}  # type: ignore[no-any-return]
+    if sid is None:
+        sid = _unclaimed_indexed(index).get(outbound.get("kind"))
+    return index.get(sid) if sid is not None else {}
+
+
+def _unclaimed_indexed(index: ReportIndex) -> dict[Any, str]:
+    """Q15 fallback of ``_remote_inbound``: kind -> the only unclaimed remote-inbound-rtp."""
+    found: dict[Any, str] | None = index.memo.get("ri-unclaimed")
+    if found is None:
+        outs = {sid: index.get(sid) for sid in index.listed["outbound-rtp"]}
+        claimed = {o.get("remoteId") for o in outs.values()}
+        ssrcs = {o.get("ssrc") for o in outs.values()}
+        by_kind: dict[Any, list[str]] = {}
+        for rid in index.listed["remote-inbound-rtp"]:
+            stats = index.get(rid)
+            if rid in claimed or stats.get("localId") in outs or stats.get("ssrc") in ssrcs:
+                continue
+            by_kind.setdefault(stats.get("kind"), []).append(rid)
+        found = {kind: rids[0] for kind, rids in by_kind.items() if len(rids) == 1}
+        index.memo["ri-unclaimed"] = found
+    return found
 
 
 def _producer_indexed(
@@ -871,6 +931,8 @@ def _producer_indexed(
     active = cur.get("active")
     if isinstance(active, bool):
         values["_active"] = active
+    values["_rtt_measured"] = rtt is not None
+    values["_loss_measured"] = bool(packets) and (lost is not None or fraction is not None)
     return values
 
 
@@ -1003,6 +1065,7 @@ def _consumer_indexed(
         values["_buffer_delay_ms"] = buffer_ms
     if nack is not None:
         values["_nack_count"] = nack
+    values["_loss_measured"] = lost is not None and expected > 0
     if video:
         if freezes is not None:
             values["_freeze_count"] = freezes
@@ -1016,6 +1079,15 @@ def _consumer_indexed(
 
 
 _ROLES = (("outbound-rtp", "producer"), ("inbound-rtp", "consumer"))
+
+
+def _rtx_indexed(index: ReportIndex) -> set[Any]:
+    """``_rtx_ssrcs`` of a report's inbound-rtp objects, memoized on the index."""
+    found: set[Any] | None = index.memo.get("rtx")
+    if found is None:
+        found = _rtx_ssrcs(index.get(sid) for sid in index.listed["inbound-rtp"])
+        index.memo["rtx"] = found
+    return found
 
 
 def sample_rows_indexed(
@@ -1068,7 +1140,11 @@ def sample_rows_indexed(
                 stamp = stamps[ts] = _iso_fast(ts)
             if stamp is None:
                 continue
-            if stype == "outbound-rtp" and num(cur.get("packetsSent")) == 0:
+            if num(cur.get(_PACKETS[stype])) == 0:  # Q13
+                continue
+            if stype == "inbound-rtp" and _is_rtx(
+                cur, current.linked(cur.get("codecId"), "codec"), _rtx_indexed(current)
+            ):
                 continue
             label = _label_for(cur, label_list) if label_list else None
             try:

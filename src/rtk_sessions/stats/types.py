@@ -17,7 +17,7 @@ __all__ = [
     "StreamLabel",
 ]
 
-#: The eight RealtimeKit peer-report stream kinds (sessions-api.md Appendix A, ``quality.*``),
+#: The eight RealtimeKit peer-report stream kinds (docs/decisions.md#peer-report, ``quality.*``),
 #: in the order the ``quality`` object lists them.
 KINDS: tuple[str, ...] = (
     "audio_producer",
@@ -155,7 +155,7 @@ class SampleRow:
     - kind: one of ``KINDS``.
     - stream_key: stable per RTP stream: ``f"{namespace}:{rtp type}:{ssrc}"``.
     - timestamp_ms: epoch milliseconds of the current report's RTP stats object (W3C ``timestamp``).
-    - values: the API sample row with Appendix A key names (timestamp ISO-8601
+    - values: the API sample row with the peer report's key names (timestamp ISO-8601
       ``YYYY-MM-DDTHH:MM:SS.sssZ``; rtt and jitter in seconds; counters as deltas over the interval;
       ``mos_quality`` a float with 2 dp), ``None`` values omitted, plus internal fields whose keys
       start with ``"_"`` (see ``rtk_sessions.stats.rows``) used by the cumulative blocks. The report

@@ -122,7 +122,8 @@ class Session(Base):
     status: Mapped[str] = mapped_column(String(8))
     live_participants: Mapped[int] = mapped_column(Integer, default=0)
     max_concurrent_participants: Mapped[int] = mapped_column(Integer, default=0)
-    # Participant-seconds of peers that have left (spec D28; minutes_consumed = this / 60).
+    # Participant-seconds of peers that have left (D28 in docs/decisions.md; minutes_consumed =
+    # this / 60).
     consumed_secs: Mapped[float] = mapped_column(Float, default=0.0)
     last_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     keep_alive_secs: Mapped[int] = mapped_column(Integer, default=60)
@@ -140,7 +141,7 @@ class Session(Base):
 
 
 def _list_index(name: str, *columns: Any) -> Index:
-    """A partial index over top-level sessions (the only ones lists show, spec D13), ending with
+    """A partial index over top-level sessions (the only ones lists show, D13), ending with
     ``parent_session_id`` so SQLite can check the partial condition from the index alone."""
     top = Session.parent_session_id.is_(None)
     return Index(name, *columns, Session.parent_session_id, sqlite_where=top, postgresql_where=top)
@@ -389,4 +390,27 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_jobs_status_run_after", "status", "run_after"),
         Index("ix_jobs_kind_key_created", "kind", "key", "created_at"),
+    )
+
+
+class Preset(Base):
+    """A RealtimeKit preset of an app (``realtime_kit.presets``): a named role whose ``config``,
+    ``permissions`` and ``ui`` documents are stored as the SDK sends them. Meeting participants
+    name one by ``preset_name``; its ``config.view_type`` fills ``preset_view_type`` in peer
+    events. Names are unique within an app (migration 0005p)."""
+
+    __tablename__ = "presets"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    view_type: Mapped[str] = mapped_column(String(16))  # config.view_type, kept for joins
+    config: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    permissions: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    ui: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_presets_app_name", "app_id", "name", unique=True),
+        Index("ix_presets_app_created", "app_id", "created_at"),
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rtk_sessions.exports.transcript import Segment
@@ -48,6 +48,8 @@ from rtk_sessions.summarize.base import (
 from rtk_sessions.summarize.text import Sentence, count_words, sentences
 
 Vector = dict[str, float]
+#: ``fits(sentences)``: whether the rendered summary of ``sentences`` is within the word limit.
+Fits = Callable[[list[Sentence]], bool]
 
 
 def tfidf_vectors(docs: Sequence[Sequence[str]]) -> list[Vector]:
@@ -166,7 +168,7 @@ class ExtractiveSummarizer:
         transcript: Sequence[Segment],
         *,
         word_limit: int,
-        fits=None,
+        fits: Fits | None = None,
     ) -> list[Sentence]:
         """The picked sentences in meeting order.
 
@@ -245,7 +247,7 @@ class ExtractiveSummarizer:
         )
 
 
-def _cut(s: Sentence, fits) -> Sentence:
+def _cut(s: Sentence, fits: Fits) -> Sentence:
     """``s`` with its text shortened until ``fits([s])``."""
     n = s.n_words
     while n > 1:
@@ -258,7 +260,13 @@ def _cut(s: Sentence, fits) -> Sentence:
     return Sentence(s.index, s.speaker, s.speaker_key, s.start, s.raw, "", s.terms)
 
 
-def summarize_with(select, *, word_limit: int, text_format: TextFormat, summary_type: str) -> str:
+def summarize_with(
+    select: Callable[[Fits], list[Sentence]],
+    *,
+    word_limit: int,
+    text_format: TextFormat,
+    summary_type: str,
+) -> str:
     """Render what ``select(fits)`` picks, so that the rendered text has at most ``word_limit``
     words. The heading is dropped when it alone would leave no room for content."""
     for heading in (True, False):
@@ -302,7 +310,7 @@ def lead_baseline(
     check_args(word_limit, text_format)
     base = ExtractiveSummarizer()
 
-    def select(fits) -> list[Sentence]:
+    def select(fits: Fits) -> list[Sentence]:
         sents = sentences(transcript)
         cands = [s for s in sents if base._is_candidate(s)] or sents
         picked: list[Sentence] = []

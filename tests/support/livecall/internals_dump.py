@@ -43,7 +43,8 @@ CHROMIUM = "/usr/bin/chromium"
 # from the page as soon as the call page closes them, and the dump is empty.
 INTERNALS_URL = "chrome://webrtc-internals/?keepRemovedConnections"
 
-# /work/shared/guides/real-input.md; Playwright adds --headless itself.
+# The flags every Chromium of the tests runs with (no sandbox, no GPU, no background traffic,
+# fake camera and microphone); Playwright adds --headless itself.
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -2,7 +2,8 @@
 
 The stats_samples table is the one that grows (a row per RTP stream per stats interval):
 append-only, 64-bit keys, one composite index that serves the peer report. On PostgreSQL, session
-search (a case-insensitive substring, spec D16) is served by a pg_trgm GIN index instead of a scan.
+search (a case-insensitive substring, D16 in docs/decisions.md) is served by a pg_trgm GIN index
+instead of a scan.
 
 Revision ID: 0001
 Revises: (none)

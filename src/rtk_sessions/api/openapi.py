@@ -1,0 +1,130 @@
+"""How routes declare the contract, and the OpenAPI document built from it.
+
+A route of the API declares (see ``api/meetings.py``):
+
+- its query as a model of ``contract.query`` (``Annotated[Model, Query()]``), its body as a model
+  of ``contract`` (a body parameter), its 200 answer as ``response_model=`` (a model of
+  ``contract``); hot routes still return ``envelope.ok(...)`` (orjson), which FastAPI sends as is,
+  without validating it against the response model;
+- the errors it may answer: ``ERRORS`` is on every router of the API (400, 401, 403, 404, 409,
+  413, 5XX, all with ``contract.common.ErrorEnvelope``); never 422: a request that breaks a model
+  is answered 400 (``api.envelope``);
+- its credentials through ``deps`` (``ApiScopeDep``, ``AccountDep``, ``IngestScopeDep``), which
+  depend on ``BEARER``: the ``HTTPBearer`` scheme of the document (the Authorize button of
+  ``/docs``).
+
+Routers of the API use ``route_class=ContractRoute``: JSON bodies are parsed with orjson (with
+its limits and error messages), whatever the content type, and a malformed body is reported by
+the body model's validation, after authentication, as ``Malformed JSON: ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from starlette.responses import Response
+
+from rtk_sessions.contract.common import ErrorEnvelope, JSONNull, MalformedJSON
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerToken",
+    description="An API token (``rtk-sessions tokens create``); on the ingestion route also a "
+    "participant token (from adding a meeting participant).",
+)
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid parameter or body; the message says which and why."),
+    401: _error("Missing, malformed or unknown token."),
+    403: _error("A valid token used outside its account, app or scope."),
+    404: _error("Unknown route, or no such app, session, meeting, participant or file."),
+    409: _error("A conflicting concurrent change; the SDKs retry it."),
+    413: _error("The body is larger, or holds more events, than the service accepts at once."),
+    "5XX": _error("Server error (the SDKs retry it)."),
+}
+
+
+class _OrjsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                parsed = orjson.loads(await self.body())
+                self._json = JSONNull() if parsed is None else parsed
+            except orjson.JSONDecodeError as exc:
+                self._json = MalformedJSON(str(exc))
+        return self._json
+
+
+class ContractRoute(APIRoute):
+    """An API route: JSON bodies parsed by orjson, for any content type (``strict_content_type``
+    off); malformed ones and ``null`` are handed to the body model (``MalformedJSON``,
+    ``JSONNull``), which refuses them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("strict_content_type", False)
+        super().__init__(*args, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            return await handler(_OrjsonRequest(request.scope, request.receive))
+
+        return run
+
+
+_EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def add_schemas(definitions: dict[str, dict[str, Any]]) -> None:
+    """Component schemas referred to by hand-written parts of the document (``openapi_extra``),
+    e.g. the ``$defs`` of a model's ``model_json_schema(ref_template=...)``."""
+    _EXTRA_SCHEMAS.update(definitions)
+
+
+def _drop_422(document: dict[str, Any]) -> None:
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def install(app: FastAPI) -> None:
+    """``app.openapi()``: FastAPI's document, with the schemas of ``add_schemas`` and without the
+    422 answers FastAPI adds to every route with parameters (this service answers 400)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in _EXTRA_SCHEMAS.items():
+                if schemas.setdefault(name, schema) != schema:
+                    # two models of one name: rename one, or refs would point at the wrong one
+                    raise ValueError(f"two different component schemas named {name!r}")
+            _drop_422(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,74 @@
+"""Request bodies through the contract models keep the contract's answers: 400 with the envelope
+and the rule's message (never 422), credentials checked before the body, any content type read
+as JSON, an empty body standing for ``{}`` and ``null`` refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Kit
+
+
+def _error(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and body["errors"] == [body["error"]]
+    assert body["error"]["code"] == status and response.headers["x-should-retry"] == "false"
+    message: str = body["error"]["message"]
+    return message
+
+
+def _post(kit: Kit, path: str, raw: bytes, content_type: str | None = "application/json") -> Any:
+    headers = dict(kit.headers)
+    if content_type:
+        headers["content-type"] = content_type
+    return kit.client.post(kit.base + path, content=raw, headers=headers)
+
+
+def test_malformed_json_is_400_after_the_credentials(kit: Kit) -> None:
+    message = _error(_post(kit, "/meetings", b'{"title": '), 400)
+    assert message.startswith("Malformed JSON: ")
+    anonymous = kit.client.post(
+        kit.base + "/meetings", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert "Authorization" in _error(anonymous, 401)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"null", "body must be a JSON object"),
+        (b"[1]", "body must be a JSON object"),
+        (b'{"title": 5}', "title must be a string of at most 500 characters"),
+        (b'{"persist_chat": "yes"}', "persist_chat must be a boolean"),
+        (b'{"session_keep_alive_time_in_secs": 1e9}', "from 0 to 86400"),
+        (b'{"status": "PAUSED"}', "status must be one of ACTIVE, INACTIVE, got 'PAUSED'"),
+        (b'{"ai_config": [1]}', "ai_config must be an object"),
+    ],
+)
+def test_bad_meeting_bodies_are_400_with_the_rule(kit: Kit, raw: bytes, fragment: str) -> None:
+    assert fragment in _error(_post(kit, "/meetings", raw), 400)
+
+
+def test_any_content_type_is_read_as_json_and_an_empty_body_is_an_empty_object(kit: Kit) -> None:
+    for content_type in ("text/plain", None):
+        created = _post(kit, "/meetings", b'{"title": "plain"}', content_type)
+        assert created.status_code == 200 and created.json()["data"]["title"] == "plain"
+    empty = _post(kit, "/meetings", b"")
+    assert empty.status_code == 200 and empty.json()["data"]["record_on_start"] is False
+    meeting = empty.json()["data"]["id"]
+    message = _error(_post(kit, f"/meetings/{meeting}/participants", b""), 400)
+    assert message == "custom_participant_id is required"
+    missing = _post(kit, f"/meetings/{meeting}/participants", b'{"custom_participant_id": "c"}')
+    assert _error(missing, 400) == "preset_name is required"
+
+
+def test_patch_changes_only_what_it_carries(kit: Kit) -> None:
+    created = kit.call("POST", "/meetings", {"title": "t", "persist_chat": True}).json()["data"]
+    patched = kit.call("PATCH", f"/meetings/{created['id']}", {"record_on_start": True})
+    data = patched.json()["data"]
+    assert data["title"] == "t" and data["persist_chat"] is True and data["record_on_start"]
+    replaced = kit.call("PUT", f"/meetings/{created['id']}", {"title": "u"}).json()["data"]
+    assert replaced["persist_chat"] is False and replaced["record_on_start"] is False
