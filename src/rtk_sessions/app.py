@@ -197,9 +197,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     envelope.install(app)
     openapi.install(app)
-    kit = APIRouter(
-        prefix=PREFIX, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
-    )
+    kit = APIRouter(prefix=PREFIX, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS)
     kit.include_router(apps.router)
     kit.include_router(sessions.router)
     kit.include_router(ingest.router)
