@@ -48,7 +48,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_the_service_registers_its_workers() -> None:
-    assert workers.registered()[:2] == ["sweeper", "jobs"]
+    assert workers.registered()[:3] == ["sweeper", "jobs", "webhooks"]
 
 
 def test_registered_workers_start_in_order_and_stop_in_reverse(

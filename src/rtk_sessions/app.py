@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from rtk_sessions import __version__, observability, workers
+from rtk_sessions import __version__, observability, webhook_delivery, workers
 from rtk_sessions.api import (
     active_session,
     analytics,
@@ -28,6 +28,7 @@ from rtk_sessions.api import (
     presets,
     sessions,
     unsupported,
+    webhooks,
 )
 from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
@@ -158,6 +159,7 @@ def _job_runner(ctx: workers.WorkerContext) -> JobRunner:
 
 workers.register("sweeper", lambda ctx: Sweeper(ctx.db, ctx.settings))
 workers.register("jobs", _job_runner)
+workers.register("webhooks", webhook_delivery.build_worker)
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
@@ -205,12 +207,14 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(presets.router)
     kit.include_router(active_session.router)
     kit.include_router(analytics.router)
+    kit.include_router(webhooks.router)
     app.include_router(kit)
     app.include_router(
         conversation.router, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
     )
     app.include_router(browser.router)
     app.include_router(health.router)
+    app.include_router(webhooks.public_router)
     dashboard.install(app)
     # Last: 501 for SDK routes no router above serves (a route above with the same path wins).
     app.include_router(unsupported.router, prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])

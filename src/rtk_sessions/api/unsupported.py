@@ -11,8 +11,7 @@ The caller is authenticated first (401/403/404 for a bad token or app, as every 
 501 never tells an anonymous caller more than "this route exists".
 
 ``router`` must be included after every router that implements one of these routes (app.py
-includes it last): a route registered earlier with the same method and path wins, so the
-``webhooks`` entries here stand only until webhooks are served.
+includes it last): a route registered earlier with the same method and path wins.
 """
 
 from __future__ import annotations
@@ -114,29 +113,6 @@ ROUTES: tuple[Unsupported, ...] = (
         "POST",
         "/meetings/{meeting_id}/active-livestream/stop",
         "Livestreams",
-    ),
-    # webhooks: served by api/webhooks.py where present (registered before this router)
-    Unsupported("webhooks.create_webhook", "POST", "/webhooks", "Webhooks", "not in this build"),
-    Unsupported("webhooks.get_webhooks", "GET", "/webhooks", "Webhooks", "not in this build"),
-    Unsupported(
-        "webhooks.get_webhook_by_id",
-        "GET",
-        "/webhooks/{webhook_id}",
-        "Webhooks",
-        "not in this build",
-    ),
-    Unsupported(
-        "webhooks.edit_webhook", "PATCH", "/webhooks/{webhook_id}", "Webhooks", "not in this build"
-    ),
-    Unsupported(
-        "webhooks.replace_webhook", "PUT", "/webhooks/{webhook_id}", "Webhooks", "not in this build"
-    ),
-    Unsupported(
-        "webhooks.delete_webhook",
-        "DELETE",
-        "/webhooks/{webhook_id}",
-        "Webhooks",
-        "not in this build",
     ),
 )
 
