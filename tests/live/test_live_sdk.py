@@ -201,7 +201,10 @@ def truth(forwarder: dict[str, Any]) -> dict[str, float]:
     audio or video SSRCs; ms); the loss is that of each direction's audio (Opus) packets (%)."""
     applied = forwarder["applied"]
     rtp = applied["ab"]["loss"]["rtp_pt"]
-    video_pt = max((pt for pt in rtp if pt != OPUS), key=lambda pt: rtp[pt]["received"])
+    # the video stream: of the payload types whose SSRC sent reports both ways (not Opus), the
+    # one with the most RTP packets (RTX and FEC streams send no reports of their own)
+    reporting = set(applied["ab"]["delay_ms"]["rtcp_pt"]) & set(applied["ba"]["delay_ms"]["rtcp_pt"])
+    video_pt = max(reporting - {OPUS}, key=lambda pt: rtp.get(pt, {"received": 0})["received"])
 
     def rtt(pt: str) -> float:
         return float(sum(applied[d]["delay_ms"]["rtcp_pt"][pt]["mean"] for d in ("ab", "ba")))
@@ -249,7 +252,7 @@ def test_impaired_network_shows_in_peer_reports(
         q = report.peer_report.quality
         # Video producers get an RTCP receiver report about every second; audio ones every few
         # seconds, and rows before the first one have rtt 0, which the cumulative average counts
-        # (as in the reference report, docs/metrics). So the network RTT is read from the video
+        # (decision Q5 in docs/decisions.md, as in the reference report). So the network RTT is read from the video
         # producer's cumulative block and from the audio rows that carry a measurement.
         video_rtt = q.video_producer_cumulative.rtt.avg
         measured_audio = [r.rtt * 1000 for r in q.audio_producer if r.rtt]
