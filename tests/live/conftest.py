@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from rtk_sessions.netem import netns_unavailable_reason
+from tests.support.netem import netns_unavailable_reason
 
 CHROMIUM = os.environ.get("RTK_CHROMIUM", "/usr/bin/chromium")
 

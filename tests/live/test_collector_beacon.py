@@ -15,7 +15,7 @@ import pytest
 
 from rtk_sessions.collector import collector_js
 from rtk_sessions.livecall import CHROMIUM_FLAGS
-from rtk_sessions.livecall.fake_ingest import FakeIngest
+from tests.support.livecall.fake_ingest import FakeIngest
 
 pytestmark = pytest.mark.browser
 

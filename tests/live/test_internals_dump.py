@@ -34,7 +34,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): no real browser to call")
     pytest.importorskip("playwright", reason="pip install playwright (the 'test' extra)")
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
 
     d = tmp_path_factory.mktemp("internals")
     dump = record_internals_dump(d / "webrtc_internals_dump.txt", duration_s=DURATION_S,
@@ -66,7 +66,7 @@ def test_imports(recorded) -> None:
 def test_compressed_download_imports_the_same(recorded, tmp_path: Path) -> None:
     """'Compress result' is ticked by default: the download is gzip; the loader unwraps it."""
     from rtk_sessions.importers import load_recording
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
 
     gz = record_internals_dump(tmp_path / "webrtc_internals_dump.gz", duration_s=5,
                                chromium=CHROMIUM, compress=True)

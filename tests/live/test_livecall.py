@@ -12,8 +12,8 @@ import time
 import pytest
 
 from rtk_sessions.livecall import run_call
-from rtk_sessions.livecall.analyze import summarize
-from rtk_sessions.livecall.fake_ingest import FakeIngest
+from tests.support.livecall.analyze import summarize
+from tests.support.livecall.fake_ingest import FakeIngest
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def _call(chromium, fake, **kw):
                    participants=PARTICIPANTS, chromium=chromium, **kw)
     assert res.ok, [(p.role, p.error, p.logs[-15:]) for p in res.peers]
     summary = summarize(fake.events)
-    print({p.role: summary.get(p.peer_id) for p in res.peers}, res.forwarder_stats)
+    print({p.role: summary.get(p.peer_id) for p in res.peers})
     return res, summary
 
 
