@@ -66,7 +66,7 @@ def import_recordings(
     import of the same files is recognised and changes nothing. raises AppNotFound, BadRequest,
     importers.RecordingFormatError.
     """
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     with database.unit_of_work(write=False) as s:
         accounts.get_app(s, account_id, app_id)
@@ -77,7 +77,7 @@ def import_recordings(
     ) as bar:
         for path in paths:
             # load_recording reports the running total of bytes read in this file.
-            def advance(n: int, base: int = bar.n) -> None:
+            def advance(n: int, base: float = bar.n) -> None:
                 bar.update(base + n - bar.n)
 
             recordings.append(load_recording(path, progress=advance))
