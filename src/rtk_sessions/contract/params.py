@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from rtk_sessions.clock import parse_iso
 from rtk_sessions.errors import BadRequest
@@ -44,6 +44,18 @@ def parse_count(name: str, raw: str | None) -> int | None:
     if not math.isfinite(value) or value < 0 or value != int(value):
         raise BadRequest(f"{name} must be a non-negative integer, got {raw!r}")
     return int(value)
+
+
+def parse_day(name: str, raw: str | None) -> date | None:
+    """A UTC day as ``YYYY-MM-DD`` (exactly 10 characters), or None. raises BadRequest."""
+    if raw is None:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {raw!r}") from None
 
 
 def parse_enum(name: str, raw: str | None, allowed: Sequence[str]) -> str | None:

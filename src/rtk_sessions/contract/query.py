@@ -9,7 +9,7 @@ ISO 8601 (naive = UTC), enums exact.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
@@ -185,3 +185,23 @@ class AppsQuery(PageQuery):
 
     search: str | None = Field(None, description="Substring of the app name")
     sort_order: SortOrder = Field(None, description="By creation time; default DESC")
+
+
+class PresetsQuery(PageQuery):
+    """``GET .../presets``."""
+
+    search: str | None = Field(None, description="Substring of the preset name")
+
+
+Day = Annotated[
+    date | None,
+    BeforeValidator(_rule(params.parse_day)),
+    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD (UTC)"}),
+]
+
+
+class OrgAnalyticsQuery(QueryModel):
+    """``GET .../analytics/daywise``: UTC days, inclusive (defaults: ``domain.analytics``)."""
+
+    start_date: Day = None
+    end_date: Day = None
