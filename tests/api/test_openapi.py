@@ -181,8 +181,8 @@ EXTENSIONS = {
 }
 # Objects stored and answered as the client sent them (a preset's documents, domain.presets):
 # the SDK's answer model requires keys inside them that the service never invents; the keys we
-# do document there are still compared.
-AS_SENT = {"data.config", "data.permissions", "data.ui"}
+# do document there are still compared (fnmatch patterns, as EXTENSIONS).
+AS_SENT = {"data.config", "data.config.*", "data.permissions", "data.ui"}
 # Body fields we accept beyond an SDK method's params: ``status`` on create and replace (the
 # SDK's update params have it).
 BODY_EXTENSIONS = {"status"}
@@ -398,7 +398,11 @@ def _compare_model(
             continue
         problems += _compare(document, sub, fields[key].annotation, where)
     for key, field in fields.items():
-        if field.is_required() and key not in ours and at not in AS_SENT:
+        if (
+            field.is_required()
+            and key not in ours
+            and not any(fnmatch.fnmatchcase(at, pattern) for pattern in AS_SENT)
+        ):
             problems.append(f"{at}.{key}: required by the SDK, not documented")
     return problems
 

@@ -87,9 +87,16 @@ class PresetPatch(_Body):
 
 
 class StoredConfig(Shape):
-    """The ``config`` as stored: ``view_type`` and whatever else the client sent."""
+    """The ``config`` as stored: ``view_type`` and whatever else the client sent; the other keys
+    the SDK knows are listed, each present only when the client sent it."""
 
     view_type: ViewType
+    max_screenshare_count: float | None = None
+    max_video_streams: dict[str, Any] | None = None
+    """As sent (the SDK's ``{desktop, mobile}``)."""
+    media: dict[str, Any] | None = None
+    """As sent (the SDK's ``{screenshare, video, audio}``)."""
+    livestream_viewer_qualities: list[int] | None = None
 
 
 class Preset(Shape):
