@@ -34,6 +34,8 @@ SESSIONS = KIT + "/{app_id}/sessions"
 MEETINGS = KIT + "/{app_id}/meetings"
 PRESETS = KIT + "/{app_id}/presets"
 ACTIVE = MEETINGS + "/{meeting_id}/active-session"
+DASHBOARD = "/dashboard/api"
+API_PREFIXES = ("/client/v4/", DASHBOARD + "/")
 ERRORS = ("400", "401", "403", "404", "409", "413", "5XX")
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -211,9 +213,10 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 
 
 def api_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Operations of the API (under /client/v4), with credentials, but the 501 ones."""
+    """Operations of the API (under /client/v4) and of the dashboard's JSON API (/dashboard/api),
+    with credentials, but the 501 ones."""
     for method, path, operation in operations(document):
-        if path.startswith("/client/v4/") and (method, path) not in NOT_SUPPORTED:
+        if path.startswith(API_PREFIXES) and (method, path) not in NOT_SUPPORTED:
             yield method, path, operation
 
 
@@ -299,6 +302,25 @@ def test_every_route_is_typed_and_documents_its_errors(document: dict[str, Any])
     assert checked >= len(SDK_RESPONSES) + 1  # and ingestion
     envelope = document["components"]["schemas"]["ErrorEnvelope"]
     assert set(envelope["required"]) == {"errors", "messages", "error"}
+
+
+def test_dashboard_json_routes_are_documented(document: dict[str, Any]) -> None:
+    """Every JSON route of api.dashboard is in the document (so test_every_route_is_typed_and_documents_its_errors and
+    the bearer test cover it), generated from its router."""
+    from fastapi.routing import APIRoute
+
+    from rtk_sessions.api import dashboard
+
+    routes = {
+        (method.lower(), route.path)
+        for route in dashboard.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    documented = {(m, p) for m, p, _ in api_operations(document) if p.startswith(DASHBOARD)}
+    assert routes and routes == documented
+    fleet = document["paths"][DASHBOARD + "/accounts/{account_id}/apps/{app_id}/fleet"]["get"]
+    assert {p["name"] for p in fleet["parameters"] if p["in"] == "query"} == {"days"}
 
 
 def test_query_parameters_are_documented(document: dict[str, Any]) -> None:
@@ -480,7 +502,12 @@ def _what_to_add(method: str, path: str, routes: dict[Any, Any]) -> str:
 
 def test_every_sdk_route_is_compared(document: dict[str, Any]) -> None:
     served = {(m, p) for m, p, _ in api_operations(document)}
-    ours = {(m, p) for m, p in served if "/ingest" not in p and "/downloads/" not in p}
+    # ingestion, downloads and the dashboard's JSON API are ours: no SDK method calls them
+    ours = {
+        (m, p)
+        for m, p in served
+        if "/ingest" not in p and "/downloads/" not in p and not p.startswith(DASHBOARD)
+    }
     assert set(SDK_RESPONSES) <= served, sorted(set(SDK_RESPONSES) - served)
     routes = sdk_routes()
     missing = [_what_to_add(m, p, routes) for m, p in sorted(ours - set(SDK_RESPONSES))]
