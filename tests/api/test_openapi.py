@@ -315,7 +315,7 @@ def test_dashboard_json_routes_are_documented(document: dict[str, Any]) -> None:
         (method.lower(), route.path)
         for route in dashboard.router.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
     documented = {(m, p) for m, p, _ in api_operations(document) if p.startswith(DASHBOARD)}
     assert routes and routes == documented
