@@ -25,14 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-import rtk_sessions  # noqa: E402
-from bench.payloads import Payloads, long_peer  # noqa: E402
-from rtk_sessions import migrations  # noqa: E402
-from rtk_sessions.app import create_app  # noqa: E402
-from rtk_sessions.config import Settings  # noqa: E402
-from rtk_sessions.domain import accounts  # noqa: E402
+import rtk_sessions
+from bench.payloads import Payloads, long_peer
+from rtk_sessions import migrations
+from rtk_sessions.app import create_app
+from rtk_sessions.config import Settings
+from rtk_sessions.domain import accounts
 
 KIT = "/client/v4/accounts/{account}/realtime/kit/{app}"
 

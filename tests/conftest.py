@@ -191,3 +191,15 @@ def make_tenant(server: LiveServer, name: str = "test") -> Tenant:
 def tenant(live_server: LiveServer) -> Tenant:
     """A fresh account+app+token: tests never see each other's data."""
     return make_tenant(live_server)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The reliability figures (tests/reliability/figures.py) at the end of every run that made
+    any: requests fuzzed, routes × credentials tried, kills survived, events lost."""
+    from tests.reliability import figures
+
+    lines = figures.lines()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from rtk_sessions.storage.tables import (
     TranscriptSegmentRow,
 )
 from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database, start_server
+from tests.reliability import figures as summary
 from tests.servers import (
     Server,
     Tenant,
@@ -451,7 +452,9 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     _drop_postgres_database(name)
 
 
-def test_ingestion_survives_kill_9(fresh_database: str, tmp_path: Path) -> None:
+def test_ingestion_survives_kill_9(
+    fresh_database: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     seed = int(os.environ.get("RTK_DURABILITY_SEED", random.randrange(1 << 31)))
     rng = random.Random(seed)
     replays = [make_replay(i, rng) for i in range(len(RECORDINGS))]
@@ -549,14 +552,18 @@ def test_ingestion_survives_kill_9(fresh_database: str, tmp_path: Path) -> None:
         want_logged = set().union(*(r.logged_ids for r in replays))
         lost = len(want_logged - set(logged))
         assert set(logged) == want_logged and max(logged.values()) == 1
-        print(
-            f"\ndurability [{fresh_database.split(':')[0]}] seed={seed}: "
+        line = (
+            f"durability [{fresh_database.split(':')[0]}] seed={seed}: "
             f"kills survived {killer.kills} ({killer.kills_in_flight} with batches in flight), "
             f"events {total}, batches acknowledged {figures.acked}, "
             f"committed before a kill and acknowledged on retry {figures.committed_unacked}, "
             f"acknowledged batches resent {figures.resent}, retries {figures.retries}, "
             f"events lost {lost}, applied twice 0; ingestion {ingestion:.1f} s"
         )
+        print("\n" + line)
+        summary.report(line)  # in the end-of-run summary, so that CI logs show it
+        record_property("kills_survived", killer.kills)
+        record_property("events_lost", lost)
     finally:
         killer.stop.set()
         if killer.is_alive():

@@ -13,7 +13,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from rtk_sessions import __version__, observability
+from rtk_sessions import __version__, observability, webhook_delivery
 from rtk_sessions.api import (
     active_session,
     analytics,
@@ -29,6 +29,7 @@ from rtk_sessions.api import (
     presets,
     sessions,
     unsupported,
+    webhooks,
 )
 from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.secret = settings.resolved_secret()
         app.state.sweeper = Sweeper(db, settings)
         conversation.start(app, db, settings, app.state.secret, background=background)
+        webhook_delivery.start(app, db, settings, background=background)  # beside the job runner
         threading.Thread(target=useragent.warm_up, name="rtk-ua-warm-up", daemon=True).start()
         if background:
             app.state.sweeper.start()
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             else:
                 app.state.sweeper.lock.dispose()
             conversation.stop(app, background=background)
+            webhook_delivery.stop(app, background=background)
             db.dispose()
 
     app = FastAPI(
@@ -179,12 +182,14 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     kit.include_router(presets.router)
     kit.include_router(active_session.router)
     kit.include_router(analytics.router)
+    kit.include_router(webhooks.router)
     app.include_router(kit)
     app.include_router(
         conversation.router, dependencies=[Depends(no_nul_in_url)], responses=openapi.ERRORS
     )
     app.include_router(browser.router)
     app.include_router(health.router)
+    app.include_router(webhooks.public_router)
     dashboard.install(app)
     # Last: 501 for the SDK routes no router above serves.
     served = {

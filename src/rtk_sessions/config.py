@@ -104,6 +104,41 @@ class Settings(BaseSettings):
     job_poll_secs: float = Field(
         default=1.0, gt=0, description="How often the job worker looks for work."
     )
+    webhooks_allow_private_targets: bool = Field(
+        default=False,
+        description="Accept webhook URLs on loopback, private and link-local addresses (tests, "
+        "a receiver on the same network). Off: such targets are refused at create and at send.",
+    )
+    webhooks_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the RSA private key that signs webhooks. Unset: generated on "
+        "first start and kept in <data_dir>/webhooks.key (mode 0600). Several hosts must share it.",
+    )
+    webhooks_timeout_secs: float = Field(
+        default=10.0, gt=0, description="Timeout of one webhook POST (connect + response)."
+    )
+    webhooks_backoff_secs: float = Field(
+        default=10.0, gt=0, description="Wait before a webhook delivery's first retry; doubled "
+        "after each failed attempt, plus up to 20% jitter.",
+    )
+    webhooks_backoff_max_secs: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two attempts of a delivery."
+    )
+    webhooks_disable_after: int = Field(
+        default=15,
+        ge=1,
+        description="Failed attempts in a row (no success between them) after which a webhook is "
+        "disabled; its undelivered events are kept and go out when it is enabled again.",
+    )
+    webhooks_poll_secs: float = Field(
+        default=1.0, gt=0, description="How often the webhook worker looks for due deliveries."
+    )
+    webhooks_cache_secs: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process caches an app's webhook subscriptions (a webhook created "
+        "through another process starts receiving events within this time).",
+    )
     metrics: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics on the main port (false: no /metrics).",

@@ -22,7 +22,7 @@ from rtk_sessions import migrations, stats
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import normalize_database_url
 from rtk_sessions.contract.ingest import IngestBatch
-from rtk_sessions.domain import accounts, samples
+from rtk_sessions.domain import accounts, samples, webhooks
 from rtk_sessions.domain.ingest import ingest_batch
 from rtk_sessions.domain.sessions import peer_report
 from rtk_sessions.importers import load_recording, to_ingest_events
@@ -127,6 +127,8 @@ def test_migration_moves_old_rows_into_blocks_and_back(empty_url: str) -> None:
     db = Database(empty_url)
     with db.unit_of_work() as s:
         app_id = accounts.create_app(s, "a" * 32, "migration").id
+    # schema 0003 has no webhooks table: ingestion must not look subscriptions up
+    webhooks.configure_cache(db.engine, float("inf")).put(app_id, {})
     expected: dict[str, dict[str, Any]] = {}
     old_counts: dict[str, int] = {}
     cursor_count = pair_count = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse, Response
@@ -51,16 +53,37 @@ class IngestCORS:
         await self.app(scope, receive, with_cors)
 
 
-@router.get("/static/rtk-collector.js", summary="The browser collector (docs/collector.md)")
+#: What the OpenAPI document says these routes answer (not JSON).
+_SCRIPT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/javascript": {}}, "description": "The script."}
+}
+
+
+@router.get(
+    "/static/rtk-collector.js",
+    summary="The browser collector (docs/collector.md)",
+    response_class=Response,
+    responses=_SCRIPT,
+)
 def collector_script() -> Response:
-    return Response(collector_js(), media_type="text/javascript; charset=utf-8",
-                    headers={"cache-control": "public, max-age=300", **CORS_HEADERS})
+    return Response(
+        collector_js(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "public, max-age=300", **CORS_HEADERS},
+    )
 
 
-@router.get("/static/rtk-collector.mjs", summary="The browser collector as an ES module")
+@router.get(
+    "/static/rtk-collector.mjs",
+    summary="The browser collector as an ES module",
+    response_class=Response,
+    responses=_SCRIPT,
+)
 def collector_module() -> Response:
     from rtk_sessions.collector import COLLECTOR_MODULE_PATH
 
-    return Response(COLLECTOR_MODULE_PATH.read_text(encoding="utf-8"),
-                    media_type="text/javascript; charset=utf-8",
-                    headers={"cache-control": "public, max-age=300", **CORS_HEADERS})
+    return Response(
+        COLLECTOR_MODULE_PATH.read_text(encoding="utf-8"),
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "public, max-age=300", **CORS_HEADERS},
+    )

@@ -12,8 +12,7 @@ The caller is authenticated first (401/403/404 for a bad token or app, as every 
 
 ``router_for(served)`` builds the router of the routes not in ``served`` (the method and path of
 every route the app already has; app.py includes it last): a served route is left out, so it is
-neither shadowed nor documented twice, and the ``webhooks`` entries here stand only until
-webhooks are served. Each route documents ``openapi.NOT_SUPPORTED`` (its 501 with the error
+neither shadowed nor documented twice. Each route documents ``openapi.NOT_SUPPORTED`` (its 501 with the error
 envelope, and the errors of every route), never a 200.
 """
 
@@ -115,29 +114,6 @@ ROUTES: tuple[Unsupported, ...] = (
         "POST",
         "/meetings/{meeting_id}/active-livestream/stop",
         "Livestreams",
-    ),
-    # webhooks: served by api/webhooks.py where present (registered before this router)
-    Unsupported("webhooks.create_webhook", "POST", "/webhooks", "Webhooks", "not in this build"),
-    Unsupported("webhooks.get_webhooks", "GET", "/webhooks", "Webhooks", "not in this build"),
-    Unsupported(
-        "webhooks.get_webhook_by_id",
-        "GET",
-        "/webhooks/{webhook_id}",
-        "Webhooks",
-        "not in this build",
-    ),
-    Unsupported(
-        "webhooks.edit_webhook", "PATCH", "/webhooks/{webhook_id}", "Webhooks", "not in this build"
-    ),
-    Unsupported(
-        "webhooks.replace_webhook", "PUT", "/webhooks/{webhook_id}", "Webhooks", "not in this build"
-    ),
-    Unsupported(
-        "webhooks.delete_webhook",
-        "DELETE",
-        "/webhooks/{webhook_id}",
-        "Webhooks",
-        "not in this build",
     ),
 )
 

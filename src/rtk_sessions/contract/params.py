@@ -121,6 +121,11 @@ def parse_filters(raw: str | None) -> frozenset[str] | None:
     return frozenset(tokens)
 
 
+#: The largest ``page_no`` and ``per_page`` (2**31 - 1): their product, the offset, stays below
+#: 2**63.
+MAX_PAGE_COUNT = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Page:
     """1-based page number and size after D6/D7 defaults."""
@@ -130,8 +135,13 @@ class Page:
 
     @classmethod
     def parse(cls, page_no: str | None, per_page: str | None) -> Page:
+        """raises BadRequest: not a count, or above ``MAX_PAGE_COUNT`` (so that the offset and
+        limit fit the databases' 64-bit integers: beyond, PostgreSQL fails the query)."""
         number = parse_count("page_no", page_no) or 1
         size = parse_count("per_page", per_page) or DEFAULT_PER_PAGE
+        for name, value in (("page_no", number), ("per_page", size)):
+            if value > MAX_PAGE_COUNT:
+                raise BadRequest(f"{name} must be at most {MAX_PAGE_COUNT}, got {value}")
         return cls(number, size)
 
     @property

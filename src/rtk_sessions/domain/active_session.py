@@ -65,7 +65,15 @@ def _kick_peers(db: DB, session: Session, peers: list[Peer], now: datetime) -> i
     left = 0
     for peer in peers:
         if peer.left_at is None:
-            leave_peer(db, peer, at=max(now, peer.joined_at), now=now, events=events, locked=True)
+            leave_peer(
+                db,
+                peer,
+                at=max(now, peer.joined_at),
+                now=now,
+                events=events,
+                locked=True,
+                reason="KICKED",
+            )
             left += 1
         peer.meta = {**(peer.meta or {}), KICKED: iso(now)}
     insert_peer_events(db, events)

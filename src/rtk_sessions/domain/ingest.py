@@ -30,7 +30,7 @@ from rtk_sessions.contract.ingest import (
     PeerStats,
     TranscriptSegment,
 )
-from rtk_sessions.domain import conversation, summaries
+from rtk_sessions.domain import conversation, summaries, webhooks
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
@@ -84,6 +84,8 @@ class _Context:
     named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
     locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
+    late_chat: dict[str, Session] = field(default_factory=dict)  # chat reaching ENDED sessions
+    late_transcript: dict[str, Session] = field(default_factory=dict)  # final segments, ditto
 
 
 def ingest_batch(
@@ -148,6 +150,11 @@ def ingest_batch(
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
     insert_peer_events(db, ctx.peer_events)
+    for session in ctx.late_chat.values():
+        webhooks.chat_synced(db, session, now=now)
+    for session in ctx.late_transcript.values():
+        webhooks.transcript_ready(db, session, now=now)
+    webhooks.flush_outbox(db)  # this batch's webhook deliveries, in one statement
     ctx.samples.flush()
     log = [
         {"app_id": app.id, "event_id": e.id, "received_at": now}
@@ -373,6 +380,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     ctx.db.add(peer)
     ctx.peers[peer.id] = peer
     record_join(session, peer, ctx.peer_events)
+    webhooks.participant_joined(ctx.db, session, peer, now=ctx.now)
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
@@ -461,3 +469,8 @@ def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None
     session = conversation.record(ctx.db, ctx.app, event, peer=peer, now=ctx.now)
     if isinstance(event, TranscriptSegment) and event.is_final:
         summaries.summarize_late_transcript(ctx.db, session, now=ctx.now)
+    if session.status == "ENDED":
+        if isinstance(event, ChatMessage):
+            ctx.late_chat[session.id] = session
+        elif event.is_final:
+            ctx.late_transcript[session.id] = session

@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
 
+from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 
@@ -132,10 +133,16 @@ def join_session(
         )
         session.search_text = _search_text(session)
         db.add(session)
+        went_live = True
     elif session.status == ENDED:
         session.status, session.ended_at = LIVE, None
+        went_live = True
+    else:
+        went_live = False
     if at < session.started_at:
         session.started_at = session.created_at = at
+    if went_live:
+        webhooks.session_started(db, session, now=now)
     return session
 
 
@@ -183,9 +190,11 @@ def leave_peer(
     now: datetime,
     events: PeerEventRows,
     locked: bool = False,
+    reason: str = "LEFT",
 ) -> None:
     """Mark ``peer`` as left at ``at`` (not before its join) and add its PEER_LEAVING to
-    ``events``; a second leave changes nothing.
+    ``events``; a second leave changes nothing. Queues ``meeting.participantLeft`` with
+    ``reason`` (``LEFT``, ``TIMEOUT``, ``KICKED``) for subscribed webhooks.
 
     locked: the caller has already read and locked the peer's session in this transaction.
     """
@@ -206,6 +215,7 @@ def leave_peer(
         session.last_left_at = left_at
     session.updated_at = max(session.updated_at, left_at)
     events.append(_peer_event(peer, session.id, "PEER_LEAVING", left_at, duration / 60.0))
+    webhooks.participant_left(db, session, peer, now=now, reason=reason)
 
 
 def _session_end(session: Session) -> datetime | None:
@@ -239,7 +249,9 @@ def sweep(
         try:
             with db.begin_nested():
                 events: PeerEventRows = []
-                leave_peer(db, peer, at=peer.last_seen_at, now=now, events=events)
+                leave_peer(
+                    db, peer, at=peer.last_seen_at, now=now, events=events, reason="TIMEOUT"
+                )
                 insert_peer_events(db, events)
         except Exception:
             _sweep_log.exception("sweeper: cannot leave stale peer %s; skipped", peer_id)
@@ -266,6 +278,7 @@ def sweep(
                     session.status, session.ended_at = ENDED, end
                     session.updated_at = max(session.updated_at, end)
                     db.flush()
+                    webhooks.session_ended(db, session, now=now, reason="ALL_PARTICIPANTS_LEFT")
                     ended.append(session_id)
         except Exception:
             _sweep_log.exception("sweeper: cannot end session %s; skipped", session_id)

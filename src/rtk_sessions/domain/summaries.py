@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session as DB
 from rtk_sessions import jobs
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
+from rtk_sessions.domain import webhooks
 from rtk_sessions.domain.conversation import final_segments, has_transcript, session_of_app
 from rtk_sessions.errors import SummaryNotFound, TranscriptNotFound
 from rtk_sessions.storage.engine import Database
@@ -224,7 +225,8 @@ class SummaryJob:
         )
 
         def commit(s: DB) -> None:
-            if s.get(Session, job.key) is None:
+            session = s.get(Session, job.key)
+            if session is None:
                 return
             now = utc_now()
             row = s.get(SummaryRow, job.key)
@@ -244,6 +246,14 @@ class SummaryJob:
             else:
                 for name, value in values.items():
                     setattr(row, name, value)
+            webhooks.summary_written(
+                s,
+                session,
+                now=now,
+                text_format=options.text_format,
+                summary_type=options.summary_type,
+                segments=len(segments),
+            )
 
         return commit
 

@@ -414,3 +414,68 @@ class Preset(Base):
         Index("uq_presets_app_name", "app_id", "name", unique=True),
         Index("ix_presets_app_created", "app_id", "created_at"),
     )
+class WebhookRow(Base):
+    """A webhook of an app (``realtime_kit.webhooks``): where to POST which events."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSONDocument)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Failed delivery attempts since the last success; the webhook is disabled at the limit.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhooks_app_created", "app_id", "created_at"),)
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox: one event for one webhook, written in the transaction of the change it reports.
+
+    ``seq`` orders deliveries; those of one webhook with the same ``order_key`` (the session id) are
+    sent one after the other in ``seq`` order. ``body`` is the exact JSON that is signed and sent.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)  # the delivery id (rtk-delivery-id header)
+    event_id: Mapped[str] = mapped_column(ID)  # shared by the deliveries of one event
+    webhook_id: Mapped[str] = mapped_column(ID, ForeignKey("webhooks.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(ID)
+    event: Mapped[str] = mapped_column(String(64))
+    order_key: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_seq", "status", "seq"),
+        Index("ix_webhook_deliveries_webhook_seq", "webhook_id", "seq"),
+    )
+
+
+class WebhookAttemptRow(Base):
+    """One POST of a delivery: written before it is sent, completed with its outcome."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("webhook_deliveries.seq", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_seq", "attempt"),)
