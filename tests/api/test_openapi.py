@@ -34,6 +34,7 @@ SESSIONS = KIT + "/{app_id}/sessions"
 MEETINGS = KIT + "/{app_id}/meetings"
 PRESETS = KIT + "/{app_id}/presets"
 ACTIVE = MEETINGS + "/{meeting_id}/active-session"
+WEBHOOKS = KIT + "/{app_id}/webhooks"
 DASHBOARD = "/dashboard/api"
 API_PREFIXES = ("/client/v4/", DASHBOARD + "/")
 ERRORS = ("400", "401", "403", "404", "409", "413", "5XX")
@@ -123,6 +124,20 @@ SDK_RESPONSES = {
     ("get", KIT + "/{app_id}/analytics/daywise"): (
         "analytics_get_org_analytics_response.AnalyticsGetOrgAnalyticsResponse"
     ),
+    ("post", WEBHOOKS): "webhook_create_webhook_response.WebhookCreateWebhookResponse",
+    ("get", WEBHOOKS): "webhook_get_webhooks_response.WebhookGetWebhooksResponse",
+    ("get", WEBHOOKS + "/{webhook_id}"): (
+        "webhook_get_webhook_by_id_response.WebhookGetWebhookByIDResponse"
+    ),
+    ("patch", WEBHOOKS + "/{webhook_id}"): (
+        "webhook_edit_webhook_response.WebhookEditWebhookResponse"
+    ),
+    ("put", WEBHOOKS + "/{webhook_id}"): (
+        "webhook_replace_webhook_response.WebhookReplaceWebhookResponse"
+    ),
+    ("delete", WEBHOOKS + "/{webhook_id}"): (
+        "webhook_delete_webhook_response.WebhookDeleteWebhookResponse"
+    ),
 }
 # The routes of api.unsupported (501, never 200) that no router serves: generated from its
 # ROUTES; a route served by a later router (say webhooks) leaves this set once it is mapped in
@@ -160,6 +175,11 @@ SDK_PARAMS = {
     ("post", ACTIVE + "/kick"): (
         "active_session_kick_participants_params.ActiveSessionKickParticipantsParams"
     ),
+    ("post", WEBHOOKS): "webhook_create_webhook_params.WebhookCreateWebhookParams",
+    ("patch", WEBHOOKS + "/{webhook_id}"): "webhook_edit_webhook_params.WebhookEditWebhookParams",
+    ("put", WEBHOOKS + "/{webhook_id}"): (
+        "webhook_replace_webhook_params.WebhookReplaceWebhookParams"
+    ),
 }
 # Keys we send that the SDK model lacks (kept by the SDK as extra keys), each on purpose
 # (fnmatch patterns: ``*`` matches any run of characters, dots included):
@@ -180,6 +200,11 @@ EXTENSIONS = {
     "data.participant.peer_report.detected_issues",
     # a kicked participant is a meeting participant: its custom id says which one
     "data.participants[].custom_participant_id",
+    # a webhook's delivery health: failures in a row, and why delivery failures disabled it
+    "data.consecutive_failures",
+    "data.disabled_reason",
+    "data[].consecutive_failures",
+    "data[].disabled_reason",
 }
 # Objects stored and answered as the client sent them (a preset's documents, domain.presets):
 # the SDK's answer model requires keys inside them that the service never invents; the keys we
@@ -502,11 +527,15 @@ def _what_to_add(method: str, path: str, routes: dict[Any, Any]) -> str:
 
 def test_every_sdk_route_is_compared(document: dict[str, Any]) -> None:
     served = {(m, p) for m, p, _ in api_operations(document)}
-    # ingestion, downloads and the dashboard's JSON API are ours: no SDK method calls them
+    # ours, no SDK method calls them: ingestion, downloads, the dashboard's JSON API and a
+    # webhook's deliveries (docs/webhooks.md)
     ours = {
         (m, p)
         for m, p in served
-        if "/ingest" not in p and "/downloads/" not in p and not p.startswith(DASHBOARD)
+        if "/ingest" not in p
+        and "/downloads/" not in p
+        and not p.startswith(DASHBOARD)
+        and not p.endswith("/deliveries")
     }
     assert set(SDK_RESPONSES) <= served, sorted(set(SDK_RESPONSES) - served)
     routes = sdk_routes()
