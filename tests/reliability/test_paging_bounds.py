@@ -30,6 +30,7 @@ def test_page_counts_beyond_the_bound_are_400_on_every_list(quiet_server: LiveSe
         f"{app}/sessions/{world.session_id}/participants",
         f"{app}/meetings",
         f"{app}/meetings/{world.meeting_id}/participants",
+        f"{app}/presets",
     ]
     with httpx.Client(headers=world.headers, timeout=60) as http:
         for url in lists:

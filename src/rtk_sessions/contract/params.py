@@ -126,6 +126,15 @@ def parse_filters(raw: str | None) -> frozenset[str] | None:
 MAX_PAGE_COUNT = 2**31 - 1
 
 
+def parse_page_count(name: str, raw: str | None) -> int | None:
+    """``page_no``/``per_page``: a count (``parse_count``) of at most ``MAX_PAGE_COUNT``.
+    raises BadRequest."""
+    value = parse_count(name, raw)
+    if value is not None and value > MAX_PAGE_COUNT:
+        raise BadRequest(f"{name} must be at most {MAX_PAGE_COUNT}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Page:
     """1-based page number and size after D6/D7 defaults."""
@@ -137,11 +146,8 @@ class Page:
     def parse(cls, page_no: str | None, per_page: str | None) -> Page:
         """raises BadRequest: not a count, or above ``MAX_PAGE_COUNT`` (so that the offset and
         limit fit the databases' 64-bit integers: beyond, PostgreSQL fails the query)."""
-        number = parse_count("page_no", page_no) or 1
-        size = parse_count("per_page", per_page) or DEFAULT_PER_PAGE
-        for name, value in (("page_no", number), ("per_page", size)):
-            if value > MAX_PAGE_COUNT:
-                raise BadRequest(f"{name} must be at most {MAX_PAGE_COUNT}, got {value}")
+        number = parse_page_count("page_no", page_no) or 1
+        size = parse_page_count("per_page", per_page) or DEFAULT_PER_PAGE
         return cls(number, size)
 
     @property

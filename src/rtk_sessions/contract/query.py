@@ -42,6 +42,18 @@ Count = Annotated[
     BeforeValidator(_rule(params.parse_count)),
     WithJsonSchema({"type": "number", "minimum": 0, "description": "A non-negative integer"}),
 ]
+PageCount = Annotated[
+    int | None,
+    BeforeValidator(_rule(params.parse_page_count)),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": params.MAX_PAGE_COUNT,
+            "description": "A non-negative integer (the offset must fit 64 bits)",
+        }
+    ),
+]
 Flag = Annotated[
     bool,
     BeforeValidator(_rule(params.parse_bool)),
@@ -102,8 +114,8 @@ class QueryModel(BaseModel):
 
 
 class PageQuery(QueryModel):
-    page_no: Count = Field(None, description="1-based page number (default 1)")
-    per_page: Count = Field(None, description="Page size (default 25)")
+    page_no: PageCount = Field(None, description="1-based page number (default 1)")
+    per_page: PageCount = Field(None, description="Page size (default 25)")
 
     def page(self) -> params.Page:
         return params.Page(self.page_no or 1, self.per_page or params.DEFAULT_PER_PAGE)
