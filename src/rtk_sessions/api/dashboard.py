@@ -32,25 +32,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session as DB
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from rtk_sessions import stats
 from rtk_sessions.api.deps import (
     ApiScopeDep,
     DatabaseDep,
-    _account_of_api_token,
-    bearer_token,
     no_nul_in_url,
+    token_account,
 )
 from rtk_sessions.api.envelope import ok
-from rtk_sessions.api.openapi import BEARER, ERRORS, ContractRoute
+from rtk_sessions.api.openapi import ERRORS, ContractRoute
 from rtk_sessions.clock import utc_now
 from rtk_sessions.contract.common import Success, contract_error
 from rtk_sessions.domain.samples import ConnectionState
@@ -137,11 +135,6 @@ class FleetResponse(Success):
     data: Fleet
 
 
-async def _whoami(request: Request) -> str:
-    token = bearer_token(request)
-    return await run_in_threadpool(_account_of_api_token, request, token)
-
-
 def _days(value: Any) -> int:
     try:
         days = 14 if value is None else int(str(value))
@@ -167,9 +160,8 @@ class FleetQuery(BaseModel):
     "/whoami",
     summary="The account of the API token (dashboard sign-in)",
     response_model=WhoAmIResponse,
-    dependencies=[Depends(BEARER)],
 )
-async def whoami(account_id: Annotated[str, Depends(_whoami)]) -> Response:
+async def whoami(account_id: Annotated[str, Depends(token_account)]) -> Response:
     """``{"account_id"}`` of the bearer API token. raises 401 (no/unknown token), 403
     (participant token)."""
     return ok(WhoAmI(account_id=account_id).model_dump())

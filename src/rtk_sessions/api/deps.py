@@ -145,6 +145,14 @@ async def api_scope(
     return await run_in_threadpool(_app_scope, request, token, account_id, app_id)
 
 
+async def token_account(request: Request, _: Documented = None) -> str:
+    """The account of the bearer API token, whichever it is (the dashboard's sign-in asks "whose
+    token is this?"; it names no account or app, so it reads nothing of anyone else's).
+    raises Unauthorized (no or unknown token), Forbidden (a participant token)."""
+    token = bearer_token(request)
+    return await run_in_threadpool(_account_of_api_token, request, token)
+
+
 def account_scope(request: Request, account_id: str, _: Documented = None) -> str:
     """An API token of ``account_id``. raises Unauthorized, BadRequest, Forbidden."""
     account = _account_of_api_token(request, bearer_token(request))

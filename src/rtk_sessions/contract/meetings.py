@@ -92,10 +92,6 @@ def _text(limit: int, *, required: bool) -> BeforeValidator:
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
-# The length bound on the string alone: on ``str | None`` pydantic applies it to None as well (a
-# TypeError, answered 500, for an explicit null).
-Text500 = Annotated[str, Field(max_length=500)]
-Text4000 = Annotated[str, Field(max_length=4000)]
 Config = Annotated[dict[str, Any] | None, BeforeValidator(_object)]
 
 
@@ -105,7 +101,7 @@ Config = Annotated[dict[str, Any] | None, BeforeValidator(_object)]
 class MeetingBody(_Body):
     """The body of ``POST .../meetings`` (create), ``PUT`` (replace) and ``PATCH`` (update)."""
 
-    title: Annotated[Text500 | None, BeforeValidator(_title)] = None
+    title: Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_title)] = None
     record_on_start: Flag = False
     live_stream_on_start: Flag = False
     persist_chat: Flag = False
@@ -163,17 +159,23 @@ class ParticipantCreate(_Body):
 
     custom_participant_id: Annotated[str, _text(500, required=True), Field(max_length=500)]
     preset_name: Annotated[str, _text(500, required=True), Field(max_length=500)]
-    name: Annotated[Text500 | None, _text(500, required=False)] = None
-    picture: Annotated[Text4000 | None, _text(4000, required=False)] = None
+    name: Annotated[Annotated[str, Field(max_length=500)] | None, _text(500, required=False)] = None
+    picture: Annotated[
+        Annotated[str, Field(max_length=4000)] | None, _text(4000, required=False)
+    ] = None
 
 
 class ParticipantEdit(_Body):
     """The body of ``PATCH .../meetings/{meeting_id}/participants/{participant_id}``: the fields
     it carries are changed (``name`` and ``picture`` may be null to clear them)."""
 
-    name: Annotated[Text500 | None, _text(500, required=False)] = None
-    picture: Annotated[Text4000 | None, _text(4000, required=False)] = None
-    preset_name: Annotated[Text500 | None, _text(500, required=True)] = None
+    name: Annotated[Annotated[str, Field(max_length=500)] | None, _text(500, required=False)] = None
+    picture: Annotated[
+        Annotated[str, Field(max_length=4000)] | None, _text(4000, required=False)
+    ] = None
+    preset_name: Annotated[
+        Annotated[str, Field(max_length=500)] | None, _text(500, required=True)
+    ] = None
 
 
 class MeetingParticipant(Shape):

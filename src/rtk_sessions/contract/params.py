@@ -142,12 +142,20 @@ class Page:
     number: int
     size: int
 
+    def __post_init__(self) -> None:
+        """raises BadRequest above ``MAX_PAGE_COUNT``: the offset and limit must fit the
+        databases' 64-bit integers (beyond, PostgreSQL fails the query and SQLite's driver
+        overflows), whichever way the page was parsed."""
+        for name, value in (("page_no", self.number), ("per_page", self.size)):
+            if value > MAX_PAGE_COUNT:
+                raise BadRequest(f"{name} must be at most {MAX_PAGE_COUNT}, got {value}")
+
     @classmethod
     def parse(cls, page_no: str | None, per_page: str | None) -> Page:
         """raises BadRequest: not a count, or above ``MAX_PAGE_COUNT`` (so that the offset and
         limit fit the databases' 64-bit integers: beyond, PostgreSQL fails the query)."""
-        number = parse_page_count("page_no", page_no) or 1
-        size = parse_page_count("per_page", per_page) or DEFAULT_PER_PAGE
+        number = parse_count("page_no", page_no) or 1
+        size = parse_count("per_page", per_page) or DEFAULT_PER_PAGE
         return cls(number, size)
 
     @property

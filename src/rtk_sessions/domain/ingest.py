@@ -84,6 +84,8 @@ class _Context:
     named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
     locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
+    # client_events rows in the order applied (their ids keep it), inserted after the peers
+    client_events: list[dict[str, Any]] = field(default_factory=list)
     late_chat: dict[str, Session] = field(default_factory=dict)  # chat reaching ENDED sessions
     late_transcript: dict[str, Session] = field(default_factory=dict)  # final segments, ditto
 
@@ -150,6 +152,7 @@ def ingest_batch(
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
     insert_peer_events(db, ctx.peer_events)
+    _insert_client_events(db, ctx.client_events)
     for session in ctx.late_chat.values():
         webhooks.chat_synced(db, session, now=now)
     for session in ctx.late_transcript.values():
@@ -169,6 +172,14 @@ def ingest_batch(
     result.samples = ctx.samples.rows_written
     observability.note_ingest(result)  # counted once the batch is acknowledged
     return result
+
+
+def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
+    """Write the batch's client events in one statement, after their peers (no ORM objects:
+    nothing reads them back in the batch, and their generated ids are not needed)."""
+    if rows:
+        db.flush()  # the peers they belong to first
+        db.execute(ClientEvent.__table__.insert(), rows)
 
 
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
@@ -267,13 +278,13 @@ def _apply(ctx: _Context, event: Event) -> None:
             _append_meta(peer, "selected_device_updates", selected)
         case PeerClientEvent():
             peer = _touch(ctx, event.peer_id, event.timestamp)
-            ctx.db.add(
-                ClientEvent(
-                    peer_id=peer.id,
-                    name=event.name,
-                    timestamp=event.timestamp,
-                    meta=dict(event.metadata) or None,
-                )
+            ctx.client_events.append(
+                {
+                    "peer_id": peer.id,
+                    "name": event.name,
+                    "timestamp": event.timestamp,
+                    "metadata": dict(event.metadata) or None,
+                }
             )
         case ChatMessage() | TranscriptSegment():
             _conversation(ctx, event)

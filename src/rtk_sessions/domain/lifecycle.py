@@ -11,6 +11,7 @@ one session and no count is lost. SQLite ignores the locks; its single writer se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -66,8 +67,19 @@ def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Selec
     )
 
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
 def _event_id(peer_id: str, name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rtk-sessions:peer-event:{peer_id}:{name}"))
+    """``str(uuid.uuid5(uuid.NAMESPACE_URL, f"rtk-sessions:peer-event:{peer_id}:{name}"))``,
+    computed without the ``UUID`` object (RFC 4122 section 4.3: SHA-1 of namespace and name,
+    version 5, variant 10; tests/storage/test_peer_event_ids.py checks it against ``uuid5``)."""
+    name_bytes = f"rtk-sessions:peer-event:{peer_id}:{name}".encode()
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name_bytes).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _search_text(session: Session) -> str:

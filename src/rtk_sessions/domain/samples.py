@@ -155,17 +155,27 @@ class ConnectionState:
     def add_rows(self, rows: Iterable[stats.SampleRow], thresholds: stats.QualityThresholds) -> int:
         """Account ``rows`` (one report's) in the cumulative state and queue them for storage."""
         count = 0
+        accumulators = self.accumulators
+        pending_of = self.pending
+        dumps = orjson.dumps
         for row in rows:
             index = _KIND_INDEX[row.kind]
-            acc = self.accumulators.get(index)
+            acc = accumulators.get(index)
             if acc is None:
-                acc = self.accumulators[index] = _accumulator(row.kind)
-            acc.add(row.values, thresholds)
-            public = {k: v for k, v in row.values.items() if not k.startswith("_")}
-            pending = self.pending.get(index)
+                acc = accumulators[index] = _accumulator(row.kind)
+            values = row.values
+            acc.add(values, thresholds)
+            private = [k for k in values if k[:1] == "_"]
+            if private:
+                public = dict(values)
+                for k in private:
+                    del public[k]
+            else:
+                public = values
+            pending = pending_of.get(index)
             if pending is None:
-                pending = self.pending[index] = _Pending()
-            pending.rows.append((row.timestamp_ms, orjson.dumps(public)))
+                pending = pending_of[index] = _Pending()
+            pending.rows.append((row.timestamp_ms, dumps(public)))
             count += 1
         return count
 
@@ -212,7 +222,12 @@ class SampleWriter:
             .order_by(table.c.peer_id, table.c.connection_id)
             .with_for_update()
         )
-        for peer_id, connection_id, timestamp_ms, raw in self.db.execute(stmt):
+        # The states table is written only by this writer's flush: pending ORM changes (peers
+        # joined or touched by the batch) cannot change the answer, so they are not flushed
+        # here, once per newly seen connection, but with the rest of the batch.
+        with self.db.no_autoflush:
+            found = self.db.execute(stmt).all()
+        for peer_id, connection_id, timestamp_ms, raw in found:
             key = (peer_id, connection_id)
             if key in wanted:
                 self._states[key] = ConnectionState.from_json(
