@@ -12,8 +12,8 @@ The caller is authenticated first (401/403/404 for a bad token or app, as every 
 
 ``router_for(served)`` builds the router of the routes not in ``served`` (the method and path of
 every route the app already has; app.py includes it last): a served route is left out, so it is
-neither shadowed nor documented twice. Each route documents ``openapi.NOT_SUPPORTED`` (its 501 with the error
-envelope, and the errors of every route), never a 200.
+neither shadowed nor documented twice. Each route documents ``openapi.NOT_SUPPORTED`` (its 501
+with the error envelope, and the errors of every route), never a 200.
 """
 
 from __future__ import annotations
