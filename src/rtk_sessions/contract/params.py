@@ -86,6 +86,10 @@ def parse_time_range(
     return start, end
 
 
+#: The largest bound of ``participants`` (``max_concurrent_participants`` is a 32-bit INTEGER).
+MAX_PARTICIPANTS = 2**31 - 1
+
+
 def parse_participants_range(raw: str | None) -> tuple[int | None, int | None]:
     """D18: ``min:max`` inclusive on max_concurrent_participants, either side optional;
     ``n`` = exactly n."""
@@ -102,6 +106,10 @@ def parse_participants_range(raw: str | None) -> tuple[int | None, int | None]:
         raise BadRequest(f"participants must look like 'min:max', got {raw!r}") from None
     if (low is None and high is None) or (low or 0) < 0 or (high or 0) < 0:
         raise BadRequest(f"participants must look like 'min:max', got {raw!r}")
+    for value in (low, high):
+        if value is not None and value > MAX_PARTICIPANTS:
+            # the column is a 32-bit INTEGER: beyond, PostgreSQL fails the query (a 500)
+            raise BadRequest(f"participants: bounds must be at most {MAX_PARTICIPANTS}")
     if low is not None and high is not None and low > high:
         raise BadRequest("participants: min must not exceed max")
     return low, high
