@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import payloads as bench_payloads  # noqa: E402
+import recount_payloads as bench_recount  # noqa: E402
 import run as bench_run  # noqa: E402
 import seed as bench_seed  # noqa: E402
 
@@ -78,6 +79,12 @@ def test_seed_writes_consistent_sessions(database_url: str) -> None:
                 {"PEER_LEAVING"} if p.left_at is not None else set()
             )
             assert names[p.id] == expected
+
+
+def test_payload_sample_counts_follow_the_stats_code() -> None:
+    """samples/s and "stored == sent" use the counts in bench/data; a metric rule that changes
+    which rows exist must come with `bench/recount_payloads.py` (this fails until it is run)."""
+    assert bench_recount.main(["--check"]) == 0
 
 
 def test_long_peer_is_ordered_and_its_counters_never_go_back() -> None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from rtk_sessions import __version__, observability, webhook_delivery
+from rtk_sessions import __version__, observability, webhook_delivery, workers
 from rtk_sessions.api import (
     active_session,
     analytics,
@@ -36,6 +36,8 @@ from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
 from rtk_sessions.domain.lifecycle import sweep
+from rtk_sessions.downloads import ExpiredFilePruner
+from rtk_sessions.jobs import JobRunner, JobSettings
 from rtk_sessions.leader import Lock, sweeper_lock
 from rtk_sessions.storage import partitions
 from rtk_sessions.storage.engine import Database
@@ -72,7 +74,11 @@ class Sweeper:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=10)  # its thread releases the lock
+
+    def dispose(self) -> None:
+        """Release the lock of a sweeper that never ran (``background=False``)."""
+        self.lock.dispose()
 
     def run_once(self) -> list[str]:
         """One sweep, whether or not this process leads (tests call it directly)."""
@@ -136,8 +142,30 @@ class Sweeper:
             self.lock.dispose()
 
 
+def _job_runner(ctx: workers.WorkerContext) -> JobRunner:
+    """Summary jobs, and (when idle) the pruning of download files past their links' life."""
+    summarizer, label = summaries.build_summarizer(ctx.settings)
+    return JobRunner(
+        ctx.db,
+        {summaries.KIND: summaries.SummaryJob(ctx.db, summarizer, label)},
+        JobSettings(
+            lease_secs=ctx.settings.job_lease_secs,
+            poll_secs=ctx.settings.job_poll_secs,
+            backoff_secs=ctx.settings.job_backoff_secs,
+            backoff_max_secs=ctx.settings.job_backoff_max_secs,
+        ),
+        idle=ExpiredFilePruner(ctx.state.downloads),
+    )
+
+
+workers.register("sweeper", lambda ctx: Sweeper(ctx.db, ctx.settings))
+workers.register("jobs", _job_runner)
+workers.register("webhooks", webhook_delivery.build_worker)
+
+
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
-    """The service. ``background=False`` leaves out the sweeper (tests drive it by hand)."""
+    """The service. ``background=False`` builds the registered workers (``rtk_sessions.workers``)
+    but does not start them (tests drive the sweeper by hand)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -146,21 +174,19 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.db = db
         app.state.settings = settings
         app.state.secret = settings.resolved_secret()
-        app.state.sweeper = Sweeper(db, settings)
-        conversation.start(app, db, settings, app.state.secret, background=background)
-        webhook_delivery.start(app, db, settings, background=background)  # beside the job runner
+        conversation.start(app, settings, app.state.secret)
+        background_workers = workers.Workers(
+            workers.WorkerContext(
+                db=db, settings=settings, secret=app.state.secret, state=app.state
+            )
+        )
         threading.Thread(target=useragent.warm_up, name="rtk-ua-warm-up", daemon=True).start()
         if background:
-            app.state.sweeper.start()
+            background_workers.start()
         try:
             yield
         finally:
-            if background:
-                app.state.sweeper.stop()  # its thread releases the lock
-            else:
-                app.state.sweeper.lock.dispose()
-            conversation.stop(app, background=background)
-            webhook_delivery.stop(app, background=background)
+            background_workers.stop()
             db.dispose()
 
     app = FastAPI(

@@ -10,13 +10,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def iso(dt: datetime) -> str:
-    """The API's time format everywhere: ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds truncated).
+def iso(dt: datetime, *, require_aware: bool = False) -> str:
+    """The one time format of the API and the exports: ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC,
+    milliseconds truncated), e.g. ``2023-02-01T10:51:08.039Z``.
 
-    A naive datetime is taken as UTC. (``isoformat``: four times faster than ``strftime``, and
-    list pages format about a hundred of these.)
+    A naive datetime is taken as UTC, unless ``require_aware`` (the exports): then it raises
+    ValueError. (``isoformat``: four times faster than ``strftime``, and list pages format about
+    a hundred of these.)
     """
-    if dt.tzinfo is not None and dt.utcoffset():
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        if require_aware:
+            raise ValueError(f"naive datetime {dt!r}: exports need timezone-aware datetimes")
+    elif dt.utcoffset():
         dt = dt.astimezone(UTC)
     return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 

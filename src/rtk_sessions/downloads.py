@@ -172,3 +172,18 @@ class Downloads:
             raise NotFound("Download file no longer exists; request a new link")
         ext = name.rsplit(".", 1)[-1]
         return data, MEDIA_TYPES.get(ext, "application/octet-stream")
+
+
+class ExpiredFilePruner:
+    """Deletes download files not published for longer than a link lives (at most once a minute);
+    the job runner calls it when idle."""
+
+    def __init__(self, downloads: Downloads) -> None:
+        self.downloads, self.last = downloads, 0.0
+
+    def __call__(self) -> None:
+        now = time.time()
+        if now - self.last < 60:
+            return
+        self.last = now
+        self.downloads.storage.prune(now - self.downloads.expiry_secs - 60)

@@ -43,7 +43,6 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from fastapi import FastAPI
 from sqlalchemy import func, make_url, select, update
 
 from rtk_sessions import __version__
@@ -53,6 +52,7 @@ from rtk_sessions.domain import webhooks
 from rtk_sessions.leader import AdvisoryLock, AlwaysLeader, FileLock, Lock, lock_key, sqlite_path
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookRow
+from rtk_sessions.workers import WorkerContext
 
 log = logging.getLogger("rtk_sessions.webhooks")
 
@@ -193,6 +193,11 @@ class WebhookWorker:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=timeout)
+        self.client.close()
+
+    def dispose(self) -> None:
+        """Release what a worker that never started holds (``background=False``)."""
+        self.lock.dispose()
         self.client.close()
 
     def notify(self) -> None:
@@ -426,24 +431,11 @@ def signing_key(config: Settings) -> SigningKey:
     return SigningKey.load_or_create(config.data_dir / "webhooks.key")
 
 
-def start(app: FastAPI, db: Database, config: Settings, *, background: bool) -> None:
-    """The signing key and the worker on ``app.state`` (``webhook_key``, ``webhooks``); the
-    worker's thread only with ``background``."""
-    webhooks.configure_cache(db.engine, config.webhooks_cache_secs)
-    key = signing_key(config)
-    worker = WebhookWorker(db, key, settings_of(config))
-    app.state.webhook_key = key
-    app.state.webhooks = worker
-    if background:
-        worker.start()
-
-
-def stop(app: FastAPI, *, background: bool) -> None:
-    worker: WebhookWorker | None = getattr(app.state, "webhooks", None)
-    if worker is None:
-        return
-    if background:
-        worker.stop()
-    else:
-        worker.lock.dispose()
-        worker.client.close()
+def build_worker(ctx: WorkerContext) -> WebhookWorker:
+    """The delivery worker of one application (registered in ``rtk_sessions.app`` as
+    ``webhooks``, so it is ``app.state.webhooks``), and its signing key on
+    ``app.state.webhook_key``."""
+    webhooks.configure_cache(ctx.db.engine, ctx.settings.webhooks_cache_secs)
+    key = signing_key(ctx.settings)
+    ctx.state.webhook_key = key
+    return WebhookWorker(ctx.db, key, settings_of(ctx.settings))

@@ -54,7 +54,7 @@ class Standup:
 
 
 def import_real(database: Any, settings: Any, account_id: str, app_id: str) -> Imported:
-    from rtk_sessions.importing import import_recordings
+    from rtk_sessions.importers.service import import_recordings
 
     out = Imported()
     for title, paths in RECORDINGS.items():

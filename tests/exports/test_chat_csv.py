@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from rtk_sessions.exports import CHAT_CSV_COLUMNS, ChatRow, chat_csv, iso_ms
+from rtk_sessions.clock import iso
+from rtk_sessions.exports import CHAT_CSV_COLUMNS, ChatRow, chat_csv
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
@@ -84,9 +85,11 @@ def test_utf8_without_bom_and_rows_in_given_order() -> None:
     assert [r["id"] for r in parse(data)] == ["msg-2", "msg-1"]
 
 
-def test_iso_ms_converts_to_utc_and_rejects_naive() -> None:
+def test_export_times_convert_to_utc_and_reject_naive() -> None:
     plus2 = timezone(timedelta(hours=2))
     when = datetime(2023, 2, 1, 12, 51, 8, 39999, tzinfo=plus2)
-    assert iso_ms(when) == "2023-02-01T10:51:08.039Z"
+    assert iso(when, require_aware=True) == "2023-02-01T10:51:08.039Z"
+    assert iso(when) == "2023-02-01T10:51:08.039Z"
     with pytest.raises(ValueError):
-        iso_ms(datetime(2023, 2, 1, 10, 51, 8))  # noqa: DTZ001
+        iso(datetime(2023, 2, 1, 10, 51, 8), require_aware=True)  # noqa: DTZ001
+    assert iso(datetime(2023, 2, 1, 10, 51, 8)) == "2023-02-01T10:51:08.000Z"  # noqa: DTZ001

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from rtk_sessions.netem import netns_unavailable_reason
+from tests.support.netem import netns_unavailable_reason
 
 CHROMIUM = os.environ.get("RTK_CHROMIUM", "/usr/bin/chromium")
 
@@ -16,7 +16,7 @@ def need_netns() -> None:
 
 
 @pytest.fixture
-def need_chromium():
+def need_chromium() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"{CHROMIUM} not found: run scripts/install-chromium (as root)")
     return CHROMIUM

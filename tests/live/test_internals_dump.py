@@ -34,26 +34,31 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): no real browser to call")
     pytest.importorskip("playwright", reason="pip install playwright (the 'test' extra)")
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
 
     d = tmp_path_factory.mktemp("internals")
-    dump = record_internals_dump(d / "webrtc_internals_dump.txt", duration_s=DURATION_S,
-                                 chromium=CHROMIUM, rtcstats_out=d / "rtcstats_dump.gz")
+    dump = record_internals_dump(
+        d / "webrtc_internals_dump.txt",
+        duration_s=DURATION_S,
+        chromium=CHROMIUM,
+        rtcstats_out=d / "rtcstats_dump.gz",
+    )
     call = json.loads(Path(f"{dump}.call.json").read_text())
     return dump, d / "rtcstats_dump.gz", call
 
 
-def test_dump_came_from_the_button_and_has_the_quirks(recorded) -> None:
+def test_dump_came_from_the_button_and_has_the_quirks(
+    recorded: tuple[Path, Path, dict[str, Any]],
+) -> None:
     dump, _, call = recorded
     assert call["method"] == "button", "the page's own 'Create dump' download"
     assert call["browser_version"].startswith("156.") or call["browser_version"]
     facts = format_facts(read_dump(dump))
-    print("format facts:", {k: (sorted(v) if isinstance(v, set) else v)
-                            for k, v in facts.items()})
+    print("format facts:", {k: (sorted(v) if isinstance(v, set) else v) for k, v in facts.items()})
     assert facts["unequal_objects"], "series of one object have different lengths"
 
 
-def test_imports(recorded) -> None:
+def test_imports(recorded: tuple[Path, Path, dict[str, Any]]) -> None:
     dump, rtcstats, call = recorded
     duration = (call["closed_ms"] - call["connected_ms"]) / 1000
     client = check_import(dump, call=call, duration_s=duration)
@@ -63,13 +68,16 @@ def test_imports(recorded) -> None:
     assert compare_with_rtcstats(client, rtcstats, gapped) > 1000
 
 
-def test_compressed_download_imports_the_same(recorded, tmp_path: Path) -> None:
+def test_compressed_download_imports_the_same(
+    recorded: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
     """'Compress result' is ticked by default: the download is gzip; the loader unwraps it."""
     from rtk_sessions.importers import load_recording
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
 
-    gz = record_internals_dump(tmp_path / "webrtc_internals_dump.gz", duration_s=5,
-                               chromium=CHROMIUM, compress=True)
+    gz = record_internals_dump(
+        tmp_path / "webrtc_internals_dump.gz", duration_s=5, chromium=CHROMIUM, compress=True
+    )
     assert gz.read_bytes()[:2] == b"\x1f\x8b"
     json.loads(gzip.decompress(gz.read_bytes()))
     (client,) = load_recording(gz).clients
@@ -83,16 +91,30 @@ def cli(*args: str, database_url: str) -> str:
     return done.stdout
 
 
-def test_peer_report_through_cli_and_sdk(recorded, live_server: LiveServer) -> None:
+def test_peer_report_through_cli_and_sdk(
+    recorded: tuple[Path, Path, dict[str, Any]], live_server: LiveServer
+) -> None:
     dump, _, call = recorded
     tenant = make_tenant(live_server, "internals")
-    out = json.loads(cli("import", str(dump), "--account", tenant.account_id, "--app",
-                         tenant.app_id, "--meeting-title", "Chromium loopback", "--json",
-                         database_url=live_server.database_url))
+    out = json.loads(
+        cli(
+            "import",
+            str(dump),
+            "--account",
+            tenant.account_id,
+            "--app",
+            tenant.app_id,
+            "--meeting-title",
+            "Chromium loopback",
+            "--json",
+            database_url=live_server.database_url,
+        )
+    )
     (peer_id,) = out["peer_ids"]
     assert out["events_accepted"] > 0
     report = tenant.sdk().realtime_kit.sessions.get_participant_data_from_peer_id(
-        peer_id, account_id=tenant.account_id, app_id=tenant.app_id)
+        peer_id, account_id=tenant.account_id, app_id=tenant.app_id
+    )
     participant = report.data.participant
     raw = report.to_dict()["data"]["participant"]["peer_report"]
     quality = raw["quality"]

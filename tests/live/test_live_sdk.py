@@ -2,7 +2,7 @@
 
 The flow a RealtimeKit developer knows: their backend creates a meeting and participants with the
 official SDK (getting participant tokens), the browsers join with the collector, and afterwards the
-Sessions API says what happened. Network conditions are injected (tests/live, rtk_sessions.netem)
+Sessions API says what happened. Network conditions are injected (tests/live, tests/support/netem)
 and the peer reports must show them.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from rtk_sessions.livecall import CallResult, run_call
-from rtk_sessions.netem import Impairment
 from tests.conftest import LiveServer, Tenant, make_tenant, start_server
+from tests.support.netem import Impairment
 
 pytestmark = pytest.mark.browser
 
@@ -144,6 +144,7 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
     assert set(people) == {"alice", "bob"}
     for peer, participant, who in ((result.peers[0], a, "alice"), (result.peers[1], b, "bob")):
         got = people[who]
+        assert peer.joined_at is not None and peer.left_at is not None and peer.collector is not None
         assert got.id == peer.peer_id and got.user_id == participant.id and got.preset_name == participant.preset_name
         assert abs(_iso_to_epoch(got.joined_at) - peer.joined_at) < 2
         assert abs(_iso_to_epoch(got.left_at) - peer.left_at) < 2
@@ -160,7 +161,7 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
     with server.live.database().unit_of_work(write=False) as db:
         stored = db.scalar(select(func.count()).select_from(IngestedEvent).where(IngestedEvent.app_id == tenant.app_id))
     # (peer.stats replays are recognised by their connection's cursor: no ingested_events row)
-    counters = [p.collector["counters"] for p in result.peers]
+    counters = [p.collector["counters"] for p in result.peers if p.collector is not None]
     assert stored == sum(c["acked"] - c["ackedStats"] for c in counters)
     assert all(c["ackedStats"] >= 5 for c in counters)
 
@@ -177,17 +178,41 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
         assert meta.browser_metadata.engine == "Blink" and "Chrom" in meta.browser_metadata.browser
         assert meta.device_info.os == "Linux" and meta.device_info.cpus >= 1
         pairs = meta.candidate_pairs.producing_transport + meta.candidate_pairs.consuming_transport
-        assert pairs and all(p.nominated for p in pairs)
+        assert pairs and all(p.nominated for p in pairs), [(p.nominated, p.local_candidate_ip, p.remote_candidate_ip, p.local_candidate_type, p.total_round_trip_time) for p in pairs]
         names = {e.name for e in meta.events}
         assert {"ice_connection_state", "connection_state"} <= names
         assert meta.audio_devices_updates or meta.video_devices_updates
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, Any]] = {
     "clean": {"impairment": {"delay_ms": 0, "loss_pct": 0, "seed": 1}, "duration_s": 15},
     "50ms-5pct": {"impairment": {"delay_ms": 50, "loss_pct": 5, "seed": 3}, "duration_s": 30},
     "400kbit": {"impairment": {"rate_kbit": 400, "seed": 5}, "duration_s": 25, "video_size": (1280, 720)},
 }
+
+
+OPUS = "111"  # Chromium's payload type for Opus
+
+
+def truth(forwarder: dict[str, Any]) -> dict[str, float]:
+    """What the forwarder really did (tests/support/netem/forwarder.py, measured on the packets it
+    forwarded). An RTT sample is a sender report one way plus the report on it coming back, so
+    the RTT of a stream is the mean delay A→B plus B→A of that kind's RTCP (the RTCP sent by its
+    audio or video SSRCs; ms); the loss is that of each direction's audio (Opus) packets (%)."""
+    applied = forwarder["applied"]
+    rtp = applied["ab"]["loss"]["rtp_pt"]
+    # the video stream: of the payload types whose SSRC sent reports both ways (not Opus), the
+    # one with the most RTP packets (RTX and FEC streams send no reports of their own)
+    reporting = set(applied["ab"]["delay_ms"]["rtcp_pt"]) & set(applied["ba"]["delay_ms"]["rtcp_pt"])
+    video_pt = max(reporting - {OPUS}, key=lambda pt: rtp.get(pt, {"received": 0})["received"])
+
+    def rtt(pt: str) -> float:
+        return float(sum(applied[d]["delay_ms"]["rtcp_pt"][pt]["mean"] for d in ("ab", "ba")))
+
+    audio = {d: applied[d]["loss"]["rtp_pt"][OPUS]["loss_pct"] for d in ("ab", "ba")}
+    # alice is peer A: her inbound audio came B→A; bob's A→B.
+    return {"audio_rtt_ms": rtt(OPUS), "video_rtt_ms": rtt(video_pt),
+            "alice_audio_loss_pct": audio["ba"], "bob_audio_loss_pct": audio["ab"]}
 
 
 @pytest.mark.netns
@@ -195,43 +220,57 @@ SCENARIOS = {
 def test_impaired_network_shows_in_peer_reports(
     scenario: str, need_chromium: str, need_netns: None, tmp_path: Any
 ) -> None:
-    """Injected delay, loss and a bandwidth cap, measured through the official SDK."""
+    """Injected delay, loss and a bandwidth cap, read through the official SDK and compared with
+    what the forwarder measured it actually applied (so a loaded machine, whose userspace
+    forwarder runs late, cannot fail it): RTT within ±10 %, audio loss within ±1.5 points."""
     from rtk_sessions import migrations
 
     url = f"sqlite:///{tmp_path / 'live.db'}"
     migrations.upgrade(url)
     server = Server(url, tmp_path)
+    spec = dict(SCENARIOS[scenario])
+    # The browsers run before the machine's other work (nice -10) and the forwarder at real-time
+    # priority: the endpoints' own CPU starvation is not what this test is about, and whatever
+    # delay the link still gets under load is measured by the forwarder and compared with.
+    impairment = Impairment(**spec.pop("impairment"), peer_nice=-10)
     try:
         assert server.live is not None
         tenant = make_tenant(server.live, scenario)
         meeting, a, b = setup_meeting(tenant, f"Impaired {scenario}")
-        spec = dict(SCENARIOS[scenario])
-        impairment = Impairment(**spec.pop("impairment"))
-        call(tenant, server, meeting, a, b, need_chromium, impairment=impairment, **spec)
+        with impairment:
+            call(tenant, server, meeting, a, b, need_chromium, network=impairment, **spec)
         session = tenant.sdk().realtime_kit.sessions.get_sessions(
             tenant.app_id, account_id=tenant.account_id, associated_id=meeting.id).data.sessions[0]
         reports = peer_reports(tenant, session.id)
     finally:
         server.stop()
+    assert impairment.forwarder_stats is not None
+    real = truth(impairment.forwarder_stats)
+    print(f"{scenario} injected {impairment.describe()}; forwarder applied {real}, "
+          f"RTCP delay ms {[impairment.forwarder_stats['applied'][d]['delay_ms']['rtcp_pt'] for d in ('ab', 'ba')]}")
     for who, report in reports.items():
         q = report.peer_report.quality
         # Video producers get an RTCP receiver report about every second; audio ones every few
         # seconds, and rows before the first one have rtt 0, which the cumulative average counts
-        # (decision Q5, as in the reference report). So the network RTT is read from the video
+        # (decision Q5 in docs/decisions.md, as in the reference report). So the network RTT is read from the video
         # producer's cumulative block and from the audio rows that carry a measurement.
         video_rtt = q.video_producer_cumulative.rtt.avg
         measured_audio = [r.rtt * 1000 for r in q.audio_producer if r.rtt]
         audio_rtt = sum(measured_audio) / len(measured_audio) if measured_audio else 0.0
         loss = q.audio_consumer_cumulative.packet_loss.avg
+        real_loss = real[f"{who}_audio_loss_pct"]
         print(f"{scenario} {who}: video RTT avg {video_rtt} ms, measured audio RTT {audio_rtt:.1f} ms"
               f" (cumulative {q.audio_producer_cumulative.rtt.avg} ms), audio inbound loss avg {loss} %"
-              f" (video {q.video_consumer_cumulative.packet_loss.avg} %)")
+              f" (video {q.video_consumer_cumulative.packet_loss.avg} %); forwarder: RTT audio"
+              f" {real['audio_rtt_ms']:.1f} ms, video {real['video_rtt_ms']:.1f} ms, audio loss {real_loss} %")
+        assert loss == pytest.approx(real_loss, abs=1.5), (loss, real_loss)
         if scenario == "clean":
-            assert video_rtt < 20 and audio_rtt < 20 and loss < 0.5
+            # ~0 ms injected: a relative bound means nothing; the browsers' own handling is
+            # all that is added to what the forwarder applied.
+            assert video_rtt <= real["video_rtt_ms"] + 20 and audio_rtt <= real["audio_rtt_ms"] + 20
         elif scenario == "50ms-5pct":
-            assert 90 <= video_rtt <= 120, video_rtt
-            assert 90 <= audio_rtt <= 120, audio_rtt
-            assert 2.5 <= loss <= 8, loss
+            assert video_rtt == pytest.approx(real["video_rtt_ms"], rel=0.10), (video_rtt, real)
+            assert audio_rtt == pytest.approx(real["audio_rtt_ms"], rel=0.10), (audio_rtt, real)
         else:
             reasons = [row.quality_limitation_reason for row in q.video_producer]
             assert reasons.count("bandwidth") >= len(reasons) / 2, reasons

@@ -29,7 +29,7 @@ def quiet_server(
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=own_database_url)
     live, server, thread = start_server(settings, background=False)
     yield live
-    server.should_exit = True  # type: ignore[attr-defined]
+    server.should_exit = True
     thread.join(timeout=10)
 
 

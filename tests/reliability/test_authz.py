@@ -258,10 +258,10 @@ def _no_leak(response: httpx.Response, a: World, what: str) -> None:
 
 def test_authorization_matrix(quiet_server: LiveServer) -> None:
     app = quiet_server.app
-    ops = operations(app.routes)  # type: ignore[attr-defined]
+    ops = operations(app.routes)
     a, b = build_world(quiet_server, "a"), build_world(quiet_server, "b")
     w = Worlds(a, b, quiet_server)
-    db: Database = app.state.db  # type: ignore[attr-defined]
+    db: Database = app.state.db
     before = snapshot(a), row_counts(db, a)
     creds = credentials(w)
     tally = Tally()

@@ -78,7 +78,7 @@ def _post(tenant: Tenant, events: list[dict[str, Any]]) -> httpx.Response:
 
 def _stored(server: LiveServer, tenant: Tenant, peer: str) -> tuple[int, int]:
     """(ingested_events rows of the peer's events, peer events of the peer)."""
-    db: Database = server.app.state.db  # type: ignore[attr-defined]
+    db: Database = server.app.state.db
     with db.unit_of_work(write=False) as s:
         logged = s.scalar(
             select(func.count()).where(

@@ -70,7 +70,7 @@ def fuzz_server(
         try:
             yield live
         finally:
-            server.should_exit = True  # type: ignore[attr-defined]
+            server.should_exit = True
             thread.join(timeout=10)
 
 

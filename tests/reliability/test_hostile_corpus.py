@@ -258,7 +258,7 @@ def _post(
 
 def test_hostile_ingestion_corpus(quiet_server: LiveServer) -> None:
     world = build_world(quiet_server, "hostile")
-    db: Database = quiet_server.app.state.db  # type: ignore[attr-defined]
+    db: Database = quiet_server.app.state.db
     before = row_counts(db, world)
     cases = corpus(world)
     statuses: dict[int, int] = {}
@@ -326,7 +326,7 @@ def test_unusual_unicode_is_stored_and_read_back(quiet_server: LiveServer) -> No
 
 def test_one_id_a_thousand_times_and_replays_count_once(quiet_server: LiveServer) -> None:
     world = build_world(quiet_server, "replay")
-    db: Database = quiet_server.app.state.db  # type: ignore[attr-defined]
+    db: Database = quiet_server.app.state.db
     same = _chat(world.peer_id, "once")
     with httpx.Client(timeout=120) as http:
         first = _post(http, world, _events(*[same] * 1000), JSON_TYPE)

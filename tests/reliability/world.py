@@ -83,7 +83,7 @@ def build_world(server: LiveServer, name: str) -> World:
         fresh = _check(
             http.post(f"{kit}/meetings/{meeting['id']}/participants/{added['id']}/token")
         )["token"]
-        secret: bytes = server.app.state.secret  # type: ignore[attr-defined]
+        secret: bytes = server.app.state.secret
         expired = issue_participant_token(
             secret,
             ParticipantClaims(tenant.account_id, tenant.app_id, meeting["id"], added["id"], 1),

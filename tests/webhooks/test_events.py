@@ -217,7 +217,7 @@ def test_a_rolled_back_batch_fires_nothing(hook_server: LiveServer, receiver: Re
 def test_imported_recordings_fire_lifecycle_events(
     hook_server: LiveServer, receiver: Receiver
 ) -> None:
-    from rtk_sessions.importing import import_recordings
+    from rtk_sessions.importers.service import import_recordings
 
     t = make_tenant(hook_server, "import")
     subscribe(t, receiver.url + "/imp", list(EVENTS))

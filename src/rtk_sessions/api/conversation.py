@@ -5,14 +5,12 @@ The four Sessions routes live under ``/client/v4/accounts/{account_id}/realtime/
 sessions/{session_id}/``; downloads are served at ``/downloads/{kind}/{name}?expires=&sig=``
 without credentials: the signature is the credential (see ``rtk_sessions.downloads``).
 
-``start``/``stop`` create and end what these routes need at application start: the download
-store and the job worker (with the summary handler and the pruning of old download files).
+``start`` creates what these routes need at application start: the download store.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -31,8 +29,7 @@ from rtk_sessions.downloads import Downloads, LocalFileStorage
 from rtk_sessions.errors import TranscriptNotFound
 from rtk_sessions.exports import transcript_file
 from rtk_sessions.exports.transcript import TRANSCRIPT_EXTENSIONS
-from rtk_sessions.jobs import JobRunner, JobSettings
-from rtk_sessions.storage.engine import Database
+from rtk_sessions.jobs import JobRunner
 
 log = logging.getLogger("rtk_sessions")
 
@@ -181,49 +178,12 @@ async def download(
 # ---- application start and stop --------------------------------------------------------------
 
 
-class _Pruner:
-    """Deletes download files not published for longer than a link lives (at most once a minute)."""
-
-    def __init__(self, downloads: Downloads) -> None:
-        self.downloads, self.last = downloads, 0.0
-
-    def __call__(self) -> None:
-        now = time.time()
-        if now - self.last < 60:
-            return
-        self.last = now
-        self.downloads.storage.prune(now - self.downloads.expiry_secs - 60)
-
-
-def start(
-    app: FastAPI, db: Database, settings: Settings, secret: bytes, *, background: bool
-) -> None:
-    """Download store and job runner on ``app.state``; the runner's thread only with background."""
-    downloads = Downloads(
+def start(app: FastAPI, settings: Settings, secret: bytes) -> None:
+    """The download store on ``app.state.downloads`` (the job runner that prunes it is a worker,
+    ``rtk_sessions.workers``)."""
+    app.state.downloads = Downloads(
         LocalFileStorage(settings.data_dir / "files"),
         secret,
         settings.download_expiry_secs,
         settings.public_url,
     )
-    summarizer, label = summaries.build_summarizer(settings)
-    runner = JobRunner(
-        db,
-        {summaries.KIND: summaries.SummaryJob(db, summarizer, label)},
-        JobSettings(
-            lease_secs=settings.job_lease_secs,
-            poll_secs=settings.job_poll_secs,
-            backoff_secs=settings.job_backoff_secs,
-            backoff_max_secs=settings.job_backoff_max_secs,
-        ),
-        idle=_Pruner(downloads),
-    )
-    app.state.downloads = downloads
-    app.state.jobs = runner
-    if background:
-        runner.start()
-
-
-def stop(app: FastAPI, *, background: bool) -> None:
-    runner: JobRunner | None = getattr(app.state, "jobs", None)
-    if runner is not None and background:
-        runner.stop()

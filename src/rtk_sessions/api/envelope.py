@@ -59,23 +59,6 @@ def status_for(exc: errors.RtkError) -> int:
     return 400
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    """The first broken contract rule verbatim (``contract.common.contract_error``), else
-    ``Invalid request: <where>: <what>`` for up to five errors (a missing field: ``<where> is
-    required``)."""
-    errors = exc.errors()
-    for err in errors:
-        if err.get("type") == CONTRACT_ERROR:
-            return str(err.get("msg"))
-    parts = []
-    for err in errors[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
-        if err.get("type") == "missing" and loc:
-            return f"{loc} is required"
-        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
-    return "Invalid request: " + "; ".join(parts)
-
-
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -100,7 +83,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        return error_response(400, _validation_message(exc))
+        message = errors.validation_message(
+            exc.errors(),
+            prefix="Invalid request",
+            hidden=("query", "path", "body"),
+            verbatim=(CONTRACT_ERROR,),
+            missing_is_required=True,
+        )
+        return error_response(400, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

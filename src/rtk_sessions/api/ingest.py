@@ -19,7 +19,12 @@ from rtk_sessions.api.envelope import ok
 from rtk_sessions.api.openapi import add_schemas
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.ingest import EVENT_TYPES, IngestBatch, IngestResponse, batch_problem
+from rtk_sessions.contract.ingest import (
+    IngestBatch,
+    IngestResponse,
+    batch_problem,
+    batch_validation_message,
+)
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import IngestResult, ingest_batch
 from rtk_sessions.errors import BadRequest, PayloadTooLarge
@@ -28,28 +33,6 @@ from rtk_sessions.storage.engine import Database
 router = APIRouter(tags=["ingest"])
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
-
-
-def validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = [str(p) for p in err["loc"]]
-        # Discriminated unions put the tag in the path ("events.3.peer.stats.stats"): drop it.
-        loc = [p for p in loc if p not in EVENT_TYPES]
-        where = ".".join(loc).replace("events.", "events[", 1)
-        if where.startswith("events[") and "." in where:
-            head, _, rest = where.partition(".")
-            where = f"{head}].{rest}"
-        elif where.startswith("events["):
-            where += "]"
-        message = err["msg"]
-        if err["type"] == "union_tag_invalid":
-            message = f"unknown event type; expected one of {', '.join(EVENT_TYPES)}"
-        parts.append(f"{where}: {message}" if where else message)
-    more = len(exc.errors()) - len(parts)
-    return (
-        "Invalid ingestion batch: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-    )
 
 
 def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
@@ -76,7 +59,7 @@ def parse_batch(raw: bytes, settings: Settings) -> IngestBatch:
     try:
         return IngestBatch.model_validate(data)
     except ValidationError as exc:
-        raise BadRequest(validation_message(exc)) from None
+        raise BadRequest(batch_validation_message(exc)) from None
 
 
 _RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure

@@ -33,7 +33,7 @@ def import_(
     """
     from rtk_sessions.cli.common import fail
     from rtk_sessions.importers import RecordingFormatError
-    from rtk_sessions.importing import import_recordings
+    from rtk_sessions.importers.service import import_recordings
 
     settings = load_settings(database_url)
     database = open_database(settings)

@@ -14,10 +14,12 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
 )
 
 from rtk_sessions.clock import from_epoch_ms, parse_iso
+from rtk_sessions.errors import validation_message
 
 # Epoch ms between 2000-01-01 and 2100-01-01: anything else is a unit mistake (seconds, µs).
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
@@ -367,3 +369,12 @@ class IngestResponse(BaseModel):
 
     success: bool = True
     data: IngestResult
+
+
+def batch_validation_message(exc: ValidationError) -> str:
+    """A batch's validation errors in the words of :func:`rtk_sessions.errors.validation_message`
+    (``Invalid ingestion batch: events[3].timestamp: ...``; the event type tags left out of the
+    path), for a :class:`~rtk_sessions.errors.BadRequest`."""
+    return validation_message(
+        exc.errors(), prefix="Invalid ingestion batch", hidden=EVENT_TYPES, tag_label="event type"
+    )

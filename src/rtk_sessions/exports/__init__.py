@@ -4,7 +4,6 @@ Pure functions, no database: callers load the rows, these turn them into bytes.
 """
 
 from rtk_sessions.exports.chat import CHAT_CSV_COLUMNS, ChatRow, chat_csv
-from rtk_sessions.exports.timefmt import iso_ms
 from rtk_sessions.exports.transcript import (
     TRANSCRIPT_CSV_COLUMNS,
     TRANSCRIPT_MEDIA_TYPES,
@@ -21,6 +20,5 @@ __all__ = [
     "Segment",
     "TranscriptFormat",
     "chat_csv",
-    "iso_ms",
     "transcript_file",
 ]

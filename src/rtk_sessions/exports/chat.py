@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rtk_sessions.exports.timefmt import iso_ms
+from rtk_sessions.clock import iso
 
 CHAT_CSV_COLUMNS: tuple[str, ...] = (
     "id",
@@ -64,7 +64,7 @@ def chat_csv(rows: Iterable[ChatRow]) -> bytes:
                 _b(r.is_edited),
                 r.payload_type,
                 r.payload,
-                iso_ms(r.created_at),
+                iso(r.created_at, require_aware=True),
             )
         )
     return buf.getvalue().encode("utf-8")

@@ -1,4 +1,4 @@
-"""Timestamp formatting shared by the exports."""
+"""Offsets and cue clocks shared by the exports (absolute times: :func:`rtk_sessions.clock.iso`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ def _require_aware(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
         raise ValueError(f"naive datetime {dt!r}: exports need timezone-aware datetimes")
     return dt.astimezone(UTC)
-
-
-def iso_ms(dt: datetime) -> str:
-    """``2023-02-01T10:51:08.039Z``: UTC, milliseconds (truncated), ``Z``."""
-    dt = _require_aware(dt)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def offset_ms(dt: datetime, origin: datetime) -> int:

@@ -43,7 +43,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from rtk_sessions.exports.timefmt import clock, iso_ms, offset_ms
+from rtk_sessions.clock import iso
+from rtk_sessions.exports.timefmt import clock, offset_ms
 
 TranscriptFormat = Literal["CSV", "JSON", "SRT", "VTT"]
 
@@ -119,7 +120,7 @@ def _csv(segs: list[Segment]) -> bytes:
     for s in segs:
         w.writerow(
             (
-                iso_ms(s.start),
+                iso(s.start, require_aware=True),
                 s.peer_id or "",
                 s.user_id or "",
                 s.custom_participant_id or "",
@@ -134,11 +135,11 @@ def _json(segs: list[Segment], session_start: datetime, session_id: str | None) 
     doc: dict[str, object] = {"version": 1}
     if session_id is not None:
         doc["sessionId"] = session_id
-    doc["sessionStart"] = iso_ms(session_start)
+    doc["sessionStart"] = iso(session_start, require_aware=True)
     doc["transcript"] = [
         {
-            "startTime": iso_ms(s.start),
-            "endTime": iso_ms(s.end),
+            "startTime": iso(s.start, require_aware=True),
+            "endTime": iso(s.end, require_aware=True),
             "startOffsetMs": offset_ms(s.start, session_start),
             "endOffsetMs": offset_ms(s.end, session_start),
             "participantId": s.peer_id,

@@ -29,12 +29,12 @@ class _QuietServer(ThreadingHTTPServer):
         self._conns_lock = threading.Lock()
         super().__init__(*a, **kw)
 
-    def process_request(self, request, client_address):  # type: ignore[override]
+    def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
             self._conns.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request):  # type: ignore[override]
+    def shutdown_request(self, request: Any) -> None:
         with self._conns_lock:
             self._conns.discard(request)
         super().shutdown_request(request)
@@ -46,7 +46,7 @@ class _QuietServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request, client_address):  # type: ignore[override]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -99,7 +99,7 @@ class FakeIngest:
                     return self._error(404, "no")
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else \
-                    (parse_qs(u.query).get("token") or [None])[0]
+                    (parse_qs(u.query).get("token") or [""])[0]
                 if not token:
                     return self._error(401, "token")
                 with owner.lock:

@@ -1,6 +1,6 @@
 """Record a real chrome://webrtc-internals "Create dump" file from a loopback call in Chromium.
 
-    from rtk_sessions.livecall.internals_dump import record_internals_dump
+    from tests.support.livecall.internals_dump import record_internals_dump
     path = record_internals_dump("dump.json", duration_s=20)
 
 One headless Chromium (Debian's, driven by Python Playwright; no browser download), one context
@@ -151,14 +151,14 @@ def _dump_by_button(page: Any, out: Path, compress: bool, timeout_ms: float) -> 
 
 
 def record_internals_dump(
-    out_path: str | os.PathLike,
+    out_path: str | os.PathLike[str],
     *,
     duration_s: float = 20,
     chromium: str = CHROMIUM,
     method: str = "auto",
     compress: bool = False,
     settle_s: float = 1.5,
-    rtcstats_out: str | os.PathLike | None = None,
+    rtcstats_out: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Run a ~``duration_s`` loopback call in headless Chromium and save its webrtc-internals dump.
 
@@ -208,7 +208,7 @@ def record_internals_dump(
                 _open_dump_panel(internals)
                 with internals.expect_download(timeout=15_000) as info:
                     internals.locator("#dump-click-target-rtcstats").click()
-                info.value.save_as(rtcstats_out)
+                info.value.save_as(Path(rtcstats_out))
             used = None
             if method in ("auto", "button") and _dump_by_button(internals, out, compress, 15_000):
                 used = "button"

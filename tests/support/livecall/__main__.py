@@ -1,4 +1,4 @@
-"""python -m rtk_sessions.livecall [--delay-ms 50 --loss-pct 5 --rate-kbit 400] --duration 20
+"""python -m tests.support.livecall [--delay-ms 50 --loss-pct 5 --rate-kbit 400] --duration 20
 
 Runs one real call against a built-in fake ingest server (or --endpoint/--token-a/--token-b for
 a real one) and prints the numbers measured from the raw stats as JSON.
@@ -7,13 +7,14 @@ a real one) and prints the numbers measured from the raw stats as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
 from rtk_sessions.livecall import run_call
-from rtk_sessions.livecall.analyze import summarize
-from rtk_sessions.livecall.fake_ingest import FakeIngest
-from rtk_sessions.netem import Impairment
+from tests.support.livecall.analyze import summarize
+from tests.support.livecall.fake_ingest import FakeIngest
+from tests.support.netem import Impairment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,31 +32,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meeting-id", default="live-call")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     a = p.parse_args(argv)
-    size = tuple(int(x) for x in a.video_size.lower().split("x"))
+    width, height = (int(x) for x in a.video_size.lower().split("x"))
+    size = (width, height)
     use_ns = a.netns or a.delay_ms is not None or a.loss_pct or a.rate_kbit
     imp = Impairment(delay_ms=a.delay_ms or 0, loss_pct=a.loss_pct, rate_kbit=a.rate_kbit,
                      seed=a.seed) if use_ns else None
+    with imp if imp is not None else contextlib.nullcontext():
+        return _run(a, imp, size)
+
+
+def _run(a: argparse.Namespace, imp: Impairment | None, size: tuple[int, int]) -> int:
     participants = ({"display_name": "Peer A", "custom_participant_id": "a"},
                     {"display_name": "Peer B", "custom_participant_id": "b"})
     if a.endpoint:
         res = run_call(endpoint=a.endpoint, tokens=(a.token_a, a.token_b), meeting_id=a.meeting_id,
-                       participants=participants, duration_s=a.duration, impairment=imp,
+                       participants=participants, duration_s=a.duration, network=imp,
                        chromium=a.chromium, video_size=size)
         summary = None
     else:
         with FakeIngest() as fake:
             res = run_call(endpoint=fake.endpoint(), tokens=(a.token_a, a.token_b),
                            meeting_id=a.meeting_id, participants=participants,
-                           duration_s=a.duration, impairment=imp, chromium=a.chromium,
+                           duration_s=a.duration, network=imp, chromium=a.chromium,
                            video_size=size)
             summary = summarize(fake.events)
-    out = {"ok": res.ok, "impairment": res.impairment, "forwarder": res.forwarder_stats,
+    out = {"ok": res.ok, "impairment": res.network, "forwarder": None,
            "peers": [{"role": r.role, "peer_id": r.peer_id, "ok": r.ok, "error": r.error,
                       "joined_at": r.joined_at, "left_at": r.left_at, "acked": r.acked,
                       "measured": (summary or {}).get(r.peer_id)} for r in res.peers]}
     if not res.ok:
         out["logs"] = {r.role: r.logs[-30:] for r in res.peers}
-    print(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2), flush=True)
     return 0 if res.ok else 1
 
 

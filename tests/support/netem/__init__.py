@@ -35,9 +35,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 PREFIX = "rtkn"
+# Run by path (stdlib only), so the namespace's python needs no import path to the tests.
+FORWARDER = str(Path(__file__).with_name("forwarder.py"))
+PROBE = str(Path(__file__).with_name("probe.py"))
 
 
 class NetnsUnavailable(RuntimeError):
@@ -54,7 +58,7 @@ def netns_unavailable_reason() -> str | None:
 
 
 def _run(cmd: Sequence[str], *, check: bool = True, ns: str | None = None,
-         timeout: float = 20) -> subprocess.CompletedProcess:
+         timeout: float = 20) -> subprocess.CompletedProcess[str]:
     full = (["ip", "netns", "exec", ns, *cmd]) if ns else list(cmd)
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
@@ -72,17 +76,17 @@ def _ethtool() -> str | None:
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
     out = _run(["ip", "-4", "-o", "addr", "show"], check=False).stdout
-    nets = []
+    nets: list[ipaddress.IPv4Network] = []
     for line in out.splitlines():
         parts = line.split()
         if "inet" in parts:
-            nets.append(ipaddress.ip_interface(parts[parts.index("inet") + 1]).network)
+            nets.append(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]).network)
     out = _run(["ip", "-4", "route", "show", "table", "all"], check=False).stdout
     for line in out.splitlines():
         tok = line.split()[0] if line.split() else ""
         with contextlib.suppress(ValueError):
             if tok and tok not in ("default", "broadcast", "local", "unreachable"):
-                nets.append(ipaddress.ip_network(tok, strict=False))
+                nets.append(ipaddress.IPv4Network(tok, strict=False))
     return nets
 
 
@@ -91,7 +95,7 @@ def _pick_block() -> ipaddress.IPv4Network:
     used = _used_networks()
     for _ in range(200):
         x, y, z = random.randint(200, 207), random.randint(0, 255), random.randrange(0, 256, 16)
-        net = ipaddress.ip_network(f"10.{x}.{y}.{z}/28")
+        net = ipaddress.IPv4Network(f"10.{x}.{y}.{z}/28")
         if not any(net.overlaps(u) for u in used if u.prefixlen > 0):
             return net
     raise RuntimeError("no free 10.200.0.0/13 block for the impairment namespaces")
@@ -157,8 +161,11 @@ class Impairment:
 
     def __init__(self, delay_ms: float = 0.0, loss_pct: float = 0.0, rate_kbit: int | None = None,
                  *, seed: int | None = None, delay_ba_ms: float | None = None,
-                 loss_ba_pct: float | None = None, tbf_latency_ms: int = 150) -> None:
+                 loss_ba_pct: float | None = None, tbf_latency_ms: int = 150,
+                 peer_nice: int | None = None) -> None:
         self.delay_ms, self.loss_pct, self.rate_kbit = delay_ms, loss_pct, rate_kbit
+        # niceness of what popen_in starts (negative = before the machine's other work; root)
+        self.peer_nice = peer_nice
         self.delay_ba_ms, self.loss_ba_pct = delay_ba_ms, loss_ba_pct
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.tbf_latency_ms = tbf_latency_ms
@@ -167,10 +174,10 @@ class Impairment:
         self.ns_a, self.ns_b, self.ns_r = f"{PREFIX}{tag}a", f"{PREFIX}{tag}b", f"{PREFIX}{tag}r"
         short = secrets.token_hex(3)
         self.host_if_a, self.host_if_b = f"rk{short}a", f"rk{short}b"
-        self.forwarder: subprocess.Popen | None = None
+        self.forwarder: subprocess.Popen[bytes] | None = None
         self.forwarder_stats: dict[str, Any] | None = None
         self._tmp = tempfile.mkdtemp(prefix="rtk-netem-")
-        self._procs: list[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen[bytes]] = []
         self._old_handlers: dict[int, Any] = {}
         self._closed = True
         self.ip_a = self.ip_b = self.host_ip_a = self.host_ip_b = ""
@@ -203,7 +210,7 @@ class Impairment:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        def handler(signum, frame):
+        def handler(signum: int, frame: object) -> None:
             self.close()
             prev = self._old_handlers.get(signum)
             if callable(prev):
@@ -268,7 +275,7 @@ class Impairment:
         for hif in (self.host_if_a, self.host_if_b):
             _run(["ip", "link", "set", hif, "up"])
         if not eth:
-            print("rtk_sessions.netem: ethtool missing; offloads left on "
+            print("tests.support.netem: ethtool missing; offloads left on "
                   "(run scripts/install-chromium)", file=sys.stderr)
         if self.rate_kbit:
             rate_bytes = self.rate_kbit * 1000 / 8
@@ -278,7 +285,7 @@ class Impairment:
                       f"{self.rate_kbit}kbit", "burst", str(burst),
                       "latency", f"{self.tbf_latency_ms}ms"], ns=r)
         ready = os.path.join(self._tmp, "ready")
-        cmd = [sys.executable, "-m", "rtk_sessions.netem.forwarder", "--if-a", "ra", "--if-b", "rb",
+        cmd = [sys.executable, FORWARDER, "--if-a", "ra", "--if-b", "rb",
                "--delay-ms", str(self.delay_ms), "--loss-pct", str(self.loss_pct),
                "--seed", str(self.seed), "--stats-file", os.path.join(self._tmp, "fwstats.json"),
                "--ready-file", ready]
@@ -292,8 +299,8 @@ class Impairment:
         while not os.path.exists(ready):
             if self.forwarder.poll() is not None or time.monotonic() > deadline:
                 with open(os.path.join(self._tmp, "fw.err")) as f:
-                    err = f.read()
-                raise RuntimeError(f"forwarder did not start: {err}")
+                    reason = f.read()
+                raise RuntimeError(f"forwarder did not start: {reason}")
             time.sleep(0.02)
 
     def close(self) -> None:
@@ -333,28 +340,37 @@ class Impairment:
     def _ns(self, side: str) -> str:
         return {"a": self.ns_a, "b": self.ns_b, "r": self.ns_r}[side]
 
-    def exec_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
         kw.setdefault("timeout", 60)
         return subprocess.run(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
 
-    def popen_in(self, side: str, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
-        p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *cmd], **kw)
+    def popen_in(self, side: str, cmd: Sequence[str], /, **kw: Any) -> subprocess.Popen[bytes]:
+        """Start ``cmd`` in namespace ``side`` (at ``peer_nice``, if given); ended on close."""
+        nice = ["nice", "-n", str(self.peer_nice)] if self.peer_nice is not None else []
+        p = subprocess.Popen(["ip", "netns", "exec", self._ns(side), *nice, *cmd], **kw)
         self._procs.append(p)
         return p
 
-    def exec_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.exec_in("a", cmd, **kw)
 
-    def exec_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    def exec_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.exec_in("b", cmd, **kw)
 
-    def popen_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    def popen_a(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         return self.popen_in("a", cmd, **kw)
 
-    def popen_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    def popen_b(self, cmd: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         return self.popen_in("b", cmd, **kw)
+
+    def addresses(self, role: str) -> tuple[str, str, str]:
+        """For the call runner (rtk_sessions.livecall.PeerNetwork): the host address the browser
+        of ``role`` reaches this machine at, its media IP, the other peer's media IP."""
+        if role == "a":
+            return self.host_ip_a, self.ip_a, self.ip_b
+        return self.host_ip_b, self.ip_b, self.ip_a
 
     def describe(self) -> dict[str, Any]:
         return {"delay_ms": self.delay_ms, "loss_pct": self.loss_pct, "rate_kbit": self.rate_kbit,

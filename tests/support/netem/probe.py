@@ -1,7 +1,7 @@
 """UDP echo probe for checking the forwarder: ``server`` echoes, ``client`` measures RTT and loss.
 
-    python -m rtk_sessions.netem.probe server --bind 10.200.0.2 --port 9999 --seconds 20
-    python -m rtk_sessions.netem.probe client --to 10.200.0.2 --count 300 --interval-ms 10
+    python tests/support/netem/probe.py server --bind 10.200.0.2 --port 9999 --seconds 20
+    python tests/support/netem/probe.py client --to 10.200.0.2 --count 300 --interval-ms 10
 
 The client prints one JSON object: sent, received, loss_pct (round trip),
 rtt_ms {min, median, mean, max}.
@@ -17,6 +17,7 @@ import statistics
 import struct
 import sys
 import time
+from typing import Any
 
 
 def server(bind: str, port: int, seconds: float) -> None:
@@ -34,7 +35,8 @@ def server(bind: str, port: int, seconds: float) -> None:
         s.sendto(data, addr)
 
 
-def client(to: str, port: int, count: int, interval_ms: float, size: int, wait_s: float) -> dict:
+def client(to: str, port: int, count: int, interval_ms: float, size: int,
+           wait_s: float) -> dict[str, Any]:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     sent: dict[int, float] = {}

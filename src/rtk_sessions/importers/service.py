@@ -1,4 +1,8 @@
-"""``rtk-sessions import``: recordings → ingestion events → the live ingestion code path."""
+"""``rtk-sessions import``: recordings → ingestion events → the live ingestion code path.
+
+The importers' service function: it validates with the ingestion contract and writes through the
+domain layer, like the ingestion endpoint does, and imports nothing from ``api``.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rtk_sessions.api.ingest import validation_message
 from rtk_sessions.clock import parse_iso, utc_now
 from rtk_sessions.config import Settings
-from rtk_sessions.contract.ingest import IngestBatch
+from rtk_sessions.contract.ingest import IngestBatch, batch_validation_message
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import ingest_batch
 from rtk_sessions.domain.lifecycle import sweep
 from rtk_sessions.errors import BadRequest
-from rtk_sessions.importers import load_recording, to_ingest_events
+from rtk_sessions.importers.ingest import to_ingest_events
+from rtk_sessions.importers.loader import load_recording
 from rtk_sessions.storage.engine import Database
 
 BATCH = 500
@@ -72,13 +76,11 @@ def import_recordings(
         total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress
     ) as bar:
         for path in paths:
-            done_before = bar.n
             # load_recording reports the running total of bytes read in this file.
-
-            def read(n: int, base: float = done_before) -> None:
+            def advance(n: int, base: float = bar.n) -> None:
                 bar.update(base + n - bar.n)
 
-            recordings.append(load_recording(path, progress=read))
+            recordings.append(load_recording(path, progress=advance))
     key = hashlib.sha256(
         (app_id + "|" + "|".join(sorted(r.sha256 for r in recordings))).encode()
     ).hexdigest()
@@ -108,7 +110,7 @@ def import_recordings(
             try:
                 batch = IngestBatch.model_validate({"events": chunk})
             except ValidationError as exc:
-                raise BadRequest(validation_message(exc)) from None
+                raise BadRequest(batch_validation_message(exc)) from None
             with database.unit_of_work() as s:
                 app = accounts.get_app(s, account_id, app_id)
                 applied = ingest_batch(

@@ -60,7 +60,7 @@ def summarize(events: list[dict[str, Any]], *, warmup_s: float = 4.0) -> dict[st
             loss[kind] = {"packets_lost": lost, "packets_received": recv,
                           "loss_pct": round(100.0 * lost / (lost + recv), 2) if lost + recv
                           else None}
-        def med(xs):
+        def med(xs: list[float]) -> float | None:
             return (round(statistics.median(xs), 1) if xs else None)
         out[pid] = {
             "event_types": dict(types),

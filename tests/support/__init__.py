@@ -1,0 +1,1 @@
+"""Test tooling: impaired networks (netem), fake ingestion, call analysis, webrtc-internals dumps."""
