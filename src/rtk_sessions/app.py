@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from rtk_sessions import __version__, observability, webhook_delivery, workers
 from rtk_sessions.api import (
@@ -216,8 +217,18 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(health.router)
     app.include_router(webhooks.public_router)
     dashboard.install(app)
-    # Last: 501 for SDK routes no router above serves (a route above with the same path wins).
-    app.include_router(unsupported.router, prefix=PREFIX, dependencies=[Depends(no_nul_in_url)])
+    # Last: 501 for the SDK routes no router above serves.
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    app.include_router(
+        unsupported.router_for(served, prefix=PREFIX),
+        prefix=PREFIX,
+        dependencies=[Depends(no_nul_in_url)],
+    )
     app.add_middleware(browser.IngestCORS)
     if settings.metrics:
         app.include_router(health.metrics_router)

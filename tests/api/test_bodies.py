@@ -74,6 +74,29 @@ def test_patch_changes_only_what_it_carries(kit: Kit) -> None:
     assert replaced["persist_chat"] is False and replaced["record_on_start"] is False
 
 
+@pytest.mark.parametrize(
+    ("path", "raw", "fragment"),
+    [
+        ("/presets", b'{"name": ', "Malformed JSON: "),
+        ("/presets", b"null", "body must be a JSON object"),
+        ("/presets", b'{"name": "a\\u0000"}', "Invalid body: "),
+        ("/presets", b'{"name": "a", "config": {}, "permissions": {}, "ui": {}}', "view_type"),
+        ("/meetings/{meeting}/active-session/kick", b"{", "Malformed JSON: "),
+        ("/meetings/{meeting}/active-session/kick", b"[]", "body must be a JSON object"),
+        ("/meetings/{meeting}/active-session/kick", b'{"participant_ids": 5}', "participant_ids"),
+    ],
+)
+def test_bad_preset_and_kick_bodies_are_400_after_the_credentials(
+    kit: Kit, path: str, raw: bytes, fragment: str
+) -> None:
+    """The routes of the rtkrest merge read bodies as the meeting routes do (ContractRoute)."""
+    meeting = kit.call("POST", "/meetings", {"title": "k"}).json()["data"]["id"]
+    path = path.format(meeting=meeting)
+    assert fragment in _error(_post(kit, path, raw, "text/plain"), 400)
+    anonymous = kit.client.post(kit.base + path, content=raw)
+    assert "Authorization" in _error(anonymous, 401)
+
+
 def test_null_for_an_optional_string_is_no_value_not_a_500(kit: Kit) -> None:
     """Found by tests/reliability/test_fuzz.py: a length limit applied to ``None`` raised inside
     pydantic (TypeError, a 500) for ``"title": null`` and a participant's ``"name": null``."""

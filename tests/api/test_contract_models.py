@@ -4,6 +4,7 @@ model of their route, and carry no key the served OpenAPI document does not name
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,14 @@ from pydantic import BaseModel
 from rtk_sessions import migrations
 from rtk_sessions.app import create_app
 from rtk_sessions.config import Settings
+from rtk_sessions.contract import active_session as a
 from rtk_sessions.contract import meetings as m
+from rtk_sessions.contract import presets as p
 from rtk_sessions.contract import sessions as s
 from rtk_sessions.contract.ingest import IngestResponse
 from rtk_sessions.domain import accounts
 from rtk_sessions.importers import load_recording, to_ingest_events
+from rtk_sessions.stats import ISSUE_TYPES
 from tests.api.test_openapi import resolve
 from tests.conftest import REAL_STATS
 
@@ -100,6 +104,9 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             id_prefix="r",
             display_name="Ada",
         )
+        for event in events:
+            if event["type"] == "peer.joined":  # the peer is the meeting participant c1
+                event["participant"].update(user_id=person["id"], custom_participant_id="c1")
         start = events[0]["timestamp"]
         events += [
             {
@@ -221,6 +228,58 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "POST",
             f"{base}/meetings/{mid}/participants/{pid}/token",
         )
+        active = meetings + "/{meeting_id}/active-session"
+        call(
+            "GET " + active, a.ActiveSessionResponse, "GET", f"{base}/meetings/{mid}/active-session"
+        )
+        call(
+            "POST " + active + "/kick",
+            a.KickResponse,
+            "POST",
+            f"{base}/meetings/{mid}/active-session/kick",
+            json={"custom_participant_ids": ["c1"]},
+        )
+        call(
+            "POST " + active + "/kick-all",
+            a.KickAllResponse,
+            "POST",
+            f"{base}/meetings/{mid}/active-session/kick-all",
+        )
+        created = call("GET " + sessions, s.SessionsResponse, "GET", f"{base}/sessions")
+        day = created["data"]["sessions"][0]["created_at"][:10]
+        call(
+            "GET " + K + "/{app_id}/analytics/daywise",
+            a.OrgAnalyticsResponse,
+            "GET",
+            f"{base}/analytics/daywise?start_date={day}&end_date={day}",
+        )
+        presets = K + "/{app_id}/presets"
+        document_ = {"view_type": "GROUP_CALL", "max_screenshare_count": 1}
+        preset = call(
+            "POST " + presets,
+            p.PresetResponse,
+            "POST",
+            f"{base}/presets",
+            json={"name": "host", "config": document_, "permissions": {}, "ui": {"x": 1}},
+        )["data"]
+        one = presets + "/{preset_id}"
+        call("GET " + presets, p.PresetsResponse, "GET", f"{base}/presets")
+        call("GET " + one, p.PresetResponse, "GET", f"{base}/presets/{preset['id']}")
+        call(
+            "PATCH " + one,
+            p.PresetResponse,
+            "PATCH",
+            f"{base}/presets/{preset['id']}",
+            json={"ui": {"y": 2}},
+        )
+        call(
+            "PUT " + one,
+            p.PresetResponse,
+            "PUT",
+            f"{base}/presets/{preset['id']}",
+            json={"name": "host", "config": document_, "permissions": {}, "ui": {}},
+        )
+        call("DELETE " + one, p.PresetResponse, "DELETE", f"{base}/presets/{preset['id']}")
         call(
             "DELETE " + parts + "/{participant_id}",
             m.DeletedParticipantResponse,
@@ -234,13 +293,25 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 def test_real_answers_validate_against_their_models(answers: dict[str, Any]) -> None:
     results = answers["results"]
-    assert len(results) == 22
+    assert len(results) == 32
     for model, body, _ in results.values():
         model.model_validate(body)  # raises on a wrong type or a missing key
     report = results[
         "GET /client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/peer-report/{peer_id}"
     ][1]["data"]["participant"]["peer_report"]
     assert report["quality"]["audio_producer"] and report["metadata"]["candidate_pairs"]
+    assert report["quality"]["audio_producer_cumulative"]["quality_mos"]["measured_rows"] > 0
+    active = "GET " + K + "/{app_id}/meetings/{meeting_id}/active-session"
+    assert results[active][1]["data"]["status"] == "LIVE"
+    kicked = results["POST " + K + "/{app_id}/meetings/{meeting_id}/active-session/kick"][1]
+    assert [k["custom_participant_id"] for k in kicked["data"]["participants"]] == ["c1"]
+    daywise = results["GET " + K + "/{app_id}/analytics/daywise"][1]["data"]
+    assert daywise["session_stats"]["sessions_count"] == 1
+
+
+def test_issue_types_are_the_detectors() -> None:
+    """The documented ``detected_issues[].type`` values are exactly those ``stats.issues`` makes."""
+    assert typing.get_args(s.IssueType) == ISSUE_TYPES
 
 
 def test_real_answers_carry_only_documented_keys(answers: dict[str, Any]) -> None:

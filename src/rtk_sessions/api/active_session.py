@@ -8,67 +8,37 @@
   updated_at}]}`` (the kicked meeting participants).
 - ``POST /kick-all``: answers ``{action: "kick_all", kicked_participants_count: int}``.
 
-Kicked participants' tokens are revoked and their peers leave now (``domain.active_session``).
+Bodies and answers: ``contract.active_session``. Kicked participants' tokens are revoked and
+their peers leave now (``domain.active_session``).
 ``POST /poll`` answers 501 (``api.unsupported``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from rtk_sessions.api.deps import ApiScopeDep, DatabaseDep
 from rtk_sessions.api.envelope import ok
+from rtk_sessions.api.openapi import ContractRoute
 from rtk_sessions.clock import utc_now
+from rtk_sessions.contract.active_session import (
+    ActiveSessionResponse,
+    KickAllData,
+    KickAllResponse,
+    KickBody,
+    KickData,
+    KickedParticipant,
+    KickResponse,
+)
 from rtk_sessions.domain import active_session, meetings
 from rtk_sessions.domain.sessions import get_session
 
-router = APIRouter(prefix="/{app_id}/meetings/{meeting_id}/active-session", tags=["active session"])
-
-Ids = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=1000)]
-
-
-class KickBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    participant_ids: Ids = []
-    custom_participant_ids: Ids = []
-
-
-class ActiveSessionResponse(BaseModel):
-    success: Literal[True] = True
-    data: dict[str, Any]
-
-
-class KickedParticipant(BaseModel):
-    id: str
-    custom_participant_id: str
-    name: str | None = None
-    picture: str | None = None
-    created_at: str
-    updated_at: str
-
-
-class KickData(BaseModel):
-    action: Literal["kick"] = "kick"
-    participants: list[KickedParticipant]
-
-
-class KickResponse(BaseModel):
-    success: Literal[True] = True
-    data: KickData
-
-
-class KickAllData(BaseModel):
-    action: Literal["kick_all"] = "kick_all"
-    kicked_participants_count: int
-
-
-class KickAllResponse(BaseModel):
-    success: Literal[True] = True
-    data: KickAllData
+router = APIRouter(
+    prefix="/{app_id}/meetings/{meeting_id}/active-session",
+    tags=["active session"],
+    route_class=ContractRoute,
+)
 
 
 @router.get(

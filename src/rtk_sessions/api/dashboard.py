@@ -16,9 +16,12 @@ Routes (``install(app)`` adds them):
 - ``GET /dashboard/api/accounts/{account_id}/apps/{app_id}/sessions/{session_id}/quality`` – each
   peer's mean MOS per stream kind and its worst issues, worst peer first (``SessionQuality``).
 
-Both JSON routes answer in the API's envelope (``{"success": true, "data": ...}``) and its errors
+The JSON routes answer in the API's envelope (``{"success": true, "data": ...}``) and its errors
 (401 without or with a bad token, 403 for another account's id, 404 for an app not in the account,
-400 for a bad ``days``).
+400 for a bad ``days``). They are in the OpenAPI document like the API's routes (typed answers
+``WhoAmIResponse``, ``FleetResponse``, ``SessionQualityResponse``, ``openapi.ERRORS``, the bearer
+scheme; tests/api/test_openapi.py checks them): a script other than the dashboard may call them.
+They are this service's own, not RealtimeKit's: no SDK calls them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session as DB
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -45,9 +48,10 @@ from rtk_sessions.api.deps import (
     token_account,
 )
 from rtk_sessions.api.envelope import ok
+from rtk_sessions.api.openapi import ERRORS, ContractRoute
 from rtk_sessions.clock import utc_now
+from rtk_sessions.contract.common import Success, contract_error
 from rtk_sessions.domain.samples import ConnectionState
-from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.blocks import decode_state
 from rtk_sessions.storage.tables import Peer, PeerConnectionState, Session
 
@@ -71,7 +75,9 @@ DASHBOARD_CSP = (
 
 Quality = Literal["good", "fair", "poor", "unknown"]
 
-router = APIRouter(prefix="/dashboard/api", tags=["dashboard"])
+router = APIRouter(
+    prefix="/dashboard/api", tags=["dashboard"], route_class=ContractRoute, responses=ERRORS
+)
 
 
 class WhoAmI(BaseModel):
@@ -121,7 +127,40 @@ class Fleet(BaseModel):
     peers_truncated: bool
 
 
-@router.get("/whoami", summary="The account of the API token (dashboard sign-in)")
+class WhoAmIResponse(Success):
+    data: WhoAmI
+
+
+class FleetResponse(Success):
+    data: Fleet
+
+
+def _days(value: Any) -> int:
+    try:
+        days = 14 if value is None else int(str(value))
+    except ValueError:
+        raise contract_error("days must be an integer between 1 and 90") from None
+    if not 1 <= days <= 90:
+        raise contract_error("days must be an integer between 1 and 90")
+    return days
+
+
+class FleetQuery(BaseModel):
+    """``GET .../fleet``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    days: Annotated[
+        int,
+        BeforeValidator(_days),
+        WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 90}),
+    ] = Field(14, description="Window in UTC days, 1–90 (default 14)")
+
+
+@router.get(
+    "/whoami",
+    summary="The account of the API token (dashboard sign-in)",
+    response_model=WhoAmIResponse,
+)
 async def whoami(account_id: Annotated[str, Depends(token_account)]) -> Response:
     """``{"account_id"}`` of the bearer API token. raises 401 (no/unknown token), 403
     (participant token)."""
@@ -246,21 +285,14 @@ def fleet(db: DB, app_id: str, *, days: int, now: datetime) -> Fleet:
 @router.get(
     "/accounts/{account_id}/apps/{app_id}/fleet",
     summary="Sessions and minutes per day, quality by browser, OS and network type",
+    response_model=FleetResponse,
 )
 def get_fleet(
-    scope: ApiScopeDep,
-    db: DatabaseDep,
-    days: Annotated[str | None, Query(description="Window in UTC days, 1–90 (default 14)")] = None,
+    scope: ApiScopeDep, db: DatabaseDep, query: Annotated[FleetQuery, Query()]
 ) -> Response:
     """The ``Fleet`` of the app. raises 400 (days not an integer in 1–90), 401, 403, 404."""
-    try:
-        window = int(days) if days is not None else 14
-    except ValueError:
-        raise BadRequest("days must be an integer between 1 and 90") from None
-    if not 1 <= window <= 90:
-        raise BadRequest("days must be an integer between 1 and 90")
     with db.unit_of_work(write=False) as s:
-        body = fleet(s, scope.app_id, days=window, now=utc_now())
+        body = fleet(s, scope.app_id, days=query.days, now=utc_now())
     return ok(body.model_dump())
 
 
@@ -293,6 +325,10 @@ class SessionQuality(BaseModel):
     has_transcript: bool  # GET .../transcript answers 200 (else 404)
     has_summary: bool  # GET .../summary answers 200 (else 404 with the reason)
     summary_status: str | None  # the summary text's absence reason when has_summary is false
+
+
+class SessionQualityResponse(Success):
+    data: SessionQuality
 
 
 #: (block key, threshold key, label) of the cumulative blocks' event fractions shown as issues.
@@ -377,6 +413,7 @@ def session_quality(db: DB, app_id: str, session_id: str) -> SessionQuality:
 @router.get(
     "/accounts/{account_id}/apps/{app_id}/sessions/{session_id}/quality",
     summary="The peers of a session at a glance, worst first",
+    response_model=SessionQualityResponse,
 )
 def get_session_quality(session_id: str, scope: ApiScopeDep, db: DatabaseDep) -> Response:
     """``SessionQuality`` of one session. raises 401, 403, 404 (app or session)."""

@@ -9,6 +9,7 @@ A route of the API declares (see ``api/meetings.py``):
 - the errors it may answer: ``ERRORS`` is on every router of the API (400, 401, 403, 404, 409,
   413, 5XX, all with ``contract.common.ErrorEnvelope``); never 422: a request that breaks a model
   is answered 400 (``api.envelope``);
+- a route of ``api.unsupported`` documents ``NOT_SUPPORTED`` (its 501 and the errors) and no 200;
 - its credentials through ``deps`` (``ApiScopeDep``, ``AccountDep``, ``IngestScopeDep``), which
   depend on ``BEARER``: the ``HTTPBearer`` scheme of the document (the Authorize button of
   ``/docs``).
@@ -53,6 +54,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error("The body is larger, or holds more events, than the service accepts at once."),
     "5XX": _error("Server error (the SDKs retry it)."),
 }
+NOT_SUPPORTED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    501: _error(
+        "Not supported by rtk-sessions (``api.unsupported``): the message names the feature and "
+        "why. Always this answer, never a 200."
+    ),
+}
+"""The answers of a route of ``api.unsupported``: the errors of every route and the 501."""
 
 
 class _OrjsonRequest(Request):

@@ -10,22 +10,23 @@ its retries) and the message names the feature.
 The caller is authenticated first (401/403/404 for a bad token or app, as every app route), so a
 501 never tells an anonymous caller more than "this route exists".
 
-``router`` must be included after every router that implements one of these routes (app.py
-includes it last): a route registered earlier with the same method and path wins.
+``router_for(served)`` builds the router of the routes not in ``served`` (the method and path of
+every route the app already has; app.py includes it last): a served route is left out, so it is
+neither shadowed nor documented twice. Each route documents ``openapi.NOT_SUPPORTED`` (its 501
+with the error envelope, and the errors of every route), never a 200.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from rtk_sessions.api.deps import ApiScopeDep
+from rtk_sessions.api.openapi import NOT_SUPPORTED
 from rtk_sessions.errors import NotSupported
-
-router = APIRouter(tags=["not supported"])
 
 _MEDIA = "it needs a media server, which rtk-sessions is not"
 
@@ -136,12 +137,24 @@ def _handler(route: Unsupported) -> Callable[..., Awaitable[Response]]:
     return not_supported
 
 
-for _route in ROUTES:
-    router.add_api_route(
-        "/{app_id}" + _route.path,
-        _handler(_route),
-        methods=[_route.method],
-        summary=f"Not supported (501): {_route.sdk_method}",
-        status_code=501,
-        include_in_schema=True,
-    )
+def router_for(served: Set[tuple[str, str]] = frozenset(), prefix: str = "") -> APIRouter:
+    """The 501 routes of ``ROUTES`` but those ``served`` already: (METHOD, path) pairs, the path
+    as the app has it (``prefix`` + ``/{app_id}`` + ``Unsupported.path``)."""
+    router = APIRouter(tags=["not supported"])
+    for route in ROUTES:
+        path = "/{app_id}" + route.path
+        if (route.method, prefix + path) in served:
+            continue
+        router.add_api_route(
+            path,
+            _handler(route),
+            methods=[route.method],
+            summary=f"Not supported (501): {route.sdk_method}",
+            status_code=501,
+            responses=NOT_SUPPORTED,
+        )
+    return router
+
+
+router = router_for()
+"""Every route of ``ROUTES`` (for a test or an app without any of them served)."""

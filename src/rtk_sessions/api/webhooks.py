@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
@@ -67,7 +67,13 @@ class Webhook(BaseModel):
     id: str
     name: str
     url: str
-    events: list[str]
+    events: Annotated[
+        list[str],
+        WithJsonSchema(
+            {"type": "array", "items": {"type": "string", "enum": list(webhooks.EVENTS)}}
+        ),
+    ]
+    """Each one of ``domain.webhooks.EVENTS`` (checked on input)."""
     enabled: bool
     created_at: str
     updated_at: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from rtk_sessions.clock import parse_iso
 from rtk_sessions.errors import BadRequest
@@ -46,6 +46,18 @@ def parse_count(name: str, raw: str | None) -> int | None:
     return int(value)
 
 
+def parse_day(name: str, raw: str | None) -> date | None:
+    """A UTC day as ``YYYY-MM-DD`` (exactly 10 characters), or None. raises BadRequest."""
+    if raw is None:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {raw!r}") from None
+
+
 def parse_enum(name: str, raw: str | None, allowed: Sequence[str]) -> str | None:
     """D9: exact, case-sensitive match."""
     if raw is None:
@@ -74,6 +86,10 @@ def parse_time_range(
     return start, end
 
 
+#: The largest bound of ``participants`` (``max_concurrent_participants`` is a 32-bit INTEGER).
+MAX_PARTICIPANTS = 2**31 - 1
+
+
 def parse_participants_range(raw: str | None) -> tuple[int | None, int | None]:
     """D18: ``min:max`` inclusive on max_concurrent_participants, either side optional;
     ``n`` = exactly n."""
@@ -90,6 +106,10 @@ def parse_participants_range(raw: str | None) -> tuple[int | None, int | None]:
         raise BadRequest(f"participants must look like 'min:max', got {raw!r}") from None
     if (low is None and high is None) or (low or 0) < 0 or (high or 0) < 0:
         raise BadRequest(f"participants must look like 'min:max', got {raw!r}")
+    for value in (low, high):
+        if value is not None and value > MAX_PARTICIPANTS:
+            # the column is a 32-bit INTEGER: beyond, PostgreSQL fails the query (a 500)
+            raise BadRequest(f"participants: bounds must be at most {MAX_PARTICIPANTS}")
     if low is not None and high is not None and low > high:
         raise BadRequest("participants: min must not exceed max")
     return low, high
@@ -112,6 +132,15 @@ def parse_filters(raw: str | None) -> frozenset[str] | None:
 #: The largest ``page_no`` and ``per_page`` (2**31 - 1): their product, the offset, stays below
 #: 2**63.
 MAX_PAGE_COUNT = 2**31 - 1
+
+
+def parse_page_count(name: str, raw: str | None) -> int | None:
+    """``page_no``/``per_page``: a count (``parse_count``) of at most ``MAX_PAGE_COUNT``.
+    raises BadRequest."""
+    value = parse_count(name, raw)
+    if value is not None and value > MAX_PAGE_COUNT:
+        raise BadRequest(f"{name} must be at most {MAX_PAGE_COUNT}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)

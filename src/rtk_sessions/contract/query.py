@@ -9,7 +9,7 @@ ISO 8601 (naive = UTC), enums exact.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
@@ -41,6 +41,18 @@ Count = Annotated[
     int | None,
     BeforeValidator(_rule(params.parse_count)),
     WithJsonSchema({"type": "number", "minimum": 0, "description": "A non-negative integer"}),
+]
+PageCount = Annotated[
+    int | None,
+    BeforeValidator(_rule(params.parse_page_count)),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": params.MAX_PAGE_COUNT,
+            "description": "A non-negative integer (the offset must fit 64 bits)",
+        }
+    ),
 ]
 Flag = Annotated[
     bool,
@@ -102,8 +114,8 @@ class QueryModel(BaseModel):
 
 
 class PageQuery(QueryModel):
-    page_no: Count = Field(None, description="1-based page number (default 1)")
-    per_page: Count = Field(None, description="Page size (default 25)")
+    page_no: PageCount = Field(None, description="1-based page number (default 1)")
+    per_page: PageCount = Field(None, description="Page size (default 25)")
 
     def page(self) -> params.Page:
         return params.Page(self.page_no or 1, self.per_page or params.DEFAULT_PER_PAGE)
@@ -185,3 +197,23 @@ class AppsQuery(PageQuery):
 
     search: str | None = Field(None, description="Substring of the app name")
     sort_order: SortOrder = Field(None, description="By creation time; default DESC")
+
+
+class PresetsQuery(PageQuery):
+    """``GET .../presets``."""
+
+    search: str | None = Field(None, description="Substring of the preset name")
+
+
+Day = Annotated[
+    date | None,
+    BeforeValidator(_rule(params.parse_day)),
+    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD (UTC)"}),
+]
+
+
+class OrgAnalyticsQuery(QueryModel):
+    """``GET .../analytics/daywise``: UTC days, inclusive (defaults: ``domain.analytics``)."""
+
+    start_date: Day = None
+    end_date: Day = None

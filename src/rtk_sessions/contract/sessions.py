@@ -263,7 +263,17 @@ class AudioConsumerSample(Shape):
     timestamp: str | None = None
 
 
-class DelayFractions(Shape):
+class Measured(Shape):
+    """Q11 extension fields (docs/quality-metrics.md section 6) of every cumulative block that is
+    present: a metric no row measured has no block at all."""
+
+    measured_rows: int | None = None
+    """Rows of the kind that had a measurement of this metric."""
+    measured_avg: float | None = None
+    """The mean over those rows (4 dp); ``avg`` keeps RealtimeKit's meaning (Q5)."""
+
+
+class DelayFractions(Measured):
     api_100ms_or_greater_event_fraction: float | None = Field(
         None, alias="100ms_or_greater_event_fraction"
     )
@@ -276,7 +286,7 @@ class DelayFractions(Shape):
     avg: float | None = None
 
 
-class LossFractions(Shape):
+class LossFractions(Measured):
     api_10_or_greater_event_fraction: float | None = Field(
         None, alias="10_or_greater_event_fraction"
     )
@@ -290,7 +300,7 @@ class LossFractions(Shape):
     avg: float | None = None
 
 
-class Percentiles(Shape):
+class Percentiles(Measured):
     avg: float | None = None
     p50: float | None = None
     p75: float | None = None
@@ -429,12 +439,52 @@ class Quality(Shape):
     video_producer_cumulative: VideoProducerCumulative | None = None
 
 
+IssueType = Literal[
+    "high_rtt",
+    "packet_loss",
+    "jitter",
+    "jitter_buffer_delay",
+    "audio_concealment",
+    "video_freeze",
+    "low_frame_rate",
+    "low_resolution",
+    "bandwidth_limited",
+    "cpu_limited",
+    "no_media_received",
+    "turn_relay",
+    "ice_restart",
+    "device_change",
+    "tab_hidden",
+]
+"""``stats.issues.ISSUE_TYPES`` (a test keeps the two equal)."""
+
+
+class DetectedIssue(Shape):
+    """One problem of the peer with its time range (``stats.issues``; docs/quality-metrics.md,
+    "Detected issues"). An extension: the SDK's peer report has no such list."""
+
+    type: IssueType
+    kind: str | None
+    """The stream kind (``audio_producer``, ...) of a stream issue; null for a peer issue."""
+    stream_id: str | None
+    """The stream's producer/consumer id (else its ssrc); null for a peer issue."""
+    start: str
+    """ISO 8601 UTC, ms."""
+    end: str | None
+    """ISO 8601 UTC, ms; null while the state was still on at the last thing heard; equal to
+    ``start`` for an instant (a device change)."""
+    severity: Literal["info", "warning", "critical"]
+    detail: str
+    """One sentence with the worst value and the threshold."""
+
+
 class PeerReport(Shape):
     """``metadata`` and ``quality`` (docs/quality-metrics.md); ``quality`` is ``{}`` for a peer
-    without telemetry."""
+    without telemetry. ``detected_issues`` is an extension."""
 
     metadata: PeerReportMetadata | None = None
     quality: Quality | None = None
+    detected_issues: list[DetectedIssue] | None = None
 
 
 class PeerReportParticipant(_Participant):

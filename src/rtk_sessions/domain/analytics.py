@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DB
 
+from rtk_sessions.contract.params import parse_day as parse_day  # the rule lives with the others
 from rtk_sessions.contract.views import minutes
 from rtk_sessions.domain.lifecycle import LIVE, open_peer_secs
 from rtk_sessions.errors import BadRequest
@@ -31,18 +32,6 @@ from rtk_sessions.storage.tables import Session
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
-
-
-def parse_day(name: str, raw: str | None) -> date | None:
-    """``YYYY-MM-DD`` or None. raises BadRequest."""
-    if raw is None:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {raw!r}") from None
 
 
 def date_range(start: date | None, end: date | None, *, today: date) -> tuple[date, date]:
