@@ -39,8 +39,12 @@ from pathlib import Path
 from typing import Any
 
 KINDS = (
-    "audio_producer", "video_producer", "screenshare_video_producer",
-    "audio_consumer", "video_consumer", "screenshare_video_consumer",
+    "audio_producer",
+    "video_producer",
+    "screenshare_video_producer",
+    "audio_consumer",
+    "video_consumer",
+    "screenshare_video_consumer",
 )
 
 
@@ -95,7 +99,8 @@ def _block(
     block: dict[str, Any] = {"avg": round(sum(v for v, _ in values) / n, 4)}
     for t in thresholds:
         block[f"{t}{suffix}_or_greater_event_fraction"] = round(
-            sum(1 for v, _ in values if v >= t) / n, 4)
+            sum(1 for v, _ in values if v >= t) / n, 4
+        )
     block["measured_rows"] = len(measured)
     block["measured_avg"] = round(sum(measured) / len(measured), 4)
     return block
@@ -159,11 +164,18 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
                 rtt_measured = ri_now is not None and ri_now.get("roundTripTime") is not None
                 if ri_now is not None and rtt_measured:
                     rtt = ri_now["roundTripTime"] * 1000
-                loss_measured = d_sent > 0 and ri_now is not None and (
-                    "packetsLost" in ri_now or ri_now.get("fractionLost") is not None)
+                loss_measured = (
+                    d_sent > 0
+                    and ri_now is not None
+                    and ("packetsLost" in ri_now or ri_now.get("fractionLost") is not None)
+                )
                 loss = 0.0
-                if (ri_now is not None and ri_before is not None
-                        and "packetsLost" in ri_now and "packetsLost" in ri_before):
+                if (
+                    ri_now is not None
+                    and ri_before is not None
+                    and "packetsLost" in ri_now
+                    and "packetsLost" in ri_before
+                ):
                     d_lost = max(0, ri_now["packetsLost"] - ri_before["packetsLost"])
                     loss = 100 * d_lost / d_sent if d_sent > 0 else 0.0
                 elif ri_now is not None and ri_now.get("fractionLost") is not None:
@@ -204,8 +216,10 @@ def expected_peer(path: str | Path) -> dict[str, Any]:
         "connections": sorted(per_pc_reports),
     }
     for name in KINDS:
-        entry = {"rows": len(rows[name]["loss"]),
-                 "packet_loss": _block(rows[name]["loss"], (5, 10, 25, 50), "")}
+        entry = {
+            "rows": len(rows[name]["loss"]),
+            "packet_loss": _block(rows[name]["loss"], (5, 10, 25, 50), ""),
+        }
         if name.endswith("producer"):
             entry["rtt"] = _block(rows[name]["rtt"], (100, 250, 500), "ms")
         result[name] = entry

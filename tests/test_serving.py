@@ -20,7 +20,9 @@ from uvicorn.server import ServerState
 from rtk_sessions.serving import NoDelayH11Protocol
 
 
-async def _app(scope: dict[str, Any], receive: object, send: object) -> None:  # pragma: no cover - unused
+async def _app(
+    scope: dict[str, Any], receive: object, send: object
+) -> None:  # pragma: no cover - unused
     raise AssertionError("no request is sent")
 
 

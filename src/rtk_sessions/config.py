@@ -118,7 +118,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Timeout of one webhook POST (connect + response)."
     )
     webhooks_backoff_secs: float = Field(
-        default=10.0, gt=0, description="Wait before a webhook delivery's first retry; doubled "
+        default=10.0,
+        gt=0,
+        description="Wait before a webhook delivery's first retry; doubled "
         "after each failed attempt, plus up to 20% jitter.",
     )
     webhooks_backoff_max_secs: float = Field(

@@ -301,15 +301,47 @@ def test_participant_token_chat_and_transcript_only_as_itself(tenant: Tenant) ->
     a = tenant.account_id
     meetings = tenant.sdk().realtime_kit.meetings
     meeting = meetings.create(tenant.app_id, account_id=a, title="Chatty").data
-    ada = meetings.add_participant(meeting.id, account_id=a, app_id=tenant.app_id, custom_participant_id="a", preset_name="p").data
-    bob = meetings.add_participant(meeting.id, account_id=a, app_id=tenant.app_id, custom_participant_id="b", preset_name="p").data
-    post_events(tenant, [{"id": "c1", "type": "peer.joined", "timestamp": _now_ms(-5), "peer_id": "chat-ada"}], token=ada.token)
-    chat = {"id": "c2", "type": "chat.message", "timestamp": _now_ms(), "peer_id": "chat-ada",
-            "payload_type": "TEXT_MESSAGE", "payload": "hi"}
-    post_events(tenant, [{**chat, "sender": {"user_id": bob.id, "display_name": "Bob"}}], token=ada.token, expect=403)
+    ada = meetings.add_participant(
+        meeting.id, account_id=a, app_id=tenant.app_id, custom_participant_id="a", preset_name="p"
+    ).data
+    bob = meetings.add_participant(
+        meeting.id, account_id=a, app_id=tenant.app_id, custom_participant_id="b", preset_name="p"
+    ).data
+    post_events(
+        tenant,
+        [{"id": "c1", "type": "peer.joined", "timestamp": _now_ms(-5), "peer_id": "chat-ada"}],
+        token=ada.token,
+    )
+    chat = {
+        "id": "c2",
+        "type": "chat.message",
+        "timestamp": _now_ms(),
+        "peer_id": "chat-ada",
+        "payload_type": "TEXT_MESSAGE",
+        "payload": "hi",
+    }
+    post_events(
+        tenant,
+        [{**chat, "sender": {"user_id": bob.id, "display_name": "Bob"}}],
+        token=ada.token,
+        expect=403,
+    )
     post_events(tenant, [{**chat, "session_id": "another-session"}], token=ada.token, expect=403)
     post_events(tenant, [{**chat, "peer_id": None}], token=ada.token, expect=403)
-    segment = {"id": "c3", "type": "transcript.segment", "timestamp": _now_ms(), "peer_id": "chat-ada",
-               "start": _now_ms(-2), "end": _now_ms(-1), "text": "hello", "speaker": {"user_id": bob.id}}
+    segment = {
+        "id": "c3",
+        "type": "transcript.segment",
+        "timestamp": _now_ms(),
+        "peer_id": "chat-ada",
+        "start": _now_ms(-2),
+        "end": _now_ms(-1),
+        "text": "hello",
+        "speaker": {"user_id": bob.id},
+    }
     post_events(tenant, [segment], token=ada.token, expect=403)
-    assert post_events(tenant, [chat, {**segment, "speaker": None}], token=ada.token).json()["data"]["accepted"] == 2
+    assert (
+        post_events(tenant, [chat, {**segment, "speaker": None}], token=ada.token).json()["data"][
+            "accepted"
+        ]
+        == 2
+    )

@@ -155,7 +155,9 @@ def test_list_sessions_filters_sort_and_paging(imported: Imported) -> None:
     tenant = imported.tenant
     sessions = tenant.sdk().realtime_kit.sessions
     everything = sessions.get_sessions(tenant.app_id, account_id=tenant.account_id, per_page=100)
-    total = len({r["session_id"] for r in imported.sessions.values()})  # a re-import is no new session
+    total = len(
+        {r["session_id"] for r in imported.sessions.values()}
+    )  # a re-import is no new session
     assert everything.paging.total_count == total
     created = [s.created_at for s in everything.data.sessions]
     assert created == sorted(created, reverse=True)  # default createdAt DESC
@@ -217,8 +219,12 @@ def test_list_sessions_filters_sort_and_paging(imported: Imported) -> None:
     # full list (these recordings never overlap, so every session here peaked at one participant).
     peaks = {s.id: s.max_concurrent_participants for s in everything.data.sessions}
     for spec, low, high in (("1", 1, 1), ("1:", 1, 99), (":1", 0, 1), ("2:", 2, 99), ("0:0", 0, 0)):
-        got = sessions.get_sessions(tenant.app_id, account_id=tenant.account_id, participants=spec, per_page=100)
-        assert {s.id for s in got.data.sessions} == {i for i, n in peaks.items() if low <= n <= high}, spec
+        got = sessions.get_sessions(
+            tenant.app_id, account_id=tenant.account_id, participants=spec, per_page=100
+        )
+        assert {s.id for s in got.data.sessions} == {
+            i for i, n in peaks.items() if low <= n <= high
+        }, spec
     assert set(peaks.values()) == {1}
 
     first = min(everything.data.sessions, key=lambda s: s.created_at)

@@ -32,7 +32,12 @@ from .util import Person, download, join_events, segment_event, wait_for
 
 class Ingested:
     def __init__(
-        self, tenant: Tenant, meeting: AmiMeeting, session_id: str, meeting_id: str, segments: list[Any]
+        self,
+        tenant: Tenant,
+        meeting: AmiMeeting,
+        session_id: str,
+        meeting_id: str,
+        segments: list[Any],
     ) -> None:
         self.tenant, self.meeting = tenant, meeting
         self.session_id, self.meeting_id, self.segments = session_id, meeting_id, segments
@@ -45,9 +50,7 @@ def ingest_meeting(tenant: Tenant, meeting_key: str) -> Ingested:
     suffix = uuid.uuid4().hex[:8]
     segments = [replace(s, peer_id=f"{s.peer_id}-{suffix}") for s in ami.segments]
     people = {
-        s.peer_id: Person(s.peer_id, s.user_id, s.name)
-        for s in segments
-        if s.peer_id is not None
+        s.peer_id: Person(s.peer_id, s.user_id, s.name) for s in segments if s.peer_id is not None
     }
     meeting_id, session_id = str(uuid.uuid4()), str(uuid.uuid4())
     post_events(

@@ -201,7 +201,9 @@ def test_failing_backend_is_retried_with_backoff(fresh_url: str, tmp_path: Path,
         assert started.data.status == "IN_PROGRESS"
         # while the backend fails, GET summary is 404 and says why
         reason = wait_for(
-            lambda: ((r := summary_or_reason(tenant, session_id)[1]) and "HTTP 500" in r and r) or None,
+            lambda: (
+                ((r := summary_or_reason(tenant, session_id)[1]) and "HTTP 500" in r and r) or None
+            ),
             timeout=20,
         )
         assert "model overloaded" in reason and "retry" in reason
@@ -226,7 +228,10 @@ def test_backend_that_stays_down_fails_the_job(fresh_url: str, tmp_path: Path, l
         sessions = tenant.sdk().realtime_kit.sessions
         sessions.generate_summary_of_transcripts(session_id, **kw(tenant))
         reason = wait_for(
-            lambda: ((r := summary_or_reason(tenant, session_id)[1]) and "failed after" in r and r) or None,
+            lambda: (
+                ((r := summary_or_reason(tenant, session_id)[1]) and "failed after" in r and r)
+                or None
+            ),
             timeout=20,
         )
         assert "failed after 2 attempt(s)" in reason

@@ -64,7 +64,12 @@ def start_session(
 
 
 def segment_event(
-    session_id: str | None, p: Person | None, start: datetime, end: datetime, text: str, **extra: Any
+    session_id: str | None,
+    p: Person | None,
+    start: datetime,
+    end: datetime,
+    text: str,
+    **extra: Any,
 ) -> dict[str, Any]:
     event = {
         "id": new_id("seg"),

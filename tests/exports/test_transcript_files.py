@@ -181,7 +181,9 @@ def test_real_meeting_exports_parse(meeting_id: str) -> None:
     start = m.segments[0].start
     subs = list(srt.parse(transcript_file(m.segments, "SRT", session_start=start)[0].decode()))
     caps = list(
-        webvtt.from_string(transcript_file(m.segments, "VTT", session_start=start)[0].decode()).captions
+        webvtt.from_string(
+            transcript_file(m.segments, "VTT", session_start=start)[0].decode()
+        ).captions
     )
     assert len(subs) == len(caps) == len(m.segments)
     assert caps[0].voice == "Laura (Project Manager)" if meeting_id == "ES2002a" else caps[0].voice

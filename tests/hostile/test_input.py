@@ -29,7 +29,9 @@ def _post(tenant: Tenant, body: Any, **kwargs: Any) -> httpx.Response:
     return httpx.post(ingest_url(tenant), content=content, headers=headers, timeout=60, **kwargs)
 
 
-def _joined(peer_id: str, meeting_id: str, at: datetime | None = None, **extra: Any) -> dict[str, Any]:
+def _joined(
+    peer_id: str, meeting_id: str, at: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "id": _id("join"),
         "type": "peer.joined",

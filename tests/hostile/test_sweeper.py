@@ -61,7 +61,11 @@ def test_one_corrupt_row_does_not_stop_the_sweep(
     stale_bad, stale_bad_peer = _call(tenant, leave=False, at=at)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with quiet_server.database().unit_of_work() as s:
-        session, stale_row, peer = s.get(Session, bad), s.get(Peer, stale_peer), s.get(Peer, stale_bad_peer)
+        session, stale_row, peer = (
+            s.get(Session, bad),
+            s.get(Peer, stale_peer),
+            s.get(Peer, stale_bad_peer),
+        )
         assert session is not None and stale_row is not None and peer is not None
         session.last_left_at = FAR  # a leave dated 9999-12-31, stored before the fix
         stale_row.last_received_at = long_ago

@@ -11,14 +11,14 @@ if str(TESTS_DIR) not in sys.path:  # so `import oracle` works however pytest is
     sys.path.insert(0, str(TESTS_DIR))
 
 LEGACY = {
-    "google-standard-stats-p2p":
-        FIXTURES / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl",
-    "google-standard-stats-sfu":
-        FIXTURES / "jitsi-rtcstats_google-standard-stats-sfu.rtcstats.jsonl",
-    "firefox-standard-stats-sfu":
-        FIXTURES / "jitsi-rtcstats_firefox-standard-stats-sfu.rtcstats.jsonl",
-    "chrome-standard-multiple-p2p":
-        FIXTURES / "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl",
+    "google-standard-stats-p2p": FIXTURES
+    / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl",
+    "google-standard-stats-sfu": FIXTURES
+    / "jitsi-rtcstats_google-standard-stats-sfu.rtcstats.jsonl",
+    "firefox-standard-stats-sfu": FIXTURES
+    / "jitsi-rtcstats_firefox-standard-stats-sfu.rtcstats.jsonl",
+    "chrome-standard-multiple-p2p": FIXTURES
+    / "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl",
     "chrome-relay": FIXTURES / "jitsi-rtcstats_chrome-relay.rtcstats.jsonl",
 }
 

@@ -48,8 +48,7 @@ def format_facts(doc: dict[str, Any]) -> dict[str, Any]:
             if len(set(by_field.values())) > 1:
                 facts["unequal_objects"].append(sid)
         assert all(isinstance(u["timestamp"], int | float) for u in pc["updateLog"])
-    assert {"inbound-rtp", "outbound-rtp", "candidate-pair", "remote-inbound-rtp"} <= facts[
-        "types"]
+    assert {"inbound-rtp", "outbound-rtp", "candidate-pair", "remote-inbound-rtp"} <= facts["types"]
     return facts
 
 
@@ -117,7 +116,8 @@ def check_old_variants(path: Path, client: RecordedClient) -> None:
     for type_series in (False, True):
         (old,) = wi.parse(strip_stats_type(doc, type_series=type_series), client.name)
         assert [(s.connection_id, s.timestamp_ms, s.report) for s in old.stats] == base, (
-            f"old dump (type series kept: {not type_series}) imports differently")
+            f"old dump (type series kept: {not type_series}) imports differently"
+        )
 
 
 def gapped_series(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -143,7 +143,9 @@ def gapped_series(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
     return out
 
 
-def compare_with_rtcstats(internals_client: RecordedClient, rtcstats_path: Path, gapped: set[Any]) -> int:
+def compare_with_rtcstats(
+    internals_client: RecordedClient, rtcstats_path: Path, gapped: set[Any]
+) -> int:
     """The page's 'rtcstats dump' holds the same polls as full getStats() reports: every value
     rebuilt from the series must equal it, except the middle points of ``gapped`` series.
     Returns the number of values compared."""

@@ -16,8 +16,15 @@ EXPECTED = {  # getstats per PC, from counting the raw lines
     "google-standard-stats-p2p": {"PC_0": 29, "PC_1": 52},
     "google-standard-stats-sfu": {"PC_0": 34},
     "firefox-standard-stats-sfu": {"PC_0": 79},
-    "chrome-standard-multiple-p2p": {"PC_0": 19, "PC_1": 32, "PC_2": 32, "PC_3": 33, "PC_4": 5,
-                                     "PC_5": 4, "PC_6": 4},
+    "chrome-standard-multiple-p2p": {
+        "PC_0": 19,
+        "PC_1": 32,
+        "PC_2": 32,
+        "PC_3": 33,
+        "PC_4": 5,
+        "PC_5": 4,
+        "PC_6": 4,
+    },
     "chrome-relay": {"PC_0": 13},
 }
 
@@ -116,16 +123,25 @@ def test_decompression_by_hand_p2p() -> None:
 
 def test_decompress_semantics_unit() -> None:
     base: dict[str, Any] = {}
-    decompress(base, {"timestamp": 10, "a": {"timestamp": 0, "type": "codec", "x": 1,
-                                             "q": {"cpu": 1, "none": 2}},
-                      "b": {"timestamp": 0, "type": "transport"}})
-    assert base == {"a": {"timestamp": 10, "type": "codec", "x": 1, "q": {"cpu": 1, "none": 2}},
-                    "b": {"timestamp": 10, "type": "transport"}}
+    decompress(
+        base,
+        {
+            "timestamp": 10,
+            "a": {"timestamp": 0, "type": "codec", "x": 1, "q": {"cpu": 1, "none": 2}},
+            "b": {"timestamp": 0, "type": "transport"},
+        },
+    )
+    assert base == {
+        "a": {"timestamp": 10, "type": "codec", "x": 1, "q": {"cpu": 1, "none": 2}},
+        "b": {"timestamp": 10, "type": "transport"},
+    }
     snapshot_a = base["a"]
     decompress(base, {"timestamp": 20, "a": {"timestamp": 0, "q": {"cpu": 3}}, "c": {"type": "x"}})
     # nested objects are replaced wholesale, "b" is gone, a new object without timestamp gets 20
-    assert base == {"a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}},
-                    "c": {"type": "x", "timestamp": 20}}
+    assert base == {
+        "a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}},
+        "c": {"type": "x", "timestamp": 20},
+    }
     assert snapshot_a["timestamp"] == 10  # earlier snapshots are not mutated
     decompress(base, {"timestamp": 30, "a": {}, "c": None})
     assert base == {"a": {"timestamp": 20, "type": "codec", "x": 1, "q": {"cpu": 3}}}
@@ -143,7 +159,8 @@ def test_importer_reports_equal_oracle_decompression(legacy_path: Path) -> None:
     got: dict[str, list[Any]] = {}
     for s in c.stats:
         got.setdefault(s.connection_id, []).append(
-            {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in s.report.items()})
+            {sid: {k: v for k, v in o.items() if k != "id"} for sid, o in s.report.items()}
+        )
     assert set(got) == set(expected)
     for pc in got:
         assert len(got[pc]) == len(expected[pc])
@@ -170,14 +187,18 @@ def test_desktop_label_is_screenshare(tmp_path: Path) -> None:
     # the sender switches the same ssrc to desktop later in the call
     out = list(lines)
     first_ts = json.loads(lines[0])[3]
-    out.append(json.dumps(["setVideoType", None, {"ssrc": 3859036835, "videoType": "desktop"},
-                           first_ts + 60_000]))
+    out.append(
+        json.dumps(
+            ["setVideoType", None, {"ssrc": 3859036835, "videoType": "desktop"}, first_ts + 60_000]
+        )
+    )
     p = tmp_path / "relay-screenshare.jsonl"
     p.write_text("\n".join(out) + "\n")
     c = load_recording(p).clients[0]
     assert {"ssrc": 3859036835, "kind": "video", "source": "screenshare"} in c.labels
-    assert [lb for _, lb in c.label_history if lb["ssrc"] == 3859036835][-1]["source"] == \
-        "screenshare"
+    assert [lb for _, lb in c.label_history if lb["ssrc"] == 3859036835][-1][
+        "source"
+    ] == "screenshare"
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.999])
@@ -186,7 +207,7 @@ def test_truncated_file_raises(tmp_path: Path, cut: float) -> None:
     p = tmp_path / "truncated.jsonl"
     cut_at = int(len(data) * cut)
     # cut in the middle of a line
-    while data[cut_at - 1:cut_at] == b"\n":
+    while data[cut_at - 1 : cut_at] == b"\n":
         cut_at -= 1
     p.write_bytes(data[:cut_at])
     with pytest.raises(RecordingFormatError, match=r"line \d+ is not valid JSON.*truncated"):

@@ -50,8 +50,9 @@ def test_snapshots(client: RecordedClient) -> None:
     first = next(i for i, o in enumerate(ria) if o)
     assert all(ria[first:]) and first <= 3
     assert len({o["timestamp"] for o in ria[first:]}) < len(ria) - first  # stale stamps
-    assert all(o["timestamp"] <= s.timestamp_ms for o, s in zip(ria[first:], send[first:],
-                                                                strict=True))
+    assert all(
+        o["timestamp"] <= s.timestamp_ms for o, s in zip(ria[first:], send[first:], strict=True)
+    )
 
 
 def test_same_as_rtcstats_dump(client: RecordedClient) -> None:
@@ -67,8 +68,9 @@ def test_old_dump_without_stats_type(client: RecordedClient) -> None:
 
 
 def test_ingest_events(client: RecordedClient) -> None:
-    events = to_ingest_events(client, peer_id="p", meeting_id="m", session_id="s",
-                              meeting_title="t", id_prefix="x")
+    events = to_ingest_events(
+        client, peer_id="p", meeting_id="m", session_id="s", meeting_title="t", id_prefix="x"
+    )
     kinds = [e["type"] for e in events]
     assert kinds[0] == "peer.joined" and kinds[-1] == "peer.left"
     assert kinds.count("peer.stats") == 38

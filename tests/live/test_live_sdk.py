@@ -31,13 +31,17 @@ class Server:
     def __init__(self, database_url: str, data_dir: Any) -> None:
         from rtk_sessions.config import Settings
 
-        self.settings = Settings(data_dir=data_dir, database_url=database_url, sweep_interval_secs=0.3)
+        self.settings = Settings(
+            data_dir=data_dir, database_url=database_url, sweep_interval_secs=0.3
+        )
         self.port = 0
         self.live: LiveServer | None = None
         self.start()
 
     def start(self) -> None:
-        self.live, self._server, self._thread = start_server(self.settings, host="0.0.0.0", port=self.port)
+        self.live, self._server, self._thread = start_server(
+            self.settings, host="0.0.0.0", port=self.port
+        )
         self.port = int(self.live.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
@@ -58,21 +62,44 @@ def _iso_to_epoch(value: str) -> float:
 
 def setup_meeting(tenant: Tenant, title: str, keep_alive: int = 3) -> tuple[Any, Any, Any]:
     meetings = tenant.sdk().realtime_kit.meetings
-    meeting = meetings.create(tenant.app_id, account_id=tenant.account_id, title=title,
-                              session_keep_alive_time_in_secs=keep_alive).data
+    meeting = meetings.create(
+        tenant.app_id,
+        account_id=tenant.account_id,
+        title=title,
+        session_keep_alive_time_in_secs=keep_alive,
+    ).data
     add = meetings.add_participant
-    a = add(meeting.id, account_id=tenant.account_id, app_id=tenant.app_id,
-            custom_participant_id="alice", preset_name="group_call_host", name="Alice").data
-    b = add(meeting.id, account_id=tenant.account_id, app_id=tenant.app_id,
-            custom_participant_id="bob", preset_name="group_call_participant", name="Bob").data
+    a = add(
+        meeting.id,
+        account_id=tenant.account_id,
+        app_id=tenant.app_id,
+        custom_participant_id="alice",
+        preset_name="group_call_host",
+        name="Alice",
+    ).data
+    b = add(
+        meeting.id,
+        account_id=tenant.account_id,
+        app_id=tenant.app_id,
+        custom_participant_id="bob",
+        preset_name="group_call_participant",
+        name="Bob",
+    ).data
     return meeting, a, b
 
 
-def call(tenant: Tenant, server: Server, meeting: Any, a: Any, b: Any, chromium: str, **kwargs: Any) -> CallResult:
+def call(
+    tenant: Tenant, server: Server, meeting: Any, a: Any, b: Any, chromium: str, **kwargs: Any
+) -> CallResult:
     endpoint = f"http://127.0.0.1:{server.port}/client/v4/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}/ingest"
-    result = run_call(endpoint=endpoint, tokens=(a.token, b.token), meeting_id=meeting.id,
-                      participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
-                      chromium=chromium, **kwargs)
+    result = run_call(
+        endpoint=endpoint,
+        tokens=(a.token, b.token),
+        meeting_id=meeting.id,
+        participants=({"display_name": "Alice"}, {"display_name": "Bob"}),
+        chromium=chromium,
+        **kwargs,
+    )
     assert result.ok, [(p.role, p.error, p.logs[-10:]) for p in result.peers]
     return result
 
@@ -81,7 +108,9 @@ def wait_ended(tenant: Tenant, session_id: str, timeout: float = 30) -> Any:
     sessions = tenant.sdk().realtime_kit.sessions
     deadline = time.monotonic() + timeout
     while True:
-        details = sessions.get_session_details(session_id, account_id=tenant.account_id, app_id=tenant.app_id).data
+        details = sessions.get_session_details(
+            session_id, account_id=tenant.account_id, app_id=tenant.app_id
+        ).data
         if details.status == "ENDED" or time.monotonic() > deadline:
             return details
         time.sleep(0.5)
@@ -89,7 +118,9 @@ def wait_ended(tenant: Tenant, session_id: str, timeout: float = 30) -> Any:
 
 def peer_reports(tenant: Tenant, session_id: str) -> dict[str, Any]:
     sessions = tenant.sdk().realtime_kit.sessions
-    people = sessions.get_session_participants(session_id, account_id=tenant.account_id, app_id=tenant.app_id).data.participants
+    people = sessions.get_session_participants(
+        session_id, account_id=tenant.account_id, app_id=tenant.app_id
+    ).data.participants
     return {
         p.custom_participant_id: sessions.get_participant_data_from_peer_id(
             p.id, account_id=tenant.account_id, app_id=tenant.app_id, include_peer_events=True
@@ -114,8 +145,11 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
         started = time.monotonic()
         while not stop.is_set():
             with contextlib.suppress(Exception):  # the server is down for a moment on purpose
-                seen.extend(sessions.get_sessions(tenant.app_id, account_id=tenant.account_id,
-                                                  associated_id=meeting.id).data.sessions)
+                seen.extend(
+                    sessions.get_sessions(
+                        tenant.app_id, account_id=tenant.account_id, associated_id=meeting.id
+                    ).data.sessions
+                )
             if not restarted and time.monotonic() - started > 9:
                 server.stop()
                 time.sleep(3)
@@ -135,31 +169,57 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
     assert live and max(s.live_participants for s in live) == 2
     session_id = live[0].id
     ended = wait_ended(tenant, session_id)
-    assert ended.status == "ENDED" and ended.live_participants == 0 and ended.max_concurrent_participants == 2
+    assert (
+        ended.status == "ENDED"
+        and ended.live_participants == 0
+        and ended.max_concurrent_participants == 2
+    )
     assert ended.meeting_display_name == "Live call" and ended.associated_id == meeting.id
 
     # Durations within 2 s of the browsers' own wall-clock join and leave.
-    people = {p.custom_participant_id: p for p in sessions.get_session_participants(
-        session_id, account_id=tenant.account_id, app_id=tenant.app_id, include_peer_events=True).data.participants}
+    people = {
+        p.custom_participant_id: p
+        for p in sessions.get_session_participants(
+            session_id, account_id=tenant.account_id, app_id=tenant.app_id, include_peer_events=True
+        ).data.participants
+    }
     assert set(people) == {"alice", "bob"}
     for peer, participant, who in ((result.peers[0], a, "alice"), (result.peers[1], b, "bob")):
         got = people[who]
-        assert peer.joined_at is not None and peer.left_at is not None and peer.collector is not None
-        assert got.id == peer.peer_id and got.user_id == participant.id and got.preset_name == participant.preset_name
+        assert (
+            peer.joined_at is not None and peer.left_at is not None and peer.collector is not None
+        )
+        assert (
+            got.id == peer.peer_id
+            and got.user_id == participant.id
+            and got.preset_name == participant.preset_name
+        )
         assert abs(_iso_to_epoch(got.joined_at) - peer.joined_at) < 2
         assert abs(_iso_to_epoch(got.left_at) - peer.left_at) < 2
         assert abs(got.duration * 60 - (peer.left_at - peer.joined_at)) < 2
-        assert [e.event_name for e in got.peer_events] == ["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+        assert [e.event_name for e in got.peer_events] == [
+            "PEER_CREATED",
+            "PEER_JOINING",
+            "PEER_LEAVING",
+        ]
         assert peer.acked is True, "every event the collector sent was acknowledged"
-        assert peer.collector["counters"]["failedRequests"] >= 1, "the restart was noticed and retried"
-    assert ended.minutes_consumed == pytest.approx(sum(p.duration for p in people.values()), abs=2e-4)
+        assert peer.collector["counters"]["failedRequests"] >= 1, (
+            "the restart was noticed and retried"
+        )
+    assert ended.minutes_consumed == pytest.approx(
+        sum(p.duration for p in people.values()), abs=2e-4
+    )
 
     # Nothing acknowledged was lost: the server holds every event the collectors sent.
     from rtk_sessions.storage.tables import IngestedEvent
 
     assert server.live is not None
     with server.live.database().unit_of_work(write=False) as db:
-        stored = db.scalar(select(func.count()).select_from(IngestedEvent).where(IngestedEvent.app_id == tenant.app_id))
+        stored = db.scalar(
+            select(func.count())
+            .select_from(IngestedEvent)
+            .where(IngestedEvent.app_id == tenant.app_id)
+        )
     # (peer.stats replays are recognised by their connection's cursor: no ingested_events row)
     counters = [p.collector["counters"] for p in result.peers if p.collector is not None]
     assert stored == sum(c["acked"] - c["ackedStats"] for c in counters)
@@ -173,12 +233,23 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
         for kind in ("audio_producer", "video_producer", "audio_consumer", "video_consumer"):
             assert len(getattr(quality, kind)) >= 5, kind
         assert {row.peer_id for row in quality.audio_consumer} == {people[other].id}
-        assert sum(row.jitter_buffer_emitted_count or 0 for row in quality.audio_consumer) > 0, "remote audio was played out"
+        assert sum(row.jitter_buffer_emitted_count or 0 for row in quality.audio_consumer) > 0, (
+            "remote audio was played out"
+        )
         meta = report.peer_report.metadata
         assert meta.browser_metadata.engine == "Blink" and "Chrom" in meta.browser_metadata.browser
         assert meta.device_info.os == "Linux" and meta.device_info.cpus >= 1
         pairs = meta.candidate_pairs.producing_transport + meta.candidate_pairs.consuming_transport
-        assert pairs and all(p.nominated for p in pairs), [(p.nominated, p.local_candidate_ip, p.remote_candidate_ip, p.local_candidate_type, p.total_round_trip_time) for p in pairs]
+        assert pairs and all(p.nominated for p in pairs), [
+            (
+                p.nominated,
+                p.local_candidate_ip,
+                p.remote_candidate_ip,
+                p.local_candidate_type,
+                p.total_round_trip_time,
+            )
+            for p in pairs
+        ]
         names = {e.name for e in meta.events}
         assert {"ice_connection_state", "connection_state"} <= names
         assert meta.audio_devices_updates or meta.video_devices_updates
@@ -187,7 +258,11 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
 SCENARIOS: dict[str, dict[str, Any]] = {
     "clean": {"impairment": {"delay_ms": 0, "loss_pct": 0, "seed": 1}, "duration_s": 15},
     "50ms-5pct": {"impairment": {"delay_ms": 50, "loss_pct": 5, "seed": 3}, "duration_s": 30},
-    "400kbit": {"impairment": {"rate_kbit": 400, "seed": 5}, "duration_s": 25, "video_size": (1280, 720)},
+    "400kbit": {
+        "impairment": {"rate_kbit": 400, "seed": 5},
+        "duration_s": 25,
+        "video_size": (1280, 720),
+    },
 }
 
 
@@ -203,7 +278,9 @@ def truth(forwarder: dict[str, Any]) -> dict[str, float]:
     rtp = applied["ab"]["loss"]["rtp_pt"]
     # the video stream: of the payload types whose SSRC sent reports both ways (not Opus), the
     # one with the most RTP packets (RTX and FEC streams send no reports of their own)
-    reporting = set(applied["ab"]["delay_ms"]["rtcp_pt"]) & set(applied["ba"]["delay_ms"]["rtcp_pt"])
+    reporting = set(applied["ab"]["delay_ms"]["rtcp_pt"]) & set(
+        applied["ba"]["delay_ms"]["rtcp_pt"]
+    )
     video_pt = max(reporting - {OPUS}, key=lambda pt: rtp.get(pt, {"received": 0})["received"])
 
     def rtt(pt: str) -> float:
@@ -211,8 +288,12 @@ def truth(forwarder: dict[str, Any]) -> dict[str, float]:
 
     audio = {d: applied[d]["loss"]["rtp_pt"][OPUS]["loss_pct"] for d in ("ab", "ba")}
     # alice is peer A: her inbound audio came B→A; bob's A→B.
-    return {"audio_rtt_ms": rtt(OPUS), "video_rtt_ms": rtt(video_pt),
-            "alice_audio_loss_pct": audio["ba"], "bob_audio_loss_pct": audio["ab"]}
+    return {
+        "audio_rtt_ms": rtt(OPUS),
+        "video_rtt_ms": rtt(video_pt),
+        "alice_audio_loss_pct": audio["ba"],
+        "bob_audio_loss_pct": audio["ab"],
+    }
 
 
 @pytest.mark.netns
@@ -239,15 +320,22 @@ def test_impaired_network_shows_in_peer_reports(
         meeting, a, b = setup_meeting(tenant, f"Impaired {scenario}")
         with impairment:
             call(tenant, server, meeting, a, b, need_chromium, network=impairment, **spec)
-        session = tenant.sdk().realtime_kit.sessions.get_sessions(
-            tenant.app_id, account_id=tenant.account_id, associated_id=meeting.id).data.sessions[0]
+        session = (
+            tenant.sdk()
+            .realtime_kit.sessions.get_sessions(
+                tenant.app_id, account_id=tenant.account_id, associated_id=meeting.id
+            )
+            .data.sessions[0]
+        )
         reports = peer_reports(tenant, session.id)
     finally:
         server.stop()
     assert impairment.forwarder_stats is not None
     real = truth(impairment.forwarder_stats)
-    print(f"{scenario} injected {impairment.describe()}; forwarder applied {real}, "
-          f"RTCP delay ms {[impairment.forwarder_stats['applied'][d]['delay_ms']['rtcp_pt'] for d in ('ab', 'ba')]}")
+    print(
+        f"{scenario} injected {impairment.describe()}; forwarder applied {real}, "
+        f"RTCP delay ms {[impairment.forwarder_stats['applied'][d]['delay_ms']['rtcp_pt'] for d in ('ab', 'ba')]}"
+    )
     for who, report in reports.items():
         q = report.peer_report.quality
         # Video producers get an RTCP receiver report about every second; audio ones every few
@@ -259,10 +347,12 @@ def test_impaired_network_shows_in_peer_reports(
         audio_rtt = sum(measured_audio) / len(measured_audio) if measured_audio else 0.0
         loss = q.audio_consumer_cumulative.packet_loss.avg
         real_loss = real[f"{who}_audio_loss_pct"]
-        print(f"{scenario} {who}: video RTT avg {video_rtt} ms, measured audio RTT {audio_rtt:.1f} ms"
-              f" (cumulative {q.audio_producer_cumulative.rtt.avg} ms), audio inbound loss avg {loss} %"
-              f" (video {q.video_consumer_cumulative.packet_loss.avg} %); forwarder: RTT audio"
-              f" {real['audio_rtt_ms']:.1f} ms, video {real['video_rtt_ms']:.1f} ms, audio loss {real_loss} %")
+        print(
+            f"{scenario} {who}: video RTT avg {video_rtt} ms, measured audio RTT {audio_rtt:.1f} ms"
+            f" (cumulative {q.audio_producer_cumulative.rtt.avg} ms), audio inbound loss avg {loss} %"
+            f" (video {q.video_consumer_cumulative.packet_loss.avg} %); forwarder: RTT audio"
+            f" {real['audio_rtt_ms']:.1f} ms, video {real['video_rtt_ms']:.1f} ms, audio loss {real_loss} %"
+        )
         assert loss == pytest.approx(real_loss, abs=1.5), (loss, real_loss)
         if scenario == "clean":
             # ~0 ms injected: a relative bound means nothing; the browsers' own handling is
@@ -283,8 +373,13 @@ def test_impaired_network_shows_in_peer_reports(
     for who, report in reports.items():
         detected = (report.peer_report.model_extra or {}).get("detected_issues")
         assert isinstance(detected, list), "the peer report carries detected_issues"
-        print(f"{scenario} {who}: detected issues", [
-            (i["type"], i["kind"], i["start"], i["end"], i["severity"], i["detail"]) for i in detected])
+        print(
+            f"{scenario} {who}: detected issues",
+            [
+                (i["type"], i["kind"], i["start"], i["end"], i["severity"], i["detail"])
+                for i in detected
+            ],
+        )
         types = {issue["type"] for issue in detected}
         if scenario == "clean":
             assert detected == [], detected

@@ -16,11 +16,22 @@ pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
 
 
 def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict[str, Any]:
-    srv = net.popen_b([sys.executable, PROBE, "server",
-                       "--bind", net.ip_b, "--seconds", "30"])
+    srv = net.popen_b([sys.executable, PROBE, "server", "--bind", net.ip_b, "--seconds", "30"])
     time.sleep(0.3)
-    r = net.exec_a([sys.executable, PROBE, "client", "--to", net.ip_b,
-                    "--count", str(count), "--interval-ms", str(interval_ms)], timeout=30)
+    r = net.exec_a(
+        [
+            sys.executable,
+            PROBE,
+            "client",
+            "--to",
+            net.ip_b,
+            "--count",
+            str(count),
+            "--interval-ms",
+            str(interval_ms),
+        ],
+        timeout=30,
+    )
     srv.terminate()
     assert r.returncode == 0, r.stderr
     result: dict[str, Any] = json.loads(r.stdout)
@@ -80,9 +91,15 @@ def test_control_link_reaches_host_and_cleanup() -> None:
         with Impairment(delay_ms=200, loss_pct=50) as net:
             for side, host in (("a", net.host_ip_a), ("b", net.host_ip_b)):
                 t0 = time.monotonic()
-                r = net.exec_in(side, ["python3", "-c",
-                                       f"import urllib.request;print(urllib.request.urlopen("
-                                       f"'http://{host}:{port}/',timeout=5).read())"])
+                r = net.exec_in(
+                    side,
+                    [
+                        "python3",
+                        "-c",
+                        f"import urllib.request;print(urllib.request.urlopen("
+                        f"'http://{host}:{port}/',timeout=5).read())",
+                    ],
+                )
                 assert r.returncode == 0, r.stderr
                 assert time.monotonic() - t0 < 3  # not through the 200 ms/50 % forwarder
             # no route off the machine from inside a peer namespace

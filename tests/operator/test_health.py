@@ -55,7 +55,9 @@ def test_not_ready_behind_head(make_database: MakeDatabase, serve: Serve) -> Non
     assert httpx.get(f"{live.url}/readyz").status_code == 200
 
 
-def test_not_ready_without_database(make_database: MakeDatabase, serve: Serve, tmp_path: Path) -> None:
+def test_not_ready_without_database(
+    make_database: MakeDatabase, serve: Serve, tmp_path: Path
+) -> None:
     """A database that does not answer: 503 naming the error class, never the URL; the warning
     logged while handling the request carries that request's id."""
     url = make_database(None)

@@ -169,7 +169,9 @@ def test_job_metrics(make_database: MakeDatabase, serve: Serve) -> None:
     assert value(after, "rtk_jobs", status="failed") == failed
 
 
-def test_sweeper_failures_counted(make_database: MakeDatabase, serve: Serve, tmp_path: Path) -> None:
+def test_sweeper_failures_counted(
+    make_database: MakeDatabase, serve: Serve, tmp_path: Path
+) -> None:
     from rtk_sessions.config import Settings
 
     server = serve(make_database("head"))
@@ -206,7 +208,9 @@ def test_metrics_switch(make_database: MakeDatabase, serve: Serve, enabled: bool
     assert httpx.get(f"{server.url}/healthz").headers["X-Request-ID"]
 
 
-def test_unhandled_error_counted_with_request_id(make_database: MakeDatabase, tmp_path: Path) -> None:
+def test_unhandled_error_counted_with_request_id(
+    make_database: MakeDatabase, tmp_path: Path
+) -> None:
     """A handler that raises: a 500 in the envelope, counted as 500 under its route, with the
     request id in the response like any other answer."""
     from fastapi.testclient import TestClient

@@ -159,7 +159,9 @@ def per_process_counts(metrics_dir: Path, route: str) -> dict[str, float]:
     return out
 
 
-def test_workers_metrics_summed(make_database: MakeDatabase, serve_process: Callable[..., Served], tmp_path: Path) -> None:
+def test_workers_metrics_summed(
+    make_database: MakeDatabase, serve_process: Callable[..., Served], tmp_path: Path
+) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     served = serve_process(

@@ -63,10 +63,24 @@ def transport_with_pair(ts: float, rtt: float | None = 0.04) -> list[dict[str, A
     return [
         {"id": "T1", "type": "transport", "timestamp": ts, "selectedCandidatePairId": "CP1"},
         pair,
-        {"id": "L1", "type": "local-candidate", "timestamp": ts, "address": "10.0.0.1",
-         "port": 5000, "protocol": "udp", "candidateType": "host"},
-        {"id": "R1", "type": "remote-candidate", "timestamp": ts, "address": "203.0.113.9",
-         "port": 443, "protocol": "udp", "candidateType": "host"},
+        {
+            "id": "L1",
+            "type": "local-candidate",
+            "timestamp": ts,
+            "address": "10.0.0.1",
+            "port": 5000,
+            "protocol": "udp",
+            "candidateType": "host",
+        },
+        {
+            "id": "R1",
+            "type": "remote-candidate",
+            "timestamp": ts,
+            "address": "203.0.113.9",
+            "port": 443,
+            "protocol": "udp",
+            "candidateType": "host",
+        },
     ]
 
 

@@ -173,7 +173,9 @@ def test_exact_sums_do_not_depend_on_order() -> None:
         rng.shuffle(values)
         rows = [{"_loss_pct": 0.0, "rtt": v / 1000} for v in values]
         acc = fed("audio_producer", rows)
-        assert acc.latency == exact_units(sum((Fraction(r["rtt"] * 1000) for r in rows), Fraction(0)))
+        assert acc.latency == exact_units(
+            sum((Fraction(r["rtt"] * 1000) for r in rows), Fraction(0))
+        )
         blocks.add(json.dumps(acc.block(), sort_keys=True))
     assert len(blocks) == 1
     avg = json.loads(blocks.pop())["rtt"]["avg"]

@@ -33,16 +33,32 @@ def test_empty_and_unknown() -> None:
 def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
     rows = [
         # loss 100*1/(1+99) = 1 %; jbd 2880/48000*1000 = 60 ms
-        {"mos_quality": 4.0, "packets_lost": 1, "packets_received": 99,
-         "jitter_buffer_delay": 2880.0, "jitter_buffer_emitted_count": 48000},
+        {
+            "mos_quality": 4.0,
+            "packets_lost": 1,
+            "packets_received": 99,
+            "jitter_buffer_delay": 2880.0,
+            "jitter_buffer_emitted_count": 48000,
+        },
         # loss 100*30/(30+70) = 30 %; jbd 300 ms
-        {"mos_quality": 2.0, "packets_lost": 30, "packets_received": 70,
-         "jitter_buffer_delay": 14.4, "jitter_buffer_emitted_count": 48},
+        {
+            "mos_quality": 2.0,
+            "packets_lost": 30,
+            "packets_received": 70,
+            "jitter_buffer_delay": 14.4,
+            "jitter_buffer_emitted_count": 48,
+        },
         # no packets: loss 0; no emitted samples: jbd 0 (counted)
         {"mos_quality": 1.0, "packets_lost": 0, "packets_received": 0},
         # internal loss wins over public fields
-        {"mos_quality": 3.0, "_loss_pct": 6.0, "packets_lost": 0, "packets_received": 10,
-         "jitter_buffer_delay": 0.6, "jitter_buffer_emitted_count": 1},
+        {
+            "mos_quality": 3.0,
+            "_loss_pct": 6.0,
+            "packets_lost": 0,
+            "packets_received": 10,
+            "jitter_buffer_delay": 0.6,
+            "jitter_buffer_emitted_count": 1,
+        },
     ]
     got = cumulative("audio_consumer", rows)
     assert got["packet_loss"] == {
@@ -64,14 +80,23 @@ def test_audio_consumer_loss_and_jitter_buffer_from_public_fields() -> None:
         "measured_avg": round((60 + 300 + 600) / 3, 4),
     }
     # mos sorted [1,2,3,4]
-    assert got["quality_mos"] == {"avg": 2.5, "p50": 2.5, "p75": 3.25, "p90": 3.7,
-                                  "measured_rows": 4, "measured_avg": 2.5}
+    assert got["quality_mos"] == {
+        "avg": 2.5,
+        "p50": 2.5,
+        "p75": 3.25,
+        "p90": 3.7,
+        "measured_rows": 4,
+        "measured_avg": 2.5,
+    }
     assert set(got) == {"quality_mos", "packet_loss", "jitter_buffer_delay"}
 
 
 def test_producer_loss_from_public_fields_is_capped() -> None:
-    rows: list[dict[str, Any]] = [{"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
-            {"packets_lost": 5, "packets_sent": 0}, {"_loss_pct": 250, "_loss_measured": True}]
+    rows: list[dict[str, Any]] = [
+        {"packets_lost": 30, "packets_sent": 10, "rtt": 0.1},
+        {"packets_lost": 5, "packets_sent": 0},
+        {"_loss_pct": 250, "_loss_measured": True},
+    ]
     got = cumulative("audio_producer", rows)
     assert got["packet_loss"]["avg"] == round(200 / 3, 4)
     assert got["packet_loss"]["measured_rows"] == 2 and got["packet_loss"]["measured_avg"] == 100
@@ -81,10 +106,21 @@ def test_producer_loss_from_public_fields_is_capped() -> None:
 
 
 def _vp(**kw: Any) -> dict[str, Any]:
-    base = {"mos_quality": 4.0, "frames_encoded": 30, "key_frames_encoded": 0, "bytes_sent": 1000,
-            "packets_sent": 10, "rtt": 0.05, "packets_lost": 0,
-            "frame_width": 1280, "frame_height": 720, "frames_per_second": 30,
-            "pli_count": 0, "fir_count": 0, "_interval_s": 10.0}
+    base = {
+        "mos_quality": 4.0,
+        "frames_encoded": 30,
+        "key_frames_encoded": 0,
+        "bytes_sent": 1000,
+        "packets_sent": 10,
+        "rtt": 0.05,
+        "packets_lost": 0,
+        "frame_width": 1280,
+        "frame_height": 720,
+        "frames_per_second": 30,
+        "pli_count": 0,
+        "fir_count": 0,
+        "_interval_s": 10.0,
+    }
     base.update(kw)
     return base
 
@@ -92,8 +128,12 @@ def _vp(**kw: Any) -> dict[str, Any]:
 def test_video_producer_issues_time_weighted_quality_limitation() -> None:
     rows = [
         _vp(quality_limitation_durations={"none": 6, "bandwidth": 3, "cpu": 1, "other": 0}),
-        _vp(quality_limitation_durations={"none": 10, "bandwidth": 0, "cpu": 0, "other": 0},
-            frame_height=180, frame_width=320, key_frames_encoded=3),
+        _vp(
+            quality_limitation_durations={"none": 10, "bandwidth": 0, "cpu": 0, "other": 0},
+            frame_height=180,
+            frame_width=320,
+            key_frames_encoded=3,
+        ),
         _vp(frames_encoded=0, bytes_sent=0, frames_per_second=0, pli_count=2),
         _vp(frames_encoded=0, _active=False, pli_count=1, fir_count=1),
     ]
@@ -115,12 +155,24 @@ def test_video_producer_issues_time_weighted_quality_limitation() -> None:
 
 def test_video_producer_reason_fallback_and_interval_from_timestamps() -> None:
     rows = [
-        {"quality_limitation_reason": "bandwidth", "ssrc": 1, "pli_count": 1,
-         "timestamp": "2023-12-14T13:35:36.000Z"},
-        {"quality_limitation_reason": "cpu", "ssrc": 1, "pli_count": 1,
-         "timestamp": "2023-12-14T13:35:41.000Z"},  # 1 request in 5 s = 0.2/s -> high
-        {"quality_limitation_reason": "none", "ssrc": 1, "pli_count": 1,
-         "timestamp": "2023-12-14T13:35:51.000Z"},  # 1 in 10 s -> not high
+        {
+            "quality_limitation_reason": "bandwidth",
+            "ssrc": 1,
+            "pli_count": 1,
+            "timestamp": "2023-12-14T13:35:36.000Z",
+        },
+        {
+            "quality_limitation_reason": "cpu",
+            "ssrc": 1,
+            "pli_count": 1,
+            "timestamp": "2023-12-14T13:35:41.000Z",
+        },  # 1 request in 5 s = 0.2/s -> high
+        {
+            "quality_limitation_reason": "none",
+            "ssrc": 1,
+            "pli_count": 1,
+            "timestamp": "2023-12-14T13:35:51.000Z",
+        },  # 1 in 10 s -> not high
         {"quality_limitation_reason": "other", "ssrc": 2, "pli_count": 5, "timestamp": "junk"},
     ]
     got = cumulative("video_producer", rows)
@@ -133,8 +185,10 @@ def test_video_producer_reason_fallback_and_interval_from_timestamps() -> None:
 
 
 def test_naive_timestamp_is_not_an_interval() -> None:
-    rows = [{"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:36"},
-            {"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:37"}]
+    rows = [
+        {"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:36"},
+        {"pli_count": 9, "ssrc": 1, "timestamp": "2023-12-14T13:35:37"},
+    ]
     assert cumulative("video_producer", rows)["high_negative_feedback_fraction"] == 0.0
 
 
@@ -143,8 +197,12 @@ def test_video_consumer_issues() -> None:
         {"frames_decoded": 0, "frames_per_second": 0, "frame_height": 720, "frame_width": 1280},
         {"frames_decoded": 60, "frames_per_second": 25, "_freeze_count": 1, "frame_height": 360},
         {"frames_decoded": 60, "frames_per_second": 5, "frame_height": 240},  # lag by fps
-        {"frames_decoded": 60, "frames_per_second": 5, "_freeze_count": 0,
-         "_freezes_duration_s": 0},  # freeze stats say no lag
+        {
+            "frames_decoded": 60,
+            "frames_per_second": 5,
+            "_freeze_count": 0,
+            "_freezes_duration_s": 0,
+        },  # freeze stats say no lag
         {"packets_received": 0},  # no frames_decoded: no packets -> no video
         {"frames_decoded": 30, "key_frames_decoded": 3, "_freezes_duration_s": 0.3},
     ]
@@ -171,8 +229,9 @@ def test_screenshare_poor_resolution_uses_width() -> None:
 def test_build_quality_strips_internals_keeps_order_and_fills_empty_kinds() -> None:
     rows = {
         "audio_consumer": [
-            SampleRow("audio_consumer", "k", 1.0,
-                      {"mos_quality": 4.0, "_loss_pct": 1.0, "ssrc": 1}),
+            SampleRow(
+                "audio_consumer", "k", 1.0, {"mos_quality": 4.0, "_loss_pct": 1.0, "ssrc": 1}
+            ),
             {"mos_quality": 2.0, "ssrc": 2, "_x": 1, "_loss_measured": True},
             "junk",
         ],

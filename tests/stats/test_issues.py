@@ -21,7 +21,9 @@ def iso(second: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def rows(kind_values: list[dict[str, Any]], every: float = 1.0, **common: Any) -> list[dict[str, Any]]:
+def rows(
+    kind_values: list[dict[str, Any]], every: float = 1.0, **common: Any
+) -> list[dict[str, Any]]:
     """Rows of one stream, one every ``every`` seconds from second 0."""
     return [{"timestamp": iso(i * every), **common, **v} for i, v in enumerate(kind_values)]
 

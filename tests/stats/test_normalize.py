@@ -68,8 +68,14 @@ def test_legacy_type_names(legacy: dict[str, Any], expected: str) -> None:
 def test_rtp_kind_ssrc_and_track_folding() -> None:
     raw = {
         "in": {"type": "inbound-rtp", "mediaType": "video", "ssrc": "42", "trackId": "tr"},
-        "tr": {"type": "track", "kind": "video", "trackIdentifier": "t-1", "frameWidth": 640,
-               "freezeCount": 3, "jitterBufferDelay": 9.0},
+        "tr": {
+            "type": "track",
+            "kind": "video",
+            "trackIdentifier": "t-1",
+            "frameWidth": 640,
+            "freezeCount": 3,
+            "jitterBufferDelay": 9.0,
+        },
         "in2": {"type": "inbound-rtp", "ssrc": 43, "codecId": "c"},
         "c": {"type": "codec", "mimeType": "audio/opus"},
         "in3": {"type": "inbound-rtp", "ssrc": "nope", "trackId": "tr"},
@@ -94,11 +100,20 @@ def test_rtp_kind_ssrc_and_track_folding() -> None:
 
 def test_candidate_and_pair_legacy_fields() -> None:
     raw = {
-        "l": {"type": "localcandidate", "ipAddress": "1.2.3.4", "portNumber": 9, "transport": "udp",
-              "candidateType": "serverreflexive"},
+        "l": {
+            "type": "localcandidate",
+            "ipAddress": "1.2.3.4",
+            "portNumber": 9,
+            "transport": "udp",
+            "candidateType": "serverreflexive",
+        },
         "r": {"type": "remote-candidate", "ip": "5.6.7.8", "candidateType": "relayed"},
-        "r2": {"type": "remote-candidate", "candidateType": "peerreflexive", "address": "a",
-               "ip": "b"},
+        "r2": {
+            "type": "remote-candidate",
+            "candidateType": "peerreflexive",
+            "address": "a",
+            "ip": "b",
+        },
         "p": {"type": "candidate-pair", "state": "inprogress"},
     }
     got = normalize_report(raw)
@@ -111,8 +126,16 @@ def test_candidate_and_pair_legacy_fields() -> None:
 
 def _full_report() -> dict[str, Any]:
     return report(
-        outbound(1, T0, packetsSent=10, bytesSent=100, codecId="C", mediaSourceId="M",
-                 totalEncodeTime=1.2, qpSum=99),
+        outbound(
+            1,
+            T0,
+            packetsSent=10,
+            bytesSent=100,
+            codecId="C",
+            mediaSourceId="M",
+            totalEncodeTime=1.2,
+            qpSum=99,
+        ),
         remote_inbound(1, T0, packetsLost=1, roundTripTime=0.1),
         inbound(2, T0, packetsReceived=5, bytesReceived=50, audioLevel=0.3),
         {"id": "C", "type": "codec", "mimeType": "audio/opus"},
@@ -136,8 +159,15 @@ def test_compact_keeps_only_cursor_fields() -> None:
     assert "qpSum" not in compact["OT1"] and "totalEncodeTime" not in compact["OT1"]
     assert compact["OT1"]["trackIdentifier"] == "mic"
     assert compact["IT2"]["packetsReceived"] == 5 and "audioLevel" not in compact["IT2"]
-    assert compact["RI1"] == {"id": "RI1", "type": "remote-inbound-rtp", "timestamp": T0,
-                              "ssrc": 1, "kind": "audio", "localId": "OT1", "packetsLost": 1}
+    assert compact["RI1"] == {
+        "id": "RI1",
+        "type": "remote-inbound-rtp",
+        "timestamp": T0,
+        "ssrc": 1,
+        "kind": "audio",
+        "localId": "OT1",
+        "packetsLost": 1,
+    }
 
 
 def test_compact_preserves_candidate_pairs() -> None:
@@ -148,14 +178,18 @@ def test_compact_preserves_candidate_pairs() -> None:
 
 def test_compact_of_garbage() -> None:
     assert compact_report(None) == {}  # type: ignore[arg-type]
-    weird: dict[str, Any] = {"p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
-             "x": {"type": "codec"}}
+    weird: dict[str, Any] = {
+        "p": {"type": "candidate-pair", "selected": True, "localCandidateId": "x"},
+        "x": {"type": "codec"},
+    }
     assert set(compact_report(weird)) == {"p", "x"}
 
 
 def test_kind_not_derived_from_non_media_mime() -> None:
-    raw = {"r": {"type": "inbound-rtp", "ssrc": 1, "codecId": "c"},
-           "c": {"type": "codec", "mimeType": "application/rtx"}}
+    raw = {
+        "r": {"type": "inbound-rtp", "ssrc": 1, "codecId": "c"},
+        "c": {"type": "codec", "mimeType": "application/rtx"},
+    }
     assert "kind" not in normalize_report(raw)["r"]
 
 

@@ -16,9 +16,15 @@ def _pair(pid: str, **fields: Any) -> dict[str, Any]:
 
 def test_selected_by_transport_and_entry_shape() -> None:
     r = report(*transport_with_pair(T0), _pair("other", nominated=True, state="succeeded"))
-    r["CP1"].update(bytesSent=10, bytesReceived=20, totalRoundTripTime=1.5,
-                    availableOutgoingBitrate=300000, lastPacketSentTimestamp=T0,
-                    packetsDiscardedOnSend=0, availableIncomingBitrate=None)
+    r["CP1"].update(
+        bytesSent=10,
+        bytesReceived=20,
+        totalRoundTripTime=1.5,
+        availableOutgoingBitrate=300000,
+        lastPacketSentTimestamp=T0,
+        packetsDiscardedOnSend=0,
+        availableIncomingBitrate=None,
+    )
     [(role, pid, entry)] = candidate_pairs(r)
     assert (role, pid) == ("producing_transport", "CP1")
     assert entry == {
@@ -44,8 +50,10 @@ def test_selected_by_transport_and_entry_shape() -> None:
 
 
 def test_firefox_selected_flag() -> None:
-    r = report(_pair("a", selected=False, nominated=True, state="succeeded"),
-               _pair("b", selected=True, nominated=True, state="succeeded"))
+    r = report(
+        _pair("a", selected=False, nominated=True, state="succeeded"),
+        _pair("b", selected=True, nominated=True, state="succeeded"),
+    )
     assert selected_pair_ids(r) == ["b"]
 
 
@@ -94,8 +102,14 @@ def test_roles(transport: str | None, rtp: list[Any], roles: list[Any]) -> None:
 def test_missing_or_wrong_candidates_keep_ids_only() -> None:
     r = report(
         {"id": "T", "type": "transport", "selectedCandidatePairId": "P"},
-        {"id": "P", "type": "candidate-pair", "localCandidateId": "X", "remoteCandidateId": 5,
-         "nominated": "yes", "currentRoundTripTime": "0.1"},
+        {
+            "id": "P",
+            "type": "candidate-pair",
+            "localCandidateId": "X",
+            "remoteCandidateId": 5,
+            "nominated": "yes",
+            "currentRoundTripTime": "0.1",
+        },
         {"id": "X", "type": "remote-candidate", "address": "wrong side"},
     )
     [(_, _, entry)] = candidate_pairs(r)

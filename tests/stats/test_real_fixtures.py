@@ -59,14 +59,17 @@ def test_chrome_117_relay_rows_and_relay_pair() -> None:
     sent = [v["bytes_sent"] for v in producer if v["bytes_sent"]]
     assert 100_000 < sum(sent) / len(sent) < 2_000_000  # a real VP9 stream's 10 s deltas
     assert all(0 < v["rtt"] < 1 for v in producer)  # seconds, from remote-inbound-rtp
-    assert all(set(v["quality_limitation_durations"]) == {"bandwidth", "cpu", "none", "other"}
-               for v in producer)
+    assert all(
+        set(v["quality_limitation_durations"]) == {"bandwidth", "cpu", "none", "other"}
+        for v in producer
+    )
     assert all(1 <= row.values["mos_quality"] <= 5 for kind in rows.values() for row in kind)
     live = [r.values for r in rows["video_consumer"] if r.values["frames_decoded"]]
     assert live and all(0 < v["frames_per_second"] <= 60 for v in live)
     assert all(v["_rtt_ms"] < 500 for v in live)  # candidate-pair currentRoundTripTime
-    [(role, pid, pair)] = candidate_pairs(_reports(CHROME_117_RELAY, "PC_0")[-1],
-                                          transport="producing")
+    [(role, pid, pair)] = candidate_pairs(
+        _reports(CHROME_117_RELAY, "PC_0")[-1], transport="producing"
+    )
     assert (role, pid) == ("producing_transport", "CPfJfiL0UU_pjplYfUx")
     assert pair["local_candidate_type"] == "relay"
     assert pair["local_candidate_url"] == "turns:meet-jit-si-turnrelay.jitsi.net:443?transport=tcp"

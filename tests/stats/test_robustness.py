@@ -23,28 +23,116 @@ from rtk_sessions.stats import (
 from .helpers import T0, inbound, outbound, remote_inbound, report, transport_with_pair
 
 _FIELDS = [
-    "id", "type", "timestamp", "ssrc", "kind", "mediaType", "mid", "trackIdentifier", "trackId",
-    "remoteId", "localId", "codecId", "mediaSourceId", "transportId", "packetsSent", "bytesSent",
-    "packetsReceived", "bytesReceived", "packetsLost", "fractionLost", "jitter", "roundTripTime",
-    "jitterBufferDelay", "jitterBufferEmittedCount", "framesEncoded", "framesDecoded",
-    "framesPerSecond", "frameWidth", "frameHeight", "keyFramesEncoded", "keyFramesDecoded",
-    "pliCount", "firCount", "nackCount", "qualityLimitationReason", "qualityLimitationDurations",
-    "qualityLimitationResolutionChanges", "freezeCount", "totalFreezesDuration", "selected",
-    "nominated", "state", "selectedCandidatePairId", "localCandidateId", "remoteCandidateId",
-    "currentRoundTripTime", "address", "ip", "port", "candidateType", "url", "sdpFmtpLine",
-    "mimeType", "isRemote", "active", "concealmentEvents", "framesDropped", "framesReceived",
+    "id",
+    "type",
+    "timestamp",
+    "ssrc",
+    "kind",
+    "mediaType",
+    "mid",
+    "trackIdentifier",
+    "trackId",
+    "remoteId",
+    "localId",
+    "codecId",
+    "mediaSourceId",
+    "transportId",
+    "packetsSent",
+    "bytesSent",
+    "packetsReceived",
+    "bytesReceived",
+    "packetsLost",
+    "fractionLost",
+    "jitter",
+    "roundTripTime",
+    "jitterBufferDelay",
+    "jitterBufferEmittedCount",
+    "framesEncoded",
+    "framesDecoded",
+    "framesPerSecond",
+    "frameWidth",
+    "frameHeight",
+    "keyFramesEncoded",
+    "keyFramesDecoded",
+    "pliCount",
+    "firCount",
+    "nackCount",
+    "qualityLimitationReason",
+    "qualityLimitationDurations",
+    "qualityLimitationResolutionChanges",
+    "freezeCount",
+    "totalFreezesDuration",
+    "selected",
+    "nominated",
+    "state",
+    "selectedCandidatePairId",
+    "localCandidateId",
+    "remoteCandidateId",
+    "currentRoundTripTime",
+    "address",
+    "ip",
+    "port",
+    "candidateType",
+    "url",
+    "sdpFmtpLine",
+    "mimeType",
+    "isRemote",
+    "active",
+    "concealmentEvents",
+    "framesDropped",
+    "framesReceived",
 ]
-_TYPES = ["inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
-          "candidate-pair", "transport", "local-candidate", "remote-candidate", "codec", "track",
-          "media-source", "inboundrtp", "bogus"]
+_TYPES = [
+    "inbound-rtp",
+    "outbound-rtp",
+    "remote-inbound-rtp",
+    "remote-outbound-rtp",
+    "candidate-pair",
+    "transport",
+    "local-candidate",
+    "remote-candidate",
+    "codec",
+    "track",
+    "media-source",
+    "inboundrtp",
+    "bogus",
+]
 
 
 def _junk(rng: random.Random, depth: int = 0) -> Any:
     choices: list[Any] = [
-        None, True, False, 0, -1, 1, 2**40, -(2**63), 1e308, -1e308, math.nan, math.inf, -math.inf,
-        0.5, -0.0, "", "x", "12", "audio", "video", "screenshare", "OT1", "IT7", "T1", "CP1",
-        "useinbandfec=1;usedtx=1", "video/VP9", "none", "bandwidth", "2023-12-14T13:35:36.000Z",
-        rng.randint(-10**6, 10**12), rng.uniform(-1e6, 1e13),
+        None,
+        True,
+        False,
+        0,
+        -1,
+        1,
+        2**40,
+        -(2**63),
+        1e308,
+        -1e308,
+        math.nan,
+        math.inf,
+        -math.inf,
+        0.5,
+        -0.0,
+        "",
+        "x",
+        "12",
+        "audio",
+        "video",
+        "screenshare",
+        "OT1",
+        "IT7",
+        "T1",
+        "CP1",
+        "useinbandfec=1;usedtx=1",
+        "video/VP9",
+        "none",
+        "bandwidth",
+        "2023-12-14T13:35:36.000Z",
+        rng.randint(-(10**6), 10**12),
+        rng.uniform(-1e6, 1e13),
     ]
     if depth < 2:
         choices += [[_junk(rng, depth + 1)], {"none": _junk(rng, depth + 1), "cpu": 1}]
@@ -66,17 +154,32 @@ def _random_report(rng: random.Random) -> Any:
     shape = rng.random()
     objects = [_random_stats(rng) for _ in range(rng.randint(0, 8))]
     if shape < 0.4:
-        return {str(rng.choice(["OT1", "IT7", "RI1", "T1", "CP1", "L1", rng.random()])): o
-                for o in objects}
+        return {
+            str(rng.choice(["OT1", "IT7", "RI1", "T1", "CP1", "L1", rng.random()])): o
+            for o in objects
+        }
     if shape < 0.8:
         return [*objects, _junk(rng)]
     return _junk(rng)
 
 
 def _random_labels(rng: random.Random) -> list[Any]:
-    return [rng.choice([StreamLabel.from_mapping({k: _junk(rng) for k in (
-        "ssrc", "mid", "track_id", "kind", "source", "producer_id")}), {"ssrc": _junk(rng)},
-        _junk(rng), StreamLabel(ssrc=7, source="screenshare")]) for _ in range(rng.randint(0, 3))]
+    return [
+        rng.choice(
+            [
+                StreamLabel.from_mapping(
+                    {
+                        k: _junk(rng)
+                        for k in ("ssrc", "mid", "track_id", "kind", "source", "producer_id")
+                    }
+                ),
+                {"ssrc": _junk(rng)},
+                _junk(rng),
+                StreamLabel(ssrc=7, source="screenshare"),
+            ]
+        )
+        for _ in range(rng.randint(0, 3))
+    ]
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -86,18 +189,36 @@ def test_random_garbage_never_raises(seed: Any) -> None:
     normalize_report(cur)
     compact_report(cur)
     candidate_pairs(cur, transport=rng.choice([None, "producing", "consuming", 5]))  # type: ignore[arg-type]
-    rows = sample_rows(prev, cur, namespace="n", labels=_random_labels(rng),
-                       transport=rng.choice([None, "producing"]))
+    rows = sample_rows(
+        prev,
+        cur,
+        namespace="n",
+        labels=_random_labels(rng),
+        transport=rng.choice([None, "producing"]),
+    )
     sample_rows(compact_report(prev), cur, namespace="n")
     by_kind: dict[str, list[Any]] = {}
     for row in rows:
         assert row.kind in KINDS
         assert 1 <= row.values["mos_quality"] <= 5
         by_kind.setdefault(row.kind, []).append(row)
-    junk_rows = [{k: _junk(rng) for k in ("mos_quality", "packets_lost", "packets_sent", "rtt",
-                                          "frames_per_second", "frame_width", "timestamp",
-                                          "quality_limitation_durations", "_interval_s")}
-                 for _ in range(3)]
+    junk_rows = [
+        {
+            k: _junk(rng)
+            for k in (
+                "mos_quality",
+                "packets_lost",
+                "packets_sent",
+                "rtt",
+                "frames_per_second",
+                "frame_width",
+                "timestamp",
+                "quality_limitation_durations",
+                "_interval_s",
+            )
+        }
+        for _ in range(3)
+    ]
     for kind in KINDS:
         cumulative(kind, junk_rows)
         cumulative(kind, by_kind.get(kind, []))
@@ -110,13 +231,18 @@ def test_random_garbage_never_raises(seed: Any) -> None:
 
 
 def _valid_pair() -> tuple[dict[str, Any], dict[str, Any]]:
-    prev = report(outbound(1, T0, packetsSent=10, bytesSent=100, kind="video"),
-                  remote_inbound(1, T0, packetsLost=0), inbound(7, T0, packetsReceived=1),
-                  *transport_with_pair(T0))
-    cur = report(outbound(1, T0 + 1000, packetsSent=20, bytesSent=2000, kind="video"),
-                 remote_inbound(1, T0 + 900, packetsLost=1),
-                 inbound(7, T0 + 1000, packetsReceived=5),
-                 *transport_with_pair(T0 + 1000))
+    prev = report(
+        outbound(1, T0, packetsSent=10, bytesSent=100, kind="video"),
+        remote_inbound(1, T0, packetsLost=0),
+        inbound(7, T0, packetsReceived=1),
+        *transport_with_pair(T0),
+    )
+    cur = report(
+        outbound(1, T0 + 1000, packetsSent=20, bytesSent=2000, kind="video"),
+        remote_inbound(1, T0 + 900, packetsLost=1),
+        inbound(7, T0 + 1000, packetsReceived=5),
+        *transport_with_pair(T0 + 1000),
+    )
     return prev, cur
 
 
@@ -138,11 +264,21 @@ def test_mutated_valid_reports_never_raise(seed: Any) -> None:
 
 def test_label_from_mapping_leniency() -> None:
     assert StreamLabel.from_mapping(None) == StreamLabel()  # type: ignore[arg-type]
-    got = StreamLabel.from_mapping({"ssrc": " 123 ", "mid": 0, "kind": "VIDEO",
-                                    "source": "ScreenShare", "producer_id": 5, "extra": 1})
+    got = StreamLabel.from_mapping(
+        {
+            "ssrc": " 123 ",
+            "mid": 0,
+            "kind": "VIDEO",
+            "source": "ScreenShare",
+            "producer_id": 5,
+            "extra": 1,
+        }
+    )
     assert got == StreamLabel(ssrc=123, mid="0", kind="video", source="screenshare")
-    assert StreamLabel.from_mapping({"ssrc": True, "kind": "data", "source": "tv",
-                                     "mid": 1.5}) == StreamLabel()
+    assert (
+        StreamLabel.from_mapping({"ssrc": True, "kind": "data", "source": "tv", "mid": 1.5})
+        == StreamLabel()
+    )
     assert StreamLabel.from_mapping({"ssrc": 2**33}).ssrc is None
     assert StreamLabel.from_mapping({"ssrc": "-5"}).ssrc is None
 

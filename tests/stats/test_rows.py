@@ -114,14 +114,31 @@ def test_remote_inbound_found_by_local_id_and_by_ssrc() -> None:
 
 def test_audio_consumer_loss_jitter_buffer_and_pair_rtt() -> None:
     prev = report(
-        inbound(7, T0, packetsReceived=1000, packetsLost=10, bytesReceived=100_000,
-                jitterBufferDelay=4800.0, jitterBufferEmittedCount=96_000, concealmentEvents=3),
+        inbound(
+            7,
+            T0,
+            packetsReceived=1000,
+            packetsLost=10,
+            bytesReceived=100_000,
+            jitterBufferDelay=4800.0,
+            jitterBufferEmittedCount=96_000,
+            concealmentEvents=3,
+        ),
         *transport_with_pair(T0),
     )
     cur = report(
-        inbound(7, T0 + 2000, packetsReceived=1090, packetsLost=20, bytesReceived=108_000,
-                jitterBufferDelay=4800.0 + 2880.0, jitterBufferEmittedCount=96_000 + 48_000,
-                concealmentEvents=5, jitter=0.012, mid="3"),
+        inbound(
+            7,
+            T0 + 2000,
+            packetsReceived=1090,
+            packetsLost=20,
+            bytesReceived=108_000,
+            jitterBufferDelay=4800.0 + 2880.0,
+            jitterBufferEmittedCount=96_000 + 48_000,
+            concealmentEvents=5,
+            jitter=0.012,
+            mid="3",
+        ),
         *transport_with_pair(T0 + 2000, rtt=0.08),
     )
     labels = [StreamLabel(mid="3", consumer_id="c-1", producer_id="p-9", remote_peer_id="peer-2")]
@@ -172,10 +189,26 @@ def test_counter_reset_gives_no_row(counter: str) -> None:
 
 
 def test_quality_limitation_duration_reset_gives_no_row() -> None:
-    prev = report(outbound(1, T0, kind="video", packetsSent=1, bytesSent=1,
-                           qualityLimitationDurations={"none": 5.0}))
-    cur = report(outbound(1, T0 + 1000, kind="video", packetsSent=2, bytesSent=2,
-                          qualityLimitationDurations={"none": 1.0}))
+    prev = report(
+        outbound(
+            1,
+            T0,
+            kind="video",
+            packetsSent=1,
+            bytesSent=1,
+            qualityLimitationDurations={"none": 5.0},
+        )
+    )
+    cur = report(
+        outbound(
+            1,
+            T0 + 1000,
+            kind="video",
+            packetsSent=2,
+            bytesSent=2,
+            qualityLimitationDurations={"none": 1.0},
+        )
+    )
     assert sample_rows(prev, cur, namespace="n") == []
 
 
@@ -195,11 +228,21 @@ def test_stream_only_in_one_report_gives_no_row() -> None:
 def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid() -> None:
     def layers(ts: float, scale: int) -> list[dict[str, Any]]:
         return [
-            outbound(s, ts, kind="video", mid="1", packetsSent=100 * scale,
-                     bytesSent=90_000 * scale, framesEncoded=30 * scale, frameWidth=w,
-                     frameHeight=h, framesPerSecond=30)
+            outbound(
+                s,
+                ts,
+                kind="video",
+                mid="1",
+                packetsSent=100 * scale,
+                bytesSent=90_000 * scale,
+                framesEncoded=30 * scale,
+                frameWidth=w,
+                frameHeight=h,
+                framesPerSecond=30,
+            )
             for s, w, h in ((11, 320, 180), (12, 1280, 720))
         ]
+
     prev, cur = report(*layers(T0, 1)), report(*layers(T0 + 1000, 2))
     labels = [StreamLabel(mid="1", kind="video", source="camera", producer_id="prod-1")]
     rows = sample_rows(prev, cur, namespace="n", labels=labels)
@@ -211,9 +254,19 @@ def test_simulcast_two_ssrcs_give_two_rows_with_one_producer_id_via_mid() -> Non
 
 
 def _video_out(ts: float, n: int, **extra: Any) -> dict[str, Any]:
-    return outbound(5, ts, kind="video", packetsSent=100 * n, bytesSent=50_000 * n,
-                    framesEncoded=15 * n, frameWidth=1920, frameHeight=1080,
-                    trackIdentifier="track-a", mid="2", **extra)
+    return outbound(
+        5,
+        ts,
+        kind="video",
+        packetsSent=100 * n,
+        bytesSent=50_000 * n,
+        framesEncoded=15 * n,
+        frameWidth=1920,
+        frameHeight=1080,
+        trackIdentifier="track-a",
+        mid="2",
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(
@@ -228,8 +281,9 @@ def _video_out(ts: float, n: int, **extra: Any) -> dict[str, Any]:
     ],
 )
 def test_screenshare_label_matching(label: Any, expected_kind: str) -> None:
-    rows = sample_rows(report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2)),
-                       namespace="n", labels=[label])
+    rows = sample_rows(
+        report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2)), namespace="n", labels=[label]
+    )
     assert _one(rows).kind == expected_kind
 
 
@@ -240,6 +294,7 @@ def test_label_priority_ssrc_before_mid_before_track() -> None:
         StreamLabel(ssrc=5, producer_id="by-ssrc"),
     ]
     prev, cur = report(_video_out(T0, 1)), report(_video_out(T0 + 1000, 2))
+
     def producer_id(given: list[StreamLabel]) -> Any:
         return _one(sample_rows(prev, cur, namespace="n", labels=given)).values["producer_id"]
 
@@ -249,30 +304,57 @@ def test_label_priority_ssrc_before_mid_before_track() -> None:
 
 
 def test_labels_as_json_mappings_and_track_from_media_source() -> None:
-    src = {"id": "MS", "type": "media-source", "kind": "video", "trackIdentifier": "cam-1",
-           "framesPerSecond": 15}
+    src = {
+        "id": "MS",
+        "type": "media-source",
+        "kind": "video",
+        "trackIdentifier": "cam-1",
+        "framesPerSecond": 15,
+    }
     prev = report(
         outbound(5, T0, kind="video", mediaSourceId="MS", packetsSent=0, bytesSent=0), src
     )
-    cur = report(outbound(5, T0 + 1000, kind="video", mediaSourceId="MS", packetsSent=10,
-                          bytesSent=1000), src)
-    labels: list[Any] = [{"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"}, "junk", 3]
+    cur = report(
+        outbound(5, T0 + 1000, kind="video", mediaSourceId="MS", packetsSent=10, bytesSent=1000),
+        src,
+    )
+    labels: list[Any] = [
+        {"track_id": "cam-1", "source": "screenshare", "producer_id": "ss"},
+        "junk",
+        3,
+    ]
     row = _one(sample_rows(prev, cur, namespace="n", labels=labels))
     assert row.kind == "screenshare_video_producer"
     assert row.values["producer_id"] == "ss"
 
 
 def test_video_producer_fields_and_rtcscore_mos() -> None:
-    prev = report(_video_out(T0, 1, keyFramesEncoded=1, pliCount=2, firCount=0, nackCount=1,
-                             qualityLimitationResolutionChanges=1,
-                             qualityLimitationDurations={"none": 1.0, "cpu": 0, "bandwidth": 0.5,
-                                                         "other": 0}))
+    prev = report(
+        _video_out(
+            T0,
+            1,
+            keyFramesEncoded=1,
+            pliCount=2,
+            firCount=0,
+            nackCount=1,
+            qualityLimitationResolutionChanges=1,
+            qualityLimitationDurations={"none": 1.0, "cpu": 0, "bandwidth": 0.5, "other": 0},
+        )
+    )
     cur = report(
-        _video_out(T0 + 2000, 2, keyFramesEncoded=2, pliCount=3, firCount=1, nackCount=4,
-                   framesPerSecond=15, qualityLimitationReason="bandwidth",
-                   qualityLimitationResolutionChanges=2, active=True,
-                   qualityLimitationDurations={"none": 2.0, "cpu": 0, "bandwidth": 1.5,
-                                               "other": 0}),
+        _video_out(
+            T0 + 2000,
+            2,
+            keyFramesEncoded=2,
+            pliCount=3,
+            firCount=1,
+            nackCount=4,
+            framesPerSecond=15,
+            qualityLimitationReason="bandwidth",
+            qualityLimitationResolutionChanges=2,
+            active=True,
+            qualityLimitationDurations={"none": 2.0, "cpu": 0, "bandwidth": 1.5, "other": 0},
+        ),
         remote_inbound(5, T0 + 1900, kind="video", roundTripTime=0.1, jitter=0.01, packetsLost=0),
     )
     v = _one(sample_rows(prev, cur, namespace="n")).values
@@ -280,7 +362,11 @@ def test_video_producer_fields_and_rtcscore_mos() -> None:
     assert v["pli_count"] == 1 and v["fir_count"] == 1
     assert v["quality_limitation_reason"] == "bandwidth"
     assert v["quality_limitation_durations"] == {
-        "none": 1.0, "cpu": 0, "bandwidth": 1.0, "other": 0}
+        "none": 1.0,
+        "cpu": 0,
+        "bandwidth": 1.0,
+        "other": 0,
+    }
     assert v["quality_limitation_resolution_changes"] == 1
     assert v["frames_per_second"] == 15
     assert v["_nack_count"] == 3 and v["_active"] is True
@@ -290,10 +376,23 @@ def test_video_producer_fields_and_rtcscore_mos() -> None:
 
 
 def test_video_consumer_firefox_shape_derives_fps_and_uses_loss_only_score() -> None:
-    prev = report(inbound(9, T0, kind="video", packetsReceived=0, bytesReceived=0,
-                          framesDecoded=0, packetsLost=0))
-    cur = report(inbound(9, T0 + 2000, kind="video", packetsReceived=100, bytesReceived=90_000,
-                         framesDecoded=45, packetsLost=0, framerateMean=-3.7e230))
+    prev = report(
+        inbound(
+            9, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0, packetsLost=0
+        )
+    )
+    cur = report(
+        inbound(
+            9,
+            T0 + 2000,
+            kind="video",
+            packetsReceived=100,
+            bytesReceived=90_000,
+            framesDecoded=45,
+            packetsLost=0,
+            framerateMean=-3.7e230,
+        )
+    )
     v = _one(sample_rows(prev, cur, namespace="n")).values
     assert v["frames_per_second"] == 22.5  # 45 frames / 2 s
     assert "frame_width" not in v
@@ -301,18 +400,50 @@ def test_video_consumer_firefox_shape_derives_fps_and_uses_loss_only_score() -> 
 
 
 def test_video_consumer_freeze_internals_and_camera_mos() -> None:
-    prev = report(inbound(9, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0,
-                          framesReceived=0, freezeCount=1, totalFreezesDuration=0.5, pauseCount=0,
-                          keyFramesDecoded=0, framesDropped=0, firCount=0,
-                          jitterBufferDelay=1.0, jitterBufferEmittedCount=10),
-                  {"id": "CV", "type": "codec", "mimeType": "video/VP9"})
-    cur = report(inbound(9, T0 + 1000, kind="video", packetsReceived=100, bytesReceived=62_500,
-                         framesDecoded=30, framesReceived=31, freezeCount=2,
-                         totalFreezesDuration=0.9, pauseCount=0, keyFramesDecoded=1,
-                         framesDropped=1, firCount=0, frameWidth=640, frameHeight=360,
-                         framesPerSecond=30, jitterBufferDelay=1.6, jitterBufferEmittedCount=40,
-                         codecId="CV"),
-                 {"id": "CV", "type": "codec", "mimeType": "video/VP9"})
+    prev = report(
+        inbound(
+            9,
+            T0,
+            kind="video",
+            packetsReceived=0,
+            bytesReceived=0,
+            framesDecoded=0,
+            framesReceived=0,
+            freezeCount=1,
+            totalFreezesDuration=0.5,
+            pauseCount=0,
+            keyFramesDecoded=0,
+            framesDropped=0,
+            firCount=0,
+            jitterBufferDelay=1.0,
+            jitterBufferEmittedCount=10,
+        ),
+        {"id": "CV", "type": "codec", "mimeType": "video/VP9"},
+    )
+    cur = report(
+        inbound(
+            9,
+            T0 + 1000,
+            kind="video",
+            packetsReceived=100,
+            bytesReceived=62_500,
+            framesDecoded=30,
+            framesReceived=31,
+            freezeCount=2,
+            totalFreezesDuration=0.9,
+            pauseCount=0,
+            keyFramesDecoded=1,
+            framesDropped=1,
+            firCount=0,
+            frameWidth=640,
+            frameHeight=360,
+            framesPerSecond=30,
+            jitterBufferDelay=1.6,
+            jitterBufferEmittedCount=40,
+            codecId="CV",
+        ),
+        {"id": "CV", "type": "codec", "mimeType": "video/VP9"},
+    )
     v = _one(sample_rows(prev, cur, namespace="n")).values
     assert v["_freeze_count"] == 1 and v["_freezes_duration_s"] == pytest.approx(0.4)
     assert v["_frames_received"] == 31 and v["_pause_count"] == 0
@@ -324,9 +455,19 @@ def test_video_consumer_freeze_internals_and_camera_mos() -> None:
 
 def test_screenshare_video_consumer_is_loss_only() -> None:
     prev = report(inbound(9, T0, kind="video", packetsReceived=0, packetsLost=0, bytesReceived=0))
-    cur = report(inbound(9, T0 + 1000, kind="video", packetsReceived=97, packetsLost=3,
-                         bytesReceived=10_000, frameWidth=1920, frameHeight=1080,
-                         framesPerSecond=5))
+    cur = report(
+        inbound(
+            9,
+            T0 + 1000,
+            kind="video",
+            packetsReceived=97,
+            packetsLost=3,
+            bytesReceived=10_000,
+            frameWidth=1920,
+            frameHeight=1080,
+            framesPerSecond=5,
+        )
+    )
     labels = [StreamLabel(ssrc=9, source="screenshare")]
     row = _one(sample_rows(prev, cur, namespace="n", labels=labels))
     assert row.kind == "screenshare_video_consumer"
@@ -365,8 +506,14 @@ def test_compacted_previous_gives_same_rows_as_full_previous() -> None:
     prev = report(
         outbound(1, T0, packetsSent=100, bytesSent=10_000, mediaSourceId="M"),
         remote_inbound(1, T0, packetsLost=1),
-        inbound(7, T0, packetsReceived=10, bytesReceived=1000, jitterBufferDelay=1.0,
-                jitterBufferEmittedCount=100),
+        inbound(
+            7,
+            T0,
+            packetsReceived=10,
+            bytesReceived=1000,
+            jitterBufferDelay=1.0,
+            jitterBufferEmittedCount=100,
+        ),
         {"id": "M", "type": "media-source", "kind": "audio", "trackIdentifier": "mic"},
         {"id": "cert", "type": "certificate", "fingerprint": "x"},
         *transport_with_pair(T0),
@@ -374,8 +521,14 @@ def test_compacted_previous_gives_same_rows_as_full_previous() -> None:
     cur = report(
         outbound(1, T0 + 1000, packetsSent=150, bytesSent=15_000, mediaSourceId="M"),
         remote_inbound(1, T0 + 900, packetsLost=2),
-        inbound(7, T0 + 1000, packetsReceived=60, bytesReceived=6000, jitterBufferDelay=2.0,
-                jitterBufferEmittedCount=200),
+        inbound(
+            7,
+            T0 + 1000,
+            packetsReceived=60,
+            bytesReceived=6000,
+            jitterBufferDelay=2.0,
+            jitterBufferEmittedCount=200,
+        ),
         {"id": "M", "type": "media-source", "kind": "audio", "trackIdentifier": "mic"},
         *transport_with_pair(T0 + 1000),
     )
@@ -386,14 +539,24 @@ def test_compacted_previous_gives_same_rows_as_full_previous() -> None:
 
 
 def test_transport_argument_does_not_filter_rows() -> None:
-    prev = report(outbound(1, T0, packetsSent=0, bytesSent=0),
-                  inbound(7, T0, packetsReceived=0, bytesReceived=0))
-    cur = report(outbound(1, T0 + 1000, packetsSent=5, bytesSent=50),
-                 inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=50))
-    kinds = {t: [r.kind for r in sample_rows(prev, cur, namespace="n", transport=t)]
-             for t in (None, "producing", "consuming")}
-    assert kinds[None] == kinds["producing"] == kinds["consuming"] == [
-        "audio_producer", "audio_consumer"]
+    prev = report(
+        outbound(1, T0, packetsSent=0, bytesSent=0),
+        inbound(7, T0, packetsReceived=0, bytesReceived=0),
+    )
+    cur = report(
+        outbound(1, T0 + 1000, packetsSent=5, bytesSent=50),
+        inbound(7, T0 + 1000, packetsReceived=5, bytesReceived=50),
+    )
+    kinds = {
+        t: [r.kind for r in sample_rows(prev, cur, namespace="n", transport=t)]
+        for t in (None, "producing", "consuming")
+    }
+    assert (
+        kinds[None]
+        == kinds["producing"]
+        == kinds["consuming"]
+        == ["audio_producer", "audio_consumer"]
+    )
 
 
 def test_bad_namespace_and_thresholds_are_tolerated() -> None:
@@ -445,9 +608,20 @@ def test_labels_that_are_not_a_sequence_are_ignored(labels: Any) -> None:
 
 def test_absurd_gauges_are_treated_as_absent() -> None:
     prev = report(inbound(7, T0, kind="video", packetsReceived=0, bytesReceived=0, framesDecoded=0))
-    cur = report(inbound(7, T0 + 1000, kind="video", packetsReceived=5, bytesReceived=5000,
-                         framesDecoded=20, jitter=1e300, framesPerSecond=1e9,
-                         frameWidth=10**9, frameHeight=-5))
+    cur = report(
+        inbound(
+            7,
+            T0 + 1000,
+            kind="video",
+            packetsReceived=5,
+            bytesReceived=5000,
+            framesDecoded=20,
+            jitter=1e300,
+            framesPerSecond=1e9,
+            frameWidth=10**9,
+            frameHeight=-5,
+        )
+    )
     v = _one(sample_rows(prev, cur, namespace="n")).values
     assert "jitter" not in v and "frame_width" not in v and "frame_height" not in v
     assert v["frames_per_second"] == 20.0  # Δframes/Δt instead of the absurd gauge
@@ -466,7 +640,9 @@ def test_rows_start_with_the_first_packet_in_both_directions() -> None:
     assert quiet["packets_sent"] == 0 and quiet["mos_quality"] == 1
     # Q13: consumers too have rows from their first packet received on, and keep them when
     # the stream stalls later (a stall is real).
-    waiting = [report(inbound(2, T0 + i * 2000, packetsReceived=0, bytesReceived=0)) for i in range(2)]
+    waiting = [
+        report(inbound(2, T0 + i * 2000, packetsReceived=0, bytesReceived=0)) for i in range(2)
+    ]
     assert sample_rows(waiting[0], waiting[1], namespace="p:pc0") == []
     arrived = report(inbound(2, T0 + 4000, packetsReceived=50, bytesReceived=5000))
     assert _one(sample_rows(waiting[1], arrived, namespace="p:pc0")).kind == "audio_consumer"

@@ -65,9 +65,9 @@ def test_audio_r_dtx_and_unknown_bitrate() -> None:
     assert audio_r_factor(
         loss_pct=0, bitrate_bps=None, rtt_ms=0, buffer_delay_ms=0, dtx=True
     ) == pytest.approx(100 - 8 - 0.48)
-    assert audio_r_factor(
-        loss_pct=0, bitrate_bps=0, rtt_ms=0, buffer_delay_ms=0
-    ) == pytest.approx(100 - 6 - 0.48)
+    assert audio_r_factor(loss_pct=0, bitrate_bps=0, rtt_ms=0, buffer_delay_ms=0) == pytest.approx(
+        100 - 6 - 0.48
+    )
 
 
 def test_audio_r_clamped_to_zero_with_total_loss() -> None:
@@ -81,8 +81,13 @@ def test_video_mos_rtcscore() -> None:
     base = 0.56 * math.log(b) + 5.36
     expected = round(base - 1.9 * math.log(30 / 22) - 0.002 * (20 + 60 / 2), 2)
     got = video_mos(
-        bitrate_bps=500000, width=640, height=360, frame_rate=22, expected_frame_rate=30,
-        rtt_ms=60, buffer_delay_ms=20,
+        bitrate_bps=500000,
+        width=640,
+        height=360,
+        frame_rate=22,
+        expected_frame_rate=30,
+        rtt_ms=60,
+        buffer_delay_ms=20,
     )
     assert got == expected == 3.37
 
@@ -92,8 +97,14 @@ def test_video_mos_vp9_factor_and_no_bonus_above_expected_fps() -> None:
     base = 0.56 * math.log(b) + 5.36
     expected = round(base - 0.002 * 0, 2)  # ratio capped at 1: no frame-rate bonus
     got = video_mos(
-        bitrate_bps=2_000_000, width=1280, height=720, frame_rate=60, expected_frame_rate=30,
-        rtt_ms=0, buffer_delay_ms=0, codec_factor=1.2,
+        bitrate_bps=2_000_000,
+        width=1280,
+        height=720,
+        frame_rate=60,
+        expected_frame_rate=30,
+        rtt_ms=0,
+        buffer_delay_ms=0,
+        codec_factor=1.2,
     )
     assert got == expected
 
@@ -109,8 +120,13 @@ def test_video_mos_vp9_factor_and_no_bonus_above_expected_fps() -> None:
 )
 def test_video_mos_edges(kwargs: dict[str, Any], expected: float) -> None:
     args = {
-        "bitrate_bps": 300000, "width": 640, "height": 360, "frame_rate": 30,
-        "expected_frame_rate": 30, "rtt_ms": 0, "buffer_delay_ms": 0,
+        "bitrate_bps": 300000,
+        "width": 640,
+        "height": 360,
+        "frame_rate": 30,
+        "expected_frame_rate": 30,
+        "rtt_ms": 0,
+        "buffer_delay_ms": 0,
     }
     args.update(kwargs)
     assert video_mos(**args) == expected
@@ -134,5 +150,15 @@ def test_screenshare_loss_only(loss: float, limited: bool, expected: float) -> N
 
 
 def test_video_mos_underflowing_bits_per_pixel_is_one() -> None:
-    assert video_mos(bitrate_bps=5e-324, width=65535, height=65535, frame_rate=30,
-                     expected_frame_rate=30, rtt_ms=0, buffer_delay_ms=0) == 1.0
+    assert (
+        video_mos(
+            bitrate_bps=5e-324,
+            width=65535,
+            height=65535,
+            frame_rate=30,
+            expected_frame_rate=30,
+            rtt_ms=0,
+            buffer_delay_ms=0,
+        )
+        == 1.0
+    )

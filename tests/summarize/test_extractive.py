@@ -94,7 +94,11 @@ def test_empty_transcript(text_format: TextFormat) -> None:
 
 def test_deterministic_and_independent_of_input_order(meeting: Meeting) -> None:
     s = ExtractiveSummarizer()
-    kw: dict[str, Any] = {"word_limit": 120, "text_format": "markdown", "summary_type": "team_meeting"}
+    kw: dict[str, Any] = {
+        "word_limit": 120,
+        "text_format": "markdown",
+        "summary_type": "team_meeting",
+    }
     first = s.summarize(meeting.segments, **kw)
     assert s.summarize(list(meeting.segments), **kw) == first
     shuffled = list(meeting.segments)

@@ -141,7 +141,9 @@ def test_overlong_answer_is_cut_to_the_word_limit(server: str, segments: list[Se
         ("empty", "empty summary"),
     ],
 )
-def test_failures_raise_summarizer_error(server: str, segments: list[Segment], mode: str, message: str) -> None:
+def test_failures_raise_summarizer_error(
+    server: str, segments: list[Segment], mode: str, message: str
+) -> None:
     s = OpenAICompatibleSummarizer(f"{server}/{mode}/v1", "m", api_key="k", timeout=5)
     with pytest.raises(SummarizerError, match=message.replace("[", r"\[").replace("]", r"\]")):
         s.summarize(segments, **KW)

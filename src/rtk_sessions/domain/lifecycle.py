@@ -261,9 +261,7 @@ def sweep(
         try:
             with db.begin_nested():
                 events: PeerEventRows = []
-                leave_peer(
-                    db, peer, at=peer.last_seen_at, now=now, events=events, reason="TIMEOUT"
-                )
+                leave_peer(db, peer, at=peer.last_seen_at, now=now, events=events, reason="TIMEOUT")
                 insert_peer_events(db, events)
         except Exception:
             _sweep_log.exception("sweeper: cannot leave stale peer %s; skipped", peer_id)

@@ -36,9 +36,21 @@ _MEDIA_EVENTS = {
 _STATS_METHODS = {"getstats", "getStats"}
 
 _KNOWN_STATES = {
-    "new", "checking", "connected", "completed", "failed", "disconnected", "closed",
-    "connecting", "gathering", "complete", "stable", "have-local-offer", "have-remote-offer",
-    "have-local-pranswer", "have-remote-pranswer",
+    "new",
+    "checking",
+    "connected",
+    "completed",
+    "failed",
+    "disconnected",
+    "closed",
+    "connecting",
+    "gathering",
+    "complete",
+    "stable",
+    "have-local-offer",
+    "have-remote-offer",
+    "have-local-pranswer",
+    "have-remote-pranswer",
 }
 
 
@@ -93,14 +105,20 @@ def video_type_label(value: Any) -> dict[str, Any] | None:
 
 
 def _rtp_ssrcs(report: dict[str, dict[str, Any]]) -> set[int]:
-    return {o["ssrc"] for o in report.values() if "ssrc" in o and o.get("type") in (
-        "inbound-rtp", "outbound-rtp")}
+    return {
+        o["ssrc"]
+        for o in report.values()
+        if "ssrc" in o and o.get("type") in ("inbound-rtp", "outbound-rtp")
+    }
 
 
 def snapshot_time(report: dict[str, dict[str, Any]], fallback: float) -> float:
     """A report's time: the latest RTCStats.timestamp in it (the getStats() call time)."""
-    times = [o["timestamp"] for o in report.values()
-             if isinstance(o.get("timestamp"), int | float) and o["timestamp"] > 0]
+    times = [
+        o["timestamp"]
+        for o in report.values()
+        if isinstance(o.get("timestamp"), int | float) and o["timestamp"] > 0
+    ]
     return float(max(times)) if times else float(fallback)
 
 
@@ -152,7 +170,8 @@ def build_client(
                 label_history.append((float(ts), label))
     if not pc_times:
         raise RecordingFormatError(
-            f"{where}: the recording has no peer-connection records (no 'create'/'getstats' lines)")
+            f"{where}: the recording has no peer-connection records (no 'create'/'getstats' lines)"
+        )
     join_ms, leave_ms = min(pc_times), max(pc_times)
     snapshots.sort(key=lambda s: s.timestamp_ms)  # stable: equal times keep file order
     events = sorted((e for e in raw_events if join_ms <= e[1] <= leave_ms), key=lambda e: e[1])
@@ -160,8 +179,14 @@ def build_client(
     for _, label in label_history:
         latest[label["ssrc"]] = label
     return RecordedClient(
-        name=name, user_agent=user_agent, join_ms=join_ms, leave_ms=leave_ms, stats=snapshots,
-        labels=list(latest.values()), events=events, metadata=metadata,
+        name=name,
+        user_agent=user_agent,
+        join_ms=join_ms,
+        leave_ms=leave_ms,
+        stats=snapshots,
+        labels=list(latest.values()),
+        events=events,
+        metadata=metadata,
         label_history=label_history,
     )
 

@@ -414,6 +414,8 @@ class Preset(Base):
         Index("uq_presets_app_name", "app_id", "name", unique=True),
         Index("ix_presets_app_created", "app_id", "created_at"),
     )
+
+
 class WebhookRow(Base):
     """A webhook of an app (``realtime_kit.webhooks``): where to POST which events."""
 

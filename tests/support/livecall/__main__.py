@@ -35,31 +35,65 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(x) for x in a.video_size.lower().split("x"))
     size = (width, height)
     use_ns = a.netns or a.delay_ms is not None or a.loss_pct or a.rate_kbit
-    imp = Impairment(delay_ms=a.delay_ms or 0, loss_pct=a.loss_pct, rate_kbit=a.rate_kbit,
-                     seed=a.seed) if use_ns else None
+    imp = (
+        Impairment(
+            delay_ms=a.delay_ms or 0, loss_pct=a.loss_pct, rate_kbit=a.rate_kbit, seed=a.seed
+        )
+        if use_ns
+        else None
+    )
     with imp if imp is not None else contextlib.nullcontext():
         return _run(a, imp, size)
 
 
 def _run(a: argparse.Namespace, imp: Impairment | None, size: tuple[int, int]) -> int:
-    participants = ({"display_name": "Peer A", "custom_participant_id": "a"},
-                    {"display_name": "Peer B", "custom_participant_id": "b"})
+    participants = (
+        {"display_name": "Peer A", "custom_participant_id": "a"},
+        {"display_name": "Peer B", "custom_participant_id": "b"},
+    )
     if a.endpoint:
-        res = run_call(endpoint=a.endpoint, tokens=(a.token_a, a.token_b), meeting_id=a.meeting_id,
-                       participants=participants, duration_s=a.duration, network=imp,
-                       chromium=a.chromium, video_size=size)
+        res = run_call(
+            endpoint=a.endpoint,
+            tokens=(a.token_a, a.token_b),
+            meeting_id=a.meeting_id,
+            participants=participants,
+            duration_s=a.duration,
+            network=imp,
+            chromium=a.chromium,
+            video_size=size,
+        )
         summary = None
     else:
         with FakeIngest() as fake:
-            res = run_call(endpoint=fake.endpoint(), tokens=(a.token_a, a.token_b),
-                           meeting_id=a.meeting_id, participants=participants,
-                           duration_s=a.duration, network=imp, chromium=a.chromium,
-                           video_size=size)
+            res = run_call(
+                endpoint=fake.endpoint(),
+                tokens=(a.token_a, a.token_b),
+                meeting_id=a.meeting_id,
+                participants=participants,
+                duration_s=a.duration,
+                network=imp,
+                chromium=a.chromium,
+                video_size=size,
+            )
             summary = summarize(fake.events)
-    out = {"ok": res.ok, "impairment": res.network, "forwarder": None,
-           "peers": [{"role": r.role, "peer_id": r.peer_id, "ok": r.ok, "error": r.error,
-                      "joined_at": r.joined_at, "left_at": r.left_at, "acked": r.acked,
-                      "measured": (summary or {}).get(r.peer_id)} for r in res.peers]}
+    out = {
+        "ok": res.ok,
+        "impairment": res.network,
+        "forwarder": None,
+        "peers": [
+            {
+                "role": r.role,
+                "peer_id": r.peer_id,
+                "ok": r.ok,
+                "error": r.error,
+                "joined_at": r.joined_at,
+                "left_at": r.left_at,
+                "acked": r.acked,
+                "measured": (summary or {}).get(r.peer_id),
+            }
+            for r in res.peers
+        ],
+    }
     if not res.ok:
         out["logs"] = {r.role: r.logs[-30:] for r in res.peers}
     print(json.dumps(out, indent=2), flush=True)

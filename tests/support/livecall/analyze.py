@@ -43,8 +43,12 @@ def summarize(events: list[dict[str, Any]], *, warmup_s: float = 4.0) -> dict[st
                 rtt = s.get("roundTripTime")
                 if s["type"] == "remote-inbound-rtp" and late and rtt is not None:
                     rtt_ri[s.get("kind", "?")].append(rtt * 1000)
-                elif s["type"] == "candidate-pair" and s["id"] in sel and late and \
-                        s.get("currentRoundTripTime") is not None:
+                elif (
+                    s["type"] == "candidate-pair"
+                    and s["id"] in sel
+                    and late
+                    and s.get("currentRoundTripTime") is not None
+                ):
                     rtt_cp.append(s["currentRoundTripTime"] * 1000)
                 elif s["type"] == "inbound-rtp":
                     last_in[s.get("kind", "?")] = s
@@ -57,17 +61,22 @@ def summarize(events: list[dict[str, Any]], *, warmup_s: float = 4.0) -> dict[st
         loss = {}
         for kind, s in last_in.items():
             lost, recv = s.get("packetsLost", 0), s.get("packetsReceived", 0)
-            loss[kind] = {"packets_lost": lost, "packets_received": recv,
-                          "loss_pct": round(100.0 * lost / (lost + recv), 2) if lost + recv
-                          else None}
+            loss[kind] = {
+                "packets_lost": lost,
+                "packets_received": recv,
+                "loss_pct": round(100.0 * lost / (lost + recv), 2) if lost + recv else None,
+            }
+
         def med(xs: list[float]) -> float | None:
-            return (round(statistics.median(xs), 1) if xs else None)
+            return round(statistics.median(xs), 1) if xs else None
+
         out[pid] = {
             "event_types": dict(types),
             "stat_types": dict(stat_types),
             "rtt_remote_inbound_ms": {k: med(v) for k, v in rtt_ri.items()},
-            "rtt_remote_inbound_range_ms": {k: [round(min(v), 1), round(max(v), 1)]
-                                            for k, v in rtt_ri.items() if v},
+            "rtt_remote_inbound_range_ms": {
+                k: [round(min(v), 1), round(max(v), 1)] for k, v in rtt_ri.items() if v
+            },
             "rtt_candidate_pair_ms": med(rtt_cp),
             "inbound_loss": loss,
             "quality_limitation_reasons": dict(qlr),

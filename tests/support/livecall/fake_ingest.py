@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 INGEST_PATH = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/ingest"
 
 
-
 class _QuietServer(ThreadingHTTPServer):
     """Browsers killed mid-request reset their connections: not worth a traceback."""
 
@@ -52,9 +51,11 @@ class _QuietServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
+
 class FakeIngest:
-    def __init__(self, host: str = "0.0.0.0", port: int = 0, account_id: str = "acc",
-                 app_id: str = "app") -> None:
+    def __init__(
+        self, host: str = "0.0.0.0", port: int = 0, account_id: str = "acc", app_id: str = "app"
+    ) -> None:
         self.path = INGEST_PATH.format(account_id=account_id, app_id=app_id)
         self.batches: list[dict[str, Any]] = []
         self.events_by_id: dict[str, dict[str, Any]] = {}
@@ -98,8 +99,11 @@ class FakeIngest:
                 if u.path != owner.path:
                     return self._error(404, "no")
                 auth = self.headers.get("Authorization", "")
-                token = auth[7:] if auth.startswith("Bearer ") else \
-                    (parse_qs(u.query).get("token") or [""])[0]
+                token = (
+                    auth[7:]
+                    if auth.startswith("Bearer ")
+                    else (parse_qs(u.query).get("token") or [""])[0]
+                )
                 if not token:
                     return self._error(401, "token")
                 with owner.lock:
@@ -118,9 +122,14 @@ class FakeIngest:
                         else:
                             owner.events_by_id[e["id"]] = e
                             acc += 1
-                    owner.batches.append({"token": token, "beacon": not auth,
-                                          "content_type": self.headers.get("Content-Type"),
-                                          "events": events})
+                    owner.batches.append(
+                        {
+                            "token": token,
+                            "beacon": not auth,
+                            "content_type": self.headers.get("Content-Type"),
+                            "events": events,
+                        }
+                    )
                 self._answer(200, {"success": True, "data": {"accepted": acc, "duplicates": dup}})
 
             def log_message(self, *a: Any) -> None:

@@ -46,11 +46,19 @@ INTERNALS_URL = "chrome://webrtc-internals/?keepRemovedConnections"
 # The flags every Chromium of the tests runs with (no sandbox, no GPU, no background traffic,
 # fake camera and microphone); Playwright adds --headless itself.
 FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
-    "--disable-dev-shm-usage", "--mute-audio",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
 ]
 
 # Served by Playwright's router at http://localhost/ (a secure context, so getUserMedia works).
@@ -180,8 +188,8 @@ def record_internals_dump(
         # of Playwright's off-the-record browser.new_context() contexts.
         profile = tempfile.TemporaryDirectory(prefix="rtk-internals-")
         context = pw.chromium.launch_persistent_context(
-            profile.name, executable_path=chromium, headless=True, args=FLAGS,
-            accept_downloads=True)
+            profile.name, executable_path=chromium, headless=True, args=FLAGS, accept_downloads=True
+        )
         version = context.browser.version if context.browser else "?"
         try:
             internals = context.pages[0] if context.pages else context.new_page()
@@ -189,8 +197,12 @@ def record_internals_dump(
             internals.wait_for_function("() => typeof window.peerConnectionDataStore === 'object'")
 
             page = context.new_page()
-            page.route(f"{CALL_ORIGIN}/**", lambda route: route.fulfill(
-                status=200, content_type="text/html; charset=utf-8", body=CALL_HTML))
+            page.route(
+                f"{CALL_ORIGIN}/**",
+                lambda route: route.fulfill(
+                    status=200, content_type="text/html; charset=utf-8", body=CALL_HTML
+                ),
+            )
             page.goto(f"{CALL_ORIGIN}/call.html")
             t0 = time.time()
             call = page.evaluate("ms => window.startCall(ms)", int(duration_s * 1000))
@@ -221,7 +233,11 @@ def record_internals_dump(
         finally:
             context.close()
             profile.cleanup()
-    call.update(method=used, compress=compress and used == "button",
-                browser_version=version, wall_s=round(time.time() - t0, 3))
+    call.update(
+        method=used,
+        compress=compress and used == "button",
+        browser_version=version,
+        wall_s=round(time.time() - t0, 3),
+    )
     Path(f"{out}.call.json").write_text(json.dumps(call, indent=1), encoding="utf-8")
     return out

@@ -57,8 +57,9 @@ def netns_unavailable_reason() -> str | None:
     return None
 
 
-def _run(cmd: Sequence[str], *, check: bool = True, ns: str | None = None,
-         timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: Sequence[str], *, check: bool = True, ns: str | None = None, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
     full = (["ip", "netns", "exec", ns, *cmd]) if ns else list(cmd)
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
@@ -122,7 +123,7 @@ def cleanup_stale() -> list[str]:
         if not name.startswith(PREFIX):
             continue
         try:
-            pid = int(name[len(PREFIX):].split("x")[0])
+            pid = int(name[len(PREFIX) :].split("x")[0])
         except ValueError:
             continue
         if pid != os.getpid() and not os.path.exists(f"/proc/{pid}"):
@@ -144,8 +145,10 @@ def _kill_ns_pids(ns: str) -> None:
         if not alive:
             return
         deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and _run(["ip", "netns", "pids", ns],
-                                                    check=False).stdout.split():
+        while (
+            time.monotonic() < deadline
+            and _run(["ip", "netns", "pids", ns], check=False).stdout.split()
+        ):
             time.sleep(0.05)
         pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
         if not pids:
@@ -159,10 +162,18 @@ class Impairment:
     ``tc tbf`` cap on both forwarder egress veths (so both directions are capped).
     """
 
-    def __init__(self, delay_ms: float = 0.0, loss_pct: float = 0.0, rate_kbit: int | None = None,
-                 *, seed: int | None = None, delay_ba_ms: float | None = None,
-                 loss_ba_pct: float | None = None, tbf_latency_ms: int = 150,
-                 peer_nice: int | None = None) -> None:
+    def __init__(
+        self,
+        delay_ms: float = 0.0,
+        loss_pct: float = 0.0,
+        rate_kbit: int | None = None,
+        *,
+        seed: int | None = None,
+        delay_ba_ms: float | None = None,
+        loss_ba_pct: float | None = None,
+        tbf_latency_ms: int = 150,
+        peer_nice: int | None = None,
+    ) -> None:
         self.delay_ms, self.loss_pct, self.rate_kbit = delay_ms, loss_pct, rate_kbit
         # niceness of what popen_in starts (negative = before the machine's other work; root)
         self.peer_nice = peer_nice
@@ -241,15 +252,47 @@ class Impairment:
             _run(["ip", "netns", "add", ns])
         a, b, r = self.ns_a, self.ns_b, self.ns_r
         # impaired media path
-        _run(["ip", "link", "add", "media", "netns", a, "type", "veth", "peer", "name", "ra",
-              "netns", r])
-        _run(["ip", "link", "add", "media", "netns", b, "type", "veth", "peer", "name", "rb",
-              "netns", r])
+        _run(
+            [
+                "ip",
+                "link",
+                "add",
+                "media",
+                "netns",
+                a,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "ra",
+                "netns",
+                r,
+            ]
+        )
+        _run(
+            [
+                "ip",
+                "link",
+                "add",
+                "media",
+                "netns",
+                b,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "rb",
+                "netns",
+                r,
+            ]
+        )
         # unimpaired control links to the host
-        _run(["ip", "link", "add", self.host_if_a, "type", "veth", "peer", "name", "ctl",
-              "netns", a])
-        _run(["ip", "link", "add", self.host_if_b, "type", "veth", "peer", "name", "ctl",
-              "netns", b])
+        _run(
+            ["ip", "link", "add", self.host_if_a, "type", "veth", "peer", "name", "ctl", "netns", a]
+        )
+        _run(
+            ["ip", "link", "add", self.host_if_b, "type", "veth", "peer", "name", "ctl", "netns", b]
+        )
         for ns in (a, b, r):
             for key in ("all", "default"):
                 _run(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"], ns=ns, check=False)
@@ -275,20 +318,52 @@ class Impairment:
         for hif in (self.host_if_a, self.host_if_b):
             _run(["ip", "link", "set", hif, "up"])
         if not eth:
-            print("tests.support.netem: ethtool missing; offloads left on "
-                  "(run scripts/install-chromium)", file=sys.stderr)
+            print(
+                "tests.support.netem: ethtool missing; offloads left on "
+                "(run scripts/install-chromium)",
+                file=sys.stderr,
+            )
         if self.rate_kbit:
             rate_bytes = self.rate_kbit * 1000 / 8
             burst = max(3000, int(rate_bytes / 25))
             for dev in ("ra", "rb"):
-                _run(["tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
-                      f"{self.rate_kbit}kbit", "burst", str(burst),
-                      "latency", f"{self.tbf_latency_ms}ms"], ns=r)
+                _run(
+                    [
+                        "tc",
+                        "qdisc",
+                        "add",
+                        "dev",
+                        dev,
+                        "root",
+                        "tbf",
+                        "rate",
+                        f"{self.rate_kbit}kbit",
+                        "burst",
+                        str(burst),
+                        "latency",
+                        f"{self.tbf_latency_ms}ms",
+                    ],
+                    ns=r,
+                )
         ready = os.path.join(self._tmp, "ready")
-        cmd = [sys.executable, FORWARDER, "--if-a", "ra", "--if-b", "rb",
-               "--delay-ms", str(self.delay_ms), "--loss-pct", str(self.loss_pct),
-               "--seed", str(self.seed), "--stats-file", os.path.join(self._tmp, "fwstats.json"),
-               "--ready-file", ready]
+        cmd = [
+            sys.executable,
+            FORWARDER,
+            "--if-a",
+            "ra",
+            "--if-b",
+            "rb",
+            "--delay-ms",
+            str(self.delay_ms),
+            "--loss-pct",
+            str(self.loss_pct),
+            "--seed",
+            str(self.seed),
+            "--stats-file",
+            os.path.join(self._tmp, "fwstats.json"),
+            "--ready-file",
+            ready,
+        ]
         if self.delay_ba_ms is not None:
             cmd += ["--delay-ba-ms", str(self.delay_ba_ms)]
         if self.loss_ba_pct is not None:
@@ -323,8 +398,10 @@ class Impairment:
                 self.forwarder.wait(5)
             if self.forwarder.poll() is None:
                 self.forwarder.kill()
-        with contextlib.suppress(OSError, ValueError), \
-                open(os.path.join(self._tmp, "fwstats.json")) as f:
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open(os.path.join(self._tmp, "fwstats.json")) as f,
+        ):
             self.forwarder_stats = json.load(f)
         for ns in (self.ns_a, self.ns_b, self.ns_r):
             _kill_ns_pids(ns)
@@ -373,10 +450,17 @@ class Impairment:
         return self.host_ip_b, self.ip_b, self.ip_a
 
     def describe(self) -> dict[str, Any]:
-        return {"delay_ms": self.delay_ms, "loss_pct": self.loss_pct, "rate_kbit": self.rate_kbit,
-                "seed": self.seed, "ip_a": self.ip_a, "ip_b": self.ip_b,
-                "host_ip_a": self.host_ip_a, "host_ip_b": self.host_ip_b,
-                "namespaces": [self.ns_a, self.ns_b, self.ns_r]}
+        return {
+            "delay_ms": self.delay_ms,
+            "loss_pct": self.loss_pct,
+            "rate_kbit": self.rate_kbit,
+            "seed": self.seed,
+            "ip_a": self.ip_a,
+            "ip_b": self.ip_b,
+            "host_ip_a": self.host_ip_a,
+            "host_ip_b": self.host_ip_b,
+            "namespaces": [self.ns_a, self.ns_b, self.ns_r],
+        }
 
 
 __all__ = ["Impairment", "NetnsUnavailable", "cleanup_stale", "netns_unavailable_reason"]

@@ -124,15 +124,22 @@ class Applied:
         if not values:
             return {"n": 0, "mean": None, "median": None, "p95": None, "min": None, "max": None}
         ordered = sorted(values)
-        return {"n": len(values), "mean": round(statistics.fmean(values), 3),
-                "median": round(statistics.median(ordered), 3),
-                "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
-                "min": round(ordered[0], 3), "max": round(ordered[-1], 3)}
+        return {
+            "n": len(values),
+            "mean": round(statistics.fmean(values), 3),
+            "median": round(statistics.median(ordered), 3),
+            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+            "min": round(ordered[0], 3),
+            "max": round(ordered[-1], 3),
+        }
 
     def _loss(self, c: str) -> dict[str, float | int | None]:
         received, dropped = self.received.get(c, 0), self.dropped.get(c, 0)
-        return {"received": received, "dropped": dropped,
-                "loss_pct": round(100 * dropped / received, 3) if received else None}
+        return {
+            "received": received,
+            "dropped": dropped,
+            "loss_pct": round(100 * dropped / received, 3) if received else None,
+        }
 
     def report(self) -> dict[str, object]:
         loss: dict[str, object] = {c: self._loss(c) for c in ("udp", "rtcp", "rtp")}
@@ -167,21 +174,36 @@ def _rx_time(ancdata: list[tuple[int, int, bytes]]) -> float | None:
 
 
 class Forwarder:
-    def __init__(self, if_a: str, if_b: str, *, delay_ms: float, loss_pct: float,
-                 delay_ba_ms: float | None = None, loss_ba_pct: float | None = None,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        if_a: str,
+        if_b: str,
+        *,
+        delay_ms: float,
+        loss_pct: float,
+        delay_ba_ms: float | None = None,
+        loss_ba_pct: float | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.if_a, self.if_b = if_a, if_b
         self.sock_a, self.sock_b = _open(if_a), _open(if_b)
         # direction "ab" = frames read on if_a, written to if_b
-        self.delay = {"ab": delay_ms / 1000.0,
-                      "ba": (delay_ms if delay_ba_ms is None else delay_ba_ms) / 1000.0}
-        self.loss = {"ab": loss_pct / 100.0,
-                     "ba": (loss_pct if loss_ba_pct is None else loss_ba_pct) / 100.0}
+        self.delay = {
+            "ab": delay_ms / 1000.0,
+            "ba": (delay_ms if delay_ba_ms is None else delay_ba_ms) / 1000.0,
+        }
+        self.loss = {
+            "ab": loss_pct / 100.0,
+            "ba": (loss_pct if loss_ba_pct is None else loss_ba_pct) / 100.0,
+        }
         base = random.Random(seed)
-        self.rng = {"ab": random.Random(base.getrandbits(64)),
-                    "ba": random.Random(base.getrandbits(64))}
-        self.counts = {d: {"received": 0, "dropped": 0, "sent": 0, "send_errors": 0}
-                       for d in ("ab", "ba")}
+        self.rng = {
+            "ab": random.Random(base.getrandbits(64)),
+            "ba": random.Random(base.getrandbits(64)),
+        }
+        self.counts = {
+            d: {"received": 0, "dropped": 0, "sent": 0, "send_errors": 0} for d in ("ab", "ba")
+        }
         self.applied = {"ab": Applied(), "ba": Applied()}
         self.ssrc_pt: dict[str, dict[int, int]] = {"ab": {}, "ba": {}}
         # (due monotonic, seq, direction, frame, kernel receive time realtime, classes)
@@ -192,8 +214,12 @@ class Forwarder:
         self.max_lateness = 0.0
 
     def _reader(self, direction: str, sock: socket.socket) -> None:
-        rng, loss, delay, c = (self.rng[direction], self.loss[direction],
-                               self.delay[direction], self.counts[direction])
+        rng, loss, delay, c = (
+            self.rng[direction],
+            self.loss[direction],
+            self.delay[direction],
+            self.counts[direction],
+        )
         applied = self.applied[direction]
         sock.settimeout(0.2)
         while not self.stopping.is_set():
@@ -252,9 +278,11 @@ class Forwarder:
             self.applied[direction].delayed(classes, time.time() - rx)
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._reader, args=("ab", self.sock_a), daemon=True),
-                   threading.Thread(target=self._reader, args=("ba", self.sock_b), daemon=True),
-                   threading.Thread(target=self._scheduler, daemon=True)]
+        threads = [
+            threading.Thread(target=self._reader, args=("ab", self.sock_a), daemon=True),
+            threading.Thread(target=self._reader, args=("ba", self.sock_b), daemon=True),
+            threading.Thread(target=self._scheduler, daemon=True),
+        ]
         for t in threads:
             t.start()
         while not self.stopping.wait(0.5):
@@ -268,9 +296,13 @@ class Forwarder:
         self.stopping.set()
 
     def stats(self) -> dict[str, object]:
-        return {"counts": self.counts, "delay_s": self.delay, "loss": self.loss,
-                "applied": {d: a.report() for d, a in self.applied.items()},
-                "max_lateness_ms": round(self.max_lateness * 1000, 3)}
+        return {
+            "counts": self.counts,
+            "delay_s": self.delay,
+            "loss": self.loss,
+            "applied": {d: a.report() for d, a in self.applied.items()},
+            "max_lateness_ms": round(self.max_lateness * 1000, 3),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,8 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stats-file", default=None)
     p.add_argument("--ready-file", default=None, help="touched once the sockets are bound")
     a = p.parse_args(argv)
-    fw = Forwarder(a.if_a, a.if_b, delay_ms=a.delay_ms, loss_pct=a.loss_pct,
-                   delay_ba_ms=a.delay_ba_ms, loss_ba_pct=a.loss_ba_pct, seed=a.seed)
+    fw = Forwarder(
+        a.if_a,
+        a.if_b,
+        delay_ms=a.delay_ms,
+        loss_pct=a.loss_pct,
+        delay_ba_ms=a.delay_ba_ms,
+        loss_ba_pct=a.loss_ba_pct,
+        seed=a.seed,
+    )
 
     def _stop(*_: object) -> None:
         fw.stop()

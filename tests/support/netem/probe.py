@@ -35,8 +35,9 @@ def server(bind: str, port: int, seconds: float) -> None:
         s.sendto(data, addr)
 
 
-def client(to: str, port: int, count: int, interval_ms: float, size: int,
-           wait_s: float) -> dict[str, Any]:
+def client(
+    to: str, port: int, count: int, interval_ms: float, size: int, wait_s: float
+) -> dict[str, Any]:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     sent: dict[int, float] = {}
@@ -68,10 +69,22 @@ def client(to: str, port: int, count: int, interval_ms: float, size: int,
         drain()
         time.sleep(0.001)
     got = len(rtts)
-    with_stats = {"min": min(rtts), "median": statistics.median(rtts),
-                  "mean": statistics.fmean(rtts), "max": max(rtts)} if rtts else None
-    return {"sent": count, "received": got, "loss_pct": 100.0 * (count - got) / count,
-            "rtt_ms": with_stats}
+    with_stats = (
+        {
+            "min": min(rtts),
+            "median": statistics.median(rtts),
+            "mean": statistics.fmean(rtts),
+            "max": max(rtts),
+        }
+        if rtts
+        else None
+    )
+    return {
+        "sent": count,
+        "received": got,
+        "loss_pct": 100.0 * (count - got) / count,
+        "rtt_ms": with_stats,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
