@@ -235,7 +235,11 @@ class Settings(BaseSettings):
                 self.ensure_data_dir()
             else:
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a database
+            # An empty file is a database. O_EXCL: an existing file is never opened here, since
+            # closing any descriptor of a database file drops every POSIX lock this process's
+            # SQLite connections hold on it (other processes could then checkpoint over them).
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return url
 
     def ensure_data_dir(self) -> Path:

@@ -95,3 +95,42 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
         assert secrets == [stored] * len(workers)
         assert sorted(p.name for p in data_dir.iterdir()) == ["secret.key"]  # no leftovers
         assert _mode(data_dir / "secret.key") == 0o600
+
+
+def test_resolving_the_url_never_drops_the_locks_of_open_connections(tmp_path: Path) -> None:
+    """``resolved_database_url`` used to open and close the SQLite file even when it existed;
+    closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's
+    included. A CLI command run in the process of a live server (or a second app in one process)
+    then let another process write under the first one's lock, and the database came apart
+    ("database disk image is malformed" in the suite). Here: a write lock held in this process
+    must still keep another process out after the URL is resolved again."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "data" / "rtk.db"
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{path}")
+    settings.resolved_database_url()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    # In WAL mode every connection holds a shared POSIX lock on the database file: it is what
+    # tells another process's last connection not to checkpoint and delete the WAL under it.
+    assert holder.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    try:
+        settings.resolved_database_url()  # the file exists: must not be opened and closed
+        probe = (
+            "import sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+            "try:\n    print(c.execute('PRAGMA journal_mode = DELETE').fetchone()[0])\n"
+            "except sqlite3.OperationalError as e:\n    print(e)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        # while this process has the database open it stays in WAL mode: the other process
+        # cannot take the exclusive lock that leaving WAL needs
+        assert out in ("wal", "database is locked"), out
+    finally:
+        holder.close()
