@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, migrated_database, start_server
 
 
 @dataclass
@@ -134,18 +134,23 @@ WEBHOOK_SETTINGS: dict[str, Any] = {
 def hook_server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """The service with fast webhook retries (and private targets allowed, for the receiver)."""
+    """The service with fast webhook retries (and private targets allowed, for the receiver), on
+    a database of its own (of ``database_url``'s dialect): the delivery worker of whichever
+    server process holds a database's webhook lock sends its deliveries, so on the session's
+    shared database another test's server (other settings) would be the one sending."""
     from rtk_sessions.config import Settings
 
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("hookdata"),
-        database_url=database_url,
-        sweep_interval_secs=0.2,
-        job_poll_secs=0.2,
-        summarizer="extractive",
-        **WEBHOOK_SETTINGS,
-    )
-    live, server, thread = start_server(settings)
-    yield live
-    server.should_exit = True
-    thread.join(timeout=15)
+    dialect = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    with migrated_database(dialect, tmp_path_factory, prefix="rtk_hooks") as url:
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("hookdata"),
+            database_url=url,
+            sweep_interval_secs=0.2,
+            job_poll_secs=0.2,
+            summarizer="extractive",
+            **WEBHOOK_SETTINGS,
+        )
+        live, server, thread = start_server(settings)
+        yield live
+        server.should_exit = True
+        thread.join(timeout=15)
