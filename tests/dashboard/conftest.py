@@ -39,8 +39,11 @@ SCREENSHOTS = Path(
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright's sync API, per test module: a sync Playwright left
+    running for the session keeps its event loop on the main thread, and the next
+    ``sync_playwright()`` (tests/live's webrtc-internals recorder) refuses to start inside it."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"{CHROMIUM} not found: run scripts/install-chromium (as root)")
     from playwright.sync_api import sync_playwright
