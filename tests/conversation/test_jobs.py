@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -142,7 +143,10 @@ def test_one_active_job_per_key_under_concurrency(db: Database, kind: str) -> No
 
 def test_each_job_is_claimed_once_by_competing_workers(db: Database, kind: str) -> None:
     ids = {enqueue(db, kind, f"k{i}").id for i in range(12)}
-    runners = [jobs.JobRunner(db, {kind: lambda job: None}, FAST) for _ in range(4)]
+    # Leases longer than the test: a claimed job is never finished here, so with FAST's 1 s lease
+    # a loaded machine would let a runner reclaim it (correctly) and the count would be off.
+    held = replace(FAST, lease_secs=600.0)
+    runners = [jobs.JobRunner(db, {kind: lambda job: None}, held) for _ in range(4)]
     claimed: list[str] = []
     lock = threading.Lock()
 
@@ -171,10 +175,11 @@ def test_expired_lease_is_reclaimed_and_the_old_worker_is_fenced(db: Database, k
     job = enqueue(db, kind, "lease")
     dead = jobs.JobRunner(db, {kind: handler}, FAST, worker_id="dead")
     alive = jobs.JobRunner(db, {kind: handler}, FAST, worker_id="alive")
-    taken = dead.claim()
+    t0 = utc_now()  # explicit instants: the machine's load cannot expire the lease early
+    taken = dead.claim(now=t0)
     assert taken is not None and taken.id == job.id
-    assert alive.claim() is None  # leased
-    assert alive.claim(now=utc_now() + timedelta(seconds=1.5)) is not None  # lease ran out
+    assert alive.claim(now=t0 + timedelta(seconds=0.5)) is None  # leased
+    assert alive.claim(now=t0 + timedelta(seconds=1.5)) is not None  # lease ran out
     # the first worker comes back: its result must not be written
     dead.run(taken)
     assert results == []
@@ -196,8 +201,17 @@ def test_heartbeat_keeps_a_long_job_leased(db: Database, kind: str) -> None:
         while row(db, job.id).status != "running":
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        time.sleep(2.5)  # > 2 leases: only the heartbeat keeps it
-        assert other.claim() is None
+        # The heartbeat renews the lease: wait (bounded) until it has been pushed past two whole
+        # leases beyond the first; no other worker can claim it before the renewed expiry.
+        first = row(db, job.id).locked_until
+        assert first is not None
+        deadline = time.monotonic() + 30
+        while (renewed := row(db, job.id).locked_until) is None or renewed < first + timedelta(
+            seconds=2 * FAST.lease_secs
+        ):
+            assert time.monotonic() < deadline, "the heartbeat never renewed the lease"
+            time.sleep(0.05)
+        assert other.claim(now=renewed - timedelta(seconds=0.1)) is None
         release.set()
         deadline = time.monotonic() + 5
         while row(db, job.id).status != "done":
