@@ -15,11 +15,20 @@ from tests.support.netem import PROBE, Impairment
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("need_netns")]
 
 
+#: The probe's two ends run at real-time priority, like the forwarder (SCHED_FIFO, root): what
+#: they measure is then the path, not how long a loaded machine left them unscheduled (a
+#: client that wakes late counts the delay as round trip, a server that drains late as loss).
+REALTIME = ["chrt", "-f", "10"]
+
+
 def _probe(net: Impairment, count: int = 500, interval_ms: float = 5) -> dict[str, Any]:
-    srv = net.popen_b([sys.executable, PROBE, "server", "--bind", net.ip_b, "--seconds", "30"])
+    srv = net.popen_b(
+        [*REALTIME, sys.executable, PROBE, "server", "--bind", net.ip_b, "--seconds", "30"]
+    )
     time.sleep(0.3)
     r = net.exec_a(
         [
+            *REALTIME,
             sys.executable,
             PROBE,
             "client",
