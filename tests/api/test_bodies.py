@@ -113,3 +113,15 @@ def test_null_for_an_optional_string_is_no_value_not_a_500(kit: Kit) -> None:
         "PATCH", f"/meetings/{meeting}/participants/{participant}", {"name": None, "picture": None}
     )
     assert edited.status_code == 200, edited.text
+
+
+def test_numbers_beyond_64_bits_in_meeting_objects_are_400(kit: Kit) -> None:
+    """Found by tests/reliability/test_fuzz.py on PostgreSQL: an ``ai_config`` holding 5.7e33
+    was stored (jsonb keeps it as an exact numeric, read back as a 112-bit integer) and every
+    later list of meetings answered 500: no JSON answer with 64-bit integers can hold it."""
+    for number in (b"5750095684063872913381206769270784", b"1e30", b"-1e19"):
+        big = b'{"ai_config": {"x": [' + number + b"]}}"
+        assert "within ±2^63" in _error(_post(kit, "/meetings", big), 400)
+    fine = _post(kit, "/meetings", b'{"ai_config": {"x": [-9223372036854775808, 1.5e18, 0.25]}}')
+    assert fine.status_code == 200, fine.text
+    assert kit.call("GET", "/meetings", None).status_code == 200

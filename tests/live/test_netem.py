@@ -57,7 +57,9 @@ def test_delay_and_loss_each_way() -> None:
     print("probe", res, "forwarder", fw)
     applied = {d: fw["applied"][d] for d in ("ab", "ba")}
     for d in ("ab", "ba"):
-        assert applied[d]["delay_ms"]["udp"]["min"] >= 50  # never early
+        # never early; 0.1 ms for the two clocks compared (the kernel's receive timestamp, the
+        # forwarder's after send): the CI dry run saw 49.996
+        assert applied[d]["delay_ms"]["udp"]["min"] >= 50 - 0.1
     truth = sum(applied[d]["delay_ms"]["udp"]["median"] for d in ("ab", "ba"))
     assert res["rtt_ms"]["median"] == pytest.approx(truth, rel=0.10), (res, truth)
     # the round trip survives both directions: 1 - (1 - drop_ab)(1 - drop_ba), ±1.5 points

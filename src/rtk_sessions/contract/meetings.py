@@ -63,9 +63,34 @@ def _keep_alive(value: Any) -> Any:
     return int(value)
 
 
+_INT64 = 2**63
+
+
+def _out_of_range(value: Any) -> bool:
+    """Whether a JSON document holds a number of magnitude 2^63 or more. PostgreSQL's jsonb keeps
+    it as an exact numeric (``1e30`` too), which reads back as an integer that no JSON answer can
+    hold (orjson writes 64-bit integers): every later list of meetings would fail."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif (
+            isinstance(item, int | float)
+            and not isinstance(item, bool)
+            and not -_INT64 <= item < _INT64
+        ):
+            return True
+    return False
+
+
 def _object(value: Any, info: ValidationInfo) -> Any:
     if value is not None and not isinstance(value, dict):
         raise contract_error(f"{info.field_name} must be an object")
+    if value is not None and _out_of_range(value):
+        raise contract_error(f"{info.field_name}: numbers must be within ±2^63")
     return value
 
 
