@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from rtk_sessions.contract.common import Paging, Shape, Success
+from rtk_sessions.stats.issues import IssueType
 
 # ---- sessions -------------------------------------------------------------------------------
 
@@ -437,26 +438,6 @@ class Quality(Shape):
     video_consumer_cumulative: VideoConsumerCumulative | None = None
     video_producer: list[VideoProducerSample] | None = None
     video_producer_cumulative: VideoProducerCumulative | None = None
-
-
-IssueType = Literal[
-    "high_rtt",
-    "packet_loss",
-    "jitter",
-    "jitter_buffer_delay",
-    "audio_concealment",
-    "video_freeze",
-    "low_frame_rate",
-    "low_resolution",
-    "bandwidth_limited",
-    "cpu_limited",
-    "no_media_received",
-    "turn_relay",
-    "ice_restart",
-    "device_change",
-    "tab_hidden",
-]
-"""``stats.issues.ISSUE_TYPES`` (a test keeps the two equal)."""
 
 
 class DetectedIssue(Shape):

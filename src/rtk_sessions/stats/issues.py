@@ -25,14 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .types import KINDS, num
 
-__all__ = ["ISSUE_TYPES", "IssueThresholds", "detect_issues"]
+__all__ = ["ISSUE_TYPES", "IssueThresholds", "IssueType", "detect_issues"]
 
 #: Every ``type`` a detected issue can have.
-ISSUE_TYPES: tuple[str, ...] = (
+IssueType = Literal[
     "high_rtt",
     "packet_loss",
     "jitter",
@@ -48,7 +48,8 @@ ISSUE_TYPES: tuple[str, ...] = (
     "ice_restart",
     "device_change",
     "tab_hidden",
-)
+]
+ISSUE_TYPES: tuple[str, ...] = get_args(IssueType)
 
 
 @dataclass(frozen=True)
