@@ -100,7 +100,8 @@ class ConnectionState:
 
     - timestamp_ms: the time of the last applied report (W3C ``timestamp``, epoch ms), None
       before the first.
-    - report: the compacted last report (``stats.compact_report``), None before the first.
+    - report: the compacted last report (``stats.compact_report``), None before the first; while
+      a batch applies reports, ``index`` holds the last one instead (``cursor()`` compacts it).
     - labels: the client's stream labels (JSON objects, docs/ingest.md ``labels``).
     - pairs: ``{"role pair_id": [first_seen_ms, CandidatePair]}``.
     - accumulators: running cumulative block per kind index (``stats.KINDS``).
@@ -119,11 +120,20 @@ class ConnectionState:
     last_start: dict[int, int] = field(default_factory=dict)
     stored: bool = False
     pending: dict[int, _Pending] = field(default_factory=dict)
+    #: ``stats.ReportIndex`` of the last report applied by this batch (the next one's previous)
+    index: stats.ReportIndex | None = field(default=None, repr=False, compare=False)
+
+    def cursor(self) -> dict[str, Any] | None:
+        """The cursor to store: the last report, compacted (``stats.compact_indexed``)."""
+        if self.index is not None:
+            self.report = stats.compact_indexed(self.index)
+            self.index = None
+        return self.report
 
     def to_json(self) -> dict[str, Any]:
         return {
             "v": _STATE_VERSION,
-            "report": self.report,
+            "report": self.cursor(),
             "labels": self.labels,
             "pairs": self.pairs,
             "acc": {str(k): acc.to_state() for k, acc in self.accumulators.items()},
@@ -260,8 +270,8 @@ class SampleWriter:
         if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
             return False
         labels = labels or st.labels
-        rows, pairs, cursor = stats.ingest_report(
-            st.report,
+        rows, pairs, index = stats.ingest_indexed(
+            st.index if st.index is not None else st.report,
             report,
             namespace=f"{peer_id}:{connection_id}",
             transport=transport,
@@ -270,7 +280,7 @@ class SampleWriter:
         )
         st.add_rows(rows, self.thresholds)
         st.set_pairs(pairs, timestamp_ms)
-        st.report = cursor
+        st.index = index  # compacted once, when the state is written (cursor())
         st.labels = labels
         st.timestamp_ms = timestamp_ms
         self._touched[(peer_id, connection_id)] = st
