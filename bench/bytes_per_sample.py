@@ -35,7 +35,6 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -102,8 +101,9 @@ def sizes(db: Database) -> Sizes:
         free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
         size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
         owner = dict(
-            conn.exec_driver_sql("SELECT name, tbl_name FROM sqlite_master WHERE rootpage > 0")
-            .all()
+            conn.exec_driver_sql(
+                "SELECT name, tbl_name FROM sqlite_master WHERE rootpage > 0"
+            ).all()
         )
         used = conn.exec_driver_sql("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").all()
     out = {"*": {"total": int((pages - free) * size)}}

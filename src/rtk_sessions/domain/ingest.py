@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -301,6 +301,13 @@ def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
     return peer
 
 
+#: ``Peer.last_received_at`` moves on only when it is this much behind the batch's time. The column
+#: is indexed (the sweeper's stale-peer query), so writing it makes a peer update non-HOT on
+#: PostgreSQL: a new index entry and a dead row version per batch. Stale peers are then found up
+#: to this much early, against a timeout of a minute (``RTK_PEER_TIMEOUT_SECS``).
+RECEIVED_QUANTUM = timedelta(seconds=1)
+
+
 def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
     """The peer an event is about, marked as seen. raises BadRequest, Forbidden."""
     peer = _load_peer(ctx, peer_id)
@@ -312,7 +319,8 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
         raise Forbidden(f"peer {peer_id} was kicked from its session")
     if at > peer.last_seen_at:
         peer.last_seen_at = at
-    peer.last_received_at = ctx.now
+    if ctx.now - peer.last_received_at >= RECEIVED_QUANTUM:
+        peer.last_received_at = ctx.now
     return peer
 
 
