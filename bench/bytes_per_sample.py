@@ -1,6 +1,7 @@
 """Database bytes per ingested sample, per table, on SQLite and PostgreSQL side by side, in-process.
 
-    .venv/bin/python bench/bytes_per_sample.py [--scale 1.0] [--database URL] [--sqlite-only]
+    .venv/bin/python bench/bytes_per_sample.py [--scale 1.0] [--database URL]
+        [--sqlite-only | --postgresql-only] [--runs ingest_1c_100e,...]
 
 Ingests the real recorded clients of ``bench/payloads.py`` with ``api.ingest.parse_batch`` +
 ``api.ingest.apply_batch`` (everything the ingest endpoint does with a body, without HTTP, as
@@ -24,7 +25,7 @@ samples), then split by table:
 Output: one line per table that grew, bytes per sample in each column, and the totals; the total of
 the per-table columns equals the ``database_bytes`` difference. ``--database``: a ``postgresql://``
 URL of a server where the script may create and drop a database (default
-``postgresql://postgres@127.0.0.1:5432/postgres``).
+``postgresql://postgres@127.0.0.1:5432/postgres``); ``--runs``: only these of the four runs.
 """
 
 from __future__ import annotations
@@ -100,11 +101,11 @@ def sizes(db: Database) -> Sizes:
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
         free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
         size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
-        owner = dict(
-            conn.exec_driver_sql(
-                "SELECT name, tbl_name FROM sqlite_master WHERE rootpage > 0"
-            ).all()
-        )
+        owner: dict[str, str] = {}
+        for name, table in conn.exec_driver_sql(
+            "SELECT name, tbl_name FROM sqlite_master WHERE rootpage > 0"
+        ):
+            owner[name] = table
         used = conn.exec_driver_sql("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").all()
     out = {"*": {"total": int((pages - free) * size)}}
     for name, nbytes in used:
@@ -123,8 +124,11 @@ def interleave(payloads: Payloads, run: str, clients: int, size: int, per: int) 
             yield next(gen)
 
 
-def measure(url: str, payloads: Payloads, scale: float) -> tuple[Sizes, Sizes, int]:
-    """Migrate ``url``, ingest the four runs; (sizes before, sizes after, samples ingested)."""
+def measure(
+    url: str, payloads: Payloads, scale: float, runs: frozenset[str] | None = None
+) -> tuple[Sizes, Sizes, int]:
+    """Migrate ``url``, ingest the four runs (or those named in ``runs``); (sizes before, sizes
+    after, samples ingested)."""
     migrations.upgrade(url)
     settings = Settings()
     db = Database(url)
@@ -135,6 +139,8 @@ def measure(url: str, payloads: Payloads, scale: float) -> tuple[Sizes, Sizes, i
         before = sizes(db)
         samples = 0
         for run, clients, size, per in RUNS:
+            if runs is not None and run not in runs:
+                continue
             count = max(1, round(per * scale))
             for batch in interleave(payloads, run, clients, size, count):
                 apply_batch(db, settings, scope, parse_batch(batch.body, settings))
@@ -178,17 +184,24 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgresql-only", action="store_true")
+    parser.add_argument(
+        "--runs",
+        help="comma-separated run names to keep (default all: "
+        + ",".join(r[0] for r in RUNS)
+        + ")",
+    )
     args = parser.parse_args()
+    runs = frozenset(args.runs.split(",")) if args.runs else None
     payloads = Payloads.load()
     results: dict[str, tuple[dict[str, dict[str, float]], int]] = {}
     if not args.postgresql_only:
         with tempfile.TemporaryDirectory() as tmp:
-            before, after, n = measure(f"sqlite:///{tmp}/bytes.db", payloads, args.scale)
+            before, after, n = measure(f"sqlite:///{tmp}/bytes.db", payloads, args.scale, runs)
         results["sqlite"] = (growth(before, after, n), n)
     if not args.sqlite_only:
         url, drop = postgres_database(args.database)
         try:
-            before, after, n = measure(url, payloads, args.scale)
+            before, after, n = measure(url, payloads, args.scale, runs)
         finally:
             drop()
         results["postgresql"] = (growth(before, after, n), n)
@@ -217,8 +230,11 @@ def report(results: dict[str, tuple[dict[str, dict[str, float]], int]]) -> None:
             )
         return text
 
+    def of_table(table: str) -> Callable[[str, str], float]:
+        return lambda db, c: results[db][0].get(table, {}).get(c, 0.0)
+
     for table in tables:
-        print(line(table, lambda db, c, t=table: results[db][0].get(t, {}).get(c, 0.0)))
+        print(line(table, of_table(table)))
     print(
         line(
             "sum of tables",

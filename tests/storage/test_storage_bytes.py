@@ -120,7 +120,7 @@ def _layout(url: str) -> dict[str, Any]:
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
-                options = dict(
+                options: dict[str, str] = dict(
                     conn.execute(
                         sa.text(
                             "SELECT relname, coalesce(array_to_string(reloptions, ','), '')"
