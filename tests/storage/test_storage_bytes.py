@@ -57,11 +57,18 @@ def _events(tag: str) -> list[dict[str, Any]]:
     )
 
 
-def _ingest(db: Database, app_id: str, events: list[dict[str, Any]], size: int = 50) -> None:
+def _ingest(
+    db: Database, app_id: str, events: list[dict[str, Any]], size: int = 50
+) -> tuple[int, int]:
+    """(accepted, duplicates) of ``events`` sent in batches of ``size``."""
+    accepted = duplicates = 0
     for start in range(0, len(events), size):
         batch = IngestBatch.model_validate({"events": events[start : start + size]})
         with db.unit_of_work() as s:
-            ingest_batch(s, accounts.get_app(s, ACCOUNT, app_id), batch.events, now=utc_now())
+            app = accounts.get_app(s, ACCOUNT, app_id)
+            result = ingest_batch(s, app, batch.events, now=utc_now())
+        accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    return accepted, duplicates
 
 
 def _report(db: Database, app_id: str, peer_id: str) -> Any:
@@ -162,43 +169,61 @@ def _stored(url: str) -> dict[str, Any]:
 
 
 def test_migration_0006b_up_down_up(empty_url: str) -> None:
-    migrations.upgrade(empty_url, "0005w")
+    migrations.upgrade(empty_url)
+    new_layout = _layout(empty_url)
     db = Database(empty_url)
     with db.unit_of_work() as s:
         app_id = accounts.create_app(s, ACCOUNT, "bytes").id
     events = _events("mig")
-    _ingest(db, app_id, events)
+    client_ids = {e["id"] for e in events if e["type"] == "peer.event"}
+    assert client_ids
+    assert _ingest(db, app_id, events) == (len(events), 0)
     before = _report(db, app_id, "mig-p")
     assert before["quality"]
     db.dispose()
-    old_layout = _layout(empty_url)
-    stored = _stored(empty_url)
-    assert stored["fdict"] and stored["ids"] and stored["blocks"]
+    head = _stored(empty_url)
+    assert head["fdict"] and head["blocks"] and not client_ids & set(head["ids"])
 
+    # down: what revision 0005w reads (plain zlib; client event ids in ingested_events)
+    migrations.downgrade(empty_url, "0005w")
+    old_layout = _layout(empty_url)
+    assert old_layout != new_layout
+    down = _stored(empty_url)
+    assert not down["fdict"]
+    assert down["blocks"] == head["blocks"] and down["states"] == head["states"]
+    assert down["ids"] == sorted(set(head["ids"]) | client_ids)
+
+    # up again: the old data reads the same, its replay is recognised
     migrations.upgrade(empty_url)
-    layout = _layout(empty_url)
-    assert layout != old_layout
-    if "options" in layout:
-        assert "toast_tuple_target=8160" in layout["options"]["peer_connection_states"]
-        assert "fillfactor=80" in layout["options"]["peers"]
+    assert _layout(empty_url) == new_layout
+    if "options" in new_layout:
+        assert "toast_tuple_target=8160" in new_layout["options"]["peer_connection_states"]
+        assert "fillfactor=80" in new_layout["options"]["peers"]
     else:
-        assert layout == {"without_rowid": True}
-    assert _stored(empty_url) == stored
+        assert new_layout == {"without_rowid": True}
+    assert _stored(empty_url) == down
     db = Database(empty_url)
     assert _report(db, app_id, "mig-p") == before
-    _ingest(db, app_id, events)  # replayed: recognised, nothing changes
+    assert _ingest(db, app_id, events) == (0, len(events))
     assert _report(db, app_id, "mig-p") == before
+    # a new peer: its client events are recognised by their own rows, and not logged
+    events2 = _events("mig2")
+    client2 = {e["id"] for e in events2 if e["type"] == "peer.event"}
+    assert _ingest(db, app_id, events2) == (len(events2), 0)
+    after = _report(db, app_id, "mig2-p")
+    assert _ingest(db, app_id, events2, size=7) == (0, len(events2))
+    assert _report(db, app_id, "mig2-p") == after
     db.dispose()
+    assert not client2 & set(_stored(empty_url)["ids"])
 
     migrations.downgrade(empty_url, "0005w")
     assert _layout(empty_url) == old_layout
-    down = _stored(empty_url)
-    assert not down["fdict"]  # what the code of 0005w reads
-    assert {**down, "fdict": True} == stored
-
+    assert client2 <= set(_stored(empty_url)["ids"])
     migrations.upgrade(empty_url)
     db = Database(empty_url)
     assert _report(db, app_id, "mig-p") == before
+    assert _report(db, app_id, "mig2-p") == after
+    assert _ingest(db, app_id, events2) == (0, len(events2))
     db.dispose()
 
 

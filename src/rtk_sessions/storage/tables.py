@@ -230,7 +230,12 @@ class PeerEvent(Base):
 
 
 class ClientEvent(Base):
-    """A client event of a peer (the peer report's ``metadata.events``)."""
+    """A client event of a peer (the peer report's ``metadata.events``).
+
+    ``event_id`` is the id of the ``peer.event`` it came from: a replay is recognised here, not by
+    an ``ingested_events`` row (migration 0006b; NULL for rows written before, whose ids are in
+    ``ingested_events``). Its unique index also serves the peer report's read by ``peer_id``.
+    """
 
     __tablename__ = "client_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -238,8 +243,9 @@ class ClientEvent(Base):
     name: Mapped[str] = mapped_column(String(200))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDocument)
+    event_id: Mapped[str | None] = mapped_column(String(128))
 
-    __table_args__ = (Index("ix_client_events_peer_ts", "peer_id", "timestamp"),)
+    __table_args__ = (Index("uq_client_events_peer_event", "peer_id", "event_id", unique=True),)
 
 
 class PeerConnectionState(Base):
@@ -293,7 +299,9 @@ class SampleBlock(Base):
 
 
 class IngestedEvent(Base):
-    """Ids of applied ingestion events: a replayed event is recognised and skipped."""
+    """Ids of applied ingestion events: a replayed event is recognised and skipped. Not those of
+    ``peer.stats`` (recognised by their connection's cursor) nor, since migration 0006b, of
+    ``peer.event`` (by ``client_events.event_id``)."""
 
     __tablename__ = "ingested_events"
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -1,4 +1,8 @@
-"""Fewer bytes per ingested sample: states kept in their heap pages, ids without a rowid.
+"""Fewer bytes per ingested sample: client events recognised by their own row, states kept in
+their heap pages, ids without a rowid.
+
+``client_events.event_id`` (unique per peer) recognises a replayed ``peer.event``, so its id is no
+longer written to ``ingested_events`` too; ``ix_client_events_peer_ts`` gives way to that index.
 
 PostgreSQL: ``peer_connection_states`` keeps a state up to a page in its row
 (``toast_tuple_target``) instead of in TOAST, where every batch's rewrite left a dead copy that
@@ -22,6 +26,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from rtk_sessions.clock import utc_now
+from rtk_sessions.storage.types import UTCDateTime
 
 revision = "0006b"
 down_revision = "0005w"
@@ -51,6 +58,14 @@ def _rebuild_sqlite_ids(suffix: str) -> None:
 
 
 def upgrade() -> None:
+    # peer.event replays are recognised by their client_events row from now on (the ids already
+    # in ingested_events stay there and are still checked); the unique index also serves the
+    # peer report's read by peer_id, which sorts a peer's events itself.
+    op.add_column("client_events", sa.Column("event_id", sa.String(length=128), nullable=True))
+    op.drop_index("ix_client_events_peer_ts", table_name="client_events")
+    op.create_index(
+        "uq_client_events_peer_event", "client_events", ["peer_id", "event_id"], unique=True
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             f"ALTER TABLE peer_connection_states SET (toast_tuple_target = {_STATES_TOAST_TARGET})"
@@ -64,6 +79,21 @@ def downgrade() -> None:
     from rtk_sessions.storage.blocks import plain
 
     conn = op.get_bind()
+    # The ids of the client events applied since the upgrade back into ingested_events, where the
+    # code of revision 0005w looks them up.
+    conn.execute(
+        sa.text(
+            "INSERT INTO ingested_events (app_id, event_id, received_at)"
+            " SELECT p.app_id, c.event_id, :now FROM client_events c"
+            " JOIN peers p ON p.id = c.peer_id WHERE c.event_id IS NOT NULL"
+            " ON CONFLICT DO NOTHING"
+        ).bindparams(sa.bindparam("now", type_=UTCDateTime())),
+        {"now": utc_now()},
+    )
+    op.drop_index("uq_client_events_peer_event", table_name="client_events")
+    with op.batch_alter_table("client_events") as alter:
+        alter.drop_column("event_id")
+    op.create_index("ix_client_events_peer_ts", "client_events", ["peer_id", "timestamp"])
     if conn.dialect.name == "postgresql":
         op.execute("ALTER TABLE peer_connection_states RESET (toast_tuple_target)")
         op.execute("ALTER TABLE peers RESET (fillfactor)")
