@@ -2,7 +2,7 @@
 
 Sizes to plan for: sample rows arrive at one per RTP stream per stats interval (a 4-stream peer
 reporting every 2 s makes 7,200 an hour). They are stored compressed, many rows to a
-``sample_blocks`` row (about 20 bytes a sample), and the state a report needs is kept per peer
+``sample_blocks`` row (about 17 bytes a sample), and the state a report needs is kept per peer
 connection (``peer_connection_states``), so nothing re-reads samples to aggregate them. Everything
 else is per session or per peer.
 """
@@ -273,7 +273,7 @@ class SampleBlock(Base):
     """Sample rows of one stream kind of one peer connection over a time range. Append-only.
 
     ``rows`` is ``storage.blocks.encode_rows`` bytes: the rows' public JSON objects, comma-joined
-    and zlib-compressed (about 20 bytes a row). Rows are in timestamp order within a block;
+    and zlib-compressed (about 17 bytes a row). Rows are in timestamp order within a block;
     ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor; ``start_ms`` is
     moved on by a millisecond when needed to stay unique). ``received_day`` is the server's UTC day
     (days since 1970-01-01) the block was written: retention counts from it, so a recording of an
