@@ -8,10 +8,11 @@ Two tables (``storage.tables``):
   the running cumulative block of every stream kind (``stats.KindAccumulator``) and the list of
   small blocks not yet compacted (the "tail").
 - ``sample_blocks``: the sample rows, compressed, one block per (connection, kind) per batch. A
-  batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail; once the tail
-  and the new rows reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten
-  as one block. So a busy client sending 100-event batches writes ~100-row blocks straight away,
-  and a client sending one report at a time ends up with the same blocks after extra writes.
+  batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail, merged with
+  the tail's newest blocks that are no larger (``TAIL_BLOCKS``); once the tail and the new rows
+  reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten as one block.
+  So a busy client sending 100-event batches writes ~100-row blocks straight away, and a client
+  sending one report at a time ends up with the same blocks after extra writes.
 
 A peer report reads the peer's state rows and blocks (two indexed queries), merges the
 connections' accumulators and splices the blocks' JSON into the report without parsing it, unless
@@ -73,10 +74,12 @@ __all__ = [
 
 #: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
-#: Small blocks a tail may hold: the next batch merges them (and its rows) into one block, sealed
-#: or, below SEAL_ROWS rows, the tail's new first block. A short-lived peer then leaves no block
-#: per report; with one report a batch, a row is rewritten up to SEAL_ROWS / (TAIL_BLOCKS - 1)
-#: times (17) before its block is sealed, each rewrite one small compressed block.
+#: Small blocks a tail may hold: at that many, the next batch merges them (and its rows) into one
+#: block, sealed or, below SEAL_ROWS rows, the tail's new first block. Before that, a batch merges
+#: its rows with the newest tail blocks that are no larger than what is merged (a binary counter),
+#: so a short-lived peer leaves no block per report and, with one report a batch, a row is
+#: rewritten about log2(SEAL_ROWS) times (7) before its block is sealed (on PostgreSQL every
+#: rewrite leaves a dead row version until VACUUM).
 TAIL_BLOCKS = 8
 
 _KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
@@ -295,10 +298,20 @@ class SampleWriter:
                 rows = sorted(pending.rows, key=lambda r: r[0])  # stable: ties keep report order
                 self.rows_written += len(rows)
                 tail = st.tail.get(index) or []
+                keep = list(tail)  # the tail blocks left as they are
                 full = sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS
-                if tail and (full or len(tail) >= TAIL_BLOCKS - 1):
-                    merges.append((st, index, tail, rows))
-                    st.tail[index] = []
+                if full or len(tail) >= TAIL_BLOCKS - 1:
+                    keep = []
+                else:
+                    # The newest blocks no larger than what is merged so far join the new rows
+                    # (a binary counter): a row is rewritten about log2(SEAL_ROWS / rows a batch)
+                    # times before it is sealed, not once every TAIL_BLOCKS - 1 batches.
+                    merged = len(rows)
+                    while keep and keep[-1][2] <= merged:
+                        merged += keep.pop()[2]
+                if len(keep) < len(tail):
+                    merges.append((st, index, tail[len(keep) :], rows))
+                    st.tail[index] = keep
                     continue
                 block = self._block(st, index, rows)
                 inserts.append(block)
@@ -345,7 +358,8 @@ class SampleWriter:
     def _compact(
         self, merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]]
     ) -> list[dict[str, Any]]:
-        """Rewrite each tail of small blocks with its new rows as one block (a read, a delete)."""
+        """Rewrite the newest blocks of each tail with its new rows as one block (a read, a
+        delete); the block goes after the tail blocks ``flush`` kept."""
         table = SampleBlock.__table__
         cols = (table.c.app_id, table.c.peer_id, table.c.kind, table.c.connection_id)
         keys = [
@@ -372,8 +386,10 @@ class SampleWriter:
             block = self._block(
                 st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count
             )
-            if block["row_count"] < SEAL_ROWS:
-                st.tail[index] = [[block["start_ms"], block["end_ms"], block["row_count"]]]
+            if block["row_count"] < SEAL_ROWS:  # after the blocks the merge left (flush)
+                st.tail.setdefault(index, []).append(
+                    [block["start_ms"], block["end_ms"], block["row_count"]]
+                )
             out.append(block)
         return out
 
