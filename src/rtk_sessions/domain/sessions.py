@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
 )
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
@@ -29,15 +30,18 @@ from rtk_sessions import stats
 from rtk_sessions.clock import iso, utc_now
 from rtk_sessions.contract.params import Page
 from rtk_sessions.contract.views import (
+    SESSION_ROW,
     participant_view,
     peer_duration_secs,
     peer_event_view,
+    session_row_view,
     session_view,
 )
 from rtk_sessions.domain import samples
 from rtk_sessions.domain.lifecycle import open_peer_secs
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
+from rtk_sessions.storage.types import RAW_TIME, stored_iso
 
 
 @dataclass(frozen=True)
@@ -190,21 +194,14 @@ def _capped_total(
     return int(db.connection().scalar(select(func.count()).select_from(capped)) or 0)
 
 
-# What session_view reads.
-_COLUMNS = (
-    Session.id,
-    Session.app_id,
-    Session.meeting_id,
-    Session.meeting_display_name,
-    Session.type,
-    Session.status,
-    Session.live_participants,
-    Session.max_concurrent_participants,
-    Session.consumed_secs,
-    Session.created_at,
-    Session.started_at,
-    Session.ended_at,
-    Session.updated_at,
+# The SESSION_ROW of session_row_view; the times as the driver returns them (formatted by
+# stored_iso, without building aware datetimes first: a list page has a hundred of them).
+_RAW = frozenset({"created_at", "started_at", "ended_at", "updated_at"})
+_COLUMNS = tuple(
+    type_coerce(getattr(Session, name), RAW_TIME).label(name)
+    if name in _RAW
+    else getattr(Session, name)
+    for name in SESSION_ROW
 )
 
 
@@ -226,7 +223,7 @@ def list_sessions(
         params: dict[str, Any] = {"app_id": app_id, "status": query.status}
         params |= {"offset": page.offset, "limit": page.size}
         rows = conn.execute(page_stmt, params).all()
-        return _views(db, rows), page.paging(total, len(rows))
+        return _row_views(db, rows), page.paging(total, len(rows))
     conditions, counted_by_index = _list_conditions(db, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if query.descending else key.asc(), Session.id.asc())
@@ -240,16 +237,23 @@ def list_sessions(
         rows = [by_id[i] for i in ids]
     if total is None:
         total = _capped_total(db, conditions, page, len(rows), counted_by_index)
-    return _views(db, rows), page.paging(total, len(rows))
+    return _row_views(db, rows), page.paging(total, len(rows))
 
 
 def _views(db: DB, rows: Sequence[Any], now: datetime | None = None) -> list[dict[str, Any]]:
-    """Session views of rows; LIVE ones count their connected peers' minutes up to ``now``.
-
-    session_view reads attributes only; a Row of the sessions table has the same ones."""
+    """Session views of ORM sessions; LIVE ones count their connected peers' minutes up to
+    ``now``."""
     live = [row.id for row in rows if row.status == "LIVE"]
     secs = open_peer_secs(db, live, now or utc_now()) if live else {}
-    return [session_view(cast(Session, row), live_secs=secs.get(row.id, 0.0)) for row in rows]
+    return [session_view(row, live_secs=secs.get(row.id, 0.0)) for row in rows]
+
+
+def _row_views(db: DB, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """``_views`` of rows of ``_COLUMNS`` (times as stored), unpacked as tuples."""
+    live = [row[0] for row in rows if row[5] == "LIVE"]
+    secs = open_peer_secs(db, live, utc_now()) if live else {}
+    get = secs.get
+    return [session_row_view(tuple(row), get(row[0], 0.0), stored_iso) for row in rows]
 
 
 @functools.cache
