@@ -273,6 +273,36 @@ def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Exe
     )
 
 
+# PostgreSQL: skipping an entry in a backward index scan costs about this many forward ones
+# (measured: the middle page of 1M sessions, 84-94 ms forward, 109-142 ms backward, same index).
+BACKWARD_SCAN_COST = 1.5
+
+
+def _front_is_forward(key: InstrumentedAttribute[Any], descending: bool) -> bool:
+    """Whether the list order is a forward scan of its index (the created_at indexes ascend,
+    ``id`` descending, so the default ``created_at DESC, id ASC`` is their backward scan; the
+    consumed_secs ones exist in each order). Its reverse is then a backward scan, and vice versa."""
+    return not (key.key == "created_at" and descending)
+
+
+def _from_the_end(
+    dialect: str,
+    key: InstrumentedAttribute[Any],
+    descending: bool,
+    offset: int,
+    end: int,
+    total: int,
+) -> bool:
+    """Whether a page ``[offset, end)`` of ``total`` is cheaper to reach from the list's end."""
+    front, back = float(offset), float(total - end)
+    if dialect == "postgresql":
+        if _front_is_forward(key, descending):
+            back *= BACKWARD_SCAN_COST
+        else:
+            front *= BACKWARD_SCAN_COST
+    return back < front
+
+
 def _deep_page_ids(
     db: DB,
     conditions: list[ColumnElement[bool]],
@@ -281,12 +311,15 @@ def _deep_page_ids(
     page: Page,
     total: int | None,
 ) -> list[str]:
-    """The ids of a deep page from the list index alone. With an exact ``total`` (counters) and a
-    page in the second half of the list, the index is walked from the other end (a backward scan:
-    the reversed order is ``key`` the other way, then ``id`` descending), skipping fewer entries."""
+    """The ids of a deep page from the list index alone. With an exact ``total`` (counters), the
+    index may be walked from the other end instead (the reversed order is ``key`` the other way,
+    then ``id`` descending), when that skips fewer entries: on PostgreSQL, entries of a backward
+    scan count BACKWARD_SCAN_COST times (see ``_front_is_forward``)."""
     conn = db.connection()
-    if total is not None and page.offset * 2 + page.size > total:
-        end = min(total, page.offset + page.size)
+    end = page.offset + page.size if total is None else min(total, page.offset + page.size)
+    if total is not None and _from_the_end(
+        conn.dialect.name, key, descending, page.offset, end, total
+    ):
         if end <= page.offset:
             return []
         order = (key.asc() if descending else key.desc(), Session.id.desc())
