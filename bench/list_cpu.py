@@ -12,6 +12,13 @@ then as many ``GET /healthz``, alternating ``--rounds`` times. Prints the best r
 ratio: what the application costs per request, without uvicorn's HTTP parsing (the same for
 both) and without the database server's CPU on PostgreSQL. ``--profile FILE`` runs the list
 loop once more under the sampler of ``py-spy`` if given its path (``--py-spy``), raw output.
+
+``--http``: over HTTP instead, as ``bench/run.py`` measures it: ``rtk-sessions serve`` on the
+seeded database (``--workers``), ``--clients`` (4) threads GETting the list, then ``/healthz``,
+for ``--secs`` each, ``--rounds`` times; prints each round's requests/s and the server's CPU
+(all its processes, from /proc) per request, and the list ÷ healthz ratios of the best rounds.
+To compare with another revision, run it with ``PYTHONPATH=<that revision's src>`` (the server
+inherits it).
 """
 
 from __future__ import annotations
@@ -103,6 +110,9 @@ async def _main(args: argparse.Namespace, url: str) -> None:
         token = accounts.create_token(s, ACCOUNT, "bench")
     db.dispose()
     seeder.seed(url, _count(args.sessions), app_id=app_id, start=0, migrate=False)
+    if args.http:
+        _http(args, url, app_id, token)
+        return
     os.environ["RTK_DATABASE_URL"] = url
     app = create_app(Settings(database_url=url), background=False)
     path = f"/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}/sessions"
@@ -140,6 +150,49 @@ async def _main(args: argparse.Namespace, url: str) -> None:
             proc.wait()
 
 
+def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
+    import httpx
+    import run
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = run.Server(url, Path(data_dir), args.workers)
+        server.start()
+        try:
+
+            def rate(path: str) -> tuple[float, float]:
+                def work(_: int, deadline: float, load: run.Load) -> None:
+                    with httpx.Client(
+                        base_url=server.base,
+                        headers={"authorization": f"Bearer {token}"},
+                        trust_env=False,
+                        timeout=60,
+                    ) as client:
+                        while time.perf_counter() < deadline:
+                            if client.get(path).status_code != 200:
+                                raise RuntimeError(f"GET {path} failed")
+                            load.requests += 1
+
+                load = run._run_clients(server, args.clients, args.secs, work)
+                return load.requests / load.seconds, load.cpu_seconds / load.requests * 1e6
+
+            path = f"/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}/sessions{args.query}"
+            rate(path)
+            rate("/healthz")
+            best: dict[str, tuple[float, float]] = {}
+            for n in range(args.rounds):
+                for name, target in (("list", path), ("healthz", "/healthz")):
+                    rps, cpu = rate(target)
+                    print(f"round {n + 1} {name:8} {rps:8.0f} req/s {cpu:8.0f} µs server CPU/req")
+                    old = best.get(name, (0.0, float("inf")))
+                    best[name] = (max(old[0], rps), min(old[1], cpu))
+            print(f"list ÷ healthz req/s (best rounds): {best['list'][0] / best['healthz'][0]:.3f}")
+            print(
+                f"healthz ÷ list server CPU/req (best): {best['healthz'][1] / best['list'][1]:.3f}"
+            )
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", default="10k")
@@ -149,6 +202,10 @@ def main() -> None:
     parser.add_argument("--query", default="")
     parser.add_argument("--profile", default=None, help="py-spy raw output file")
     parser.add_argument("--py-spy", default="/tmp/p/spy/bin/py-spy")
+    parser.add_argument("--http", action="store_true", help="over HTTP, through `serve`")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--secs", type=float, default=5.0)
     args = parser.parse_args()
     if args.database:
         import sqlalchemy as sa
