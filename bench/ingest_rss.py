@@ -64,7 +64,14 @@ def main() -> None:
             app = server.cli("apps", "create", "--account", run.ACCOUNT, "--name", "rss")["id"]
             plan = run.Plan(ingest_secs=args.secs)
             load = run.ingest_load(
-                server, token["token"], app, Payloads.load(), "rss", args.clients, 100, plan
+                server,
+                token["token"],
+                app,
+                Payloads.load(),
+                f"rss{os.getpid()}",
+                args.clients,
+                100,
+                plan,
             )
             [pid] = server.worker_pids()
             mid = _status(pid)
@@ -80,7 +87,7 @@ def main() -> None:
                         "SELECT c.app_id, sum(c.n), min(a.account_id) FROM session_counts c"
                         " JOIN apps a ON a.id = c.app_id GROUP BY c.app_id ORDER BY 2 DESC"
                     )
-                ).one()
+                ).first() or (app, 0, run.ACCOUNT)
             engine.dispose()
             if account != run.ACCOUNT:
                 token = server.cli("tokens", "create", "--account", account, "--name", "rss")

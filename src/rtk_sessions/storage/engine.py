@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -13,8 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+# SQLite memory (``config.Settings.sqlite_mmap_mb``/``sqlite_cache_mb``): each connection has its
+# own memory map and page cache, and a process has up to 15 connections (SQLAlchemy's pool for a
+# file: 5, plus 10 under load).
+SQLITE_MMAP_MB = 0
+SQLITE_CACHE_MB = 2
 
-def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any, *, mmap_mb: int, cache_mb: int) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we emit BEGIN
     # ourselves (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for
     # pysqlite).
@@ -27,12 +34,12 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     # Wait for the writer instead of failing with "database is locked".
     cursor.execute("PRAGMA busy_timeout = 30000")
-    # Read pages through a memory map (shared by every connection through the OS page cache)
-    # instead of a read() per page: a deep list page walks tens of MB of index. Mapped pages
-    # count in the process's resident set, and each connection has its own page cache: both are
-    # bounded so that a worker stays within 250 MB (docs/performance.md).
-    cursor.execute("PRAGMA mmap_size = 67108864")
-    cursor.execute("PRAGMA cache_size = -8192")
+    # Memory per worker (docs/performance.md: at most 250 MB): each connection has its own page
+    # cache and its own memory map of the file, whose resident pages all count in the process's
+    # RSS; the map is off by default (Settings.sqlite_mmap_mb: list latencies were the same
+    # without it, the file being in the operating system's cache either way).
+    cursor.execute(f"PRAGMA mmap_size = {int(mmap_mb) * 1024 * 1024}")
+    cursor.execute(f"PRAGMA cache_size = {-int(cache_mb) * 1024}")
     cursor.close()
 
 
@@ -66,11 +73,23 @@ def _on_postgresql_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.autocommit = autocommit
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` (already normalized by ``config.normalize_database_url``)."""
+def make_engine(
+    url: str,
+    *,
+    sqlite_mmap_mb: int = SQLITE_MMAP_MB,
+    sqlite_cache_mb: int = SQLITE_CACHE_MB,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url`` (already normalized by ``config.normalize_database_url``).
+
+    sqlite_mmap_mb: SQLite's memory map per connection (``PRAGMA mmap_size``), MB; 0: none.
+    sqlite_cache_mb: SQLite's page cache per connection (``PRAGMA cache_size``), MB."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _on_sqlite_connect)
+        on_connect = functools.partial(
+            _on_sqlite_connect, mmap_mb=sqlite_mmap_mb, cache_mb=sqlite_cache_mb
+        )
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         event.listen(engine, "close", _on_sqlite_close)
         return engine
@@ -82,9 +101,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine plus a sessionmaker; ``unit_of_work()`` commits on success, rolls back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_mmap_mb: int = SQLITE_MMAP_MB,
+        sqlite_cache_mb: int = SQLITE_CACHE_MB,
+    ) -> None:
+        """sqlite_mmap_mb, sqlite_cache_mb: see ``make_engine`` (SQLite only)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(
+            url, sqlite_mmap_mb=sqlite_mmap_mb, sqlite_cache_mb=sqlite_cache_mb
+        )
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
