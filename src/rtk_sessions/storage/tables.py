@@ -148,16 +148,18 @@ def _list_index(name: str, *columns: Any) -> Index:
 
 
 # The session list sorts by (key, id ASC); each index has the tie-breaker after the key so the
-# first page is a range scan and a deep page skips index entries only (migration 0003).
-_list_index("ix_sessions_list_created", Session.app_id, Session.created_at.desc(), Session.id)
+# first page is a range scan and a deep page skips index entries only (migration 0003). The
+# created_at ones are ascending with id descending: (created_at DESC, id ASC) is their backward
+# scan, and new sessions are appended at the end of the range (densely packed, migration 0006r).
+_list_index("ix_sessions_list_created", Session.app_id, Session.created_at, Session.id.desc())
 _list_index("ix_sessions_list_consumed", Session.app_id, Session.consumed_secs.desc(), Session.id)
 _list_index("ix_sessions_list_consumed_asc", Session.app_id, Session.consumed_secs, Session.id)
 _list_index(
     "ix_sessions_list_status_created",
     Session.app_id,
     Session.status,
-    Session.created_at.desc(),
-    Session.id,
+    Session.created_at,
+    Session.id.desc(),
 )
 _list_index(
     "ix_sessions_list_status_consumed",
