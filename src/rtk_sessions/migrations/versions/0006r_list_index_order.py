@@ -13,7 +13,7 @@ the end whose scan is forward when the two are about as far (forward scans are c
 Rebuilt on both databases (one schema); the downgrade restores 0003's definitions.
 
 Revision ID: 0006r
-Revises: 0005w
+Revises: 0006b
 Create Date: 2026-11-30
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006r"
-down_revision = "0005w"
+down_revision = "0006b"
 branch_labels = None
 depends_on = None
 
