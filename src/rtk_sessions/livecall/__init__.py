@@ -110,6 +110,9 @@ class PeerResult:
     ok: bool
     joined_at: float | None = None
     connected_at: float | None = None
+    #: when the page called ``collector.leave()``; ``left_at``: when that returned (acknowledged).
+    #: The ``peer.left`` event's own time lies between the two (after a last getStats poll).
+    leave_started_at: float | None = None
     left_at: float | None = None
     acked: bool | None = None
     error: str | None = None
@@ -345,6 +348,7 @@ def run_call(
                     bool(d.get("ok")),
                     joined_at=_seconds(d.get("joinedAt")),
                     connected_at=_seconds(d.get("connectedAt")),
+                    leave_started_at=_seconds(d.get("leaveStart")),
                     left_at=_seconds(d.get("leftAt")),
                     acked=d.get("acked"),
                     error=d.get("error"),
