@@ -82,7 +82,14 @@ class _Context:
     meetings: dict[str, Meeting | None] = field(default_factory=dict)  # locked; None: not found
     latest: dict[str, Session | None] = field(default_factory=dict)  # a meeting's newest session
     named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
-    locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
+    # Every session locked (_preload) or joined in the batch, by id. Also holds them: the ORM
+    # session's identity map keeps objects only while someone refers to them.
+    sessions: dict[str, Session] = field(default_factory=dict)
+    # Peers joined in this batch: transient objects (changed in place by later events of the
+    # batch), inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads
+    # them back from the database; only peer_events refer to them (a foreign key), written after.
+    new_peers: list[Peer] = field(default_factory=list)
+    view_types: dict[str, str | None] = field(default_factory=dict)  # preset name -> view type
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
     # client_events rows in the order applied (their ids keep it), inserted after the peers
     client_events: list[dict[str, Any]] = field(default_factory=list)
@@ -151,6 +158,7 @@ def ingest_batch(
             raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+    _insert_new_peers(ctx)
     insert_peer_events(db, ctx.peer_events)
     _insert_client_events(db, ctx.client_events)
     for session in ctx.late_chat.values():
@@ -172,6 +180,26 @@ def ingest_batch(
     result.samples = ctx.samples.rows_written
     observability.note_ingest(result)  # counted once the batch is acknowledged
     return result
+
+
+# (column name, attribute name) of every column of ``peers``.
+_PEER_COLUMNS = [
+    (column.name, Peer.__mapper__.get_property_by_column(column).key)
+    for column in Peer.__table__.columns
+]
+
+
+def _insert_new_peers(ctx: _Context) -> None:
+    """Insert the peers joined in this batch (one statement, after the sessions and meetings
+    they belong to), with the values later events of the batch gave them."""
+    if ctx.new_peers:
+        ctx.db.flush()  # their sessions first
+        rows = []
+        for peer in ctx.new_peers:
+            values = vars(peer)
+            rows.append({name: values[key] for name, key in _PEER_COLUMNS})
+        ctx.db.execute(Peer.__table__.insert(), rows)
+        ctx.new_peers.clear()
 
 
 def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
@@ -223,9 +251,8 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
             ids[start : start + _ID_CHUNK],
             newest_of[start : start + _ID_CHUNK],
         )
-        # Held in ctx: the session's identity map keeps objects only while someone refers to them.
-        for session in db.scalars(sessions_for_update(chunk_ids, chunk_meetings)):
-            ctx.locked_sessions.append(session)
+        for session in sessions_for_update(db, chunk_ids, chunk_meetings):
+            ctx.sessions[session.id] = session
             if session.id in named:
                 ctx.named[session.id] = session
             if session.meeting_id in ctx.latest and session.parent_session_id is None:
@@ -255,7 +282,13 @@ def _apply(ctx: _Context, event: Event) -> None:
         case PeerLeft():
             peer = _touch(ctx, event.peer_id, event.timestamp)
             leave_peer(
-                ctx.db, peer, at=event.timestamp, now=ctx.now, events=ctx.peer_events, locked=True
+                ctx.db,
+                peer,
+                at=event.timestamp,
+                now=ctx.now,
+                events=ctx.peer_events,
+                locked=True,
+                session=ctx.sessions.get(peer.session_id),
             )
         case PeerStats():
             _peer_stats(ctx, event)
@@ -370,28 +403,48 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         ctx.latest[meeting_id] = session
     else:
         ctx.named[event.session_id] = session
-    peer = Peer(
-        id=event.peer_id,
-        session_id=session.id,
-        app_id=ctx.app.id,
-        user_id=user_id,
-        custom_participant_id=custom_id,
-        display_name=name,
-        preset_name=preset,
-        preset_view_type=info.preset_view_type or view_type_of(ctx.db, ctx.app.id, preset),
-        socket_session_id=event.socket_session_id,
-        joined_at=event.timestamp,
-        left_at=None,
-        last_seen_at=event.timestamp,
-        last_received_at=ctx.now,
-        meta={},
-        created_at=event.timestamp,
-        updated_at=event.timestamp,
+    ctx.sessions[session.id] = session
+    view_type: str | None = info.preset_view_type
+    if view_type is None and preset is not None:
+        if preset not in ctx.view_types:
+            ctx.view_types[preset] = view_type_of(ctx.db, ctx.app.id, preset)
+        view_type = ctx.view_types[preset]
+    peer = _transient_peer(
+        {
+            "id": event.peer_id,
+            "session_id": session.id,
+            "app_id": ctx.app.id,
+            "user_id": user_id,
+            "custom_participant_id": custom_id,
+            "display_name": name,
+            "preset_name": preset,
+            "preset_view_type": view_type,
+            "socket_session_id": event.socket_session_id,
+            "joined_at": event.timestamp,
+            "left_at": None,
+            "last_seen_at": event.timestamp,
+            "last_received_at": ctx.now,
+            "meta": {},
+            "created_at": event.timestamp,
+            "updated_at": event.timestamp,
+        }
     )
-    ctx.db.add(peer)
+    ctx.new_peers.append(peer)
     ctx.peers[peer.id] = peer
     record_join(session, peer, ctx.peer_events)
     webhooks.participant_joined(ctx.db, session, peer, now=ctx.now)
+
+
+_new_peer = Peer.__mapper__.class_manager.new_instance
+
+
+def _transient_peer(values: dict[str, Any]) -> Peer:
+    """A transient ``Peer`` with ``values`` (every attribute, by attribute name), made as the
+    ORM's loader makes objects: its constructor sets them one by one through the attribute
+    instrumentation, which costs more than the rest of a join. Later changes go through it."""
+    peer: Peer = _new_peer()
+    vars(peer).update(values)
+    return peer
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
