@@ -46,6 +46,7 @@ from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
+from rtk_sessions.storage.bulk import insert_rows
 from rtk_sessions.storage.tables import (
     App,
     ClientEvent,
@@ -172,8 +173,7 @@ def ingest_batch(
         for _, e in fresh
         if not isinstance(e, PeerStats)
     ]
-    if log:
-        db.execute(IngestedEvent.__table__.insert(), log)
+    insert_rows(db, IngestedEvent.__table__, log)
     db.flush()
     result.accepted = len(fresh) - result.stale
     result.duplicates += result.stale
@@ -193,12 +193,11 @@ def _insert_new_peers(ctx: _Context) -> None:
     """Insert the peers joined in this batch (one statement, after the sessions and meetings
     they belong to), with the values later events of the batch gave them."""
     if ctx.new_peers:
-        ctx.db.flush()  # their sessions first
         rows = []
         for peer in ctx.new_peers:
             values = vars(peer)
             rows.append({name: values[key] for name, key in _PEER_COLUMNS})
-        ctx.db.execute(Peer.__table__.insert(), rows)
+        insert_rows(ctx.db, Peer.__table__, rows)  # flushes their sessions first
         ctx.new_peers.clear()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
+from rtk_sessions.storage.bulk import insert_rows
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 
 LIVE, ENDED = "LIVE", "ENDED"
@@ -187,10 +188,8 @@ def _peer_event(
 
 def insert_peer_events(db: DB, rows: PeerEventRows) -> None:
     """Write the peer events collected by ``record_join``/``leave_peer`` (after their peers)."""
-    if rows:
-        db.flush()  # the peers they belong to first
-        db.execute(PeerEvent.__table__.insert(), rows)
-        rows.clear()
+    insert_rows(db, PeerEvent.__table__, rows)  # flushes the peers they belong to first
+    rows.clear()
 
 
 def record_join(session: Session, peer: Peer, events: PeerEventRows) -> None:
