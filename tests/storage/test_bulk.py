@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rtk_sessions.config import normalize_database_url
 from rtk_sessions.domain import accounts
-from rtk_sessions.storage.bulk import insert_rows
+from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
     ClientEvent,
@@ -112,3 +112,28 @@ def test_insert_rows_fails_as_an_integrity_error(database_url: str) -> None:
     }
     with pytest.raises(IntegrityError), db.unit_of_work() as s:
         insert_rows(s, PeerEvent.__table__, [orphan])
+
+
+def test_one_of_selects_what_in_selects(database_url: str) -> None:
+    db = Database(normalize_database_url(database_url))
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"{tag}-{i}" for i in range(600)] + [f"{tag}-'\"\\,{{}}", f"{tag}-日本"]
+    with db.unit_of_work() as s:
+        insert_rows(
+            s,
+            IngestedEvent.__table__,
+            [{"app_id": tag, "event_id": i, "received_at": T0} for i in ids[::2]],
+        )
+    wanted = [*ids, f"{tag}-absent"]
+    with db.unit_of_work(write=False) as s:
+        got = s.scalars(
+            select(IngestedEvent.event_id).where(
+                IngestedEvent.app_id == tag, one_of(s, IngestedEvent.event_id, wanted)
+            )
+        ).all()
+        expected = s.scalars(
+            select(IngestedEvent.event_id).where(
+                IngestedEvent.app_id == tag, IngestedEvent.event_id.in_(wanted)
+            )
+        ).all()
+    assert sorted(got) == sorted(expected) == sorted(ids[::2])

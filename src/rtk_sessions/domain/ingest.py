@@ -46,7 +46,7 @@ from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
-from rtk_sessions.storage.bulk import insert_rows
+from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.tables import (
     App,
     ClientEvent,
@@ -131,7 +131,7 @@ def ingest_batch(
         applied.update(
             db.scalars(
                 select(IngestedEvent.event_id).where(
-                    IngestedEvent.app_id == app.id, IngestedEvent.event_id.in_(chunk)
+                    IngestedEvent.app_id == app.id, one_of(db, IngestedEvent.event_id, chunk)
                 )
             )
         )
@@ -220,7 +220,7 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     peer_ids: list[str] = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})  # type: ignore[misc]
     for chunk in _chunks(peer_ids):
         found = set()
-        for peer in db.scalars(select(Peer).where(Peer.id.in_(chunk))):
+        for peer in db.scalars(select(Peer).where(one_of(db, Peer.id, chunk))):
             found.add(peer.id)
             if peer.app_id == ctx.app.id:
                 ctx.peers[peer.id] = peer

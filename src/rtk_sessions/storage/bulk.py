@@ -1,4 +1,5 @@
-"""Inserting many rows of one table at once, in the caller's transaction."""
+"""Inserting many rows of one table at once, in the caller's transaction; selecting rows by a
+long list of keys."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 
 
@@ -85,3 +88,14 @@ def _copy(db: DB, table: Table, names: tuple[str, ...], rows: Sequence[Mapping[s
                 copy.write_row(values)
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def one_of(
+    db: DB, column: ColumnElement[str] | InstrumentedAttribute[str], values: Sequence[str]
+) -> ColumnElement[bool]:
+    """``column IN values`` for a list of hundreds of keys. PostgreSQL: ``column = ANY(array)``,
+    one parameter, so the statement is short and the same for every list (SQLAlchemy would
+    render, and psycopg parse, a placeholder per value at every call); elsewhere an IN list."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
