@@ -150,7 +150,7 @@ def _state(db: Database, app_id: str, tag: str) -> dict[str, Any]:
 def test_one_batch_ends_where_one_event_per_batch_ends(database_url: str) -> None:
     db = Database(normalize_database_url(database_url))
     states = []
-    for way in ("one", "each"):
+    for way in ("one", "each", "split"):
         tag = f"{way}-{uuid.uuid4().hex[:8]}"
         with db.unit_of_work() as s:
             app_id = accounts.create_app(s, "acct", tag).id
@@ -162,12 +162,15 @@ def test_one_batch_ends_where_one_event_per_batch_ends(database_url: str) -> Non
         events = _events(tag)
         if way == "one":
             _ingest(db, scope, events)
-        else:
+        elif way == "each":
             for event in events:
                 _ingest(db, scope, [event])
+        else:  # the joins, then the rest: stored peers leave and change
+            _ingest(db, scope, [e for e in events if e["type"] == "peer.joined"])
+            _ingest(db, scope, [e for e in events if e["type"] != "peer.joined"])
         _ingest(db, scope, events)  # a replay changes nothing
         states.append(_state(db, app_id, tag))
-    one, each = states
+    one, each, split = states
     assert one == each
     named, newest = one["sessions"]
     assert named["meeting_display_name"] == "named"
@@ -184,6 +187,12 @@ def test_one_batch_ends_where_one_event_per_batch_ends(database_url: str) -> Non
     assert names.count("meeting.started") == 2
     assert names.count("meeting.participantJoined") == len(NAMED) + len(NEWEST)
     assert names.count("meeting.participantLeft") == len(NAMED) + len(NEWEST) - 2
+    # Split, all joins come first: the peak is every peer of a meeting; the rest is the same.
+    peaks = [x.pop("max_concurrent_participants") for x in split["sessions"]]
+    assert peaks == [len(NAMED), len(NEWEST)]
+    for x in one["sessions"]:
+        x.pop("max_concurrent_participants")
+    assert one == split
 
 
 def test_a_batch_that_joins_the_peers_an_ended_session_had(database_url: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import observability, stats
@@ -90,6 +90,10 @@ class _Context:
     # batch), inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads
     # them back from the database; only peer_events refer to them (a foreign key), written after.
     new_peers: list[Peer] = field(default_factory=list)
+    # Stored peers the batch reads (_preload), also transient objects: their changed columns are
+    # written back in a few statements at its end (_update_stored_peers), the values they were
+    # read with here.
+    stored_peers: dict[str, tuple[Peer, dict[str, Any]]] = field(default_factory=dict)
     view_types: dict[str, str | None] = field(default_factory=dict)  # preset name -> view type
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
     # client_events rows in the order applied (their ids keep it), inserted after the peers
@@ -160,6 +164,7 @@ def ingest_batch(
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
     _insert_new_peers(ctx)
+    _update_stored_peers(ctx)
     insert_peer_events(db, ctx.peer_events)
     _insert_client_events(db, ctx.client_events)
     for session in ctx.late_chat.values():
@@ -201,6 +206,38 @@ def _insert_new_peers(ctx: _Context) -> None:
         ctx.new_peers.clear()
 
 
+# The columns of ``peers`` that events change (``_touch``, ``leave_peer``, metadata events; the
+# JSON one is replaced by a new object, never changed in place).
+_PEER_CHANGES = ("last_seen_at", "last_received_at", "left_at", "updated_at", "meta")
+_PEER_COLUMN_OF = {key: name for name, key in _PEER_COLUMNS}
+
+
+def _update_stored_peers(ctx: _Context) -> None:
+    """Write the columns the batch changed of the stored peers it read, in id order (the order of
+    the ORM's updates: concurrent batches lock rows in one order), one executemany per run of
+    peers with the same changed columns; only those columns, as the ORM would, so a concurrent
+    change to another one (a kick's metadata) is not written over."""
+    runs: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = []
+    for peer_id in sorted(ctx.stored_peers):
+        peer, read = ctx.stored_peers[peer_id]
+        now = vars(peer)
+        changed = tuple(
+            key for key in _PEER_CHANGES if now[key] is not read[key] and now[key] != read[key]
+        )
+        if changed:
+            row = {f"b_{key}": now[key] for key in changed}
+            row["b_id"] = peer_id
+            if not runs or runs[-1][0] != changed:
+                runs.append((changed, []))
+            runs[-1][1].append(row)
+    table = Peer.__table__
+    for changed, rows in runs:
+        columns: dict[str, Any] = {_PEER_COLUMN_OF[key]: bindparam(f"b_{key}") for key in changed}
+        statement = update(table).where(table.c.id == bindparam("b_id")).values(columns)
+        ctx.db.execute(statement, rows)
+    ctx.stored_peers.clear()
+
+
 def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
     """Write the batch's client events in one statement, after their peers (no ORM objects:
     nothing reads them back in the batch, and their generated ids are not needed)."""
@@ -212,7 +249,8 @@ def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     """Read (and lock) what the batch touches in a few queries instead of several per event.
 
-    Peers; the meetings joined, locked in id order, and each one's newest session; the sessions of
+    Peers (as transient objects: ``_update_stored_peers`` writes their changes); the meetings
+    joined, locked in id order, and each one's newest session; the sessions of
     peers that leave, locked in id order (meetings first, then sessions, as every writer does, so
     concurrent batches cannot deadlock on them); the stats cursors.
     """
@@ -220,10 +258,15 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     peer_ids: list[str] = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})  # type: ignore[misc]
     for chunk in _chunks(peer_ids):
         found = set()
-        for peer in db.scalars(select(Peer).where(one_of(db, Peer.id, chunk))):
-            found.add(peer.id)
-            if peer.app_id == ctx.app.id:
+        table = Peer.__table__
+        for row in db.execute(select(table).where(one_of(db, table.c.id, chunk))):
+            read = row._mapping
+            found.add(read["id"])
+            if read["app_id"] == ctx.app.id:
+                values: dict[str, Any] = {key: read[name] for name, key in _PEER_COLUMNS}
+                peer = _transient_peer(values)
                 ctx.peers[peer.id] = peer
+                ctx.stored_peers[peer.id] = (peer, dict(values))
         ctx.absent.update(set(chunk) - found)
     joins = [e for e in events if isinstance(e, PeerJoined) and e.peer_id not in ctx.peers]
     meeting_ids = sorted({m for e in joins if (m := _join_meeting_id(ctx, e)) is not None})
