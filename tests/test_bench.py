@@ -124,3 +124,17 @@ def test_quick_run_prints_every_row_with_finite_positive_numbers(tmp_path: Path)
     for label in bench_run.LIST_LABELS.values():
         assert label in done.stdout
     assert results["stored_matches_sent"] == 1
+
+
+def test_bytes_per_sample_splits_the_run_py_total_by_table(tmp_path: Path) -> None:
+    import bytes_per_sample as bench_bytes
+
+    payloads = bench_payloads.Payloads.load()
+    url = f"sqlite:///{tmp_path / 'bytes.db'}"
+    runs = frozenset({"ingest_1c_100e", "ingest_1c_1e"})
+    before, after, samples = bench_bytes.measure(url, payloads, 0.02, runs)
+    assert samples > 0
+    per = bench_bytes.growth(before, after, samples)
+    total = per.pop("*")["total"]
+    assert {"sample_blocks", "peer_connection_states", "client_events"} <= set(per)
+    assert math.isclose(sum(sum(cols.values()) for cols in per.values()), total)

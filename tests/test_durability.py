@@ -101,8 +101,14 @@ class Replay:
 
     @property
     def logged_ids(self) -> set[str]:
-        """Ids that ``ingested_events`` keeps: every event but ``peer.stats``."""
-        return {e["id"] for e in self.events if e["type"] != "peer.stats"}
+        """Ids that ``ingested_events`` keeps: every event but ``peer.stats`` and ``peer.event``
+        (whose ids are in ``client_events``, ``client_ids``)."""
+        return {e["id"] for e in self.events if e["type"] not in ("peer.stats", "peer.event")}
+
+    @property
+    def client_ids(self) -> set[str]:
+        """Ids that ``client_events.event_id`` keeps."""
+        return {e["id"] for e in self.events if e["type"] == "peer.event"}
 
 
 def make_replay(index: int, rng: random.Random) -> Replay:
@@ -547,11 +553,20 @@ def test_ingestion_survives_kill_9(
                         select(IngestedEvent.event_id).where(IngestedEvent.app_id == tenant.app_id)
                     )
                 )
+                client_ids = Counter(
+                    s.scalars(
+                        select(ClientEvent.event_id).where(
+                            ClientEvent.peer_id.in_([r.peer_id for r in replays])
+                        )
+                    )
+                )
         finally:
             db.dispose()
         want_logged = set().union(*(r.logged_ids for r in replays))
         lost = len(want_logged - set(logged))
         assert set(logged) == want_logged and max(logged.values()) == 1
+        assert set(client_ids) == set().union(*(r.client_ids for r in replays))
+        assert max(client_ids.values()) == 1
         line = (
             f"durability [{fresh_database.split(':')[0]}] seed={seed}: "
             f"kills survived {killer.kills} ({killer.kills_in_flight} with batches in flight), "

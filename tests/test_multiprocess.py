@@ -34,6 +34,7 @@ from rtk_sessions.importers import load_recording
 from rtk_sessions.importers.ingest import to_ingest_events
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
+    ClientEvent,
     IngestedEvent,
     JobRow,
     PeerEvent,
@@ -344,8 +345,10 @@ def check_round(
                     "PEER_JOINING": PEERS_PER_SESSION,
                     "PEER_LEAVING": PEERS_PER_SESSION,
                 }
-                # peer.stats replays are recognised by the connection's cursor, not logged by id
-                ids = [e["id"] for e in call.all_events() if e["type"] != "peer.stats"]
+                # peer.stats replays are recognised by the connection's cursor, peer.event ones
+                # by their client_events row: neither is logged by id
+                unlogged = ("peer.stats", "peer.event")
+                ids = [e["id"] for e in call.all_events() if e["type"] not in unlogged]
                 assert len(set(ids)) == len(ids)
                 stored = s.scalar(
                     select(func.count()).where(
@@ -354,6 +357,11 @@ def check_round(
                     )
                 )
                 assert stored == len(ids)
+                client_ids = [e["id"] for e in call.all_events() if e["type"] == "peer.event"]
+                kept = s.scalars(
+                    select(ClientEvent.event_id).where(ClientEvent.peer_id.in_(call.peer_ids))
+                ).all()
+                assert sorted(k or "" for k in kept) == sorted(client_ids)
                 jobs = list(s.scalars(select(JobRow).where(JobRow.key == call.session_id)))
                 summaries = s.scalar(
                     select(func.count()).where(SummaryRow.session_id == call.session_id)

@@ -170,7 +170,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.resolved_database_url())
+        db = Database(
+            settings.resolved_database_url(),
+            sqlite_mmap_mb=settings.sqlite_mmap_mb,
+            sqlite_cache_mb=settings.sqlite_cache_mb,
+        )
         app.state.db = db
         app.state.settings = settings
         app.state.secret = settings.resolved_secret()

@@ -18,6 +18,8 @@ def iso(dt: datetime, *, require_aware: bool = False) -> str:
     ValueError. (``isoformat``: four times faster than ``strftime``, and list pages format about
     a hundred of these.)
     """
+    if dt.tzinfo is UTC:  # the common case: aware UTC from the database or utc_now()
+        return dt.isoformat(timespec="milliseconds")[:23] + "Z"
     if dt.tzinfo is None or dt.utcoffset() is None:
         if require_aware:
             raise ValueError(f"naive datetime {dt!r}: exports need timezone-aware datetimes")

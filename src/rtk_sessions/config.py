@@ -60,6 +60,25 @@ class Settings(BaseSettings):
         "wait their turn (a 100-event batch of real reports, 1.2 MB of JSON, peaks at 18 MB "
         "while it is parsed and holds 4 MB after).",
     )
+    sqlite_mmap_mb: int = Field(
+        default=0,
+        ge=0,
+        description="SQLite: the memory map of the database file, per connection, in MB (PRAGMA "
+        "mmap_size; 0: none, pages are read into the page cache). Each connection maps the file "
+        "on its own and every mapped page counts in the process's resident set, so a process of "
+        "15 connections can hold 15 times this: 64 took a worker to 250-300 MB under ingest and "
+        "deep list pages of a large file, while list latencies were the same without it (the "
+        "operating system caches the file either way).",
+    )
+    sqlite_cache_mb: int = Field(
+        default=2,
+        ge=1,
+        description="SQLite: the page cache of each database connection, in MB (PRAGMA "
+        "cache_size); a process has up to 15 connections (5, plus 10 under load). Pages beyond "
+        "it are read from the operating system's cache, which this does not bound. With the "
+        "defaults a worker peaked at 182 MB under 8 concurrent 100-event ingest clients then 200 "
+        "list pages of a 420k-session file (8: 214 MB; bench/ingest_rss.py).",
+    )
     retention_days: float = Field(
         default=30.0,
         gt=0,

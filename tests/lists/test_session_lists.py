@@ -438,3 +438,29 @@ def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: s
     state = _derived_state(blank_url, app_id)
     assert state == _brute_state(blank_url, app_id)
     assert sum(state[0].values()) == 230
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sort", "descending", "offset", "expected"),
+    [
+        # The middle page of 1M by created_at DESC: from the end, a forward scan (0006r's index
+        # ascends), rather than a backward one from the front that skips as many entries.
+        ("postgresql", "created_at", True, 499_975, True),
+        ("postgresql", "created_at", True, 600_000, True),
+        ("postgresql", "created_at", True, 300_000, False),
+        # By consumed_secs the list order is the forward scan: the front, unless much closer.
+        ("postgresql", "consumed_secs", True, 500_000, False),
+        ("postgresql", "consumed_secs", False, 700_000, True),
+        # SQLite: whichever end skips fewer entries.
+        ("sqlite", "created_at", True, 499_975, False),
+        ("sqlite", "created_at", True, 500_000, True),
+        ("sqlite", "consumed_secs", True, 500_000, True),
+    ],
+)
+def test_a_deep_page_is_walked_from_the_cheaper_end(
+    dialect: str, sort: str, descending: bool, offset: int, expected: bool
+) -> None:
+    key = getattr(Session, sort)
+    total = 1_000_000
+    walk = sessions_domain._from_the_end(dialect, key, descending, offset, offset + 25, total)
+    assert walk is expected

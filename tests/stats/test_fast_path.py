@@ -38,7 +38,9 @@ from rtk_sessions.stats import (
     QualityThresholds,
     StreamLabel,
     candidate_pairs,
+    compact_indexed,
     compact_report,
+    ingest_indexed,
     ingest_report,
     normalize_report,
     sample_rows,
@@ -224,6 +226,57 @@ def test_ingest_payloads() -> None:
             cursor = json.loads(json.dumps(cursor))
             total_rows += len(rows)
     assert total_rows > 1800
+
+
+def _chains_agree(series: list[Any], name: str, transports: list[Any] | None = None) -> int:
+    """Chain ``ingest_indexed`` (each report's index is the next one's previous, as a batch
+    applies them) and ``ingest_report`` (the stored cursor, JSON round-tripped, is the previous)
+    over ``series``; asserts the same rows and pairs, and that the index compacts to the cursor."""
+    index: Any = None
+    cursor: Any = None
+    n_rows = 0
+    for n, stats in enumerate(series):
+        transport = transports[n] if transports else TRANSPORTS[n % len(TRANSPORTS)]
+        kw: dict[str, Any] = {"namespace": name, "transport": transport}
+        rows, pairs, index = ingest_indexed(index, stats, **kw)
+        expected = ingest_report(cursor, stats, **kw)
+        assert _show((rows, pairs, compact_indexed(index))) == _show(expected)
+        cursor = json.loads(json.dumps(expected[2]))
+        n_rows += len(rows)
+    return n_rows
+
+
+def test_index_chain_equals_cursor_chain() -> None:
+    """What ``domain.samples`` relies on to compact a connection's cursor once per batch: the
+    next rows read only what the cursor keeps, so the previous report's full index and its
+    stored cursor give the same rows, on every real recording and the bench payloads."""
+    total = 0
+    for path in JITSI:
+        for pc, series in getstats_reports(path).items():
+            total += _chains_agree(series, f"{path.stem}:{pc}")
+    for (participant, conn), reports in _peermetrics_series().items():
+        total += _chains_agree(reports, f"{participant}:{conn}")
+    for name, events in _payload_series():
+        total += _chains_agree([e["stats"] for e in events], name, [e["transport"] for e in events])
+    assert total > 3000
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_index_previous_equals_cursor_previous_on_random_reports(seed: int) -> None:
+    """The same on random and corrupted reports: a previous report's index and its cursor."""
+    rng = random.Random(seed)
+    if seed % 2:
+        prev, cur = _random_report(rng), _random_report(rng)
+    else:
+        prev, cur = _valid_pair()
+        for target in (prev, cur):
+            for _ in range(rng.randint(1, 6)):
+                stats = target[rng.choice(list(target))]
+                stats[rng.choice([*_FIELDS, "codecId", "trackId", "remoteId"])] = _junk(rng)
+    kw: dict[str, Any] = {"namespace": "n", "labels": _random_labels(rng)}
+    rows, pairs, index = ingest_indexed(ReportIndex(prev), cur, **kw)
+    expected = ingest_report(compact_report(prev), cur, **kw)
+    assert _show((rows, pairs, compact_indexed(index))) == _show(expected)
 
 
 @pytest.mark.parametrize("seed", range(400))

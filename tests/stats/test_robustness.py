@@ -290,8 +290,9 @@ def test_import_loads_no_web_or_db_stack() -> None:
         "{'sqlalchemy','fastapi','pydantic','starlette','pydantic_core','alembic','psycopg'}); "
         "print(','.join(bad)); "
         "assert sorted(s.__all__) == sorted(['ISSUE_TYPES','IssueThresholds','detect_issues','KINDS','KindAccumulator','QualityThresholds',"
-        "'SampleRow','StreamLabel','build_quality','candidate_pairs','compact_report',"
-        "'cumulative','ingest_report','normalize_report','sample_rows'])"
+        "'ReportIndex','SampleRow','StreamLabel','build_quality','candidate_pairs',"
+        "'compact_indexed','compact_report','cumulative','ingest_indexed','ingest_report',"
+        "'normalize_report','sample_rows'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -24,13 +24,16 @@ from rtk_sessions.errors import BadRequest, Forbidden, Unauthorized
 from rtk_sessions.security import ParticipantClaims, looks_like_jwt, verify_participant_token
 from rtk_sessions.storage.engine import Database
 
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in the
+# thread pool, a trip through a worker thread per dependency per request.
 
-def get_db(request: Request) -> Database:
+
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -42,7 +45,7 @@ Documented = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def no_nul_in_url(request: Request) -> None:
+async def no_nul_in_url(request: Request) -> None:
     """Every route's first dependency: path and query parameters (names and values) must not
     contain NUL (U+0000, ``%00``), which PostgreSQL cannot store or compare. raises BadRequest."""
     for name, value in (*request.path_params.items(), *request.query_params.multi_items()):

@@ -43,8 +43,8 @@ def get_sessions(
         descending=(q.sort_order or "DESC") == "DESC",
     )
     page = q.page()
-    with db.unit_of_work(write=False) as s:
-        items, paging = sessions.list_sessions(s, scope.app_id, query, page)
+    with db.reading() as conn:
+        items, paging = sessions.list_sessions(conn, scope.app_id, query, page)
     return ok({"sessions": items}, paging=paging)
 
 

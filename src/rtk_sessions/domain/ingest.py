@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import observability, stats
@@ -127,8 +127,9 @@ def ingest_batch(
             continue
         seen.add(event.id)
         fresh.append((index, event))
-    # peer.stats replays are recognised by their connection's cursor (samples.SampleWriter); every
-    # other event by its id in ingested_events.
+    # peer.stats replays are recognised by their connection's cursor (samples.SampleWriter),
+    # peer.event ones by their client_events row, every other event by its id in ingested_events
+    # (where the ids of peer.event applied before migration 0006b are too).
     logged = [e.id for _, e in fresh if not isinstance(e, PeerStats)]
     applied: set[str] = set()
     for chunk in _chunks(logged):
@@ -138,6 +139,18 @@ def ingest_batch(
                     IngestedEvent.app_id == app.id, one_of(db, IngestedEvent.event_id, chunk)
                 )
             )
+        )
+    client = [(e.peer_id, e.id) for _, e in fresh if isinstance(e, PeerClientEvent)]
+    for start in range(0, len(client), _ID_CHUNK):
+        pairs = client[start : start + _ID_CHUNK]
+        applied.update(
+            event_id
+            for event_id in db.scalars(
+                select(ClientEvent.event_id).where(
+                    tuple_(ClientEvent.peer_id, ClientEvent.event_id).in_(pairs)
+                )
+            )
+            if event_id is not None
         )
     if applied:
         result.duplicates += sum(1 for _, e in fresh if e.id in applied)
@@ -176,7 +189,7 @@ def ingest_batch(
     log = [
         {"app_id": app.id, "event_id": e.id, "received_at": now}
         for _, e in fresh
-        if not isinstance(e, PeerStats)
+        if not isinstance(e, PeerStats | PeerClientEvent)
     ]
     insert_rows(db, IngestedEvent.__table__, log)
     db.flush()
@@ -359,6 +372,7 @@ def _apply(ctx: _Context, event: Event) -> None:
                     "name": event.name,
                     "timestamp": event.timestamp,
                     "metadata": dict(event.metadata) or None,
+                    "event_id": event.id,
                 }
             )
         case ChatMessage() | TranscriptSegment():
@@ -376,6 +390,13 @@ def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
     return peer
 
 
+#: ``Peer.last_received_at`` moves on only when it is this much behind the batch's time. The column
+#: is indexed (the sweeper's stale-peer query), so writing it makes a peer update non-HOT on
+#: PostgreSQL: a new index entry and a dead row version per batch. Stale peers are then found up
+#: to this much early, against a timeout of a minute (``RTK_PEER_TIMEOUT_SECS``).
+RECEIVED_QUANTUM = timedelta(seconds=1)
+
+
 def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
     """The peer an event is about, marked as seen. raises BadRequest, Forbidden."""
     peer = _load_peer(ctx, peer_id)
@@ -387,7 +408,8 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
         raise Forbidden(f"peer {peer_id} was kicked from its session")
     if at > peer.last_seen_at:
         peer.last_seen_at = at
-    peer.last_received_at = ctx.now
+    if ctx.now - peer.last_received_at >= RECEIVED_QUANTUM:
+        peer.last_received_at = ctx.now
     return peer
 
 

@@ -11,20 +11,23 @@ one session and no count is lost. SQLite ignores the locks; its single writer se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Connection, Select, String, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
 
 from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.bulk import insert_rows
+from rtk_sessions.storage.engine import Prepared
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
+from rtk_sessions.storage.types import RAW_TIME, stored_time
 
 LIVE, ENDED = "LIVE", "ENDED"
 _sweep_log = logging.getLogger("rtk_sessions.sweeper")
@@ -311,18 +314,35 @@ def sweep(
     return ended
 
 
-def open_peer_secs(db: DB, session_ids: list[str], now: datetime) -> dict[str, float]:
+# ``open_peer_secs`` asks for the ids of a list page in one statement of a fixed number of
+# parameters (one of these, the ids padded with repeats), compiled once each (``Prepared``):
+# an expanding IN would be rewritten at every execution.
+_OPEN_PEER_CHUNKS = (8, 32, 128, 512)
+
+
+@functools.cache
+def _open_peers(size: int) -> Prepared:
+    ids = [bindparam(f"id{k}", type_=String) for k in range(size)]
+    return Prepared(
+        select(Peer.session_id, type_coerce(Peer.joined_at, RAW_TIME)).where(
+            Peer.session_id.in_(ids), Peer.left_at.is_(None)
+        )
+    )
+
+
+def open_peer_secs(db: DB | Connection, session_ids: list[str], now: datetime) -> dict[str, float]:
     """Participant-seconds of the peers of ``session_ids`` still connected at ``now`` (each from
     its join to ``now``), by session id; sessions without open peers are absent. A LIVE session's
     ``minutes_consumed`` is ``(consumed_secs + this) / 60``: minutes consumed since it started."""
     out: dict[str, float] = {}
-    for start in range(0, len(session_ids), 500):
-        chunk = session_ids[start : start + 500]
-        rows = db.execute(
-            select(Peer.session_id, Peer.joined_at).where(
-                Peer.session_id.in_(chunk), Peer.left_at.is_(None)
-            )
-        )
-        for session_id, joined_at in rows:
-            out[session_id] = out.get(session_id, 0.0) + max(0.0, (now - joined_at).total_seconds())
+    conn = db if isinstance(db, Connection) else db.connection()
+    most = _OPEN_PEER_CHUNKS[-1]
+    for start in range(0, len(session_ids), most):
+        chunk = session_ids[start : start + most]
+        size = next(n for n in _OPEN_PEER_CHUNKS if n >= len(chunk))
+        padded = chunk + [chunk[0]] * (size - len(chunk))
+        params = {f"id{k}": value for k, value in enumerate(padded)}
+        for session_id, joined_at in _open_peers(size).rows(conn, params):
+            secs = (now - stored_time(joined_at)).total_seconds()
+            out[session_id] = out.get(session_id, 0.0) + max(0.0, secs)
     return out

@@ -8,10 +8,11 @@ Two tables (``storage.tables``):
   the running cumulative block of every stream kind (``stats.KindAccumulator``) and the list of
   small blocks not yet compacted (the "tail").
 - ``sample_blocks``: the sample rows, compressed, one block per (connection, kind) per batch. A
-  batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail; once the tail
-  and the new rows reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten
-  as one block. So a busy client sending 100-event batches writes ~100-row blocks straight away,
-  and a client sending one report at a time ends up with the same blocks after extra writes.
+  batch of fewer than ``SEAL_ROWS`` rows of a kind leaves a small block in the tail, merged with
+  the tail's newest blocks that are no larger (``TAIL_BLOCKS``); once the tail and the new rows
+  reach ``SEAL_ROWS`` rows, or the tail ``TAIL_BLOCKS`` blocks, they are rewritten as one block.
+  So a busy client sending 100-event batches writes ~100-row blocks straight away, and a client
+  sending one report at a time ends up with the same blocks after extra writes.
 
 A peer report reads the peer's state rows and blocks (two indexed queries), merges the
 connections' accumulators and splices the blocks' JSON into the report without parsing it, unless
@@ -73,10 +74,12 @@ __all__ = [
 
 #: Rows of one kind of one connection that make a compacted block (4 minutes of a 2-second stream).
 SEAL_ROWS = 120
-#: Small blocks a tail may hold: the next batch merges them (and its rows) into one block, sealed
-#: or, below SEAL_ROWS rows, the tail's new first block. A short-lived peer then leaves no block
-#: per report; with one report a batch, a row is rewritten up to SEAL_ROWS / (TAIL_BLOCKS - 1)
-#: times (17) before its block is sealed, each rewrite one small compressed block.
+#: Small blocks a tail may hold: at that many, the next batch merges them (and its rows) into one
+#: block, sealed or, below SEAL_ROWS rows, the tail's new first block. Before that, a batch merges
+#: its rows with the newest tail blocks that are no larger than what is merged (a binary counter),
+#: so a short-lived peer leaves no block per report and, with one report a batch, a row is
+#: rewritten about log2(SEAL_ROWS) times (7) before its block is sealed (on PostgreSQL every
+#: rewrite leaves a dead row version until VACUUM).
 TAIL_BLOCKS = 8
 
 _KIND_INDEX = {kind: index for index, kind in enumerate(stats.KINDS)}
@@ -100,7 +103,8 @@ class ConnectionState:
 
     - timestamp_ms: the time of the last applied report (W3C ``timestamp``, epoch ms), None
       before the first.
-    - report: the compacted last report (``stats.compact_report``), None before the first.
+    - report: the compacted last report (``stats.compact_report``), None before the first; while
+      a batch applies reports, ``index`` holds the last one instead (``cursor()`` compacts it).
     - labels: the client's stream labels (JSON objects, docs/ingest.md ``labels``).
     - pairs: ``{"role pair_id": [first_seen_ms, CandidatePair]}``.
     - accumulators: running cumulative block per kind index (``stats.KINDS``).
@@ -119,11 +123,20 @@ class ConnectionState:
     last_start: dict[int, int] = field(default_factory=dict)
     stored: bool = False
     pending: dict[int, _Pending] = field(default_factory=dict)
+    #: ``stats.ReportIndex`` of the last report applied by this batch (the next one's previous)
+    index: stats.ReportIndex | None = field(default=None, repr=False, compare=False)
+
+    def cursor(self) -> dict[str, Any] | None:
+        """The cursor to store: the last report, compacted (``stats.compact_indexed``)."""
+        if self.index is not None:
+            self.report = stats.compact_indexed(self.index)
+            self.index = None
+        return self.report
 
     def to_json(self) -> dict[str, Any]:
         return {
             "v": _STATE_VERSION,
-            "report": self.report,
+            "report": self.cursor(),
             "labels": self.labels,
             "pairs": self.pairs,
             "acc": {str(k): acc.to_state() for k, acc in self.accumulators.items()},
@@ -260,8 +273,8 @@ class SampleWriter:
         if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
             return False
         labels = labels or st.labels
-        rows, pairs, cursor = stats.ingest_report(
-            st.report,
+        rows, pairs, index = stats.ingest_indexed(
+            st.index if st.index is not None else st.report,
             report,
             namespace=f"{peer_id}:{connection_id}",
             transport=transport,
@@ -270,7 +283,7 @@ class SampleWriter:
         )
         st.add_rows(rows, self.thresholds)
         st.set_pairs(pairs, timestamp_ms)
-        st.report = cursor
+        st.index = index  # compacted once, when the state is written (cursor())
         st.labels = labels
         st.timestamp_ms = timestamp_ms
         self._touched[(peer_id, connection_id)] = st
@@ -285,10 +298,20 @@ class SampleWriter:
                 rows = sorted(pending.rows, key=lambda r: r[0])  # stable: ties keep report order
                 self.rows_written += len(rows)
                 tail = st.tail.get(index) or []
+                keep = list(tail)  # the tail blocks left as they are
                 full = sum(b[2] for b in tail) + len(rows) >= SEAL_ROWS
-                if tail and (full or len(tail) >= TAIL_BLOCKS - 1):
-                    merges.append((st, index, tail, rows))
-                    st.tail[index] = []
+                if full or len(tail) >= TAIL_BLOCKS - 1:
+                    keep = []
+                else:
+                    # The newest blocks no larger than what is merged so far join the new rows
+                    # (a binary counter): a row is rewritten about log2(SEAL_ROWS / rows a batch)
+                    # times before it is sealed, not once every TAIL_BLOCKS - 1 batches.
+                    merged = len(rows)
+                    while keep and keep[-1][2] <= merged:
+                        merged += keep.pop()[2]
+                if len(keep) < len(tail):
+                    merges.append((st, index, tail[len(keep) :], rows))
+                    st.tail[index] = keep
                     continue
                 block = self._block(st, index, rows)
                 inserts.append(block)
@@ -335,7 +358,8 @@ class SampleWriter:
     def _compact(
         self, merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]]
     ) -> list[dict[str, Any]]:
-        """Rewrite each tail of small blocks with its new rows as one block (a read, a delete)."""
+        """Rewrite the newest blocks of each tail with its new rows as one block (a read, a
+        delete); the block goes after the tail blocks ``flush`` kept."""
         table = SampleBlock.__table__
         cols = (table.c.app_id, table.c.peer_id, table.c.kind, table.c.connection_id)
         keys = [
@@ -362,8 +386,10 @@ class SampleWriter:
             block = self._block(
                 st, index, rows, start_ms=tail[0][0], prefix=prefix, prefix_rows=count
             )
-            if block["row_count"] < SEAL_ROWS:
-                st.tail[index] = [[block["start_ms"], block["end_ms"], block["row_count"]]]
+            if block["row_count"] < SEAL_ROWS:  # after the blocks the merge left (flush)
+                st.tail.setdefault(index, []).append(
+                    [block["start_ms"], block["end_ms"], block["row_count"]]
+                )
             out.append(block)
         return out
 

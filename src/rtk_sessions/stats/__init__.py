@@ -6,10 +6,10 @@ sources: docs/quality-metrics.md. The domain layer calls exactly the names in ``
 
 from .accumulate import KindAccumulator
 from .aggregate import cumulative
-from .compact import compact_report
-from .ingest import ingest_report
+from .compact import compact_indexed, compact_report
+from .ingest import ingest_indexed, ingest_report
 from .issues import ISSUE_TYPES, IssueThresholds, detect_issues
-from .normalize import normalize_report
+from .normalize import ReportIndex, normalize_report
 from .pairs import candidate_pairs
 from .report import build_quality
 from .rows import sample_rows
@@ -21,13 +21,16 @@ __all__ = [
     "IssueThresholds",
     "KindAccumulator",
     "QualityThresholds",
+    "ReportIndex",
     "SampleRow",
     "StreamLabel",
     "build_quality",
     "candidate_pairs",
+    "compact_indexed",
     "compact_report",
     "cumulative",
     "detect_issues",
+    "ingest_indexed",
     "ingest_report",
     "normalize_report",
     "sample_rows",

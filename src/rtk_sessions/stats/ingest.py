@@ -20,7 +20,7 @@ from .pairs import candidate_pairs_indexed
 from .rows import sample_rows_indexed
 from .types import QualityThresholds, SampleRow, StreamLabel
 
-__all__ = ["ingest_report"]
+__all__ = ["ingest_indexed", "ingest_report"]
 
 
 def ingest_report(
@@ -51,12 +51,45 @@ def ingest_report(
     ``compact_report``, the cursor may share nested values (e.g. ``qualityLimitationDurations``)
     with ``current``. Never raises.
     """
-    index = ReportIndex(current)
-    rows = sample_rows_indexed(
-        ReportIndex(previous) if previous is not None else None,
-        index,
+    rows, pairs, index = ingest_indexed(
+        previous,
+        current,
         namespace=namespace,
+        transport=transport,
         labels=labels,
         thresholds=thresholds,
     )
-    return rows, candidate_pairs_indexed(index, transport=transport), compact_indexed(index)
+    return rows, pairs, compact_indexed(index)
+
+
+def ingest_indexed(
+    previous: Any,
+    current: Any,
+    *,
+    namespace: str,
+    transport: str | None = None,
+    labels: Sequence[StreamLabel] = (),
+    thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
+) -> tuple[list[SampleRow], list[tuple[str, str, dict[str, Any]]], ReportIndex]:
+    """``ingest_report`` for a connection's run of reports: ``(rows, pairs, index)``.
+
+    previous: what ``ingest_report`` accepts, or the ``ReportIndex`` this function returned for
+    the connection's previous report. Returns the rows and pairs of ``ingest_report`` and, instead
+    of the cursor, the ``ReportIndex`` of ``current``: pass it as the next report's
+    ``previous``, and make the cursor (``compact_indexed(index)``) only when it is stored. A
+    batch of a connection's reports is then indexed once per report and compacted once, instead
+    of compacting and re-indexing every cursor.
+
+    The rows equal ``ingest_report``'s with the compacted cursor: the deltas read only members
+    that the cursor keeps (``compact._KEEP_FIELDS``), of the objects it keeps
+    (tests/stats/test_fast_path.py ``test_index_chain_equals_cursor_chain``). Never raises.
+    """
+    index = ReportIndex(current)
+    if previous is None or previous.__class__ is ReportIndex:
+        before = previous
+    else:
+        before = ReportIndex(previous)
+    rows = sample_rows_indexed(
+        before, index, namespace=namespace, labels=labels, thresholds=thresholds
+    )
+    return rows, candidate_pairs_indexed(index, transport=transport), index

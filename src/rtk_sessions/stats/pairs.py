@@ -286,13 +286,7 @@ def candidate_pairs_indexed(
     if not ids:
         return []
     role = _ROLE_ALIASES.get(transport) if isinstance(transport, str) else None
-    if role is not None:
-        roles = [role]
-    else:
+    if role is None:
         only_receives = bool(index.listed["inbound-rtp"]) and not index.listed["outbound-rtp"]
-        roles = [CONSUMING if only_receives else PRODUCING]
-    entries = [(sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
-    out = [(roles[0], sid, entry) for sid, entry in entries]
-    for r in roles[1:]:
-        out.extend((r, sid, dict(entry)) for sid, entry in entries)
-    return out
+        role = CONSUMING if only_receives else PRODUCING
+    return [(role, sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]

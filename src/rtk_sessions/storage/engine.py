@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+# SQLite memory (``config.Settings.sqlite_mmap_mb``/``sqlite_cache_mb``): each connection has its
+# own memory map and page cache, and a process has up to 15 connections (SQLAlchemy's pool for a
+# file: 5, plus 10 under load).
+SQLITE_MMAP_MB = 0
+SQLITE_CACHE_MB = 2
 
 
-def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any, *, mmap_mb: int, cache_mb: int) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we emit BEGIN
     # ourselves (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for
     # pysqlite).
@@ -25,12 +34,12 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     # Wait for the writer instead of failing with "database is locked".
     cursor.execute("PRAGMA busy_timeout = 30000")
-    # Read pages through a memory map (shared by every connection through the OS page cache)
-    # instead of a read() per page: a deep list page walks tens of MB of index. Mapped pages
-    # count in the process's resident set, and each connection has its own page cache: both are
-    # bounded so that a worker stays within 250 MB (docs/performance.md).
-    cursor.execute("PRAGMA mmap_size = 67108864")
-    cursor.execute("PRAGMA cache_size = -8192")
+    # Memory per worker (docs/performance.md: at most 250 MB): each connection has its own page
+    # cache and its own memory map of the file, whose resident pages all count in the process's
+    # RSS; the map is off by default (Settings.sqlite_mmap_mb: list latencies were the same
+    # without it, the file being in the operating system's cache either way).
+    cursor.execute(f"PRAGMA mmap_size = {int(mmap_mb) * 1024 * 1024}")
+    cursor.execute(f"PRAGMA cache_size = {-int(cache_mb) * 1024}")
     cursor.close()
 
 
@@ -52,28 +61,62 @@ def _on_sqlite_close(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.execute("PRAGMA optimize")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` (already normalized by ``config.normalize_database_url``)."""
+def _on_postgresql_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Times come back as aware datetimes in the session's time zone: in UTC they carry
+    # ``datetime.UTC`` itself, which clock.iso formats without converting (a list page formats
+    # a hundred). Every query that needs a day names its zone (``timezone('UTC', ...)``).
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    try:
+        dbapi_conn.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_conn.autocommit = autocommit
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_mmap_mb: int = SQLITE_MMAP_MB,
+    sqlite_cache_mb: int = SQLITE_CACHE_MB,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url`` (already normalized by ``config.normalize_database_url``).
+
+    sqlite_mmap_mb: SQLite's memory map per connection (``PRAGMA mmap_size``), MB; 0: none.
+    sqlite_cache_mb: SQLite's page cache per connection (``PRAGMA cache_size``), MB."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _on_sqlite_connect)
+        on_connect = functools.partial(
+            _on_sqlite_connect, mmap_mb=sqlite_mmap_mb, cache_mb=sqlite_cache_mb
+        )
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         event.listen(engine, "close", _on_sqlite_close)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    event.listen(engine, "connect", _on_postgresql_connect)
+    return engine
 
 
 class Database:
     """An engine plus a sessionmaker; ``unit_of_work()`` commits on success, rolls back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_mmap_mb: int = SQLITE_MMAP_MB,
+        sqlite_cache_mb: int = SQLITE_CACHE_MB,
+    ) -> None:
+        """sqlite_mmap_mb, sqlite_cache_mb: see ``make_engine`` (SQLite only)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(
+            url, sqlite_mmap_mb=sqlite_mmap_mb, sqlite_cache_mb=sqlite_cache_mb
+        )
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite has one writer at a time; serializing our own writers in-process avoids busy waits.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
@@ -92,8 +135,42 @@ class Database:
             if lock is not None:
                 lock.release()
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read-only transaction on a Core connection, for reads that build no ORM objects
+        (a session list: the ORM session's own bookkeeping cost as much as its statements).
+        Same isolation as ``unit_of_work(write=False)`` (SQLite: a deferred BEGIN, no lock)."""
+        with self._read_engine.connect() as conn, conn.begin():
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Prepared:
+    """A SELECT compiled once per dialect and run with ``exec_driver_sql``: no statement-cache
+    lookup, parameter processing or result processing at each execution (hot reads, such as a
+    list page: about half of SQLAlchemy's cost of running a cached statement).
+
+    Its parameters must be values the driver takes as they are (str, int, float, None: no
+    column-type conversion is applied), and its rows hold what the driver returns (times as
+    stored: ``storage.types.stored_iso``/``stored_time``)."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+        """The rows of the statement with ``params`` (by bind parameter name); each a ``Row``,
+        read by position."""
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            done = cast(SQLCompiler, self.statement.compile(dialect=conn.dialect))
+            names = tuple(done.positiontup or ()) if done.positional else None
+            compiled = self._compiled[conn.dialect.name] = (str(done), names)
+        sql, names = compiled
+        args = dict(params) if names is None else tuple(params[name] for name in names)
+        return cast("Sequence[tuple[Any, ...]]", conn.exec_driver_sql(sql, args).all())
 
 
 def rowcount(result: Result[Any]) -> int:

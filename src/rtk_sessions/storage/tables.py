@@ -2,7 +2,7 @@
 
 Sizes to plan for: sample rows arrive at one per RTP stream per stats interval (a 4-stream peer
 reporting every 2 s makes 7,200 an hour). They are stored compressed, many rows to a
-``sample_blocks`` row (about 20 bytes a sample), and the state a report needs is kept per peer
+``sample_blocks`` row (about 17 bytes a sample), and the state a report needs is kept per peer
 connection (``peer_connection_states``), so nothing re-reads samples to aggregate them. Everything
 else is per session or per peer.
 """
@@ -148,16 +148,18 @@ def _list_index(name: str, *columns: Any) -> Index:
 
 
 # The session list sorts by (key, id ASC); each index has the tie-breaker after the key so the
-# first page is a range scan and a deep page skips index entries only (migration 0003).
-_list_index("ix_sessions_list_created", Session.app_id, Session.created_at.desc(), Session.id)
+# first page is a range scan and a deep page skips index entries only (migration 0003). The
+# created_at ones are ascending with id descending: (created_at DESC, id ASC) is their backward
+# scan, and new sessions are appended at the end of the range (densely packed, migration 0006r).
+_list_index("ix_sessions_list_created", Session.app_id, Session.created_at, Session.id.desc())
 _list_index("ix_sessions_list_consumed", Session.app_id, Session.consumed_secs.desc(), Session.id)
 _list_index("ix_sessions_list_consumed_asc", Session.app_id, Session.consumed_secs, Session.id)
 _list_index(
     "ix_sessions_list_status_created",
     Session.app_id,
     Session.status,
-    Session.created_at.desc(),
-    Session.id,
+    Session.created_at,
+    Session.id.desc(),
 )
 _list_index(
     "ix_sessions_list_status_consumed",
@@ -197,7 +199,8 @@ class Peer(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client time of its last event
-    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # server time of that event
+    # server time of that event, moved on by at least ingest.RECEIVED_QUANTUM (1 s)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -207,6 +210,8 @@ class Peer(Base):
     __table_args__ = (
         Index("ix_peers_session_joined", "session_id", "joined_at"),
         Index("ix_peers_open_received", "left_at", "last_received_at"),
+        # PostgreSQL (migration 0006b): room in each page for the versions batches write.
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
 
@@ -227,7 +232,12 @@ class PeerEvent(Base):
 
 
 class ClientEvent(Base):
-    """A client event of a peer (the peer report's ``metadata.events``)."""
+    """A client event of a peer (the peer report's ``metadata.events``).
+
+    ``event_id`` is the id of the ``peer.event`` it came from: a replay is recognised here, not by
+    an ``ingested_events`` row (migration 0006b; NULL for rows written before, whose ids are in
+    ``ingested_events``). Its unique index also serves the peer report's read by ``peer_id``.
+    """
 
     __tablename__ = "client_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -235,8 +245,9 @@ class ClientEvent(Base):
     name: Mapped[str] = mapped_column(String(200))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDocument)
+    event_id: Mapped[str | None] = mapped_column(String(128))
 
-    __table_args__ = (Index("ix_client_events_peer_ts", "peer_id", "timestamp"),)
+    __table_args__ = (Index("uq_client_events_peer_event", "peer_id", "event_id", unique=True),)
 
 
 class PeerConnectionState(Base):
@@ -255,12 +266,16 @@ class PeerConnectionState(Base):
     timestamp_ms: Mapped[float] = mapped_column(Float)  # the last applied report (W3C timestamp)
     state: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # PostgreSQL (migration 0006b): the state stays in the row up to a page, not in TOAST, where
+    # every rewrite left a dead copy until VACUUM (a dead row version is pruned from its page).
+    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160}},)
+
 
 class SampleBlock(Base):
     """Sample rows of one stream kind of one peer connection over a time range. Append-only.
 
     ``rows`` is ``storage.blocks.encode_rows`` bytes: the rows' public JSON objects, comma-joined
-    and zlib-compressed (about 20 bytes a row). Rows are in timestamp order within a block;
+    and zlib-compressed (about 17 bytes a row). Rows are in timestamp order within a block;
     ``start_ms``/``end_ms`` are the first and last row's epoch milliseconds (floor; ``start_ms`` is
     moved on by a millisecond when needed to stay unique). ``received_day`` is the server's UTC day
     (days since 1970-01-01) the block was written: retention counts from it, so a recording of an
@@ -286,12 +301,17 @@ class SampleBlock(Base):
 
 
 class IngestedEvent(Base):
-    """Ids of applied ingestion events: a replayed event is recognised and skipped."""
+    """Ids of applied ingestion events: a replayed event is recognised and skipped. Not those of
+    ``peer.stats`` (recognised by their connection's cursor) nor, since migration 0006b, of
+    ``peer.event`` (by ``client_events.event_id``)."""
 
     __tablename__ = "ingested_events"
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # SQLite (migration 0006b): rows stored once, in the primary key's b-tree.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class ChatMessageRow(Base):

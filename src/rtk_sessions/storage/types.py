@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
+
+from rtk_sessions.clock import iso
 
 _RECENT_TIMES = 4096  # SQLite text of datetimes kept by UTCDateTime's bind processor
 
@@ -74,6 +76,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The time columns of a read as the driver returns them (``raw_time``): no TypeDecorator pass.
+RAW_TIME = NullType()
+
+
+def stored_iso(value: datetime | str) -> str:
+    """``clock.iso`` of a time column's value as the driver returns it (a column read as
+    RAW_TIME): an aware datetime (PostgreSQL), or SQLite's stored text, naive UTC
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's format; sliced, not parsed) or any other ISO 8601
+    form SQLite may hold. A list page formats about a hundred of these."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:23]}Z"
+        return iso(stored_time(value))
+    return iso(value)
+
+
+def stored_time(value: datetime | str) -> datetime:
+    """An aware UTC datetime of a time column's value as the driver returns it (see
+    ``stored_iso``). raises ValueError for text that is not ISO 8601."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # JSON documents: JSONB on PostgreSQL (compact, indexable), JSON text on SQLite.

@@ -1,0 +1,251 @@
+"""Bytes per sample (issue 7): the sample store's preset-dictionary compression, migration 0006b
+(up, down, up again, with the stored data read back the same) and the peer touch that leaves
+``last_received_at`` alone within a second, on both dialects."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from rtk_sessions import migrations
+from rtk_sessions.clock import utc_now
+from rtk_sessions.config import normalize_database_url
+from rtk_sessions.contract.ingest import IngestBatch
+from rtk_sessions.domain import accounts
+from rtk_sessions.domain.ingest import RECEIVED_QUANTUM, ingest_batch
+from rtk_sessions.domain.sessions import peer_report
+from rtk_sessions.importers import load_recording, to_ingest_events
+from rtk_sessions.storage import blocks
+from rtk_sessions.storage.engine import Database
+from rtk_sessions.storage.tables import Peer
+from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database
+
+P2P = REAL_STATS / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl"
+ACCOUNT = "a" * 32
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database (no migrations applied)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rtk.db'}"
+        return
+    name = f"rtk_bytes_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = normalize_database_url(_postgres_database(name))
+    yield url
+    _drop_postgres_database(name)
+
+
+def _events(tag: str) -> list[dict[str, Any]]:
+    (client, *_) = load_recording(P2P).clients
+    return to_ingest_events(
+        client,
+        peer_id=f"{tag}-p",
+        meeting_id=f"{tag}-m",
+        session_id=f"{tag}-s",
+        meeting_title=tag,
+        id_prefix=tag,
+    )
+
+
+def _ingest(
+    db: Database, app_id: str, events: list[dict[str, Any]], size: int = 50
+) -> tuple[int, int]:
+    """(accepted, duplicates) of ``events`` sent in batches of ``size``."""
+    accepted = duplicates = 0
+    for start in range(0, len(events), size):
+        batch = IngestBatch.model_validate({"events": events[start : start + size]})
+        with db.unit_of_work() as s:
+            app = accounts.get_app(s, ACCOUNT, app_id)
+            result = ingest_batch(s, app, batch.events, now=utc_now())
+        accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    return accepted, duplicates
+
+
+def _report(db: Database, app_id: str, peer_id: str) -> Any:
+    with db.unit_of_work(write=False) as s:
+        report = peer_report(
+            s, app_id, peer_id, now=utc_now(), filters=None, include_peer_events=True
+        )
+    return orjson.loads(orjson.dumps(report["peer_report"]))
+
+
+def _real_rows() -> list[bytes]:
+    """Public sample rows of a real recording, as the ingest stores them."""
+    from rtk_sessions import stats
+
+    rows: list[bytes] = []
+    previous = None
+    for event in _events("rows"):
+        if event["type"] != "peer.stats":
+            continue
+        for row in stats.sample_rows(previous, event["stats"], namespace="p:c"):
+            rows.append(orjson.dumps({k: v for k, v in row.values.items() if k[:1] != "_"}))
+        previous = event["stats"]
+    return rows
+
+
+def test_blocks_and_states_use_a_dictionary_and_still_read_plain_zlib() -> None:
+    rows = _real_rows()[:30]
+    assert len(rows) == 30
+    joined = b",".join(rows)
+    block = blocks.encode_rows(rows)
+    assert block[1] & 0x20  # FDICT
+    assert blocks.decode_rows(block) == joined
+    # the dictionary is what makes a small block small: at the same level, at least 15% less
+    # than plain zlib (18% on this block at level 6)
+    plain = zlib.compress(joined, blocks._ROWS_LEVEL)
+    assert len(block) <= 0.85 * len(plain), (len(block), len(plain))
+    # blocks and states written before migration 0006b: plain zlib
+    assert blocks.decode_rows(zlib.compress(joined, 6)) == joined
+    state = {"v": 1, "report": {"x": {"type": "inbound-rtp", "packetsReceived": 3}}, "acc": {}}
+    assert blocks.decode_state(blocks.encode_state(state)) == state
+    assert blocks.decode_state(zlib.compress(orjson.dumps(state), 1)) == state
+    # plain(): what the downgrade writes, readable by zlib alone
+    assert zlib.decompress(blocks.plain(block)) == joined
+    assert orjson.loads(zlib.decompress(blocks.plain(blocks.encode_state(state)))) == state
+    foreign = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, b"other dict")
+    with pytest.raises(zlib.error):
+        blocks.decode_rows(foreign.compress(joined) + foreign.flush())
+    with pytest.raises(zlib.error):
+        blocks.decode_rows(block[:-10])
+
+
+def _layout(url: str) -> dict[str, Any]:
+    """What 0006b changes in the schema, as the database reports it."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                options: dict[str, str] = dict(
+                    conn.execute(
+                        sa.text(
+                            "SELECT relname, coalesce(array_to_string(reloptions, ','), '')"
+                            " FROM pg_class WHERE relname IN ('peers', 'peer_connection_states')"
+                        )
+                    ).all()
+                )
+                return {"options": options}
+            sql = conn.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'ingested_events'")
+            )
+            return {"without_rowid": "WITHOUT ROWID" in str(sql).upper()}
+    finally:
+        engine.dispose()
+
+
+def _stored(url: str) -> dict[str, Any]:
+    """Every block and state decoded, the ingested event ids, and whether any stream has FDICT."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            raw_blocks = conn.execute(
+                sa.text("SELECT peer_id, kind, start_ms, rows FROM sample_blocks")
+            ).all()
+            raw_states = conn.execute(
+                sa.text("SELECT peer_id, connection_id, state FROM peer_connection_states")
+            ).all()
+            ids = sorted(conn.execute(sa.text("SELECT event_id FROM ingested_events")).scalars())
+    finally:
+        engine.dispose()
+    return {
+        "blocks": sorted((p, k, s, blocks.decode_rows(bytes(r))) for p, k, s, r in raw_blocks),
+        "states": sorted(
+            (p, c, orjson.dumps(blocks.decode_state(bytes(s)))) for p, c, s in raw_states
+        ),
+        "ids": ids,
+        "fdict": any(bytes(r[-1])[1] & 0x20 for r in [*raw_blocks, *raw_states]),
+    }
+
+
+def test_migration_0006b_up_down_up(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    new_layout = _layout(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "bytes").id
+    events = _events("mig")
+    client_ids = {e["id"] for e in events if e["type"] == "peer.event"}
+    assert client_ids
+    assert _ingest(db, app_id, events) == (len(events), 0)
+    before = _report(db, app_id, "mig-p")
+    assert before["quality"]
+    db.dispose()
+    head = _stored(empty_url)
+    assert head["fdict"] and head["blocks"] and not client_ids & set(head["ids"])
+
+    # down: what revision 0005w reads (plain zlib; client event ids in ingested_events)
+    migrations.downgrade(empty_url, "0005w")
+    old_layout = _layout(empty_url)
+    assert old_layout != new_layout
+    down = _stored(empty_url)
+    assert not down["fdict"]
+    assert down["blocks"] == head["blocks"] and down["states"] == head["states"]
+    assert down["ids"] == sorted(set(head["ids"]) | client_ids)
+
+    # up again: the old data reads the same, its replay is recognised
+    migrations.upgrade(empty_url)
+    assert _layout(empty_url) == new_layout
+    if "options" in new_layout:
+        assert "toast_tuple_target=8160" in new_layout["options"]["peer_connection_states"]
+        assert "fillfactor=80" in new_layout["options"]["peers"]
+    else:
+        assert new_layout == {"without_rowid": True}
+    assert _stored(empty_url) == down
+    db = Database(empty_url)
+    assert _report(db, app_id, "mig-p") == before
+    assert _ingest(db, app_id, events) == (0, len(events))
+    assert _report(db, app_id, "mig-p") == before
+    # a new peer: its client events are recognised by their own rows, and not logged
+    events2 = _events("mig2")
+    client2 = {e["id"] for e in events2 if e["type"] == "peer.event"}
+    assert _ingest(db, app_id, events2) == (len(events2), 0)
+    after = _report(db, app_id, "mig2-p")
+    assert _ingest(db, app_id, events2, size=7) == (0, len(events2))
+    assert _report(db, app_id, "mig2-p") == after
+    db.dispose()
+    assert not client2 & set(_stored(empty_url)["ids"])
+
+    migrations.downgrade(empty_url, "0005w")
+    assert _layout(empty_url) == old_layout
+    assert client2 <= set(_stored(empty_url)["ids"])
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    assert _report(db, app_id, "mig-p") == before
+    assert _report(db, app_id, "mig2-p") == after
+    assert _ingest(db, app_id, events2) == (0, len(events2))
+    db.dispose()
+
+
+def test_a_touch_within_a_second_leaves_last_received_at(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "touch").id
+    events = [e for e in _events("touch") if e["type"] in ("peer.joined", "peer.event")][:3]
+    assert [e["type"] for e in events] == ["peer.joined", "peer.event", "peer.event"]
+    t0 = utc_now()
+
+    def apply(event: dict[str, Any], now: Any) -> Any:
+        batch = IngestBatch.model_validate({"events": [event]})
+        with db.unit_of_work() as s:
+            ingest_batch(s, accounts.get_app(s, ACCOUNT, app_id), batch.events, now=now)
+        with db.unit_of_work(write=False) as s:
+            peer = s.get(Peer, "touch-p")
+            assert peer is not None
+            return peer.last_received_at
+
+    assert apply(events[0], t0) == t0
+    assert apply(events[1], t0 + RECEIVED_QUANTUM / 2) == t0
+    later = t0 + RECEIVED_QUANTUM + timedelta(milliseconds=1)
+    assert apply(events[2], later) == later
+    db.dispose()
