@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions import observability, stats
@@ -46,6 +46,7 @@ from rtk_sessions.domain.samples import SampleWriter
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
+from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.tables import (
     App,
     ClientEvent,
@@ -82,7 +83,18 @@ class _Context:
     meetings: dict[str, Meeting | None] = field(default_factory=dict)  # locked; None: not found
     latest: dict[str, Session | None] = field(default_factory=dict)  # a meeting's newest session
     named: dict[str, Session | None] = field(default_factory=dict)  # sessions joins name, locked
-    locked_sessions: list[Session] = field(default_factory=list)  # of the peers that leave
+    # Every session locked (_preload) or joined in the batch, by id. Also holds them: the ORM
+    # session's identity map keeps objects only while someone refers to them.
+    sessions: dict[str, Session] = field(default_factory=dict)
+    # Peers joined in this batch: transient objects (changed in place by later events of the
+    # batch), inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads
+    # them back from the database; only peer_events refer to them (a foreign key), written after.
+    new_peers: list[Peer] = field(default_factory=list)
+    # Stored peers the batch reads (_preload), also transient objects: their changed columns are
+    # written back in a few statements at its end (_update_stored_peers), the values they were
+    # read with here.
+    stored_peers: dict[str, tuple[Peer, dict[str, Any]]] = field(default_factory=dict)
+    view_types: dict[str, str | None] = field(default_factory=dict)  # preset name -> view type
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
     # client_events rows in the order applied (their ids keep it), inserted after the peers
     client_events: list[dict[str, Any]] = field(default_factory=list)
@@ -124,7 +136,7 @@ def ingest_batch(
         applied.update(
             db.scalars(
                 select(IngestedEvent.event_id).where(
-                    IngestedEvent.app_id == app.id, IngestedEvent.event_id.in_(chunk)
+                    IngestedEvent.app_id == app.id, one_of(db, IngestedEvent.event_id, chunk)
                 )
             )
         )
@@ -164,6 +176,8 @@ def ingest_batch(
             raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+    _insert_new_peers(ctx)
+    _update_stored_peers(ctx)
     insert_peer_events(db, ctx.peer_events)
     _insert_client_events(db, ctx.client_events)
     for session in ctx.late_chat.values():
@@ -177,14 +191,64 @@ def ingest_batch(
         for _, e in fresh
         if not isinstance(e, PeerStats | PeerClientEvent)
     ]
-    if log:
-        db.execute(IngestedEvent.__table__.insert(), log)
+    insert_rows(db, IngestedEvent.__table__, log)
     db.flush()
     result.accepted = len(fresh) - result.stale
     result.duplicates += result.stale
     result.samples = ctx.samples.rows_written
     observability.note_ingest(result)  # counted once the batch is acknowledged
     return result
+
+
+# (column name, attribute name) of every column of ``peers``.
+_PEER_COLUMNS = [
+    (column.name, Peer.__mapper__.get_property_by_column(column).key)
+    for column in Peer.__table__.columns
+]
+
+
+def _insert_new_peers(ctx: _Context) -> None:
+    """Insert the peers joined in this batch (one statement, after the sessions and meetings
+    they belong to), with the values later events of the batch gave them."""
+    if ctx.new_peers:
+        rows = []
+        for peer in ctx.new_peers:
+            values = vars(peer)
+            rows.append({name: values[key] for name, key in _PEER_COLUMNS})
+        insert_rows(ctx.db, Peer.__table__, rows)  # flushes their sessions first
+        ctx.new_peers.clear()
+
+
+# The columns of ``peers`` that events change (``_touch``, ``leave_peer``, metadata events; the
+# JSON one is replaced by a new object, never changed in place).
+_PEER_CHANGES = ("last_seen_at", "last_received_at", "left_at", "updated_at", "meta")
+_PEER_COLUMN_OF = {key: name for name, key in _PEER_COLUMNS}
+
+
+def _update_stored_peers(ctx: _Context) -> None:
+    """Write the columns the batch changed of the stored peers it read, in id order (the order of
+    the ORM's updates: concurrent batches lock rows in one order), one executemany per run of
+    peers with the same changed columns; only those columns, as the ORM would, so a concurrent
+    change to another one (a kick's metadata) is not written over."""
+    runs: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = []
+    for peer_id in sorted(ctx.stored_peers):
+        peer, read = ctx.stored_peers[peer_id]
+        now = vars(peer)
+        changed = tuple(
+            key for key in _PEER_CHANGES if now[key] is not read[key] and now[key] != read[key]
+        )
+        if changed:
+            row = {f"b_{key}": now[key] for key in changed}
+            row["b_id"] = peer_id
+            if not runs or runs[-1][0] != changed:
+                runs.append((changed, []))
+            runs[-1][1].append(row)
+    table = Peer.__table__
+    for changed, rows in runs:
+        columns: dict[str, Any] = {_PEER_COLUMN_OF[key]: bindparam(f"b_{key}") for key in changed}
+        statement = update(table).where(table.c.id == bindparam("b_id")).values(columns)
+        ctx.db.execute(statement, rows)
+    ctx.stored_peers.clear()
 
 
 def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
@@ -198,7 +262,8 @@ def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     """Read (and lock) what the batch touches in a few queries instead of several per event.
 
-    Peers; the meetings joined, locked in id order, and each one's newest session; the sessions of
+    Peers (as transient objects: ``_update_stored_peers`` writes their changes); the meetings
+    joined, locked in id order, and each one's newest session; the sessions of
     peers that leave, locked in id order (meetings first, then sessions, as every writer does, so
     concurrent batches cannot deadlock on them); the stats cursors.
     """
@@ -206,10 +271,15 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     peer_ids: list[str] = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})  # type: ignore[misc]
     for chunk in _chunks(peer_ids):
         found = set()
-        for peer in db.scalars(select(Peer).where(Peer.id.in_(chunk))):
-            found.add(peer.id)
-            if peer.app_id == ctx.app.id:
+        table = Peer.__table__
+        for row in db.execute(select(table).where(one_of(db, table.c.id, chunk))):
+            read = row._mapping
+            found.add(read["id"])
+            if read["app_id"] == ctx.app.id:
+                values: dict[str, Any] = {key: read[name] for name, key in _PEER_COLUMNS}
+                peer = _transient_peer(values)
                 ctx.peers[peer.id] = peer
+                ctx.stored_peers[peer.id] = (peer, dict(values))
         ctx.absent.update(set(chunk) - found)
     joins = [e for e in events if isinstance(e, PeerJoined) and e.peer_id not in ctx.peers]
     meeting_ids = sorted({m for e in joins if (m := _join_meeting_id(ctx, e)) is not None})
@@ -236,9 +306,8 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
             ids[start : start + _ID_CHUNK],
             newest_of[start : start + _ID_CHUNK],
         )
-        # Held in ctx: the session's identity map keeps objects only while someone refers to them.
-        for session in db.scalars(sessions_for_update(chunk_ids, chunk_meetings)):
-            ctx.locked_sessions.append(session)
+        for session in sessions_for_update(db, chunk_ids, chunk_meetings):
+            ctx.sessions[session.id] = session
             if session.id in named:
                 ctx.named[session.id] = session
             if session.meeting_id in ctx.latest and session.parent_session_id is None:
@@ -268,7 +337,13 @@ def _apply(ctx: _Context, event: Event) -> None:
         case PeerLeft():
             peer = _touch(ctx, event.peer_id, event.timestamp)
             leave_peer(
-                ctx.db, peer, at=event.timestamp, now=ctx.now, events=ctx.peer_events, locked=True
+                ctx.db,
+                peer,
+                at=event.timestamp,
+                now=ctx.now,
+                events=ctx.peer_events,
+                locked=True,
+                session=ctx.sessions.get(peer.session_id),
             )
         case PeerStats():
             _peer_stats(ctx, event)
@@ -392,28 +467,48 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         ctx.latest[meeting_id] = session
     else:
         ctx.named[event.session_id] = session
-    peer = Peer(
-        id=event.peer_id,
-        session_id=session.id,
-        app_id=ctx.app.id,
-        user_id=user_id,
-        custom_participant_id=custom_id,
-        display_name=name,
-        preset_name=preset,
-        preset_view_type=info.preset_view_type or view_type_of(ctx.db, ctx.app.id, preset),
-        socket_session_id=event.socket_session_id,
-        joined_at=event.timestamp,
-        left_at=None,
-        last_seen_at=event.timestamp,
-        last_received_at=ctx.now,
-        meta={},
-        created_at=event.timestamp,
-        updated_at=event.timestamp,
+    ctx.sessions[session.id] = session
+    view_type: str | None = info.preset_view_type
+    if view_type is None and preset is not None:
+        if preset not in ctx.view_types:
+            ctx.view_types[preset] = view_type_of(ctx.db, ctx.app.id, preset)
+        view_type = ctx.view_types[preset]
+    peer = _transient_peer(
+        {
+            "id": event.peer_id,
+            "session_id": session.id,
+            "app_id": ctx.app.id,
+            "user_id": user_id,
+            "custom_participant_id": custom_id,
+            "display_name": name,
+            "preset_name": preset,
+            "preset_view_type": view_type,
+            "socket_session_id": event.socket_session_id,
+            "joined_at": event.timestamp,
+            "left_at": None,
+            "last_seen_at": event.timestamp,
+            "last_received_at": ctx.now,
+            "meta": {},
+            "created_at": event.timestamp,
+            "updated_at": event.timestamp,
+        }
     )
-    ctx.db.add(peer)
+    ctx.new_peers.append(peer)
     ctx.peers[peer.id] = peer
     record_join(session, peer, ctx.peer_events)
     webhooks.participant_joined(ctx.db, session, peer, now=ctx.now)
+
+
+_new_peer = Peer.__mapper__.class_manager.new_instance
+
+
+def _transient_peer(values: dict[str, Any]) -> Peer:
+    """A transient ``Peer`` with ``values`` (every attribute, by attribute name), made as the
+    ORM's loader makes objects: its constructor sets them one by one through the attribute
+    instrumentation, which costs more than the rest of a join. Later changes go through it."""
+    peer: Peer = _new_peer()
+    vars(peer).update(values)
+    return peer
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
+from rtk_sessions.storage.bulk import insert_rows
 from rtk_sessions.storage.engine import Prepared
 from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
 from rtk_sessions.storage.types import RAW_TIME, stored_time
@@ -39,13 +40,7 @@ class LookUp:
 LOOK_UP = LookUp()
 
 
-def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Select[Session]:
-    """The sessions ``session_ids`` and the newest top-level session of each of ``meeting_ids``
-    (greatest ``started_at``; a tie gives all of them), in id order, locked for update.
-
-    One statement, so that concurrent batches lock sessions in one order. The newest session of a
-    meeting is the greatest ``(started_at, id)`` among the rows returned for it.
-    """
+def _sessions_for_update() -> Select[Session]:
     other = aliased(Session)
     newest = (
         select(func.max(other.started_at))
@@ -56,9 +51,9 @@ def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Selec
         select(Session)
         .where(
             or_(
-                Session.id.in_(session_ids),
+                Session.id.in_(bindparam("session_ids", expanding=True)),
                 and_(
-                    Session.meeting_id.in_(meeting_ids),
+                    Session.meeting_id.in_(bindparam("meeting_ids", expanding=True)),
                     Session.parent_session_id.is_(None),
                     Session.started_at == newest,
                 ),
@@ -68,6 +63,22 @@ def sessions_for_update(session_ids: list[str], meeting_ids: list[str]) -> Selec
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+# Built once: constructing it (aliasing, column adaptation) costs more than running it.
+_SESSIONS_FOR_UPDATE = _sessions_for_update()
+
+
+def sessions_for_update(db: DB, session_ids: list[str], meeting_ids: list[str]) -> list[Session]:
+    """The sessions ``session_ids`` and the newest top-level session of each of ``meeting_ids``
+    (greatest ``started_at``; a tie gives all of them), in id order, locked for update and
+    refreshed from the database.
+
+    One statement, so that concurrent batches lock sessions in one order. The newest session of a
+    meeting is the greatest ``(started_at, id)`` among the rows returned for it.
+    """
+    params = {"session_ids": session_ids, "meeting_ids": meeting_ids}
+    return list(db.scalars(_SESSIONS_FOR_UPDATE, params))
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
@@ -180,10 +191,8 @@ def _peer_event(
 
 def insert_peer_events(db: DB, rows: PeerEventRows) -> None:
     """Write the peer events collected by ``record_join``/``leave_peer`` (after their peers)."""
-    if rows:
-        db.flush()  # the peers they belong to first
-        db.execute(PeerEvent.__table__.insert(), rows)
-        rows.clear()
+    insert_rows(db, PeerEvent.__table__, rows)  # flushes the peers they belong to first
+    rows.clear()
 
 
 def record_join(session: Session, peer: Peer, events: PeerEventRows) -> None:
@@ -206,12 +215,15 @@ def leave_peer(
     events: PeerEventRows,
     locked: bool = False,
     reason: str = "LEFT",
+    session: Session | None = None,
 ) -> None:
     """Mark ``peer`` as left at ``at`` (not before its join) and add its PEER_LEAVING to
     ``events``; a second leave changes nothing. Queues ``meeting.participantLeft`` with
     ``reason`` (``LEFT``, ``TIMEOUT``, ``KICKED``) for subscribed webhooks.
 
     locked: the caller has already read and locked the peer's session in this transaction.
+    session: that session itself (so it is not looked up: a lookup of a session not yet
+    flushed would flush the whole unit of work); implies ``locked``.
     """
     if peer.left_at is not None:
         return
@@ -219,7 +231,9 @@ def leave_peer(
     peer.left_at = left_at
     peer.updated_at = left_at
     duration = (left_at - peer.joined_at).total_seconds()
-    if locked:
+    if session is not None:
+        assert session.id == peer.session_id
+    elif locked:
         session = db.get(Session, peer.session_id)
     else:
         session = db.get(Session, peer.session_id, with_for_update=True, populate_existing=True)

@@ -300,14 +300,22 @@ _caches_lock = threading.Lock()
 DEFAULT_CACHE_SECS = 5.0
 
 
+_CACHE = "rtk_webhook_subscriptions"
+
+
 def cache_for(db: DB) -> SubscriptionCache:
+    """The subscription cache of ``db``'s engine (remembered on ``db``: asked once per event)."""
+    cache: SubscriptionCache | None = db.info.get(_CACHE)
+    if cache is not None:
+        return cache
     engine = db.get_bind()
     assert isinstance(engine, Engine)
     with _caches_lock:
         cache = _caches.get(engine)
         if cache is None:
             cache = _caches[engine] = SubscriptionCache(DEFAULT_CACHE_SECS)
-        return cache
+    db.info[_CACHE] = cache
+    return cache
 
 
 def configure_cache(engine: Engine, ttl: float) -> SubscriptionCache:

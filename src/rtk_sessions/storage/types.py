@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -10,6 +12,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType, TypeDecorator
 
 from rtk_sessions.clock import iso
+
+_RECENT_TIMES = 4096  # SQLite text of datetimes kept by UTCDateTime's bind processor
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -28,6 +32,45 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """``process_bind_param`` and the dialect's own conversion in one function: inserts of
+        many rows convert several datetimes per row. SQLite stores SQLAlchemy's default text
+        format (``YYYY-MM-DD HH:MM:SS.ffffff``, what its ``DATETIME`` writes)."""
+        if dialect.name == "sqlite":
+            # The text of recent UTC datetimes (what ingestion parses and the clock gives): a
+            # batch writes the same few times into many columns and rows. Only ``tzinfo is UTC``
+            # gets in: equal keys are then the same instant (in a zone with a repeated hour, two
+            # equal datetimes can be different instants).
+            recent: dict[datetime, str] = {}
+
+            def to_sqlite(value: datetime | None) -> str | None:
+                if value is None:
+                    return None
+                if value.tzinfo is UTC:
+                    text = recent.get(value)
+                    if text is None:
+                        text = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+                        if len(recent) >= _RECENT_TIMES:
+                            recent.clear()
+                        recent[value] = text
+                    return text
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+            return to_sqlite
+        if dialect.name == "postgresql":
+
+            def to_postgresql(value: datetime | None) -> datetime | None:
+                if value is None:
+                    return None
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                return value.astimezone(UTC)
+
+            return to_postgresql
+        return super().bind_processor(dialect)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
