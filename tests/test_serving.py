@@ -4,6 +4,8 @@ uvicorn's ``--workers`` mode listens on ``socket.socket(family)`` (protocol 0), 
 leaves ``TCP_NODELAY`` off on accepted connections: each response waited ~40 ms for the client's
 delayed ACK. The test serves on such a socket and reads the option on the server's side of a real
 connection, with uvicorn's own protocol (off: the defect) and with ours (on).
+
+Also: the app ``serve``'s workers build is frozen out of the garbage collector's reach.
 """
 
 from __future__ import annotations
@@ -61,3 +63,24 @@ async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
 @pytest.mark.parametrize(("protocol", "expected"), [(H11Protocol, 0), (NoDelayH11Protocol, 1)])
 def test_nodelay_on_worker_mode_socket(protocol: type[H11Protocol], expected: int) -> None:
     assert asyncio.run(_nodelay_of_accepted(protocol)) == expected
+
+
+def test_the_served_app_is_out_of_the_garbage_collectors_reach(tmp_path: Any) -> None:
+    """``app_from_env`` (what ``serve``'s workers build) freezes what exists once the app is built,
+    so collections during requests do not walk it; in a child process, to leave ours alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import gc; from rtk_sessions.app import app_from_env; "
+        "before = gc.get_freeze_count(); app_from_env(); "
+        "print(before, gc.get_freeze_count(), len(gc.get_objects(generation=2)))"
+    )
+    env = {**os.environ, "RTK_DATA_DIR": str(tmp_path)}
+    env.pop("RTK_DATABASE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    before, frozen, old = (int(x) for x in out.stdout.split())
+    assert before == 0 and frozen > 50_000 and old < frozen / 10, out.stdout
