@@ -22,7 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.clock import iso
-from rtk_sessions.domain.lifecycle import LIVE, PeerEventRows, insert_peer_events, leave_peer
+from rtk_sessions.domain.lifecycle import (
+    LIVE,
+    PeerEventRows,
+    insert_peer_events,
+    leave_peer,
+    still_connected,
+)
 from rtk_sessions.errors import BadRequest, NotFound
 from rtk_sessions.storage.tables import Meeting, MeetingParticipant, Peer, Session
 
@@ -140,7 +146,7 @@ def kick_all(db: DB, meeting: Meeting, *, now: datetime) -> int:
     left; peers of one participant count once). raises NoActiveSession."""
     session = active_session(db, meeting, lock=True)
     open_peers = list(
-        db.scalars(select(Peer).where(Peer.session_id == session.id, Peer.left_at.is_(None)))
+        db.scalars(select(Peer).where(Peer.session_id == session.id, still_connected()))
     )
     user_ids = {p.user_id for p in open_peers if p.user_id is not None}
     _revoke(_participants(db, meeting, user_ids), now)
