@@ -8,19 +8,16 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from rtk_sessions import migrations, stats
 from rtk_sessions.clock import utc_now
-from rtk_sessions.config import normalize_database_url
 from rtk_sessions.contract.ingest import IngestBatch
 from rtk_sessions.domain import accounts, samples, webhooks
 from rtk_sessions.domain.ingest import ingest_batch
@@ -29,22 +26,10 @@ from rtk_sessions.importers import load_recording, to_ingest_events
 from rtk_sessions.storage import partitions
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import SampleBlock
-from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database
+from tests.conftest import REAL_STATS
 
 P2P = REAL_STATS / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl"
 MULTI = REAL_STATS / "jitsi-rtcstats_chrome-standard-multiple-p2p.rtcstats.jsonl"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database (no migrations applied)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'rtk.db'}"
-        return
-    name = f"rtk_samples_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = normalize_database_url(_postgres_database(name))
-    yield url
-    _drop_postgres_database(name)
 
 
 def _events(path: Path, tag: str) -> dict[str, list[dict[str, Any]]]:

@@ -4,12 +4,8 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 import zlib
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,7 +14,6 @@ import sqlalchemy as sa
 
 from rtk_sessions import migrations
 from rtk_sessions.clock import utc_now
-from rtk_sessions.config import normalize_database_url
 from rtk_sessions.contract.ingest import IngestBatch
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain.ingest import RECEIVED_QUANTUM, ingest_batch
@@ -27,22 +22,10 @@ from rtk_sessions.importers import load_recording, to_ingest_events
 from rtk_sessions.storage import blocks
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import Peer
-from tests.conftest import REAL_STATS, _drop_postgres_database, _postgres_database
+from tests.conftest import REAL_STATS
 
 P2P = REAL_STATS / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl"
 ACCOUNT = "a" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database (no migrations applied)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'rtk.db'}"
-        return
-    name = f"rtk_bytes_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = normalize_database_url(_postgres_database(name))
-    yield url
-    _drop_postgres_database(name)
 
 
 def _events(tag: str) -> list[dict[str, Any]]:
