@@ -43,7 +43,6 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[])
     args = parser.parse_args()
 
-    import httpx
     import run
     from payloads import Payloads
     from sqlalchemy import create_engine, text
@@ -94,12 +93,7 @@ def main() -> None:
             rng = random.Random(1)
             base = f"/client/v4/accounts/{account}/realtime/kit/{largest}/sessions"
             pages = max(1, int(total or 0) // 25)
-            with httpx.Client(
-                base_url=server.base,
-                headers={"authorization": f"Bearer {token['token']}"},
-                trust_env=False,
-                timeout=120,
-            ) as client:
+            with run._client(server, token["token"]) as client:
                 for k in range(args.lists):
                     page = rng.randint(1, pages) if k % 2 else 1 + k % 5
                     response = client.get(f"{base}?page_no={page}&per_page=25")

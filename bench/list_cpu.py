@@ -151,7 +151,6 @@ async def _main(args: argparse.Namespace, url: str) -> None:
 
 
 def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
-    import httpx
     import run
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -161,12 +160,7 @@ def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
 
             def rate(path: str) -> tuple[float, float]:
                 def work(_: int, deadline: float, load: run.Load) -> None:
-                    with httpx.Client(
-                        base_url=server.base,
-                        headers={"authorization": f"Bearer {token}"},
-                        trust_env=False,
-                        timeout=60,
-                    ) as client:
+                    with run._client(server, token) as client:
                         while time.perf_counter() < deadline:
                             if client.get(path).status_code != 200:
                                 raise RuntimeError(f"GET {path} failed")
