@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from rtk_sessions.serving import NoDelayH11Protocol
+from rtk_sessions.serving import NoDelayHttpToolsProtocol
 
 
 async def _app(
@@ -28,7 +28,7 @@ async def _app(
     raise AssertionError("no request is sent")
 
 
-async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
+async def _nodelay_of_accepted(protocol: type[HttpToolsProtocol]) -> int:
     config = Config(app=_app, log_level="warning")
     config.load()
     state = ServerState()
@@ -60,8 +60,10 @@ async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
         await server.wait_closed()
 
 
-@pytest.mark.parametrize(("protocol", "expected"), [(H11Protocol, 0), (NoDelayH11Protocol, 1)])
-def test_nodelay_on_worker_mode_socket(protocol: type[H11Protocol], expected: int) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "expected"), [(HttpToolsProtocol, 0), (NoDelayHttpToolsProtocol, 1)]
+)
+def test_nodelay_on_worker_mode_socket(protocol: type[HttpToolsProtocol], expected: int) -> None:
     assert asyncio.run(_nodelay_of_accepted(protocol)) == expected
 
 
@@ -84,3 +86,38 @@ def test_the_served_app_is_out_of_the_garbage_collectors_reach(tmp_path: Any) ->
     )
     before, frozen, old = (int(x) for x in out.stdout.split())
     assert before == 0 and frozen > 50_000 and old < frozen / 10, out.stdout
+
+
+def test_served_http_refuses_ambiguous_message_length(tmp_path: Any) -> None:
+    """``rtk-sessions serve`` parses HTTP with httptools, which refuses a request carrying both
+    ``Transfer-Encoding: chunked`` and ``Content-Length`` (RFC 9112 §6.1: the framing a proxy in
+    front and this server could disagree on, i.e. request smuggling). uvicorn's h11 protocol,
+    served before, passed it on to the app (401 here); a plain request is served."""
+    from tests.servers import start_serve, stop_all, wait_until
+
+    server = start_serve(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, "http")
+    try:
+        wait_until("the server", server.up)
+        host, port = server.url.removeprefix("http://").split(":")
+
+        def first_line(request: bytes) -> bytes:
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(request)
+                data = b""
+                while b"\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            return data.split(b"\r\n", 1)[0]
+
+        path = b"/client/v4/accounts/a/realtime/kit/b/ingest"
+        smuggled = (
+            b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+            b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
+        )
+        assert first_line(smuggled) == b"HTTP/1.1 400 Bad Request"
+        plain = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert first_line(plain) == b"HTTP/1.1 200 OK"
+    finally:
+        stop_all([server])

@@ -1,11 +1,16 @@
 """What ``rtk-sessions serve`` gives uvicorn beyond the app: the HTTP protocol class.
 
+The protocol is uvicorn's ``httptools`` one (the C parser of uvicorn's standard install) rather
+than its pure-Python ``h11`` one: a session-list page over HTTP cost about 400 µs less server CPU
+with it, and ``GET /healthz`` about 100 µs less (``bench/list_cpu.py --http``, in
+docs/performance.md), the HTTP work of a small request being a large part of its cost.
+
 uvicorn's worker mode (``--workers N``) binds its listening socket with ``socket.socket(family)``,
 whose protocol number is 0, and asyncio only sets ``TCP_NODELAY`` on connections of sockets whose
 protocol is ``IPPROTO_TCP``. Without it, a response written in two sends (headers, then body) waits
 for the client's delayed ACK: every request took about 40 ms more with two workers than with one
-(measured with a bare ASGI app under uvicorn 0.54). ``NoDelayH11Protocol`` sets the option on every
-connection, whatever socket it came from.
+(measured with a bare ASGI app under uvicorn 0.54). ``NoDelayHttpToolsProtocol`` sets the option
+on every connection, whatever socket it came from.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["NoDelayH11Protocol"]
+__all__ = ["NoDelayHttpToolsProtocol"]
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with ``TCP_NODELAY`` on each TCP connection."""
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``TCP_NODELAY`` on each TCP connection."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
