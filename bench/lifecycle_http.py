@@ -11,10 +11,11 @@ clients, 1,000-event batches: peer.joined then peer.left of 10 peers in each of 
 for ``--secs`` each, each once the server has gone quiet (its sweeper has ended the sessions of
 the round before). Per round: events/s, the server's CPU (all its processes, ``/proc``) per event
 in µs, and on PostgreSQL the CPU of every ``postgres`` process of this machine per event (µs,
-``/proc/<pid>/stat``) and what the benchmark database's backends were doing, sampled every 5 ms
-from ``pg_stat_activity``: the mean number of backends per ``wait_event_type:wait_event``
-(``CPU`` when active and not waiting, ``idle-in-tx`` when waiting for the server inside a
-transaction), and the statements that waited on a lock.
+``/proc/<pid>/stat``; other databases' work on the same server counts too) and what the
+benchmark database's backends were doing, sampled every 5 ms from ``pg_stat_activity``: the mean
+number of backends per ``wait_event_type:wait_event`` (``CPU`` when active and not waiting,
+``idle-in-tx`` when waiting for the server inside a transaction), and the statements that waited
+on a lock.
 
 ``--compare OTHER_SRC``: the same for the revision whose ``src`` directory that is (the server and
 the CLI run with ``PYTHONPATH=OTHER_SRC``, so that revision also migrates its database), the two
