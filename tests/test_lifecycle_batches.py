@@ -9,19 +9,28 @@ database at every step instead, so the two must agree.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from rtk_sessions.api.deps import AppScope
 from rtk_sessions.api.ingest import apply_batch, parse_batch
 from rtk_sessions.config import Settings, normalize_database_url
 from rtk_sessions.domain import accounts, webhooks
-from rtk_sessions.domain.lifecycle import sweep
+from rtk_sessions.domain.ingest import ingest_batch
+from rtk_sessions.domain.lifecycle import fold_session_counts, sweep
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import Peer, PeerEvent, Session, WebhookDeliveryRow
+from rtk_sessions.storage.tables import (
+    Peer,
+    PeerEvent,
+    Session,
+    SessionCount,
+    WebhookDeliveryRow,
+)
 
 T0 = 1_780_000_000_000  # ms
 # (peer, join s, leave s or None) of two meetings: "named" sends its session id, "newest" lets
@@ -229,3 +238,148 @@ def test_a_batch_that_joins_the_peers_an_ended_session_had(database_url: str) ->
         )
     assert results[0] == results[1]
     assert sorted(results[0]) == [("ENDED", 0, 3), ("LIVE", 1, 3)]
+
+
+def _sessions_batch(tag: str, sessions: int, peers: int = 2) -> list[dict[str, Any]]:
+    """``bench/run.py``'s lifecycle batch, smaller: each of ``sessions`` new sessions (of a new
+    meeting each) is joined then left by ``peers`` peers, long ago (the sweeper ends them)."""
+    events: list[dict[str, Any]] = []
+    for s in range(sessions):
+        for p in range(peers):
+            peer = f"{tag}-{s}-{p}"
+            events.append(
+                {"id": f"{peer}:j", "type": "peer.joined", "peer_id": peer, "timestamp": T0 + p,
+                 "meeting_id": f"m-{tag}-{s}", "session_id": f"s-{tag}-{s}",
+                 "participant": {"display_name": peer}}
+            )  # fmt: skip
+            events.append(
+                {"id": f"{peer}:l", "type": "peer.left", "peer_id": peer, "timestamp": T0 + 60_000}
+            )
+    return events
+
+
+def _counts(db: Database, app_id: str) -> tuple[dict[str, int], dict[str, int], int]:
+    """(session_counts as the lists read it: sum(n) per status; the sessions counted by brute
+    force; the number of session_counts rows of the app)."""
+    with db.engine.connect() as conn:
+        kept = {
+            status: int(n)
+            for status, n in conn.execute(
+                select(SessionCount.status, func.sum(SessionCount.n))
+                .where(SessionCount.app_id == app_id)
+                .group_by(SessionCount.status)
+            )
+            if n
+        }
+        actual = {
+            status: int(n)
+            for status, n in conn.execute(
+                select(Session.status, func.count())
+                .where(Session.app_id == app_id, Session.parent_session_id.is_(None))
+                .group_by(Session.status)
+            )
+        }
+        rows = conn.scalar(
+            select(func.count()).select_from(SessionCount).where(SessionCount.app_id == app_id)
+        )
+    return kept, actual, int(rows or 0)
+
+
+def test_concurrent_batches_and_sweeps_keep_session_counts_exact(database_url: str) -> None:
+    """Batches of new sessions from 4 threads at once, and a sweeper ending them and folding
+    session_counts meanwhile: the counts the lists read equal the sessions, at the end and after
+    the last sweep and fold (migration 0007l: each transaction counts in rows of its own)."""
+    db = Database(normalize_database_url(database_url))
+    tag = uuid.uuid4().hex[:8]
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, "acct", f"counts-{tag}").id
+    scope = AppScope("acct", app_id)
+    threads, batches, per_batch = 4, 4, 10
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def send(index: int) -> None:
+        try:
+            for b in range(batches):
+                _ingest(db, scope, _sessions_batch(f"{tag}-{index}-{b}", per_batch))
+        except BaseException as exc:
+            errors.append(exc)
+
+    def sweeper() -> None:
+        try:
+            while not done.is_set():
+                with db.unit_of_work() as s:
+                    sweep(s, now=datetime.now(UTC), peer_timeout=timedelta(days=1))
+                with db.unit_of_work() as s:
+                    fold_session_counts(s)
+        except BaseException as exc:
+            errors.append(exc)
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
+    background = threading.Thread(target=sweeper)
+    background.start()
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    done.set()
+    background.join()
+    assert not errors
+    kept, actual, _ = _counts(db, app_id)
+    assert kept == actual
+    assert sum(actual.values()) == threads * batches * per_batch
+    with db.unit_of_work() as s:
+        sweep(s, now=datetime.now(UTC), peer_timeout=timedelta(days=1))
+    with db.unit_of_work() as s:
+        fold_session_counts(s)
+    kept, actual, rows = _counts(db, app_id)
+    assert kept == actual == {"ENDED": threads * batches * per_batch}
+    assert rows <= 2  # folded: one base row per status (LIVE's may remain, holding 0)
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_batch_does_not_wait_for_another_batchs_session_count(database_url: str) -> None:
+    """PostgreSQL: a batch that starts sessions of an app while another one that started
+    sessions of the same app has not committed yet goes through without waiting for it (0003's
+    counter row was locked by the first until its commit), and a fold meanwhile leaves the open
+    transaction's count to a later fold; the counts are exact once both committed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL: SQLite has one writer at a time")
+    db = Database(normalize_database_url(database_url))
+    tag = uuid.uuid4().hex[:8]
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, "acct", f"wait-{tag}").id
+    scope = AppScope("acct", app_id)
+    settings = Settings()
+    finished = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            _ingest(db, scope, _sessions_batch(f"{tag}-b", 5))
+            with db.unit_of_work() as s:
+                fold_session_counts(s)
+            finished.set()
+        except BaseException as exc:
+            errors.append(exc)
+
+    with db.unit_of_work() as s:
+        app = accounts.get_app(s, "acct", app_id)
+        batch = parse_batch(
+            json.dumps({"events": _sessions_batch(f"{tag}-a", 5)}).encode(), settings
+        )
+        ingest_batch(s, app, batch.events, now=datetime.now(UTC))
+        other = threading.Thread(target=second)
+        other.start()
+        waited = not finished.wait(timeout=20)
+    other.join()
+    assert not errors
+    assert not waited, "the second batch waited for the first one's transaction"
+    kept, actual, _ = _counts(db, app_id)
+    assert kept == actual == {"LIVE": 10}
+    with db.unit_of_work() as s:
+        assert fold_session_counts(s) == 1  # the first batch's row, committed after the fold
+    kept, actual, rows = _counts(db, app_id)
+    assert kept == actual and rows == 1
+    db.dispose()

@@ -36,7 +36,7 @@ from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
-from rtk_sessions.domain.lifecycle import sweep
+from rtk_sessions.domain.lifecycle import fold_session_counts, sweep
 from rtk_sessions.downloads import ExpiredFilePruner
 from rtk_sessions.jobs import JobRunner, JobSettings
 from rtk_sessions.leader import Lock, sweeper_lock
@@ -51,7 +51,8 @@ MAINTENANCE_INTERVAL_SECS = 3600.0
 
 
 class Sweeper:
-    """Background thread: leaves stale peers and ends idle sessions every ``sweep_interval_secs``.
+    """Background thread: leaves stale peers, ends idle sessions and folds ``session_counts``
+    (``fold_session_counts``) every ``sweep_interval_secs``.
 
     Every process starts one, but only the holder of the sweeper lock sweeps
     (``leader.sweeper_lock``: a PostgreSQL advisory lock, or a file lock beside a SQLite file). The
@@ -96,6 +97,8 @@ class Sweeper:
             summaries.summarize_ended(
                 session, ended, now=now, max_attempts=self.settings.job_max_attempts
             )
+        with self.db.unit_of_work() as session:  # its own transaction: see fold_session_counts
+            fold_session_counts(session)
         self.sweeps += 1
         observability.SWEEPER_RUNS.inc()
         self.ended += len(ended)

@@ -360,9 +360,13 @@ def _derived_state(url: str, app_id: str) -> tuple[dict[str, int], dict[str, lis
     try:
         with db.engine.connect() as conn:
             counts = {
-                status: n
+                status: int(n)
                 for status, n in conn.execute(
-                    sa.text("SELECT status, n FROM session_counts WHERE app_id = :a"), {"a": app_id}
+                    sa.text(
+                        "SELECT status, sum(n) FROM session_counts WHERE app_id = :a "
+                        "GROUP BY status"
+                    ),
+                    {"a": app_id},
                 )
                 if n
             }
@@ -438,6 +442,79 @@ def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: s
     state = _derived_state(blank_url, app_id)
     assert state == _brute_state(blank_url, app_id)
     assert sum(state[0].values()) == 230
+
+
+def test_migration_0007l_keeps_counts_exact_up_down_up(blank_url: str) -> None:
+    """Counts written per transaction (0007l) fold back into one row per (app, status) on the
+    way down, and plain-SQL inserts, status changes and deletes are counted at every revision."""
+    from rtk_sessions import migrations
+
+    migrations.upgrade(blank_url, "0006r")
+    app_id = str(uuid.uuid4())
+    db = Database(blank_url)
+
+    def change(prefix: str) -> None:
+        """New sessions, one of them ended and one deleted, each in a transaction of its own."""
+        seed(db, app_id, 20, prefix=prefix)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE sessions SET status = 'ENDED' WHERE id = (SELECT min(id) FROM sessions"
+                    " WHERE app_id = :a AND status = 'LIVE' AND parent_session_id IS NULL)"
+                ),
+                {"a": app_id},
+            )
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "DELETE FROM sessions WHERE id = (SELECT max(id) FROM sessions"
+                    " WHERE app_id = :a AND parent_session_id IS NULL)"
+                ),
+                {"a": app_id},
+            )
+
+    def rows_per_status() -> int:
+        with db.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT max(c) FROM (SELECT count(*) AS c FROM session_counts "
+                        "WHERE app_id = :a GROUP BY status) x"
+                    ),
+                    {"a": app_id},
+                ).scalar_one()
+            )
+
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO apps (id, account_id, name, created_at) VALUES (:i, 'acc', 'a', :t)"
+                ),
+                {"i": app_id, "t": T0},
+            )
+        change("a")
+        migrations.upgrade(blank_url, "0007l")
+        assert _derived_state(blank_url, app_id) == _brute_state(blank_url, app_id)
+        change("b")
+        change("c")
+        state = _derived_state(blank_url, app_id)
+        assert state == _brute_state(blank_url, app_id)
+        assert sum(state[0].values()) == 57
+        if blank_url.startswith("postgresql"):
+            assert rows_per_status() > 1  # one row per writing transaction until folded
+        migrations.downgrade(blank_url, "0006r")
+        assert rows_per_status() == 1
+        assert _derived_state(blank_url, app_id) == state
+        change("d")
+        assert _derived_state(blank_url, app_id) == _brute_state(blank_url, app_id)
+        migrations.upgrade(blank_url)
+        change("e")
+        state = _derived_state(blank_url, app_id)
+        assert state == _brute_state(blank_url, app_id)
+        assert sum(state[0].values()) == 95
+    finally:
+        db.dispose()
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.orm import Session as DB
@@ -325,6 +326,19 @@ def sweep(
             if failed is not None:
                 failed.append(f"session:{session_id}")
     return ended
+
+
+def fold_session_counts(db: DB) -> int:
+    """Move the committed per-transaction deltas of ``session_counts`` into its base rows
+    (``tx`` 0, migration 0007l); returns how many delta rows were folded. Counts read as
+    ``sum(n)`` are the same before and after. PostgreSQL only (SQLite writes base rows only):
+    0 elsewhere, and 0 while another transaction is folding.
+
+    Run by the sweeper, in a transaction of its own: it holds the base rows' locks until commit.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return 0
+    return int(db.scalar(text("SELECT rtk_fold_session_counts()")) or 0)
 
 
 def still_connected() -> ColumnElement[bool]:

@@ -171,15 +171,21 @@ _list_index(
 
 
 class SessionCount(Base):
-    """Number of top-level sessions of an app in one status, kept by triggers on ``sessions``.
+    """Top-level sessions of an app in one status: ``sum(n)`` of its rows, kept by triggers on
+    ``sessions``.
 
-    Written only by the triggers of migration 0003 (also for rows inserted with plain SQL); read
-    as the ``total_count`` of unfiltered and status-only session lists. Rows may hold 0.
+    Written only by the triggers of migrations 0003 and 0007l (also for rows inserted with plain
+    SQL) and by ``domain.lifecycle.fold_session_counts``; read as the ``total_count`` of
+    unfiltered and status-only session lists. ``tx`` 0 is the folded base; on PostgreSQL each
+    writing transaction adds its changes to rows of its own (``tx`` = its ``txid_current()``)
+    until a fold moves them into the base, so that concurrent writers never wait for each other
+    here. Rows may hold 0 or a negative delta.
     """
 
     __tablename__ = "session_counts"
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tx: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=0, server_default="0")
     n: Mapped[int] = mapped_column(BigInteger)
 
 
