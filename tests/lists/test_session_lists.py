@@ -123,8 +123,12 @@ def get_list(tenant: Tenant, params: dict[str, Any], token: str | None = None) -
     return httpx.get(url, params=params, headers=headers, timeout=30)
 
 
-def check(tenant: Tenant, params: dict[str, Any], lookahead: int = 1000) -> None:
+def check(tenant: Tenant, params: dict[str, Any], lookahead: int | None = None) -> None:
+    """The served page and total_count equal the ones computed here from all rows (the count
+    capped at the page's end + ``lookahead``, by default the service's COUNT_LOOKAHEAD)."""
     db = tenant.server.database()
+    if lookahead is None:
+        lookahead = sessions_domain.COUNT_LOOKAHEAD
     ids, total = expected(all_rows(db, tenant.app_id), params, lookahead)
     response = get_list(tenant, params)
     assert response.status_code == 200, response.text
