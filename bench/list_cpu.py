@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/list_cpu.py [--sessions 10k] [--requests 2000] [--rounds 3]
                                        [--database URL] [--query '?status=ENDED']
+                                       [--http | --callgrind]
 
 Seeds a fresh database (``bench/seed.py``'s generator; SQLite file in a temporary directory, or
 a database created on the PostgreSQL server of ``--database`` and dropped at the end), builds the
@@ -19,6 +20,14 @@ for ``--secs`` each, ``--rounds`` times; prints each round's requests/s and the 
 (all its processes, from /proc) per request, and the list ÷ healthz ratios of the best rounds.
 To compare with another revision, run it with ``PYTHONPATH=<that revision's src>`` (the server
 inherits it).
+
+``--callgrind``: over HTTP too, but counting instructions rather than CPU time: one
+``rtk-sessions serve`` (one process) under ``valgrind --tool=callgrind`` with instrumentation off
+until the warm-up is done, then ``--requests`` sequential list requests and as many
+``GET /healthz`` from one client, each counted in a dump of its own; prints instructions per
+request of each and their ratio. Instruction counts do not depend on what else the machine runs,
+but threads and the event loop's polling make them vary by a few percent from run to run: compare
+revisions (``PYTHONPATH``) in alternating runs. A few hundred requests take a minute or two.
 """
 
 from __future__ import annotations
@@ -110,6 +119,9 @@ async def _main(args: argparse.Namespace, url: str) -> None:
         token = accounts.create_token(s, ACCOUNT, "bench")
     db.dispose()
     seeder.seed(url, _count(args.sessions), app_id=app_id, start=0, migrate=False)
+    if args.callgrind:
+        _callgrind(args, url, app_id, token)
+        return
     if args.http:
         _http(args, url, app_id, token)
         return
@@ -187,6 +199,69 @@ def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
             server.stop()
 
 
+def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
+    import glob
+
+    import httpx
+    import run
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = run.Server(url, Path(data_dir), 1)
+        out = Path(data_dir) / "callgrind.out"
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+        cmd += [sys.executable, "-m", "rtk_sessions", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(server.port), "--database-url", url, "--log-level", "warning"]
+        # The sweeper's background work is not the requests': it runs once an hour here.
+        env = server.env() | {"RTK_SWEEP_INTERVAL_SECS": "3600"}
+        with open(server.log, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+
+            def ctl(*command: str) -> None:
+                subprocess.run(["callgrind_control", *command, str(proc.pid)], check=True,
+                               capture_output=True)  # fmt: skip
+
+            def counted() -> int:
+                newest = max(glob.glob(f"{out}*"), key=os.path.getmtime)
+                for line in Path(newest).read_text().splitlines():
+                    if line.startswith(("summary:", "totals:")):
+                        return int(line.split()[1])
+                raise RuntimeError(f"no totals in {newest}")
+
+            path = f"/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}/sessions{args.query}"
+            with run._client(server, token) as client:
+                deadline = time.monotonic() + 600
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"server exited: {server.log.read_text()[-2000:]}")
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:  # not listening yet
+                        if time.monotonic() > deadline:
+                            raise
+                    time.sleep(1)
+                targets = {"list": path, "healthz": "/healthz"}
+                for target in targets.values():  # warm-up, not counted
+                    for _ in range(20):
+                        if client.get(target).status_code != 200:
+                            raise RuntimeError(f"GET {target} failed")
+                counts: dict[str, float] = {}
+                ctl("-i", "on")
+                for name, target in targets.items():
+                    for _ in range(args.requests):
+                        if client.get(target).status_code != 200:
+                            raise RuntimeError(f"GET {target} failed")
+                    ctl("-d")  # counts since the previous dump, in a file of their own
+                    counts[name] = counted() / args.requests
+        finally:
+            proc.terminate()
+            proc.wait()
+        print(f"list sessions{args.query}: {counts['list']:12,.0f} instructions per request")
+        print(f"GET /healthz:  {counts['healthz']:12,.0f} instructions per request")
+        print(f"healthz / list: {counts['healthz'] / counts['list']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", default="10k")
@@ -200,6 +275,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--secs", type=float, default=5.0)
+    parser.add_argument("--callgrind", action="store_true", help="instructions per request, HTTP")
     args = parser.parse_args()
     if args.database:
         import sqlalchemy as sa
