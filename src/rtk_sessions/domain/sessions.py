@@ -70,9 +70,14 @@ MIN_INDEXED_SEARCH = 3
 # them by id; a commoner one scans the list in order instead, stopping at the page and the count.
 FTS_PROBE_LIMIT = 1000
 
+# The probe reads rowids only: FTS5 answers them from its index, where reading the unindexed
+# session_id column looks each hit up in its content table (at 1M sessions, 1,001 hits of a title
+# word: 0.3 ms against 2.7 ms). The few sessions of a rare term are then named through
+# sessions_fts_ids (rid = the FTS rowid).
 _FTS_PROBE = text(
-    "SELECT session_id FROM sessions_fts WHERE sessions_fts MATCH :phrase LIMIT :limit"
-).columns(column("session_id", String))
+    "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH :phrase LIMIT :limit"
+).columns(column("rowid", Integer))
+_FTS_IDS = table("sessions_fts_ids", column("rid", Integer), column("session_id", String))
 
 
 def _fts_phrase(needle: str) -> str:
@@ -98,8 +103,9 @@ def _search_condition(conn: Connection, needle: str) -> tuple[list[ColumnElement
     ).all()
     if len(probe) > FTS_PROBE_LIMIT:
         return [exact], True
+    ids = list(conn.scalars(select(_FTS_IDS.c.session_id).where(_FTS_IDS.c.rid.in_(probe))))
     # FTS5 folds case beyond ASCII, so it finds a superset; instr keeps the exact semantics.
-    return [Session.id.in_(probe), exact], False
+    return [Session.id.in_(ids), exact], False
 
 
 def _list_conditions(
