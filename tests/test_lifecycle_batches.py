@@ -25,6 +25,8 @@ from rtk_sessions.domain.ingest import ingest_batch
 from rtk_sessions.domain.lifecycle import fold_session_counts, sweep
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
+    ChatMessageRow,
+    Meeting,
     Peer,
     PeerEvent,
     Session,
@@ -383,3 +385,83 @@ def test_a_batch_does_not_wait_for_another_batchs_session_count(database_url: st
     kept, actual, rows = _counts(db, app_id)
     assert kept == actual and rows == 1
     db.dispose()
+
+
+def _mixed_events(tag: str) -> list[dict[str, Any]]:
+    """New sessions joined, then read back from the database within the batch: a chat message
+    in a session the batch created, a breakout room whose parent it created, and joins and leaves
+    of both after those reads."""
+
+    def join(peer: str, at: int, session: str, **extra: Any) -> dict[str, Any]:
+        return {"id": f"{tag}-{peer}:j", "type": "peer.joined", "peer_id": f"{tag}-{peer}",
+                "timestamp": T0 + at, "meeting_id": f"{tag}-m-{session}",
+                "session_id": f"{tag}-s-{session}", "meeting_title": session,
+                "participant": {"display_name": peer}, **extra}  # fmt: skip
+
+    def chat(peer: str, at: int) -> dict[str, Any]:
+        return {"id": f"{tag}-{peer}:c{at}", "type": "chat.message", "peer_id": f"{tag}-{peer}",
+                "timestamp": T0 + at, "payload_type": "TEXT_MESSAGE", "payload": "hi"}  # fmt: skip
+
+    def left(peer: str, at: int) -> dict[str, Any]:
+        return {"id": f"{tag}-{peer}:l", "type": "peer.left", "peer_id": f"{tag}-{peer}",
+                "timestamp": T0 + at}  # fmt: skip
+
+    return [
+        join("a1", 0, "main"),
+        join("a2", 1000, "main"),
+        chat("a1", 2000),
+        join("a3", 3000, "main"),
+        left("a2", 4000),
+        join("b1", 5000, "room", parent_session_id=f"{tag}-s-main"),
+        join("b2", 6000, "room"),
+        chat("b2", 7000),
+        left("b1", 8000),
+        join("a4", 9000, "main"),
+        left("a1", 10000),
+    ]
+
+
+def test_a_batch_that_reads_back_the_sessions_it_created(database_url: str) -> None:
+    """Sessions and meetings a batch creates are written at its end, unless an event reads them
+    from the database before (chat, a breakout's parent): the batch still ends where one event
+    per batch ends, and its replay changes nothing."""
+    db = Database(normalize_database_url(database_url))
+    states = []
+    for way in ("one", "each"):
+        tag = f"{way}-{uuid.uuid4().hex[:8]}"
+        with db.unit_of_work() as s:
+            app_id = accounts.create_app(s, "acct", tag).id
+            webhook = webhooks.WebhookInput(
+                name="all", url="http://127.0.0.1:9/hook", events=list(webhooks.EVENTS)
+            )
+            webhooks.create_webhook(s, app_id, webhook, now=datetime.now(UTC), allow_private=True)
+        scope = AppScope("acct", app_id)
+        events = _mixed_events(tag)
+        if way == "one":
+            _ingest(db, scope, events)
+        else:
+            for event in events:
+                _ingest(db, scope, [event])
+        _ingest(db, scope, events)
+        state = _state(db, app_id, tag)
+        with db.unit_of_work(write=False) as s:
+            chats = s.execute(
+                select(ChatMessageRow.session_id, func.count())
+                .where(ChatMessageRow.session_id.like(f"{tag}-%"))
+                .group_by(ChatMessageRow.session_id)
+                .order_by(ChatMessageRow.session_id)
+            ).all()
+            meetings = s.scalars(
+                select(Meeting.title).where(Meeting.app_id == app_id).order_by(Meeting.title)
+            ).all()
+        state["chats"] = [(sid.replace(tag, "T"), n) for sid, n in chats]
+        state["meetings"] = list(meetings)
+        states.append(state)
+    one, each = states
+    assert one == each
+    main, room = one["sessions"]
+    assert (main["live_participants"], main["max_concurrent_participants"]) == (2, 3)
+    assert (room["live_participants"], room["max_concurrent_participants"]) == (1, 2)
+    assert room["parent_session_id"] == "T-s-main"
+    assert one["chats"] == [("T-s-main", 1), ("T-s-room", 1)]
+    assert one["meetings"] == ["main", "room"]

@@ -8,6 +8,7 @@ ids. The caller commits once; only then is the batch acknowledged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm import make_transient_to_detached
 
 from rtk_sessions import observability, stats
 from rtk_sessions.clock import iso
@@ -49,6 +51,7 @@ from rtk_sessions.security import ParticipantClaims
 from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.tables import (
     App,
+    Base,
     ClientEvent,
     IngestedEvent,
     Meeting,
@@ -90,6 +93,12 @@ class _Context:
     # batch), inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads
     # them back from the database; only peer_events refer to them (a foreign key), written after.
     new_peers: list[Peer] = field(default_factory=list)
+    # Meetings and sessions created by joins of this batch, not yet inserted: transient objects
+    # (their counters changed in place by later events), inserted together with their final
+    # values before the peers (_insert_new_sessions), or earlier when something is about to read
+    # the database (_materialize).
+    new_meetings: list[Meeting] = field(default_factory=list)
+    new_sessions: list[Session] = field(default_factory=list)
     # Stored peers the batch reads (_preload), also transient objects: their changed columns are
     # written back in a few statements at its end (_update_stored_peers), the values they were
     # read with here.
@@ -176,6 +185,7 @@ def ingest_batch(
             raise BadRequest(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
         except Forbidden as exc:
             raise Forbidden(f"events[{index}] ({event.type} {event.id}): {exc.message}") from exc
+    _insert_new_sessions(ctx)
     _insert_new_peers(ctx)
     _update_stored_peers(ctx)
     insert_peer_events(db, ctx.peer_events)
@@ -205,6 +215,64 @@ _PEER_COLUMNS = [
     (column.name, Peer.__mapper__.get_property_by_column(column).key)
     for column in Peer.__table__.columns
 ]
+
+
+@functools.cache
+def _columns_of(model: type[Base]) -> list[tuple[str, str, Any]]:
+    """(column name, attribute name, scalar Python default or None) of every column of
+    ``model``'s table."""
+    out = []
+    for column in model.__table__.columns:
+        default = column.default
+        assert default is None or default.is_scalar, column  # callables: not supported here
+        value = default.arg if default is not None else None  # type: ignore[attr-defined]
+        out.append((column.name, model.__mapper__.get_property_by_column(column).key, value))
+    return out
+
+
+def _insert_objects(db: DB, model: type[Base], objects: list[Any]) -> None:
+    """Insert transient ``objects`` of ``model`` in one statement (``insert_rows``), in id
+    order, as the ORM would: an attribute never set takes its column's scalar default (set on the
+    object too, so reading it later loads nothing); one set on none of them and without default
+    is left out of the insert (SQL NULL, as the ORM leaves it: for a JSON column ``None`` would be
+    JSON ``null``)."""
+    columns = _columns_of(model)
+    present: set[str] = set()
+    for obj in objects:
+        present.update(vars(obj))
+    names = [(name, key) for name, key, default in columns if key in present or default is not None]
+    rows = []
+    for obj in sorted(objects, key=lambda o: o.id):
+        values = vars(obj)
+        for _, key, default in columns:
+            if key not in values:
+                values[key] = default
+        rows.append({name: values[key] for name, key in names})
+    insert_rows(db, model.__table__, rows)
+
+
+def _insert_new_sessions(ctx: _Context) -> None:
+    """Insert the meetings and sessions created since the last call, meetings first, each in id
+    order (the order of their locks), with the values the batch's events gave them. They stay
+    transient: nothing later in the batch changes them."""
+    if ctx.new_meetings:
+        _insert_objects(ctx.db, Meeting, ctx.new_meetings)
+        ctx.new_meetings.clear()
+    if ctx.new_sessions:
+        _insert_objects(ctx.db, Session, ctx.new_sessions)
+        ctx.new_sessions.clear()
+
+
+def _materialize(ctx: _Context) -> None:
+    """Insert the meetings and sessions created so far and make them persistent ORM objects
+    (later changes are written as updates), before an event that reads them from the database
+    (conversation, a breakout's parent)."""
+    pending: list[Any] = [*ctx.new_meetings, *ctx.new_sessions]
+    if pending:
+        _insert_new_sessions(ctx)
+        for obj in pending:
+            make_transient_to_detached(obj)
+            ctx.db.add(obj)
 
 
 def _insert_new_peers(ctx: _Context) -> None:
@@ -376,6 +444,7 @@ def _apply(ctx: _Context, event: Event) -> None:
                 }
             )
         case ChatMessage() | TranscriptSegment():
+            _materialize(ctx)
             _conversation(ctx, event)
 
 
@@ -416,6 +485,7 @@ def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
 def _check_parent(ctx: _Context, parent_session_id: str) -> None:
     """A breakout room's parent must be a session of the same app (earlier in this batch or
     stored). raises BadRequest."""
+    _materialize(ctx)
     app_id = ctx.db.scalar(select(Session.app_id).where(Session.id == parent_session_id))
     if app_id != ctx.app.id:
         raise BadRequest(f"parent_session_id {parent_session_id} is not a session of this app")
@@ -462,6 +532,7 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         session_id=event.session_id,
         parent_session_id=event.parent_session_id,
         latest=preloaded,
+        created=ctx.new_sessions,
     )
     if event.session_id is None:
         ctx.latest[meeting_id] = session
@@ -533,7 +604,7 @@ def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
             created_at=ctx.now,
             updated_at=ctx.now,
         )
-        ctx.db.add(meeting)
+        ctx.new_meetings.append(meeting)  # inserted by _insert_new_sessions
         ctx.meetings[meeting_id] = meeting
     elif meeting.app_id != ctx.app.id:
         raise BadRequest(f"meeting_id {meeting_id} belongs to another app")

@@ -124,6 +124,7 @@ def join_session(
     session_id: str | None = None,
     parent_session_id: str | None = None,
     latest: Session | LookUp | None = LOOK_UP,
+    created: list[Session] | None = None,
 ) -> Session:
     """The session a join at ``at`` belongs to, created or reopened as needed.
 
@@ -132,6 +133,9 @@ def join_session(
     latest: that session (the one ``session_id`` names, or else the meeting's newest) when the
     caller has already read and locked it (``sessions_for_update``), None when there is none; by
     default it is read here.
+    created: where a new session goes instead of ``db.add``: the caller inserts it
+    (``domain.ingest`` does, in one statement with the batch's other new sessions); until then
+    it is a transient object, found by nothing that reads the database.
     raises BadRequest when ``session_id`` belongs to another app or meeting.
     """
     session: Session | None
@@ -172,7 +176,10 @@ def join_session(
             updated_at=at,
         )
         session.search_text = _search_text(session)
-        db.add(session)
+        if created is None:
+            db.add(session)
+        else:
+            created.append(session)
         went_live = True
     elif session.status == ENDED:
         session.status, session.ended_at = LIVE, None
