@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batches <= 5 or args.life_batches <= 2:
+        parser.error("--batches must be more than 5 and --life-batches more than 2 (warm-up)")
     if args.child_url:
         _child(args)
         return
