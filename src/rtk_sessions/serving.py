@@ -1,9 +1,10 @@
 """What ``rtk-sessions serve`` gives uvicorn beyond the app: the HTTP protocol class.
 
 The protocol is uvicorn's ``httptools`` one (the C parser of uvicorn's standard install) rather
-than its pure-Python ``h11`` one: a session-list page over HTTP cost about 400 µs less server CPU
-with it, and ``GET /healthz`` about 100 µs less (``bench/list_cpu.py --http``, in
-docs/performance.md), the HTTP work of a small request being a large part of its cost.
+than its pure-Python ``h11`` one: the serving process ran about 530,000 fewer instructions per
+``GET /healthz`` (2.18M → 1.65M) and per session-list page (6.26M → 5.76M) with it
+(``bench/list_cpu.py --callgrind``, in docs/performance.md), the HTTP work of a small request
+being a large part of its cost.
 
 uvicorn's worker mode (``--workers N``) binds its listening socket with ``socket.socket(family)``,
 whose protocol number is 0, and asyncio only sets ``TCP_NODELAY`` on connections of sockets whose
