@@ -51,19 +51,12 @@ from rtk_sessions.config import normalize_database_url  # noqa: E402
 
 def _postgres_cpu() -> float:
     """utime + stime of every process named ``postgres`` on this machine, in seconds."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if "(postgres)" not in stat[: stat.rindex(")") + 1]:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / bench_run.CLK_TCK
+    ticks = sum(
+        int(fields[11]) + int(fields[12])
+        for _, name, fields in bench_run.processes()
+        if name == "postgres"
+    )
+    return ticks / bench_run.CLK_TCK
 
 
 class WaitSampler:

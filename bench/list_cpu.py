@@ -202,19 +202,20 @@ def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
 def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
     import glob
 
-    import httpx
     import run
 
     with tempfile.TemporaryDirectory() as data_dir:
         server = run.Server(url, Path(data_dir), 1)
         out = Path(data_dir) / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-        cmd += [sys.executable, "-m", "rtk_sessions", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", str(server.port), "--database-url", url, "--log-level", "warning"]
+        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
         # The sweeper's background work is not the requests': it runs once an hour here.
-        env = server.env() | {"RTK_SWEEP_INTERVAL_SECS": "3600"}
-        with open(server.log, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        server.start(
+            prefix=[*valgrind, f"--callgrind-out-file={out}"],
+            env={"RTK_SWEEP_INTERVAL_SECS": "3600"},
+            timeout=600,
+        )
+        assert server.proc is not None
+        proc = server.proc
         try:
 
             def ctl(*command: str) -> None:
@@ -230,17 +231,6 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
 
             path = f"/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}/sessions{args.query}"
             with run._client(server, token) as client:
-                deadline = time.monotonic() + 600
-                while True:
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"server exited: {server.log.read_text()[-2000:]}")
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:  # not listening yet
-                        if time.monotonic() > deadline:
-                            raise
-                    time.sleep(1)
                 targets = {"list": path, "healthz": "/healthz"}
                 for target in targets.values():  # warm-up, not counted
                     for _ in range(20):

@@ -121,8 +121,9 @@ def _has_workers_option() -> bool:
     return "--workers" in out.stdout
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
+def processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the ``/proc/<pid>/stat`` fields after the name: state, ppid, …) of
+    every process of this machine that can still be read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -130,10 +131,12 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            kids.append(int(entry.name))
-    return kids
+        end = stat.rindex(")")
+        yield int(entry.name), stat[stat.index("(") + 1 : end], stat[end + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    return [child for child, _, fields in processes() if int(fields[1]) == pid]
 
 
 class Server:
@@ -160,14 +163,25 @@ class Server:
         out = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), check=True)
         return json.loads(out.stdout)
 
-    def start(self) -> None:
-        cmd = [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+    def start(
+        self,
+        *,
+        prefix: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        timeout: float = 90.0,
+    ) -> None:
+        """Start ``rtk-sessions serve`` and wait until it answers ``/healthz`` (and all its workers
+        are up). prefix: a command to run it under (``valgrind …``); env: variables on top of
+        ``self.env()``; timeout: seconds to wait for it. raises RuntimeError."""
+        cmd = [*prefix, str(CLI), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--database-url", self.database_url, "--log-level", "warning"]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env())
-        deadline = time.monotonic() + 90
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env() | (env or {})
+            )
+        deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.base, trust_env=False, timeout=2) as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -179,7 +193,7 @@ class Server:
                     pass
                 time.sleep(0.2)
             else:
-                raise RuntimeError("server did not answer /healthz within 90 s")
+                raise RuntimeError(f"server did not answer /healthz within {timeout:.0f} s")
         if self.workers > 1:  # wait until every worker process is up
             while time.monotonic() < deadline and len(self.pids()) <= self.workers:
                 time.sleep(0.2)

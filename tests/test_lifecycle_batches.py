@@ -158,17 +158,24 @@ def _state(db: Database, app_id: str, tag: str) -> dict[str, Any]:
     return cleaned
 
 
+def _app_with_webhook(db: Database, name: str) -> str:
+    """A new app of account "acct" with a webhook on every event (its deliveries are part of the
+    compared state); returns its id."""
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, "acct", name).id
+        webhook = webhooks.WebhookInput(
+            name="all", url="http://127.0.0.1:9/hook", events=list(webhooks.EVENTS)
+        )
+        webhooks.create_webhook(s, app_id, webhook, now=datetime.now(UTC), allow_private=True)
+    return app_id
+
+
 def test_one_batch_ends_where_one_event_per_batch_ends(database_url: str) -> None:
     db = Database(normalize_database_url(database_url))
     states = []
     for way in ("one", "each", "split"):
         tag = f"{way}-{uuid.uuid4().hex[:8]}"
-        with db.unit_of_work() as s:
-            app_id = accounts.create_app(s, "acct", tag).id
-            webhook = webhooks.WebhookInput(
-                name="all", url="http://127.0.0.1:9/hook", events=list(webhooks.EVENTS)
-            )
-            webhooks.create_webhook(s, app_id, webhook, now=datetime.now(UTC), allow_private=True)
+        app_id = _app_with_webhook(db, tag)
         scope = AppScope("acct", app_id)
         events = _events(tag)
         if way == "one":
@@ -434,12 +441,7 @@ def test_a_batch_that_reads_back_the_sessions_it_created(database_url: str) -> N
     states = []
     for way in ("one", "each"):
         tag = f"{way}-{uuid.uuid4().hex[:8]}"
-        with db.unit_of_work() as s:
-            app_id = accounts.create_app(s, "acct", tag).id
-            webhook = webhooks.WebhookInput(
-                name="all", url="http://127.0.0.1:9/hook", events=list(webhooks.EVENTS)
-            )
-            webhooks.create_webhook(s, app_id, webhook, now=datetime.now(UTC), allow_private=True)
+        app_id = _app_with_webhook(db, tag)
         scope = AppScope("acct", app_id)
         events = _mixed_events(tag)
         if way == "one":

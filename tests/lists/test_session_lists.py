@@ -406,6 +406,17 @@ def _brute_state(url: str, app_id: str) -> tuple[dict[str, int], dict[str, list[
     return counts, found
 
 
+def _insert_app(db: Database, app_id: str) -> None:
+    """An app row in plain SQL: the migration tests start below the ORM's schema."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO apps (id, account_id, name, created_at) VALUES (:i, 'acc', 'a', :t)"
+            ),
+            {"i": app_id, "t": T0},
+        )
+
+
 def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: str) -> None:
     from rtk_sessions import migrations
 
@@ -413,13 +424,7 @@ def test_migration_backfills_and_downgrades_on_a_populated_database(blank_url: s
     app_id = str(uuid.uuid4())
     db = Database(blank_url)
     try:
-        with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO apps (id, account_id, name, created_at) VALUES (:i, 'acc', 'a', :t)"
-                ),
-                {"i": app_id, "t": T0},
-            )
+        _insert_app(db, app_id)
         seed(db, app_id, 200)
     finally:
         db.dispose()
@@ -490,13 +495,7 @@ def test_migration_0007l_keeps_counts_exact_up_down_up(blank_url: str) -> None:
             )
 
     try:
-        with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO apps (id, account_id, name, created_at) VALUES (:i, 'acc', 'a', :t)"
-                ),
-                {"i": app_id, "t": T0},
-            )
+        _insert_app(db, app_id)
         change("a")
         migrations.upgrade(blank_url, "0007l")
         assert _derived_state(blank_url, app_id) == _brute_state(blank_url, app_id)

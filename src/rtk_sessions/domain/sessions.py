@@ -61,8 +61,8 @@ class SessionQuery:
 # Lists at scale (docs/sessions-api.md): total_count of a filtered list counts at most this many
 # matches past the end of the page (8 more pages of 25); more matches than that give a lower
 # bound. Counting them is most of a filtered list's cost when its matches are common: a title word
-# of 1M sessions (bench/run.py's search), in-process, SQLite / PostgreSQL: 12 / 10 ms with 1,000,
-# 7 / 4 ms with 200.
+# of 1M sessions (bench/run.py's search), in-process, timed by hand, SQLite / PostgreSQL:
+# 12 / 10 ms with 1,000, 7 / 4 ms with 200.
 COUNT_LOOKAHEAD = 200
 # Trigram indexes serve substrings of 3 characters or more; shorter searches scan in list order.
 MIN_INDEXED_SEARCH = 3
@@ -72,8 +72,8 @@ FTS_PROBE_LIMIT = 1000
 
 # The probe reads rowids only: FTS5 answers them from its index, where reading the unindexed
 # session_id column looks each hit up in its content table (at 1M sessions, 1,001 hits of a title
-# word: 0.3 ms against 2.7 ms). The few sessions of a rare term are then named through
-# sessions_fts_ids (rid = the FTS rowid).
+# word, timed by hand: 0.3 ms against 2.7 ms). The few sessions of a rare term are then named
+# through sessions_fts_ids (rid = the FTS rowid).
 _FTS_PROBE = text(
     "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH :phrase LIMIT :limit"
 ).columns(column("rowid", Integer))
