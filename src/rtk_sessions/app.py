@@ -36,7 +36,7 @@ from rtk_sessions.api.deps import no_nul_in_url
 from rtk_sessions.clock import utc_now
 from rtk_sessions.config import Settings, get_settings
 from rtk_sessions.domain import samples, summaries, useragent
-from rtk_sessions.domain.lifecycle import fold_session_counts, sweep
+from rtk_sessions.domain.lifecycle import fold_session_counts, fold_session_day_counts, sweep
 from rtk_sessions.downloads import ExpiredFilePruner
 from rtk_sessions.jobs import JobRunner, JobSettings
 from rtk_sessions.leader import Lock, sweeper_lock
@@ -100,6 +100,7 @@ class Sweeper:
         if self.db.dialect == "postgresql":  # SQLite has no deltas to fold: no write lock taken
             with self.db.unit_of_work() as session:  # its own transaction: fold_session_counts
                 fold_session_counts(session)
+                fold_session_day_counts(session)
         self.sweeps += 1
         observability.SWEEPER_RUNS.inc()
         self.ended += len(ended)

@@ -41,13 +41,23 @@ TITLES = [
 
 
 def _row(
-    app_id: str, rng: random.Random, i: int, parent: str | None = None, prefix: str = "s"
+    app_id: str,
+    rng: random.Random,
+    i: int,
+    parent: str | None = None,
+    prefix: str = "s",
+    days: int = 0,
 ) -> dict[str, Any]:
     sid = f"{prefix}{i:04d}-{uuid.UUID(int=rng.getrandbits(128))}"
     meeting = f"m{rng.randrange(8)}"
     title = rng.choice(TITLES)
     # Few distinct keys: ties on both sort keys, broken by id.
     created = T0 + timedelta(minutes=rng.randrange(40))
+    if days:
+        # Spread over ``days`` UTC days, a third of them on a day's first or last microsecond.
+        day = T0 + timedelta(days=rng.randrange(days))
+        edge = rng.choice([timedelta(0), timedelta(days=1, microseconds=-1), None])
+        created = day + (edge if edge is not None else timedelta(minutes=rng.randrange(40) * 30))
     status = rng.choice(["LIVE", "ENDED", "ENDED"])
     return {
         "id": sid,
@@ -70,11 +80,15 @@ def _row(
     }
 
 
-def seed(db: Database, app_id: str, n: int, prefix: str = "s") -> None:
-    """``n`` top-level sessions plus a breakout room for every tenth, inserted with plain SQL."""
+def seed(db: Database, app_id: str, n: int, prefix: str = "s", days: int = 0) -> None:
+    """``n`` top-level sessions plus a breakout room for every tenth, inserted with plain SQL;
+    created within 40 minutes, or over ``days`` UTC days."""
     rng = random.Random(app_id + prefix)
-    rows = [_row(app_id, rng, i, prefix=prefix) for i in range(n)]
-    rows += [_row(app_id, rng, n + i, parent=rows[i]["id"], prefix=prefix) for i in range(0, n, 10)]
+    rows = [_row(app_id, rng, i, prefix=prefix, days=days) for i in range(n)]
+    rows += [
+        _row(app_id, rng, n + i, parent=rows[i]["id"], prefix=prefix, days=days)
+        for i in range(0, n, 10)
+    ]
     with db.engine.begin() as conn:
         conn.execute(sa.insert(Session.__table__), rows)
 
@@ -231,6 +245,107 @@ def test_counts_follow_status_changes_deletes_and_moves(seeded: Tenant) -> None:
         orm.status = "ENDED"
     for params in ({}, {"status": "LIVE"}, {"status": "ENDED"}, {"status": "LIVE", "page_no": 9}):
         check(seeded, params)
+
+
+def day_counts(db: Database, app_id: str) -> tuple[dict[tuple[str, str], int], ...]:
+    """(session_day_counts as the deep pages read it: sum(n) per (status, day), zeros left out;
+    the same counted by brute force over the app's top-level rows)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT status, day, sum(n) FROM session_day_counts WHERE app_id = :a "
+                "GROUP BY status, day"
+            ),
+            {"a": app_id},
+        ).all()
+    stored = {(status, str(day)[:10]): int(n) for status, day, n in rows if n}
+    brute: dict[tuple[str, str], int] = {}
+    for r in all_rows(db, app_id):
+        if r["parent_session_id"] is None:
+            key = (r["status"], r["created_at"].astimezone(UTC).date().isoformat())
+            brute[key] = brute.get(key, 0) + 1
+    return stored, brute
+
+
+@pytest.fixture
+def seeded_days(tenant: Tenant) -> Tenant:
+    seed(tenant.server.database(), tenant.app_id, 300, days=6)
+    return tenant
+
+
+def _spy_day_skip(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``skipped`` of every ``_day_skip`` that found its day, as the list pages ran."""
+    found: list[int] = []
+    real = sessions_domain._day_skip
+
+    def spy(*args: Any) -> Any:
+        result = real(*args)
+        if result is not None:
+            found.append(result[0])
+        return result
+
+    monkeypatch.setattr(sessions_domain, "_day_skip", spy)
+    return found
+
+
+def test_deep_pages_skip_whole_days_and_match_brute_force(
+    seeded_days: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every page takes the deep-page path; sessions on 6 days, many on a day's first or last
+    # microsecond, so that pages start and end on every side of a day's boundary.
+    monkeypatch.setattr(sessions_domain, "DEEP_OFFSET", 0)
+    skipped = _spy_day_skip(monkeypatch)
+    stored, brute = day_counts(seeded_days.server.database(), seeded_days.app_id)
+    assert stored == brute
+    assert len({day for _, day in stored}) == 6
+    for f, order, per_page in itertools.product(
+        ({}, {"status": "LIVE"}, {"status": "ENDED"}), ({}, {"sort_order": "ASC"}), (7, 40)
+    ):
+        for page_no in range(1, 300 // per_page + 3):
+            check(seeded_days, {**f, **order, "per_page": per_page, "page_no": page_no})
+    assert max(skipped) > 150  # whole days were skipped, not walked
+    # By minutesConsumed no day counts apply: the index is walked, with the same pages.
+    skipped.clear()
+    for page_no in (1, 5, 9):
+        check(seeded_days, {"sort_by": "minutesConsumed", "per_page": 30, "page_no": page_no})
+    assert skipped == []
+
+
+def test_day_counts_follow_status_changes_deletes_moves_and_folds(
+    seeded_days: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rtk_sessions.domain.lifecycle import fold_session_day_counts
+
+    db = seeded_days.server.database()
+    table = Session.__table__
+    with db.engine.begin() as conn:
+        live = conn.scalars(
+            sa.select(table.c.id)
+            .where(table.c.app_id == seeded_days.app_id, table.c.status == "LIVE")
+            .order_by(table.c.id)
+        ).all()
+        conn.execute(sa.update(table).where(table.c.id.in_(live[:10])).values(status="ENDED"))
+        conn.execute(sa.delete(table).where(table.c.id.in_(live[10:13])))
+        conn.execute(
+            sa.update(table).where(table.c.id == live[13]).values(created_at=T0 + timedelta(days=9))
+        )
+        conn.execute(sa.update(table).where(table.c.id == live[14]).values(parent_session_id="x"))
+        conn.execute(sa.update(table).where(table.c.id == live[15]).values(live_participants=2))
+    with db.unit_of_work() as s:  # through the ORM, as ingestion does
+        orm = s.get(Session, live[16])
+        assert orm is not None
+        orm.status = "ENDED"
+    stored, brute = day_counts(db, seeded_days.app_id)
+    assert stored == brute
+    with db.unit_of_work() as s:
+        fold_session_day_counts(s)
+    assert day_counts(db, seeded_days.app_id) == (stored, brute)
+    monkeypatch.setattr(sessions_domain, "DEEP_OFFSET", 0)
+    skipped = _spy_day_skip(monkeypatch)
+    for params in ({}, {"status": "LIVE", "sort_order": "ASC"}, {"status": "ENDED"}):
+        for page_no in (1, 4, 8):
+            check(seeded_days, {**params, "per_page": 30, "page_no": page_no})
+    assert max(skipped) > 0
 
 
 @pytest.mark.parametrize(
@@ -516,6 +631,48 @@ def test_migration_0007l_keeps_counts_exact_up_down_up(blank_url: str) -> None:
         state = _derived_state(blank_url, app_id)
         assert state == _brute_state(blank_url, app_id)
         assert sum(state[0].values()) == 95
+    finally:
+        db.dispose()
+
+
+def test_migration_0008d_counts_days_up_down_up(blank_url: str) -> None:
+    """The upgrade counts the sessions already there by day; the triggers count later inserts,
+    status changes and deletes; the downgrade drops the table, and a later upgrade counts the
+    sessions written meanwhile."""
+    from rtk_sessions import migrations
+
+    migrations.upgrade(blank_url, "0007l")
+    app_id = str(uuid.uuid4())
+    db = Database(blank_url)
+    try:
+        _insert_app(db, app_id)
+        seed(db, app_id, 60, prefix="a", days=4)
+        migrations.upgrade(blank_url, "0008d")
+        stored, brute = day_counts(db, app_id)
+        assert stored == brute
+        assert sum(stored.values()) == 60
+        seed(db, app_id, 30, prefix="b", days=5)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE sessions SET status = 'ENDED' WHERE app_id = :a AND status = 'LIVE' "
+                    "AND id LIKE 'a%'"
+                ),
+                {"a": app_id},
+            )
+            conn.execute(
+                sa.text("DELETE FROM sessions WHERE app_id = :a AND id LIKE 'b000%'"), {"a": app_id}
+            )
+        stored, brute = day_counts(db, app_id)
+        assert stored == brute
+        assert sum(stored.values()) == 80
+        migrations.downgrade(blank_url, "0007l")
+        assert "session_day_counts" not in sa.inspect(db.engine).get_table_names()
+        seed(db, app_id, 20, prefix="c", days=3)
+        migrations.upgrade(blank_url)
+        stored, brute = day_counts(db, app_id)
+        assert stored == brute
+        assert sum(stored.values()) == 100
     finally:
         db.dispose()
 

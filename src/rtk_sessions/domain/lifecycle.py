@@ -348,6 +348,15 @@ def fold_session_counts(db: DB) -> int:
     return int(db.scalar(text("SELECT rtk_fold_session_counts()")) or 0)
 
 
+def fold_session_day_counts(db: DB) -> int:
+    """``fold_session_counts`` for ``session_day_counts`` (migration 0008d): the committed
+    per-transaction deltas of each (app, status, day) moved into its base row; returns how many
+    delta rows were folded. PostgreSQL only: 0 elsewhere, and 0 while another fold runs."""
+    if db.get_bind().dialect.name != "postgresql":
+        return 0
+    return int(db.scalar(text("SELECT rtk_fold_session_day_counts()")) or 0)
+
+
 def still_connected() -> ColumnElement[bool]:
     """``peers.left_at IS NULL``, for lookups of a session's peers (by ``session_id``).
 

@@ -9,12 +9,13 @@ else is per session or per peer.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -185,6 +186,27 @@ class SessionCount(Base):
     __tablename__ = "session_counts"
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)
     status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tx: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=0, server_default="0")
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionDayCount(Base):
+    """Top-level sessions of an app in one status created on one UTC day: ``sum(n)`` of its
+    rows, kept by triggers on ``sessions`` (migration 0008d), as ``SessionCount`` is (``tx``: the
+    same per-transaction rows on PostgreSQL, folded by
+    ``domain.lifecycle.fold_session_day_counts``).
+
+    Read by a deep page of an unfiltered or status-only list by ``created_at``, to find the day
+    of its first entry without walking the entries of the days before it. ``day``: a ``date`` on
+    PostgreSQL, the ``YYYY-MM-DD`` text of the stored ``created_at`` on SQLite.
+    """
+
+    __tablename__ = "session_day_counts"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date | str] = mapped_column(
+        String(10).with_variant(Date(), "postgresql"), primary_key=True
+    )
     tx: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=0, server_default="0")
     n: Mapped[int] = mapped_column(BigInteger)
 
