@@ -22,7 +22,7 @@ from rtk_sessions.api.ingest import apply_batch, parse_batch
 from rtk_sessions.config import Settings, normalize_database_url
 from rtk_sessions.domain import accounts, webhooks
 from rtk_sessions.domain.ingest import ingest_batch
-from rtk_sessions.domain.lifecycle import fold_session_counts, sweep
+from rtk_sessions.domain.lifecycle import fold_session_counts, fold_session_day_counts, sweep
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
     ChatMessageRow,
@@ -31,6 +31,7 @@ from rtk_sessions.storage.tables import (
     PeerEvent,
     Session,
     SessionCount,
+    SessionDayCount,
     WebhookDeliveryRow,
 )
 
@@ -294,6 +295,30 @@ def _counts(db: Database, app_id: str) -> tuple[dict[str, int], dict[str, int], 
     return kept, actual, int(rows or 0)
 
 
+def _day_counts(db: Database, app_id: str) -> tuple[dict[tuple[str, str], int], ...]:
+    """(session_day_counts as deep list pages read it: sum(n) per (status, day), zeros left out;
+    the same by brute force over the app's top-level sessions)."""
+    with db.engine.connect() as conn:
+        kept = {
+            (status, str(day)[:10]): int(n)
+            for status, day, n in conn.execute(
+                select(SessionDayCount.status, SessionDayCount.day, func.sum(SessionDayCount.n))
+                .where(SessionDayCount.app_id == app_id)
+                .group_by(SessionDayCount.status, SessionDayCount.day)
+            )
+            if n
+        }
+        actual: dict[tuple[str, str], int] = {}
+        for status, created in conn.execute(
+            select(Session.status, Session.created_at).where(
+                Session.app_id == app_id, Session.parent_session_id.is_(None)
+            )
+        ):
+            key = (status, created.astimezone(UTC).date().isoformat())
+            actual[key] = actual.get(key, 0) + 1
+    return kept, actual
+
+
 def test_concurrent_batches_and_sweeps_keep_session_counts_exact(own_database_url: str) -> None:
     """Batches of new sessions from 4 threads at once, and a sweeper ending them and folding
     session_counts meanwhile: the counts the lists read equal the sessions, at the end and after
@@ -325,6 +350,7 @@ def test_concurrent_batches_and_sweeps_keep_session_counts_exact(own_database_ur
                     sweep(s, now=datetime.now(UTC), peer_timeout=timedelta(days=1))
                 with db.unit_of_work() as s:
                     fold_session_counts(s)
+                    fold_session_day_counts(s)
         except BaseException as exc:
             errors.append(exc)
 
@@ -341,13 +367,19 @@ def test_concurrent_batches_and_sweeps_keep_session_counts_exact(own_database_ur
     kept, actual, _ = _counts(db, app_id)
     assert kept == actual
     assert sum(actual.values()) == threads * batches * per_batch
+    kept_days, actual_days = _day_counts(db, app_id)
+    assert kept_days == actual_days
     with db.unit_of_work() as s:
         sweep(s, now=datetime.now(UTC), peer_timeout=timedelta(days=1))
     with db.unit_of_work() as s:
         fold_session_counts(s)
+        fold_session_day_counts(s)
     kept, actual, rows = _counts(db, app_id)
     assert kept == actual == {"ENDED": threads * batches * per_batch}
     assert rows <= 2  # folded: one base row per status (LIVE's may remain, holding 0)
+    kept_days, actual_days = _day_counts(db, app_id)
+    assert kept_days == actual_days
+    assert sum(kept_days.values()) == threads * batches * per_batch
     db.dispose()
 
 
