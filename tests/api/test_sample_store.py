@@ -198,7 +198,7 @@ def _pair_report(ts: float, selected: str, rtt: float) -> list[dict[str, Any]]:
 
 def test_pairs_of_a_batch_keep_the_entry_of_the_last_report_selecting_them() -> None:
     """``ConnectionState.select_pairs`` makes a pair's entry once, from the last report of the
-    batch that selected it: the stored pairs equal ``set_pairs`` of every report's entries."""
+    batch that selected it: the stored pairs equal those made from every report's entries."""
     from rtk_sessions.domain.samples import ConnectionState
 
     reports = [(1000.0 * n, _pair_report(1000.0 * n, sel, n / 100)) for n, sel in
@@ -211,7 +211,9 @@ def test_pairs_of_a_batch_keep_the_entry_of_the_last_report_selecting_them() -> 
         )
         assert all(entry == {} for _, _, entry in pairs)
         deferred.select_pairs(pairs, previous, None, ts)
-        eager.set_pairs(stats.ingest_report(None, report, namespace="p:c")[1], ts)
+        for role, pair_id, data in stats.ingest_report(None, report, namespace="p:c")[1]:
+            known = eager.pairs.get(f"{role} {pair_id}")
+            eager.pairs[f"{role} {pair_id}"] = [known[0] if known else ts, data]
         if ts == 3000.0:  # a batch ends: the state is written
             assert deferred.to_json()["pairs"] == eager.pairs
     stored = deferred.to_json()["pairs"]

@@ -197,13 +197,6 @@ class ConnectionState:
             count += 1
         return count
 
-    def set_pairs(self, pairs: Sequence[tuple[str, str, dict[str, Any]]], now_ms: float) -> None:
-        """The selected candidate pairs of the latest report; each keeps when it was first seen."""
-        for role, pair_id, data in pairs:
-            key = f"{role} {pair_id}"
-            known = self.pairs.get(key)
-            self.pairs[key] = [known[0] if known else now_ms, data]
-
     def select_pairs(
         self,
         pairs: Sequence[tuple[str, str, Any]],
@@ -211,9 +204,11 @@ class ConnectionState:
         transport: str | None,
         now_ms: float,
     ) -> None:
-        """``set_pairs`` for the ``(role, pair_id, _)`` of ``index``'s report, its entries made
-        only by ``pair_entries``: a later report of the batch that selects the same pair replaces
-        its entry, so making it for every report would be work thrown away."""
+        """The selected candidate pairs ``(role, pair_id, _)`` of the latest report, ``index``'s
+        (``stats.ingest_indexed(..., pair_entries=False)``); each keeps when it was first seen
+        and takes its entry from the last report that selected it. The entries are made only by
+        ``pair_entries``: a later report of the batch that selects the same pair replaces its
+        entry, so making it for every report would be work thrown away."""
         sources = self.pair_sources
         for role, pair_id, _ in pairs:
             key = f"{role} {pair_id}"
