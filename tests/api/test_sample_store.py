@@ -178,3 +178,47 @@ def test_late_report_of_a_connection_changes_nothing(tenant: Tenant) -> None:
     data = post_events(tenant, [{**old, "id": "late-" + old["id"]}]).json()["data"]
     assert data == {"accepted": 0, "duplicates": 1}
     assert _report(tenant, peer_id) == before
+
+
+def _pair_report(ts: float, selected: str, rtt: float) -> list[dict[str, Any]]:
+    pairs = [
+        {"id": pid, "type": "candidate-pair", "timestamp": ts, "transportId": "T",
+         "localCandidateId": "L", "remoteCandidateId": f"R{pid}", "state": "succeeded",
+         "nominated": True, "currentRoundTripTime": rtt, "bytesSent": int(ts)}
+        for pid in ("A", "B")
+    ]  # fmt: skip
+    return [
+        {"id": "T", "type": "transport", "timestamp": ts, "selectedCandidatePairId": selected},
+        *pairs,
+        {"id": "L", "type": "local-candidate", "address": "10.0.0.1", "port": 5000},
+        {"id": "RA", "type": "remote-candidate", "address": "192.0.2.1", "port": 6000},
+        {"id": "RB", "type": "remote-candidate", "address": "192.0.2.2", "port": 7000},
+    ]
+
+
+def test_pairs_of_a_batch_keep_the_entry_of_the_last_report_selecting_them() -> None:
+    """``ConnectionState.select_pairs`` makes a pair's entry once, from the last report of the
+    batch that selected it: the stored pairs equal those made from every report's entries."""
+    from rtk_sessions.domain.samples import ConnectionState
+
+    reports = [(1000.0 * n, _pair_report(1000.0 * n, sel, n / 100)) for n, sel in
+               enumerate("AABBA", start=1)]  # fmt: skip
+    deferred, eager = ConnectionState("p", "c"), ConnectionState("p", "c")
+    previous: Any = None
+    for ts, report in reports:
+        _, pairs, previous = stats.ingest_indexed(
+            previous, report, namespace="p:c", pair_entries=False
+        )
+        assert all(entry == {} for _, _, entry in pairs)
+        deferred.select_pairs(pairs, previous, None, ts)
+        for role, pair_id, data in stats.ingest_report(None, report, namespace="p:c")[1]:
+            known = eager.pairs.get(f"{role} {pair_id}")
+            eager.pairs[f"{role} {pair_id}"] = [known[0] if known else ts, data]
+        if ts == 3000.0:  # a batch ends: the state is written
+            assert deferred.to_json()["pairs"] == eager.pairs
+    stored = deferred.to_json()["pairs"]
+    assert stored == eager.pairs
+    assert list(stored) == list(eager.pairs) == ["producing_transport A", "producing_transport B"]
+    assert stored["producing_transport A"] == [1000.0, stored["producing_transport A"][1]]
+    assert stored["producing_transport A"][1]["current_round_trip_time"] == 0.05  # report 5
+    assert stored["producing_transport B"][1]["current_round_trip_time"] == 0.04  # report 4

@@ -290,7 +290,7 @@ def test_import_loads_no_web_or_db_stack() -> None:
         "{'sqlalchemy','fastapi','pydantic','starlette','pydantic_core','alembic','psycopg'}); "
         "print(','.join(bad)); "
         "assert sorted(s.__all__) == sorted(['ISSUE_TYPES','IssueThresholds','detect_issues','KINDS','KindAccumulator','QualityThresholds',"
-        "'ReportIndex','SampleRow','StreamLabel','build_quality','candidate_pairs',"
+        "'ReportIndex','SampleRow','StreamLabel','build_quality','candidate_pairs','candidate_pairs_indexed',"
         "'compact_indexed','compact_report','cumulative','ingest_indexed','ingest_report',"
         "'normalize_report','sample_rows'])"
     )

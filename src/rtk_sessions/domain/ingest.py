@@ -382,11 +382,10 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
                 known = ctx.latest[session.meeting_id]
                 if known is None or (known.started_at, known.id) < (session.started_at, session.id):
                     ctx.latest[session.meeting_id] = session
-    ctx.samples.load(
-        (e.peer_id, e.connection_id)
-        for e in events
-        if isinstance(e, PeerStats) and e.peer_id in ctx.peers
-    )
+    # Also the connections of peers not stored yet (joined later in the batch): none has a state
+    # row, but reading them here costs nothing, and each would otherwise be one more query when
+    # its first report is applied (``SampleWriter.state``).
+    ctx.samples.load((e.peer_id, e.connection_id) for e in events if isinstance(e, PeerStats))
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:

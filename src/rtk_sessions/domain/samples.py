@@ -125,6 +125,11 @@ class ConnectionState:
     pending: dict[int, _Pending] = field(default_factory=dict)
     #: ``stats.ReportIndex`` of the last report applied by this batch (the next one's previous)
     index: stats.ReportIndex | None = field(default=None, repr=False, compare=False)
+    #: per ``pairs`` key selected by this batch, the index and ``transport`` of the last report
+    #: that selected it: its entry is made from that report once, when the state is written
+    pair_sources: dict[str, tuple[stats.ReportIndex, str | None]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def cursor(self) -> dict[str, Any] | None:
         """The cursor to store: the last report, compacted (``stats.compact_indexed``)."""
@@ -138,7 +143,7 @@ class ConnectionState:
             "v": _STATE_VERSION,
             "report": self.cursor(),
             "labels": self.labels,
-            "pairs": self.pairs,
+            "pairs": self.pair_entries(),
             "acc": {str(k): acc.to_state() for k, acc in self.accumulators.items()},
             "tail": {str(k): v for k, v in self.tail.items() if v},
             "last": {str(k): v for k, v in self.last_start.items()},
@@ -192,12 +197,41 @@ class ConnectionState:
             count += 1
         return count
 
-    def set_pairs(self, pairs: Sequence[tuple[str, str, dict[str, Any]]], now_ms: float) -> None:
-        """The selected candidate pairs of the latest report; each keeps when it was first seen."""
-        for role, pair_id, data in pairs:
+    def select_pairs(
+        self,
+        pairs: Sequence[tuple[str, str, Any]],
+        index: stats.ReportIndex,
+        transport: str | None,
+        now_ms: float,
+    ) -> None:
+        """The selected candidate pairs ``(role, pair_id, _)`` of the latest report, ``index``'s
+        (``stats.ingest_indexed(..., pair_entries=False)``); each keeps when it was first seen
+        and takes its entry from the last report that selected it. The entries are made only by
+        ``pair_entries``: a later report of the batch that selects the same pair replaces its
+        entry, so making it for every report would be work thrown away."""
+        sources = self.pair_sources
+        for role, pair_id, _ in pairs:
             key = f"{role} {pair_id}"
             known = self.pairs.get(key)
-            self.pairs[key] = [known[0] if known else now_ms, data]
+            self.pairs[key] = [known[0] if known else now_ms, None]
+            sources[key] = (index, transport)
+
+    def pair_entries(self) -> dict[str, list[Any]]:
+        """``pairs``, the entries that ``select_pairs`` left to make made (from the last report
+        that selected each pair: ``stats.candidate_pairs_indexed``, once per report)."""
+        made: dict[int, dict[str, dict[str, Any]]] = {}
+        for key, (index, transport) in self.pair_sources.items():
+            entries = made.get(id(index))
+            if entries is None:
+                entries = made[id(index)] = {
+                    f"{role} {pair_id}": data
+                    for role, pair_id, data in stats.candidate_pairs_indexed(
+                        index, transport=transport
+                    )
+                }
+            self.pairs[key][1] = entries[key]
+        self.pair_sources = {}
+        return self.pairs
 
 
 def _floor_ms(value: float) -> int:
@@ -280,9 +314,10 @@ class SampleWriter:
             transport=transport,
             labels=[stats.StreamLabel.from_mapping(label) for label in labels],
             thresholds=self.thresholds,
+            pair_entries=False,
         )
         st.add_rows(rows, self.thresholds)
-        st.set_pairs(pairs, timestamp_ms)
+        st.select_pairs(pairs, index, transport, timestamp_ms)
         st.index = index  # compacted once, when the state is written (cursor())
         st.labels = labels
         st.timestamp_ms = timestamp_ms

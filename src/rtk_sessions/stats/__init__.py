@@ -10,7 +10,7 @@ from .compact import compact_indexed, compact_report
 from .ingest import ingest_indexed, ingest_report
 from .issues import ISSUE_TYPES, IssueThresholds, detect_issues
 from .normalize import ReportIndex, normalize_report
-from .pairs import candidate_pairs
+from .pairs import candidate_pairs, candidate_pairs_indexed
 from .report import build_quality
 from .rows import sample_rows
 from .types import KINDS, QualityThresholds, SampleRow, StreamLabel
@@ -26,6 +26,7 @@ __all__ = [
     "StreamLabel",
     "build_quality",
     "candidate_pairs",
+    "candidate_pairs_indexed",
     "compact_indexed",
     "compact_report",
     "cumulative",

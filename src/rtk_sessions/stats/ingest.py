@@ -16,7 +16,7 @@ from typing import Any
 
 from .compact import compact_indexed
 from .normalize import ReportIndex
-from .pairs import candidate_pairs_indexed
+from .pairs import candidate_pairs_indexed, selected_pairs_indexed
 from .rows import sample_rows_indexed
 from .types import QualityThresholds, SampleRow, StreamLabel
 
@@ -70,6 +70,7 @@ def ingest_indexed(
     transport: str | None = None,
     labels: Sequence[StreamLabel] = (),
     thresholds: QualityThresholds = QualityThresholds(),  # noqa: B008 - frozen, immutable
+    pair_entries: bool = True,
 ) -> tuple[list[SampleRow], list[tuple[str, str, dict[str, Any]]], ReportIndex]:
     """``ingest_report`` for a connection's run of reports: ``(rows, pairs, index)``.
 
@@ -83,6 +84,10 @@ def ingest_indexed(
     The rows equal ``ingest_report``'s with the compacted cursor: the deltas read only members
     that the cursor keeps (``compact._KEEP_FIELDS``), of the objects it keeps
     (tests/stats/test_fast_path.py ``test_index_chain_equals_cursor_chain``). Never raises.
+
+    pair_entries: False leaves each pair's entry an empty dict (the roles and pair ids are those
+    of ``ingest_report``): for a caller that keeps only some reports' entries, made later with
+    ``candidate_pairs_indexed(index, transport=transport)``.
     """
     index = ReportIndex(current)
     if previous is None or previous.__class__ is ReportIndex:
@@ -92,4 +97,6 @@ def ingest_indexed(
     rows = sample_rows_indexed(
         before, index, namespace=namespace, labels=labels, thresholds=thresholds
     )
-    return rows, candidate_pairs_indexed(index, transport=transport), index
+    if pair_entries:
+        return rows, candidate_pairs_indexed(index, transport=transport), index
+    return rows, [(role, sid, {}) for role, sid in selected_pairs_indexed(index, transport)], index

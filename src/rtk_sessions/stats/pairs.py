@@ -16,6 +16,7 @@ __all__ = [
     "selected_pair_ids_indexed",
     "selected_pair_rtt",
     "selected_pair_rtt_indexed",
+    "selected_pairs_indexed",
 ]
 
 PRODUCING = "producing_transport"
@@ -282,6 +283,15 @@ def candidate_pairs_indexed(
     index: ReportIndex, *, transport: str | None = None
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """``candidate_pairs(raw, transport=transport)`` for ``index = ReportIndex(raw)``."""
+    return [
+        (role, sid, _pair_entry_indexed(index, index.get(sid)))
+        for role, sid in selected_pairs_indexed(index, transport)
+    ]
+
+
+def selected_pairs_indexed(index: ReportIndex, transport: str | None) -> list[tuple[str, str]]:
+    """``(role, pair_id)`` of ``candidate_pairs_indexed(index, transport=transport)``, without
+    making the entries."""
     ids = selected_pair_ids_indexed(index)
     if not ids:
         return []
@@ -289,4 +299,4 @@ def candidate_pairs_indexed(
     if role is None:
         only_receives = bool(index.listed["inbound-rtp"]) and not index.listed["outbound-rtp"]
         role = CONSUMING if only_receives else PRODUCING
-    return [(role, sid, _pair_entry_indexed(index, index.get(sid))) for sid in ids]
+    return [(role, sid) for sid in ids]

@@ -1125,12 +1125,19 @@ def sample_rows_indexed(
             if kind != "audio" and kind != "video":
                 continue
             prev = prev_objects[prev_id]
-            ts = num(cur.get("timestamp"))
-            if ts is None:
-                continue
-            ts_prev = num(prev.get("timestamp"))
-            if ts_prev is None:
-                continue
+            # ``num`` inlined for finite floats and ints (anything else goes through it)
+            ts = cur.get("timestamp")
+            if not ((ts.__class__ is float and ts - ts == 0) or ts.__class__ is int):
+                ts = num(ts)
+                if ts is None:
+                    continue
+            ts_prev = prev.get("timestamp")
+            if not (
+                (ts_prev.__class__ is float and ts_prev - ts_prev == 0) or ts_prev.__class__ is int
+            ):
+                ts_prev = num(ts_prev)
+                if ts_prev is None:
+                    continue
             elapsed = (ts - ts_prev) / 1000
             if elapsed <= 0:
                 continue
@@ -1140,7 +1147,8 @@ def sample_rows_indexed(
                 stamp = stamps[ts] = _iso_fast(ts)
             if stamp is None:
                 continue
-            if num(cur.get(_PACKETS[stype])) == 0:  # Q13
+            packets = cur.get(_PACKETS[stype])
+            if (packets == 0) if packets.__class__ is int else (num(packets) == 0):  # Q13
                 continue
             if stype == "inbound-rtp" and _is_rtx(
                 cur, current.linked(cur.get("codecId"), "codec"), _rtx_indexed(current)
