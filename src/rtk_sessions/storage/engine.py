@@ -50,8 +50,10 @@ def _on_sqlite_begin(conn: Any) -> None:
     # Writers: IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking
     # on upgrade. Readers: a deferred BEGIN takes no lock at all; in WAL mode it reads a snapshot
     # while a writer works, so list requests neither wait for ingestion nor hold it up.
+    # On the driver's connection: through ``exec_driver_sql`` the statement cost as much as
+    # SQLAlchemy's whole checkout of a pooled connection (docs/performance.md).
     read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _on_sqlite_close(dbapi_conn: Any, _record: Any) -> None:
@@ -148,21 +150,23 @@ class Database:
 
 
 class Prepared:
-    """A SELECT compiled once per dialect and run with ``exec_driver_sql``: no statement-cache
-    lookup, parameter processing or result processing at each execution (hot reads, such as a
-    list page: about half of SQLAlchemy's cost of running a cached statement).
+    """A SELECT compiled once per dialect and run on a cursor of the driver (DB-API), in the
+    transaction of the connection given: no statement-cache lookup, parameter processing,
+    execution context or result object at each execution (hot reads, such as the three
+    statements of a list page; through ``exec_driver_sql`` each cost about a tenth of the
+    request, docs/performance.md).
 
     Its parameters must be values the driver takes as they are (str, int, float, None: no
-    column-type conversion is applied), and its rows hold what the driver returns (times as
-    stored: ``storage.types.stored_iso``/``stored_time``)."""
+    column-type conversion is applied), and its rows are the driver's tuples (times as stored:
+    ``storage.types.stored_iso``/``stored_time``). Errors are the driver's own exceptions, not
+    SQLAlchemy's wrappers of them."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
-        """The rows of the statement with ``params`` (by bind parameter name); each a ``Row``,
-        read by position."""
+        """The rows of the statement with ``params`` (by bind parameter name), as tuples."""
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             done = cast(SQLCompiler, self.statement.compile(dialect=conn.dialect))
@@ -170,7 +174,12 @@ class Prepared:
             compiled = self._compiled[conn.dialect.name] = (str(done), names)
         sql, names = compiled
         args = dict(params) if names is None else tuple(params[name] for name in names)
-        return cast("Sequence[tuple[Any, ...]]", conn.exec_driver_sql(sql, args).all())
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cast("Sequence[tuple[Any, ...]]", cursor.fetchall())
+        finally:
+            cursor.close()
 
 
 def rowcount(result: Result[Any]) -> int:
