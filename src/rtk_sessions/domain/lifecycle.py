@@ -104,15 +104,17 @@ def sessions_for_update(db: DB, session_ids: list[str], meeting_ids: list[str]) 
     return list(db.scalars(_SESSIONS_FOR_UPDATE, params))
 
 
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+# SHA-1 state after the namespace and the names' common prefix: each id hashes only the rest.
+_EVENT_ID_PREFIX = hashlib.sha1(uuid.NAMESPACE_URL.bytes + b"rtk-sessions:peer-event:")
 
 
 def _event_id(peer_id: str, name: str) -> str:
     """``str(uuid.uuid5(uuid.NAMESPACE_URL, f"rtk-sessions:peer-event:{peer_id}:{name}"))``,
     computed without the ``UUID`` object (RFC 4122 section 4.3: SHA-1 of namespace and name,
     version 5, variant 10; tests/storage/test_peer_event_ids.py checks it against ``uuid5``)."""
-    name_bytes = f"rtk-sessions:peer-event:{peer_id}:{name}".encode()
-    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name_bytes).digest()[:16])
+    sha1 = _EVENT_ID_PREFIX.copy()
+    sha1.update(f"{peer_id}:{name}".encode())
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()

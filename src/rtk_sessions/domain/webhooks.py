@@ -265,8 +265,7 @@ class SubscriptionCache:
 
     def get(self, db: DB, app_id: str) -> Subscriptions:
         now = time.monotonic()
-        with self._lock:
-            hit = self._apps.get(app_id)
+        hit = self._apps.get(app_id)  # one dict read: atomic, no lock (asked once per event)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         subs: Subscriptions = {}
