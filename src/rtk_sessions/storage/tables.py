@@ -241,7 +241,8 @@ class PeerRow:
     """A row of ``peers`` as a plain object: every column, by ``Peer``'s attribute names, without
     the ORM's instrumentation (its attribute reads and writes cost more than the rest of a
     lifecycle event). An ingestion batch keeps the peers it reads and joins as these and writes
-    them itself (``domain.ingest``); nothing else sees them."""
+    them itself (``domain.ingest``); the lifecycle, webhook and conversation code it calls take
+    them as ``PeerFields``. The ORM session never holds one."""
 
     id: str
     session_id: str
