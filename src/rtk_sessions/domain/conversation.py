@@ -26,14 +26,19 @@ from rtk_sessions.exports import ChatRow, Segment, chat_csv
 from rtk_sessions.storage.tables import (
     App,
     ChatMessageRow,
-    Peer,
+    PeerFields,
     Session,
     TranscriptSegmentRow,
 )
 
 
 def record(
-    db: DB, app: App, event: ChatMessage | TranscriptSegment, *, peer: Peer | None, now: datetime
+    db: DB,
+    app: App,
+    event: ChatMessage | TranscriptSegment,
+    *,
+    peer: PeerFields | None,
+    now: datetime,
 ) -> Session:
     """Store a chat message (or its edit) or a transcript segment; returns its session.
     raises BadRequest, Forbidden."""
@@ -46,7 +51,7 @@ def record(
 
 
 def _target_session(
-    db: DB, app: App, event: ChatMessage | TranscriptSegment, peer: Peer | None
+    db: DB, app: App, event: ChatMessage | TranscriptSegment, peer: PeerFields | None
 ) -> Session:
     if event.session_id is not None:
         session = db.get(Session, event.session_id)
@@ -81,7 +86,7 @@ def _target_session(
 
 
 def _identity(
-    given: Identity | None, peer: Peer | None
+    given: Identity | None, peer: PeerFields | None
 ) -> tuple[str | None, str | None, str | None]:
     user_id = given.user_id if given else None
     custom = given.custom_participant_id if given else None
@@ -93,7 +98,7 @@ def _identity(
     return user_id, custom, name
 
 
-def _chat(db: DB, app: App, session: Session, event: ChatMessage, peer: Peer | None) -> None:
+def _chat(db: DB, app: App, session: Session, event: ChatMessage, peer: PeerFields | None) -> None:
     message_id = event.message_id or event.id
     row = db.get(ChatMessageRow, (session.id, message_id))
     if row is None:
@@ -132,7 +137,7 @@ def _chat(db: DB, app: App, session: Session, event: ChatMessage, peer: Peer | N
 
 
 def _segment(
-    db: DB, app: App, session: Session, event: TranscriptSegment, peer: Peer | None
+    db: DB, app: App, session: Session, event: TranscriptSegment, peer: PeerFields | None
 ) -> None:
     user_id, custom, name = _identity(event.speaker, peer)
     db.add(

@@ -37,6 +37,7 @@ from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
     PeerEventRows,
+    Tally,
     insert_peer_events,
     join_session,
     leave_peer,
@@ -57,7 +58,9 @@ from rtk_sessions.storage.tables import (
     Meeting,
     MeetingParticipant,
     Peer,
+    PeerRow,
     Session,
+    transient,
 )
 
 _ID_CHUNK = 500
@@ -75,13 +78,14 @@ class IngestResult:
 class _Context:
     db: DB
     app: App
+    app_id: str  # app.id, read once (an ORM attribute)
     now: datetime
     claims: ParticipantClaims | None
     default_keep_alive: int
     thresholds: stats.QualityThresholds
     result: IngestResult
     samples: SampleWriter
-    peers: dict[str, Peer] = field(default_factory=dict)
+    peers: dict[str, PeerRow] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)  # peer ids known not to exist (before joins)
     meetings: dict[str, Meeting | None] = field(default_factory=dict)  # locked; None: not found
     latest: dict[str, Session | None] = field(default_factory=dict)  # a meeting's newest session
@@ -89,20 +93,23 @@ class _Context:
     # Every session locked (_preload) or joined in the batch, by id. Also holds them: the ORM
     # session's identity map keeps objects only while someone refers to them.
     sessions: dict[str, Session] = field(default_factory=dict)
-    # Peers joined in this batch: transient objects (changed in place by later events of the
-    # batch), inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads
-    # them back from the database; only peer_events refer to them (a foreign key), written after.
-    new_peers: list[Peer] = field(default_factory=list)
+    # The counters of the sessions joined or left since the last _insert_new_sessions, by id:
+    # the batch's joins and leaves change these, which that writes into the sessions.
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    # Peers joined in this batch: plain objects (changed in place by later events of the batch),
+    # inserted in one statement at its end (_insert_new_peers). Nothing in the batch reads them
+    # back from the database; only peer_events refer to them (a foreign key), written after.
+    new_peers: list[PeerRow] = field(default_factory=list)
     # Meetings and sessions created by joins of this batch, not yet inserted: transient objects
     # (their counters changed in place by later events), inserted together with their final
     # values before the peers (_insert_new_sessions), or earlier when something is about to read
     # the database (_materialize).
     new_meetings: list[Meeting] = field(default_factory=list)
     new_sessions: list[Session] = field(default_factory=list)
-    # Stored peers the batch reads (_preload), also transient objects: their changed columns are
+    # Stored peers the batch reads (_read_peers), also plain objects: their changed columns are
     # written back in a few statements at its end (_update_stored_peers), the values they were
     # read with here.
-    stored_peers: dict[str, tuple[Peer, dict[str, Any]]] = field(default_factory=dict)
+    stored_peers: dict[str, tuple[PeerRow, dict[str, Any]]] = field(default_factory=dict)
     view_types: dict[str, str | None] = field(default_factory=dict)  # preset name -> view type
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
     # client_events rows in the order applied (their ids keep it), inserted after the peers
@@ -128,6 +135,7 @@ def ingest_batch(
     batch may be committed), Forbidden (outside the participant token's scope).
     """
     result = IngestResult()
+    app_id = app.id
     fresh: list[tuple[int, Event]] = []
     seen: set[str] = set()
     for index, event in enumerate(events):
@@ -145,7 +153,7 @@ def ingest_batch(
         applied.update(
             db.scalars(
                 select(IngestedEvent.event_id).where(
-                    IngestedEvent.app_id == app.id, one_of(db, IngestedEvent.event_id, chunk)
+                    IngestedEvent.app_id == app_id, one_of(db, IngestedEvent.event_id, chunk)
                 )
             )
         )
@@ -170,12 +178,13 @@ def ingest_batch(
     ctx = _Context(
         db=db,
         app=app,
+        app_id=app_id,
         now=now,
         claims=claims,
         default_keep_alive=default_keep_alive,
         thresholds=thresholds,
         result=result,
-        samples=SampleWriter(db, app.id, thresholds, now=now),
+        samples=SampleWriter(db, app_id, thresholds, now=now),
     )
     _preload(ctx, [e for _, e in fresh])
     for index, event in fresh:
@@ -197,7 +206,7 @@ def ingest_batch(
     webhooks.flush_outbox(db)  # this batch's webhook deliveries, in one statement
     ctx.samples.flush()
     log = [
-        {"app_id": app.id, "event_id": e.id, "received_at": now}
+        {"app_id": app_id, "event_id": e.id, "received_at": now}
         for _, e in fresh
         if not isinstance(e, PeerStats | PeerClientEvent)
     ]
@@ -252,9 +261,12 @@ def _insert_objects(db: DB, model: type[Base], objects: list[Any]) -> None:
 
 
 def _insert_new_sessions(ctx: _Context) -> None:
-    """Insert the meetings and sessions created since the last call, meetings first, each in id
-    order (the order of their locks), with the values the batch's events gave them. They stay
-    transient: nothing later in the batch changes them."""
+    """Write the tallies into their sessions, then insert the meetings and sessions created since
+    the last call, meetings first, each in id order (the order of their locks), with the values
+    the batch's events gave them. They stay transient: nothing later in the batch changes them."""
+    for tally in ctx.tallies.values():
+        tally.store()
+    ctx.tallies.clear()
     if ctx.new_meetings:
         _insert_objects(ctx.db, Meeting, ctx.new_meetings)
         ctx.new_meetings.clear()
@@ -264,12 +276,12 @@ def _insert_new_sessions(ctx: _Context) -> None:
 
 
 def _materialize(ctx: _Context) -> None:
-    """Insert the meetings and sessions created so far and make them persistent ORM objects
-    (later changes are written as updates), before an event that reads them from the database
-    (conversation, a breakout's parent)."""
+    """Write the tallies into their sessions, insert the meetings and sessions created so far and
+    make them persistent ORM objects (later changes are written as updates), before an event that
+    reads them from the database (conversation, a breakout's parent)."""
     pending: list[Any] = [*ctx.new_meetings, *ctx.new_sessions]
+    _insert_new_sessions(ctx)
     if pending:
-        _insert_new_sessions(ctx)
         for obj in pending:
             make_transient_to_detached(obj)
             ctx.db.add(obj)
@@ -330,25 +342,14 @@ def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     """Read (and lock) what the batch touches in a few queries instead of several per event.
 
-    Peers (as transient objects: ``_update_stored_peers`` writes their changes); the meetings
+    Peers (as plain objects: ``_update_stored_peers`` writes their changes); the meetings
     joined, locked in id order, and each one's newest session; the sessions of
     peers that leave, locked in id order (meetings first, then sessions, as every writer does, so
     concurrent batches cannot deadlock on them); the stats cursors.
     """
     db = ctx.db
     peer_ids: list[str] = sorted({e.peer_id for e in events if getattr(e, "peer_id", None)})  # type: ignore[misc]
-    for chunk in _chunks(peer_ids):
-        found = set()
-        table = Peer.__table__
-        for row in db.execute(select(table).where(one_of(db, table.c.id, chunk))):
-            read = row._mapping
-            found.add(read["id"])
-            if read["app_id"] == ctx.app.id:
-                values: dict[str, Any] = {key: read[name] for name, key in _PEER_COLUMNS}
-                peer = _transient_peer(values)
-                ctx.peers[peer.id] = peer
-                ctx.stored_peers[peer.id] = (peer, dict(values))
-        ctx.absent.update(set(chunk) - found)
+    _read_peers(ctx, peer_ids)
     joins = [e for e in events if isinstance(e, PeerJoined) and e.peer_id not in ctx.peers]
     meeting_ids = sorted({m for e in joins if (m := _join_meeting_id(ctx, e)) is not None})
     for chunk in _chunks(meeting_ids):
@@ -388,6 +389,24 @@ def _preload(ctx: _Context, events: Sequence[Event]) -> None:
     ctx.samples.load((e.peer_id, e.connection_id) for e in events if isinstance(e, PeerStats))
 
 
+def _read_peers(ctx: _Context, peer_ids: list[str]) -> None:
+    """Read the peers ``peer_ids`` into ``ctx.peers`` (the app's) and ``ctx.stored_peers``;
+    those not stored go to ``ctx.absent``; another app's, to neither."""
+    db = ctx.db
+    table = Peer.__table__
+    for chunk in _chunks(peer_ids):
+        found = set()
+        for row in db.execute(select(table).where(one_of(db, table.c.id, chunk))):
+            read = row._mapping
+            found.add(read["id"])
+            if read["app_id"] == ctx.app_id:
+                values: dict[str, Any] = {key: read[name] for name, key in _PEER_COLUMNS}
+                peer = PeerRow(values)
+                ctx.peers[peer.id] = peer
+                ctx.stored_peers[peer.id] = (peer, dict(values))
+        ctx.absent.update(set(chunk) - found)
+
+
 def _chunks(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), _ID_CHUNK):
         yield values[start : start + _ID_CHUNK]
@@ -403,6 +422,7 @@ def _apply(ctx: _Context, event: Event) -> None:
             _peer_joined(ctx, event)
         case PeerLeft():
             peer = _touch(ctx, event.peer_id, event.timestamp)
+            session = ctx.sessions.get(peer.session_id)
             leave_peer(
                 ctx.db,
                 peer,
@@ -410,7 +430,8 @@ def _apply(ctx: _Context, event: Event) -> None:
                 now=ctx.now,
                 events=ctx.peer_events,
                 locked=True,
-                session=ctx.sessions.get(peer.session_id),
+                session=session,
+                counters=None if session is None else _tally(ctx, peer.session_id, session),
             )
         case PeerStats():
             _peer_stats(ctx, event)
@@ -447,14 +468,14 @@ def _apply(ctx: _Context, event: Event) -> None:
             _conversation(ctx, event)
 
 
-def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
+def _load_peer(ctx: _Context, peer_id: str) -> PeerRow | None:
+    """The app's peer ``peer_id``, None when there is none. raises BadRequest (another app's)."""
     peer = ctx.peers.get(peer_id)
     if peer is None and peer_id not in ctx.absent:
-        peer = ctx.db.get(Peer, peer_id)
-        if peer is not None:
-            if peer.app_id != ctx.app.id:
-                raise BadRequest(f"peer_id {peer_id} belongs to another app")
-            ctx.peers[peer_id] = peer
+        _read_peers(ctx, [peer_id])  # _preload read the peers of the batch's events: not these
+        peer = ctx.peers.get(peer_id)
+        if peer is None and peer_id not in ctx.absent:
+            raise BadRequest(f"peer_id {peer_id} belongs to another app")
     return peer
 
 
@@ -465,7 +486,7 @@ def _load_peer(ctx: _Context, peer_id: str) -> Peer | None:
 RECEIVED_QUANTUM = timedelta(seconds=1)
 
 
-def _touch(ctx: _Context, peer_id: str, at: datetime) -> Peer:
+def _touch(ctx: _Context, peer_id: str, at: datetime) -> PeerRow:
     """The peer an event is about, marked as seen. raises BadRequest, Forbidden."""
     peer = _load_peer(ctx, peer_id)
     if peer is None:
@@ -486,7 +507,7 @@ def _check_parent(ctx: _Context, parent_session_id: str) -> None:
     stored). raises BadRequest."""
     _materialize(ctx)
     app_id = ctx.db.scalar(select(Session.app_id).where(Session.id == parent_session_id))
-    if app_id != ctx.app.id:
+    if app_id != ctx.app_id:
         raise BadRequest(f"parent_session_id {parent_session_id} is not a session of this app")
 
 
@@ -537,17 +558,18 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
         ctx.latest[meeting_id] = session
     else:
         ctx.named[event.session_id] = session
-    ctx.sessions[session.id] = session
+    session_id = session.id
+    ctx.sessions[session_id] = session
     view_type: str | None = info.preset_view_type
     if view_type is None and preset is not None:
         if preset not in ctx.view_types:
-            ctx.view_types[preset] = view_type_of(ctx.db, ctx.app.id, preset)
+            ctx.view_types[preset] = view_type_of(ctx.db, ctx.app_id, preset)
         view_type = ctx.view_types[preset]
-    peer = _transient_peer(
+    peer = PeerRow(
         {
             "id": event.peer_id,
-            "session_id": session.id,
-            "app_id": ctx.app.id,
+            "session_id": session_id,
+            "app_id": ctx.app_id,
             "user_id": user_id,
             "custom_participant_id": custom_id,
             "display_name": name,
@@ -565,20 +587,17 @@ def _peer_joined(ctx: _Context, event: PeerJoined) -> None:
     )
     ctx.new_peers.append(peer)
     ctx.peers[peer.id] = peer
-    record_join(session, peer, ctx.peer_events)
+    record_join(_tally(ctx, session_id, session), peer, ctx.peer_events)
     webhooks.participant_joined(ctx.db, session, peer, now=ctx.now)
 
 
-_new_peer = Peer.__mapper__.class_manager.new_instance
-
-
-def _transient_peer(values: dict[str, Any]) -> Peer:
-    """A transient ``Peer`` with ``values`` (every attribute, by attribute name), made as the
-    ORM's loader makes objects: its constructor sets them one by one through the attribute
-    instrumentation, which costs more than the rest of a join. Later changes go through it."""
-    peer: Peer = _new_peer()
-    vars(peer).update(values)
-    return peer
+def _tally(ctx: _Context, session_id: str, session: Session) -> Tally:
+    """The counters of ``session`` (whose id is ``session_id``) for this batch's joins and
+    leaves to change."""
+    tally = ctx.tallies.get(session_id)
+    if tally is None:
+        tally = ctx.tallies[session_id] = Tally.of(session)
+    return tally
 
 
 def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
@@ -589,23 +608,24 @@ def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
     else:
         meeting = ctx.db.get(Meeting, meeting_id, with_for_update=True)
     if meeting is None:
-        meeting = Meeting(
-            id=meeting_id,
-            app_id=ctx.app.id,
-            title=title or "",
-            status="ACTIVE",
-            record_on_start=False,
-            live_stream_on_start=False,
-            persist_chat=False,
-            summarize_on_end=False,
-            transcribe_on_end=False,
-            session_keep_alive_time_in_secs=ctx.default_keep_alive,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-        )
+        values = {
+            "id": meeting_id,
+            "app_id": ctx.app_id,
+            "title": title or "",
+            "status": "ACTIVE",
+            "record_on_start": False,
+            "live_stream_on_start": False,
+            "persist_chat": False,
+            "summarize_on_end": False,
+            "transcribe_on_end": False,
+            "session_keep_alive_time_in_secs": ctx.default_keep_alive,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
+        meeting = transient(Meeting, values)
         ctx.new_meetings.append(meeting)  # inserted by _insert_new_sessions
         ctx.meetings[meeting_id] = meeting
-    elif meeting.app_id != ctx.app.id:
+    elif meeting.app_id != ctx.app_id:
         raise BadRequest(f"meeting_id {meeting_id} belongs to another app")
     return meeting
 
@@ -645,7 +665,7 @@ def _peer_metadata(ctx: _Context, event: PeerMetadata) -> None:
     peer.meta = meta
 
 
-def _append_meta(peer: Peer, key: str, value: dict[str, Any]) -> None:
+def _append_meta(peer: PeerRow, key: str, value: dict[str, Any]) -> None:
     meta = dict(peer.meta or {})
     meta[key] = [*meta.get(key, []), value]
     peer.meta = meta  # a new object, so the JSON column is seen as changed

@@ -15,8 +15,9 @@ import functools
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -40,7 +41,15 @@ from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.bulk import insert_rows
 from rtk_sessions.storage.engine import Prepared
-from rtk_sessions.storage.tables import App, Meeting, Peer, PeerEvent, Session
+from rtk_sessions.storage.tables import (
+    App,
+    Meeting,
+    Peer,
+    PeerEvent,
+    PeerFields,
+    Session,
+    transient,
+)
 from rtk_sessions.storage.types import RAW_TIME, stored_time
 
 LIVE, ENDED = "LIVE", "ENDED"
@@ -95,23 +104,25 @@ def sessions_for_update(db: DB, session_ids: list[str], meeting_ids: list[str]) 
     return list(db.scalars(_SESSIONS_FOR_UPDATE, params))
 
 
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+# SHA-1 state after the namespace and the names' common prefix: each id hashes only the rest.
+_EVENT_ID_PREFIX = hashlib.sha1(uuid.NAMESPACE_URL.bytes + b"rtk-sessions:peer-event:")
 
 
 def _event_id(peer_id: str, name: str) -> str:
     """``str(uuid.uuid5(uuid.NAMESPACE_URL, f"rtk-sessions:peer-event:{peer_id}:{name}"))``,
     computed without the ``UUID`` object (RFC 4122 section 4.3: SHA-1 of namespace and name,
     version 5, variant 10; tests/storage/test_peer_event_ids.py checks it against ``uuid5``)."""
-    name_bytes = f"rtk-sessions:peer-event:{peer_id}:{name}".encode()
-    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name_bytes).digest()[:16])
+    sha1 = _EVENT_ID_PREFIX.copy()
+    sha1.update(f"{peer_id}:{name}".encode())
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _search_text(session: Session) -> str:
-    return f"{session.meeting_display_name} {session.meeting_id} {session.id}".lower()
+def _search_text(meeting_display_name: str, meeting_id: str, session_id: str) -> str:
+    return f"{meeting_display_name} {meeting_id} {session_id}".lower()
 
 
 def join_session(
@@ -152,42 +163,50 @@ def join_session(
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-    foreign = session is not None and (session.app_id != app.id or session.meeting_id != meeting.id)
-    if session_id is not None and foreign:
-        raise BadRequest(f"session_id {session_id} belongs to another meeting")
-    late = session is not None and session.status == ENDED and session_id is None
-    if session is not None and late and (session.ended_at is None or session.ended_at < at):
-        session = None
+    # Each attribute of an ORM object read once: every access is instrumented.
+    status = None
+    if session is not None:
+        if session_id is not None and (
+            session.app_id != app.id or session.meeting_id != meeting.id
+        ):
+            raise BadRequest(f"session_id {session_id} belongs to another meeting")
+        status = session.status
+        if status == ENDED and session_id is None:  # a late join belongs to it, or a new one
+            ended_at = session.ended_at
+            if ended_at is None or ended_at < at:
+                session = None
     if session is None:
-        session = Session(
-            id=session_id or str(uuid.uuid4()),
-            app_id=app.id,
-            meeting_id=meeting.id,
-            parent_session_id=parent_session_id,
-            meeting_display_name=meeting.title or "",
-            type="meeting",
-            status=LIVE,
-            live_participants=0,
-            max_concurrent_participants=0,
-            consumed_secs=0.0,
-            keep_alive_secs=meeting.session_keep_alive_time_in_secs,
-            created_at=at,
-            started_at=at,
-            updated_at=at,
-        )
-        session.search_text = _search_text(session)
+        new_id, meeting_id, title = session_id or str(uuid.uuid4()), meeting.id, meeting.title or ""
+        values = {
+            "id": new_id,
+            "app_id": app.id,
+            "meeting_id": meeting_id,
+            "parent_session_id": parent_session_id,
+            "meeting_display_name": title,
+            "type": "meeting",
+            "status": LIVE,
+            "live_participants": 0,
+            "max_concurrent_participants": 0,
+            "consumed_secs": 0.0,
+            "keep_alive_secs": meeting.session_keep_alive_time_in_secs,
+            "search_text": _search_text(title, meeting_id, new_id),
+            "created_at": at,
+            "started_at": at,
+            "updated_at": at,
+        }
         if created is None:
+            session = Session(**values)
             db.add(session)
         else:
+            session = transient(Session, values)
             created.append(session)
         went_live = True
-    elif session.status == ENDED:
-        session.status, session.ended_at = LIVE, None
-        went_live = True
     else:
-        went_live = False
-    if at < session.started_at:
-        session.started_at = session.created_at = at
+        went_live = status == ENDED
+        if went_live:
+            session.status, session.ended_at = LIVE, None
+        if at < session.started_at:
+            session.started_at = session.created_at = at
     if went_live:
         webhooks.session_started(db, session, now=now)
     return session
@@ -196,12 +215,67 @@ def join_session(
 PeerEventRows = list[dict[str, Any]]
 
 
+class SessionCounters(Protocol):
+    """What a join or a leave changes of a session: an ORM ``Session`` or its ``Tally``."""
+
+    id: str
+    live_participants: int
+    max_concurrent_participants: int
+    consumed_secs: float  # participant-seconds of the peers that have left
+    last_left_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class Tally:
+    """The counters of ``session`` (``SessionCounters``) as plain attributes, which the joins and
+    leaves of an ingestion batch change instead of the ORM session's (each access of an ORM
+    attribute goes through its instrumentation: more work than the rest of the change). Until
+    ``store`` writes them back, the session's own counters are stale."""
+
+    session: Session
+    id: str
+    live_participants: int
+    max_concurrent_participants: int
+    consumed_secs: float
+    last_left_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: Session) -> Tally:
+        """The counters of ``session`` as they are now."""
+        return cls(
+            session,
+            session.id,
+            session.live_participants,
+            session.max_concurrent_participants,
+            session.consumed_secs,
+            session.last_left_at,
+            session.updated_at,
+        )
+
+    def store(self) -> None:
+        """Write the counters into the session (those that differ: an ORM write marks the
+        session changed)."""
+        session = self.session
+        if session.live_participants != self.live_participants:
+            session.live_participants = self.live_participants
+        if session.max_concurrent_participants != self.max_concurrent_participants:
+            session.max_concurrent_participants = self.max_concurrent_participants
+        if session.consumed_secs != self.consumed_secs:
+            session.consumed_secs = self.consumed_secs
+        if session.last_left_at != self.last_left_at:
+            session.last_left_at = self.last_left_at
+        if session.updated_at != self.updated_at:
+            session.updated_at = self.updated_at
+
+
 def _peer_event(
-    peer: Peer, session_id: str, name: str, at: datetime, minutes: float
+    peer_id: str, session_id: str, name: str, at: datetime, minutes: float
 ) -> dict[str, Any]:
     return {
-        "id": _event_id(peer.id, name),
-        "peer_id": peer.id,
+        "id": _event_id(peer_id, name),
+        "peer_id": peer_id,
         "session_id": session_id,
         "event_name": name,
         "minutes_consumed": minutes,
@@ -216,20 +290,23 @@ def insert_peer_events(db: DB, rows: PeerEventRows) -> None:
     rows.clear()
 
 
-def record_join(session: Session, peer: Peer, events: PeerEventRows) -> None:
+def record_join(session: SessionCounters, peer: PeerFields, events: PeerEventRows) -> None:
     """Count ``peer`` in ``session`` and add its PEER_CREATED and PEER_JOINING to ``events``."""
-    session.live_participants += 1
-    session.max_concurrent_participants = max(
-        session.max_concurrent_participants, session.live_participants
-    )
-    session.updated_at = max(session.updated_at, peer.joined_at)
+    # Each attribute read and written once: an ORM session's accesses are instrumented.
+    live = session.live_participants + 1
+    session.live_participants = live
+    if live > session.max_concurrent_participants:
+        session.max_concurrent_participants = live
+    joined_at, peer_id, session_id = peer.joined_at, peer.id, session.id
+    if joined_at > session.updated_at:
+        session.updated_at = joined_at
     for name in ("PEER_CREATED", "PEER_JOINING"):
-        events.append(_peer_event(peer, session.id, name, peer.joined_at, 0.0))
+        events.append(_peer_event(peer_id, session_id, name, joined_at, 0.0))
 
 
 def leave_peer(
     db: DB,
-    peer: Peer,
+    peer: PeerFields,
     *,
     at: datetime,
     now: datetime,
@@ -237,6 +314,7 @@ def leave_peer(
     locked: bool = False,
     reason: str = "LEFT",
     session: Session | None = None,
+    counters: SessionCounters | None = None,
 ) -> None:
     """Mark ``peer`` as left at ``at`` (not before its join) and add its PEER_LEAVING to
     ``events``; a second leave changes nothing. Queues ``meeting.participantLeft`` with
@@ -245,26 +323,32 @@ def leave_peer(
     locked: the caller has already read and locked the peer's session in this transaction.
     session: that session itself (so it is not looked up: a lookup of a session not yet
     flushed would flush the whole unit of work); implies ``locked``.
+    counters: what to count the leave in instead of ``session`` itself: its ``Tally``.
     """
     if peer.left_at is not None:
         return
-    left_at = max(at, peer.joined_at)
+    joined_at, session_id = peer.joined_at, peer.session_id
+    left_at = max(at, joined_at)
     peer.left_at = left_at
     peer.updated_at = left_at
-    duration = (left_at - peer.joined_at).total_seconds()
-    if session is not None:
-        assert session.id == peer.session_id
-    elif locked:
-        session = db.get(Session, peer.session_id)
-    else:
-        session = db.get(Session, peer.session_id, with_for_update=True, populate_existing=True)
+    duration = (left_at - joined_at).total_seconds()
+    if session is None and locked:
+        session = db.get(Session, session_id)
+    elif session is None:
+        session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
     assert session is not None
-    session.consumed_secs += duration
-    session.live_participants = max(0, session.live_participants - 1)
-    if session.last_left_at is None or left_at > session.last_left_at:
-        session.last_left_at = left_at
-    session.updated_at = max(session.updated_at, left_at)
-    events.append(_peer_event(peer, session.id, "PEER_LEAVING", left_at, duration / 60.0))
+    if counters is None:
+        counters = session
+    assert counters.id == session_id
+    # Each attribute read and written once: an ORM session's accesses are instrumented.
+    counters.consumed_secs += duration
+    counters.live_participants = max(0, counters.live_participants - 1)
+    last_left_at = counters.last_left_at
+    if last_left_at is None or left_at > last_left_at:
+        counters.last_left_at = left_at
+    if left_at > counters.updated_at:
+        counters.updated_at = left_at
+    events.append(_peer_event(peer.id, session_id, "PEER_LEAVING", left_at, duration / 60.0))
     webhooks.participant_left(db, session, peer, now=now, reason=reason)
 
 

@@ -45,7 +45,7 @@ from rtk_sessions.clock import iso
 from rtk_sessions.errors import BadRequest, NotFound
 from rtk_sessions.storage.tables import (
     ChatMessageRow,
-    Peer,
+    PeerFields,
     Session,
     TranscriptSegmentRow,
     WebhookDeliveryRow,
@@ -265,8 +265,7 @@ class SubscriptionCache:
 
     def get(self, db: DB, app_id: str) -> Subscriptions:
         now = time.monotonic()
-        with self._lock:
-            hit = self._apps.get(app_id)
+        hit = self._apps.get(app_id)  # one dict read: atomic, no lock (asked once per event)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         subs: Subscriptions = {}
@@ -454,7 +453,7 @@ def meeting_view(session: Session) -> dict[str, Any]:
     }
 
 
-def participant_view(peer: Peer) -> dict[str, Any]:
+def participant_view(peer: PeerFields) -> dict[str, Any]:
     duration = None
     if peer.left_at is not None:
         duration = (peer.left_at - peer.joined_at).total_seconds() / 60.0
@@ -482,27 +481,31 @@ def session_started(db: DB, session: Session, *, now: datetime) -> None:
     )
 
 
-def participant_joined(db: DB, session: Session, peer: Peer, *, now: datetime) -> None:
+def participant_joined(db: DB, session: Session, peer: PeerFields, *, now: datetime) -> None:
+    """Queue ``meeting.participantJoined`` for a peer that has just joined ``session`` (its
+    app and id read from the peer, which may be a plain ``PeerRow``: no ORM attribute access
+    unless a webhook is subscribed)."""
     emit(
         db,
-        session.app_id,
+        peer.app_id,
         JOINED,
-        order_key=session.id,
+        order_key=peer.session_id,
         now=now,
         build=lambda: {"meeting": meeting_view(session), "participant": participant_view(peer)},
     )
 
 
 def participant_left(
-    db: DB, session: Session, peer: Peer, *, now: datetime, reason: str = "LEFT"
+    db: DB, session: Session, peer: PeerFields, *, now: datetime, reason: str = "LEFT"
 ) -> None:
-    """Queue ``meeting.participantLeft`` for a peer that has just left (``reason``: ``LEFT``, the
-    client said so; ``TIMEOUT``, the sweeper left a silent peer; ``KICKED``)."""
+    """Queue ``meeting.participantLeft`` for a peer that has just left ``session`` (``reason``:
+    ``LEFT``, the client said so; ``TIMEOUT``, the sweeper left a silent peer; ``KICKED``); app
+    and session ids read from the peer, as ``participant_joined`` does."""
     emit(
         db,
-        session.app_id,
+        peer.app_id,
         LEFT,
-        order_key=session.id,
+        order_key=peer.session_id,
         now=now,
         build=lambda: {
             "meeting": meeting_view(session),

@@ -23,7 +23,10 @@ def insert_rows(db: DB, table: Table, rows: Sequence[Mapping[str, Any]]) -> None
     work (building and type-processing a parameter set per row costs more CPU than the
     database's own insert): SQLite, one executemany of the values converted by the columns' own
     bind processors; PostgreSQL, one ``COPY ... FROM STDIN``, whose rows psycopg formats in C
-    (aware datetimes; JSON columns as JSON, ``None`` as JSON ``null`` like SQLAlchemy's ``JSON``).
+    (aware datetimes; JSON columns as JSON, ``None`` as JSON ``null`` like SQLAlchemy's ``JSON``),
+    in the binary format when psycopg has a binary dumper for every column's type (``_BINARY``):
+    neither side then writes or parses the text of a time (``datetime.isoformat`` was about a
+    seventh of a lifecycle event's instructions).
     raises DBAPIError as the insert would (IntegrityError for a duplicate key or a missing
     referenced row, so a caller that retries conflicts retries these too).
     """
@@ -69,18 +72,50 @@ def _insert_for(
     return statement, processors
 
 
+# PostgreSQL type (as SQLAlchemy compiles a column's type, without its length) -> the name of the
+# type whose binary form psycopg writes for it. Every column type of storage.tables is here.
+_BINARY = {
+    "BIGINT": "int8",
+    "BOOLEAN": "bool",
+    "BYTEA": "bytea",
+    "DOUBLE PRECISION": "float8",
+    "FLOAT": "float8",
+    "INTEGER": "int4",
+    "JSONB": "jsonb",
+    "SMALLINT": "int2",
+    "TEXT": "text",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "VARCHAR": "varchar",
+}
+
+
+@lru_cache(maxsize=64)
+def _copy_for(
+    table: Table, names: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[str] | None, list[int]]:
+    """The ``COPY`` of ``names`` into ``table``; the psycopg types of its columns when it is in
+    the binary format (None: text); the positions of the JSON columns."""
+    columns = [table.c[name] for name in names]
+    json = [i for i, column in enumerate(columns) if isinstance(column.type, JSON)]
+    quoted = ", ".join(f'"{column.name}"' for column in columns)
+    compiled = [column.type.compile(dialect=dialect).split("(")[0] for column in columns]
+    types = [_BINARY[name] for name in compiled if name in _BINARY]
+    if len(types) < len(columns):
+        return f"COPY {table.name} ({quoted}) FROM STDIN", None, json
+    return f"COPY {table.name} ({quoted}) FROM STDIN (FORMAT BINARY)", types, json
+
+
 def _copy(db: DB, table: Table, names: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> None:
     import psycopg
     from psycopg.types.json import Jsonb
 
-    columns = [table.c[name] for name in names]
-    json = [i for i, column in enumerate(columns) if isinstance(column.type, JSON)]
-    quoted = ", ".join(f'"{column.name}"' for column in columns)
-    statement = f"COPY {table.name} ({quoted}) FROM STDIN"
+    statement, types, json = _copy_for(table, names, db.get_bind().dialect)
     dbapi = db.connection().connection.driver_connection
     assert isinstance(dbapi, psycopg.Connection)
     try:
         with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(types)
             for row in rows:
                 values = [row[name] for name in names]
                 for i in json:

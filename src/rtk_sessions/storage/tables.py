@@ -10,7 +10,7 @@ else is per session or per peer.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -241,6 +241,51 @@ class Peer(Base):
         # PostgreSQL (migration 0006b): room in each page for the versions batches write.
         {"postgresql_with": {"fillfactor": 80}},
     )
+
+
+class PeerFields(Protocol):
+    """The columns of a peer that the lifecycle, webhooks and conversation code read and write:
+    an ORM ``Peer`` or a ``PeerRow``."""
+
+    id: str
+    session_id: str
+    app_id: str
+    user_id: str | None
+    custom_participant_id: str | None
+    display_name: str | None
+    preset_name: str | None
+    joined_at: datetime
+    left_at: datetime | None
+    updated_at: datetime
+
+
+class PeerRow:
+    """A row of ``peers`` as a plain object: every column, by ``Peer``'s attribute names, without
+    the ORM's instrumentation (its attribute reads and writes cost more than the rest of a
+    lifecycle event). An ingestion batch keeps the peers it reads and joins as these and writes
+    them itself (``domain.ingest``); the lifecycle, webhook and conversation code it calls take
+    them as ``PeerFields``. The ORM session never holds one."""
+
+    id: str
+    session_id: str
+    app_id: str
+    user_id: str | None
+    custom_participant_id: str | None
+    display_name: str | None
+    preset_name: str | None
+    preset_view_type: str | None
+    socket_session_id: str | None
+    joined_at: datetime
+    left_at: datetime | None
+    last_seen_at: datetime
+    last_received_at: datetime
+    meta: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        """values: every column, by attribute name."""
+        self.__dict__.update(values)
 
 
 class PeerEvent(Base):
@@ -529,3 +574,16 @@ class WebhookAttemptRow(Base):
     worker: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_seq", "attempt"),)
+
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+def transient(model: type[_Model], values: dict[str, Any]) -> _Model:
+    """A transient ``model`` object with ``values`` (by attribute name), made as the ORM's loader
+    makes objects: its constructor would write them one by one through the attribute
+    instrumentation. For objects their maker inserts itself, from their ``vars``
+    (``domain.ingest``); later writes to them go through the instrumentation as usual."""
+    obj: _Model = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
