@@ -232,3 +232,69 @@ def test_a_touch_within_a_second_leaves_last_received_at(empty_url: str) -> None
     later = t0 + RECEIVED_QUANTUM + timedelta(milliseconds=1)
     assert apply(events[2], later) == later
     db.dispose()
+
+
+def _settings(url: str) -> dict[str, str]:
+    """What 0009b changes, as the database reports it: the storage parameters of
+    ``peer_connection_states``, of every ``sample_blocks`` partition and of the sessions' trigram
+    index on PostgreSQL; SQLite's whole schema."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                # (sqlite_stat1: written by the ANALYZE the service runs, not by a migration)
+                query = "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+                return dict(conn.execute(sa.text(query)).all())
+            return dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT c.relname, coalesce(array_to_string(c.reloptions, ','), '')"
+                        " FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+                        " WHERE c.relname IN ('peer_connection_states', 'ix_sessions_search_trgm')"
+                        " OR i.inhparent = 'sample_blocks'::regclass"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_migration_0009b_up_down_up(empty_url: str) -> None:
+    migrations.upgrade(empty_url, "0008d")
+    # (the partitions 0004 creates are storage.partitions.ensure's of today: checked below)
+    old = {k: v for k, v in _settings(empty_url).items() if not k.startswith("sample_blocks_")}
+    migrations.upgrade(empty_url)
+    new = _settings(empty_url)
+    if "ix_sessions_search_trgm" in new:
+        assert new["peer_connection_states"] == "toast_tuple_target=8160,fillfactor=70"
+        assert new["ix_sessions_search_trgm"] == "fastupdate=off"
+        blocks_options = {v for k, v in new.items() if k.startswith("sample_blocks_")}
+        assert blocks_options == {"toast_tuple_target=8160"}
+        assert old["peer_connection_states"] == "toast_tuple_target=8160"
+        assert old["ix_sessions_search_trgm"] == ""
+    else:
+        assert new == old  # SQLite: nothing to change
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "settings").id
+    events = _events("set")
+    assert _ingest(db, app_id, events) == (len(events), 0)
+    before = _report(db, app_id, "set-p")
+    db.dispose()
+    stored = _stored(empty_url)
+
+    migrations.downgrade(empty_url, "0008d")
+    down = _settings(empty_url)
+    assert {k: v for k, v in down.items() if not k.startswith("sample_blocks_")} == old
+    if "ix_sessions_search_trgm" in down:
+        assert {v for k, v in down.items() if k.startswith("sample_blocks_")} == {""}
+    assert _stored(empty_url) == stored
+
+    migrations.upgrade(empty_url)
+    assert _settings(empty_url) == new
+    assert _stored(empty_url) == stored
+    db = Database(empty_url)
+    assert _report(db, app_id, "set-p") == before
+    assert _ingest(db, app_id, events) == (0, len(events))
+    assert _report(db, app_id, "set-p") == before
+    db.dispose()

@@ -6,6 +6,10 @@
 week ahead (``ensure``: by the migration, and hourly by the server), so retention drops whole days
 with ``DROP TABLE`` (``drop_before``) instead of deleting rows. SQLite has no partitions: there,
 these functions do nothing.
+
+Every partition is created ``WITH (PARTITION_OPTIONS)``: a block stays in its row up to a page
+(``toast_tuple_target``) instead of in TOAST chunks (migration 0009b; a block is zlib already, so
+TOAST's compression never paid).
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-__all__ = ["day_number", "drop_before", "ensure", "partition_name"]
+__all__ = ["PARTITION_OPTIONS", "day_number", "drop_before", "ensure", "partition_name"]
+
+#: Storage parameters of every partition (a partitioned table has none of its own).
+PARTITION_OPTIONS = "toast_tuple_target = 8160"
 
 _EPOCH = date(1970, 1, 1)
 _NAME = re.compile(r"^sample_blocks_p(\d{8})$")
@@ -47,7 +54,10 @@ def ensure(conn: Connection, now: datetime, *, days_ahead: int = 7) -> list[str]
     # Several servers may start at once: one creates, the others wait and then see the result.
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     conn.execute(
-        text("CREATE TABLE IF NOT EXISTS sample_blocks_default PARTITION OF sample_blocks DEFAULT")
+        text(
+            "CREATE TABLE IF NOT EXISTS sample_blocks_default PARTITION OF sample_blocks DEFAULT"
+            f" WITH ({PARTITION_OPTIONS})"
+        )
     )
     existing = set(conn.scalars(_CHILDREN))
     today = day_number(now)
@@ -65,7 +75,7 @@ def ensure(conn: Connection, now: datetime, *, days_ahead: int = 7) -> list[str]
         conn.execute(
             text(
                 f"CREATE TABLE {name} PARTITION OF sample_blocks "
-                f"FOR VALUES FROM ({day}) TO ({day + 1})"
+                f"FOR VALUES FROM ({day}) TO ({day + 1}) WITH ({PARTITION_OPTIONS})"
             )
         )
         created.append(name)

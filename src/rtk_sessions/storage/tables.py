@@ -340,8 +340,9 @@ class PeerConnectionState(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
 
     # PostgreSQL (migration 0006b): the state stays in the row up to a page, not in TOAST, where
-    # every rewrite left a dead copy until VACUUM (a dead row version is pruned from its page).
-    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160}},)
+    # every rewrite left a dead copy until VACUUM (a dead row version is pruned from its page);
+    # (0009b) inserts leave room in each page for the version the next batch writes (HOT).
+    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160, "fillfactor": 70}},)
 
 
 class SampleBlock(Base):
@@ -353,7 +354,8 @@ class SampleBlock(Base):
     moved on by a millisecond when needed to stay unique). ``received_day`` is the server's UTC day
     (days since 1970-01-01) the block was written: retention counts from it, so a recording of an
     old call is kept as long as a live one. On PostgreSQL the table is partitioned by
-    ``received_day`` (one partition a day), so retention drops whole partitions.
+    ``received_day`` (one partition a day), so retention drops whole partitions; a partition
+    keeps a block in its row up to a page (``storage.partitions.PARTITION_OPTIONS``).
     """
 
     __tablename__ = "sample_blocks"
