@@ -37,7 +37,8 @@ def parse_iso(value: str) -> datetime:
     """Parse ISO 8601 with ``Z``, an offset or none (naive = UTC), with optional fractions
     (D17 in docs/decisions.md).
 
-    raises ValueError on anything else.
+    raises ValueError on anything else, and on a time whose UTC lies outside ``datetime``'s
+    years 1..9999 (``0001-01-01T00:00:00+00:01``).
     """
     text = value.strip()
     if not text or len(text) > 64:
@@ -45,4 +46,9 @@ def parse_iso(value: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range: {value!r}") from None

@@ -73,6 +73,20 @@ def test_iso_times_outside_2000_2100_are_400(tenant: Tenant, when: str) -> None:
     post_events(tenant, [edge])
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00.0+00:01", "9999-12-31T23:59:59-00:01"])
+def test_iso_times_whose_utc_is_outside_years_1_to_9999_are_400(tenant: Tenant, when: str) -> None:
+    """Found by the fuzzer: a valid ISO 8601 text whose offset moves it past year 1 or 9999 in
+    UTC overflowed in the conversion and answered 500 (ingestion and list queries alike)."""
+    event = {"id": _id(), "type": "peer.devices", "timestamp": when, "peer_id": _id("p")}
+    body = assert_envelope(_post(tenant, {"events": [event]}), 400, "not an ISO 8601 time")
+    assert "events[0].timestamp" in body["error"]["message"]
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+    listed = httpx.get(
+        f"{_kit(tenant)}/sessions", params={"start_time": when}, headers=headers, timeout=60
+    )
+    assert_envelope(listed, 400, "start_time must be an ISO 8601 date-time")
+
+
 # --- defect 3: NUL bytes -----------------------------------------------------------------------
 
 
