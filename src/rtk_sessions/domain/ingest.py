@@ -668,7 +668,7 @@ def _peer_metadata(ctx: _Context, event: PeerMetadata) -> None:
 def _append_meta(peer: PeerRow, key: str, value: dict[str, Any]) -> None:
     meta = dict(peer.meta or {})
     meta[key] = [*meta.get(key, []), value]
-    peer.meta = meta  # a new object, so the JSON column is seen as changed
+    peer.meta = meta  # a new object: _update_stored_peers compares it with the dict read
 
 
 def _conversation(ctx: _Context, event: ChatMessage | TranscriptSegment) -> None:

@@ -242,13 +242,12 @@ def list_sessions(
         # From the day of its first entry when the day counts apply (unfiltered or status-only,
         # by created_at): the entries of the days before are skipped, not walked.
         offset, total_after = page.offset, total
-        skip = None
         if total is not None and key is Session.created_at:
             skip = _day_skip(conn, app_id, query.status, query.descending, offset)
-        if skip is not None and total is not None:
-            skipped, bound = skip
-            conditions = [*conditions, bound]
-            offset, total_after = offset - skipped, total - skipped
+            if skip is not None:
+                skipped, bound = skip
+                conditions = [*conditions, bound]
+                offset, total_after = offset - skipped, total - skipped
         ids = _deep_page_ids(
             conn, conditions, key, query.descending, offset, page.size, total_after
         )
