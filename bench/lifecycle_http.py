@@ -20,7 +20,8 @@ on a lock.
 ``--compare OTHER_SRC``: the same for the revision whose ``src`` directory that is (the server and
 the CLI run with ``PYTHONPATH=OTHER_SRC``, so that revision also migrates its database), the two
 interleaved round by round on databases of their own, so that both see the same machine.
-Prints one line per round and the best round of each revision per database.
+Prints one line per round, on PostgreSQL the tables whose sequential scans read the most rows
+over all rounds (``pg_stat_user_tables``), and the best round of each revision per database.
 """
 
 from __future__ import annotations
@@ -212,6 +213,25 @@ def _database(name: str, postgres_url: str) -> Iterator[bench_run.Database]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def _seq_scans(url: str, n: int = 3) -> str:
+    """The ``n`` tables of database ``url`` whose sequential scans read the most rows since it was
+    created (warm-up and all rounds): ``name scans×/rows read``. Read 11 s after the last round:
+    a PostgreSQL backend reports its counts up to 10 s after its last transaction."""
+    engine = create_engine(normalize_database_url(url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables "
+                    "WHERE seq_scan > 0 ORDER BY seq_tup_read DESC, relname LIMIT :n"
+                ),
+                {"n": n},
+            ).all()
+    finally:
+        engine.dispose()
+    return ", ".join(f"{name} {scans:,}×/{read:,} rows" for name, scans, read in rows) or "none"
+
+
 def _line(target: Target, index: int, r: dict[str, Any]) -> str:
     line = (
         f"{target.db.name:10} {target.label:8} round {index}: {r['events_per_sec']:8,.0f} events/s,"
@@ -262,6 +282,11 @@ def main(argv: list[str] | None = None) -> None:
                     r = _round(target, index, plan, args.postgres_url)
                     target.rounds.append(r)
                     print(_line(target, index, r), flush=True)
+            if name == "postgresql":
+                time.sleep(11)
+                for target in targets:
+                    scans = _seq_scans(target.db.url)
+                    print(f"{name:10} {target.label:8} sequential scans: {scans}", flush=True)
             for target in targets:
                 best = max(target.rounds, key=lambda r: r["events_per_sec"])
                 print(f"best {_line(target, target.rounds.index(best), best)}", flush=True)

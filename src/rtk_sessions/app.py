@@ -40,7 +40,7 @@ from rtk_sessions.domain.lifecycle import fold_session_counts, fold_session_day_
 from rtk_sessions.downloads import ExpiredFilePruner
 from rtk_sessions.jobs import JobRunner, JobSettings
 from rtk_sessions.leader import Lock, sweeper_lock
-from rtk_sessions.storage import partitions
+from rtk_sessions.storage import partitions, planner
 from rtk_sessions.storage.engine import Database
 
 log = logging.getLogger("rtk_sessions")
@@ -52,7 +52,9 @@ MAINTENANCE_INTERVAL_SECS = 3600.0
 
 class Sweeper:
     """Background thread: leaves stale peers, ends idle sessions and folds ``session_counts``
-    (``fold_session_counts``) every ``sweep_interval_secs``.
+    (``fold_session_counts``) every ``sweep_interval_secs``; hourly, sample partitions and
+    retention (``maintain``); on PostgreSQL without autovacuum, the planner's statistics every
+    ``storage.planner.INTERVAL_SECS`` (``analyze``).
 
     Every process starts one, but only the holder of the sweeper lock sweeps
     (``leader.sweeper_lock``: a PostgreSQL advisory lock, or a file lock beside a SQLite file). The
@@ -126,8 +128,13 @@ class Sweeper:
             partitions.ensure(session.connection(), now)
             return samples.prune(session, now=now, retention_days=self.settings.retention_days)
 
+    def analyze(self) -> list[str]:
+        """PostgreSQL without autovacuum: ANALYZE the tables autovacuum would
+        (``storage.planner.analyze_stale``); the names of those analyzed."""
+        return planner.analyze_stale(self.db.engine)
+
     def _run(self) -> None:
-        next_maintenance = 0.0
+        next_maintenance = next_statistics = 0.0
         try:
             while not self._stop.wait(self.settings.sweep_interval_secs):
                 try:
@@ -144,6 +151,12 @@ class Sweeper:
                         self.maintain()
                     except Exception:
                         log.exception("sample retention failed")
+                if time.monotonic() >= next_statistics:
+                    next_statistics = time.monotonic() + planner.INTERVAL_SECS
+                    try:
+                        self.analyze()
+                    except Exception:
+                        log.exception("ANALYZE of stale tables failed")
         finally:
             self.lock.dispose()
 

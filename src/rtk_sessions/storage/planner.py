@@ -1,0 +1,85 @@
+"""The planner's statistics on a PostgreSQL server whose autovacuum is off.
+
+PostgreSQL's planner chooses between an index and a sequential scan from each table's statistics
+(``pg_class.reltuples``, ``pg_statistic``), which ``ANALYZE`` writes and autovacuum runs on its
+own. With ``autovacuum = off`` nothing writes them: a table created empty by the migrations keeps
+``reltuples = -1`` and is estimated from its file size and declared column widths, so as
+``meetings`` and ``sessions`` grow under ingestion the planner goes on taking them for a few
+hundred rows and scans them whole once per lifecycle batch instead of taking their primary key
+(docs/performance.md, "Lifecycle on PostgreSQL").
+
+``analyze_stale`` does autovacuum's analyze step for such a server: it analyzes each of this
+schema's tables that autovacuum would, by autovacuum's own rule (modified rows since the last
+analyze above ``autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × reltuples``, read
+from the server's settings). With autovacuum on it does nothing: autovacuum does it. The session
+sweeper's leader calls it every ``INTERVAL_SECS`` (``app.Sweeper``). SQLite's planner assumes
+large tables where it has no statistics and prefers their indexes, so nothing is done there.
+
+Partitioned tables' parents (``sample_blocks``) are left out, as autovacuum leaves them: their
+leaf partitions are ordinary tables and are analyzed like the others.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+__all__ = ["INTERVAL_SECS", "analyze_stale", "stale_tables"]
+
+log = logging.getLogger("rtk_sessions.planner")
+
+#: Seconds between two checks by the sweeper's leader (one catalog query each).
+INTERVAL_SECS = 10.0
+
+#: How long an ``ANALYZE`` waits for a table that another transaction holds (a ``VACUUM``, an
+#: index build, ``rtk-sessions prune`` dropping a partition) before it gives up until next time.
+LOCK_TIMEOUT = "1s"
+
+_STALE = text(
+    """
+    SELECT c.relname
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema()
+      AND c.relkind = 'r'
+      AND current_setting('autovacuum') = 'off'
+      AND s.n_mod_since_analyze >
+          current_setting('autovacuum_analyze_threshold')::float8
+          + current_setting('autovacuum_analyze_scale_factor')::float8
+            * greatest(c.reltuples, 0)
+    ORDER BY s.n_mod_since_analyze DESC, c.relname
+    """
+)
+
+
+def stale_tables(engine: Engine) -> list[str]:
+    """This schema's tables that autovacuum would analyze now, most modified first; ``[]`` when
+    autovacuum is on (it analyzes them itself) and on any database but PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        return list(connection.execute(_STALE).scalars())
+
+
+def analyze_stale(engine: Engine) -> list[str]:
+    """``ANALYZE`` each of ``stale_tables``, each in its own transaction, and return the names of
+    those analyzed. A table locked by another transaction for longer than ``LOCK_TIMEOUT`` is
+    skipped (logged) and found stale again at the next call; other database errors raise."""
+    analyzed: list[str] = []
+    for name in stale_tables(engine):
+        quoted = engine.dialect.identifier_preparer.quote(name)
+        with engine.connect() as connection:
+            try:
+                with connection.begin():
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    connection.exec_driver_sql(f"ANALYZE {quoted}")
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                log.info("ANALYZE %s skipped: the table is locked (%s)", name, LOCK_TIMEOUT)
+                continue
+        analyzed.append(name)
+    if analyzed:
+        log.info("analyzed %s (autovacuum is off)", ", ".join(analyzed))
+    return analyzed

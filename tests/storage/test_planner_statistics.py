@@ -1,0 +1,135 @@
+"""PostgreSQL without autovacuum: the sweeper's leader analyzes what autovacuum would.
+
+The test server of this project runs with ``autovacuum = off`` (as CI's does), which is how
+``meetings`` and ``sessions`` came to be scanned whole per lifecycle batch (docs/performance.md).
+On a server with autovacuum on, ``stale_tables`` must leave everything to autovacuum.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, create_engine, insert
+
+from rtk_sessions.config import Settings, normalize_database_url
+from rtk_sessions.storage import planner
+from rtk_sessions.storage.tables import App, Meeting
+from tests.conftest import migrated_database, start_server
+
+
+@pytest.fixture
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with migrated_database("postgresql", tmp_path_factory, "rtk_planner") as raw:
+        yield normalize_database_url(raw)
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _autovacuum_on(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SHOW autovacuum").scalar() == "on"
+
+
+def _add_meetings(engine: Engine, count: int) -> None:
+    """``count`` meetings in one transaction, whose statistics the server has counted on return
+    (``pg_stat_force_next_flush``: a backend otherwise reports them up to a second later)."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        app_id = str(uuid.uuid4())
+        connection.execute(
+            insert(App).values(id=app_id, account_id="acct", name="app", created_at=now)
+        )
+        connection.execute(
+            insert(Meeting),
+            [
+                {"id": str(uuid.uuid4()), "app_id": app_id, "created_at": now, "updated_at": now}
+                for _ in range(count)
+            ],
+        )
+        connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+
+
+def _analyzed(engine: Engine, table: str) -> tuple[bool, float]:
+    """Whether ``table`` was ever analyzed (by anyone), and the planner's row count of it."""
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL, c.reltuples "
+            "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.relname = %(t)s AND s.schemaname = current_schema()",
+            {"t": table},
+        ).one()
+    return bool(row[0]), float(row[1])
+
+
+@pytest.mark.postgres
+def test_tables_grown_past_autovacuums_threshold_are_analyzed_once(engine: Engine) -> None:
+    _add_meetings(engine, 1000)
+    if _autovacuum_on(engine):
+        assert planner.stale_tables(engine) == []
+        return
+    assert _analyzed(engine, "meetings") == (False, -1.0)  # never analyzed: estimated from widths
+
+    assert planner.stale_tables(engine) == ["meetings"]  # one row of apps: under the threshold
+
+    assert "meetings" in planner.analyze_stale(engine)
+    assert _analyzed(engine, "meetings") == (True, 1000.0)
+    assert "meetings" not in planner.stale_tables(engine)
+
+    # autovacuum's rule: threshold (50) + scale factor (0.1) × 1000 rows = 150 modified rows
+    _add_meetings(engine, 100)
+    assert "meetings" not in planner.stale_tables(engine)
+    _add_meetings(engine, 60)
+    assert "meetings" in planner.stale_tables(engine)
+
+
+@pytest.mark.postgres
+def test_a_table_another_transaction_holds_is_skipped_until_next_time(
+    engine: Engine, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if _autovacuum_on(engine):
+        pytest.skip("the server's autovacuum analyzes; stale_tables is empty (test above)")
+    _add_meetings(engine, 1000)
+    monkeypatch.setattr(planner, "LOCK_TIMEOUT", "50ms")
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as holder:
+        holder.execute("LOCK TABLE meetings IN SHARE UPDATE EXCLUSIVE MODE")  # as VACUUM takes
+        assert planner.analyze_stale(engine) == []
+        holder.rollback()
+    assert _analyzed(engine, "meetings")[0] is False
+    assert planner.analyze_stale(engine) == ["meetings"]
+
+
+@pytest.mark.postgres
+def test_the_sweeper_of_a_running_server_analyzes(url: str, engine: Engine, tmp_path: Path) -> None:
+    if _autovacuum_on(engine):
+        pytest.skip("the server's autovacuum analyzes; stale_tables is empty (test above)")
+    _add_meetings(engine, 1000)
+    settings = Settings(data_dir=tmp_path, database_url=url, sweep_interval_secs=0.05)
+    _live, server, thread = start_server(settings)
+    try:
+        deadline = time.monotonic() + 30  # the first sweep after the lead analyzes
+        while not _analyzed(engine, "meetings")[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _analyzed(engine, "meetings") == (True, 1000.0)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_nothing_is_stale_on_sqlite(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert planner.stale_tables(engine) == []
+        assert planner.analyze_stale(engine) == []
+    finally:
+        engine.dispose()
