@@ -28,7 +28,7 @@ until the warm-up is done, then ``--requests`` sequential list requests and as m
 request of each and their ratio. Instruction counts do not depend on what else the machine runs,
 but threads and the event loop's polling make them vary by a few percent from run to run: compare
 revisions (``PYTHONPATH``) in alternating runs. Counting starts once the server is idle (its
-start-up threads done: ua-parser's warm-up alone is a minute under callgrind). A few hundred requests take a minute or two.
+start-up threads, such as ua-parser's warm-up, done). A few hundred requests take a minute or two.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
                 counts: dict[str, float] = {}
                 ctl("-i", "on")
                 # The app's start-up work in threads (building ua-parser's matchers: a second of
-                # CPU, a minute or more under callgrind) must not be counted as the requests'.
+                # CPU, many more under callgrind) must not be counted as the requests'.
                 for _ in range(120):
                     ctl("-z")
                     time.sleep(2.0)
