@@ -22,6 +22,9 @@ MOMENT = datetime(2026, 11, 30, 8, 17, 39, 715486, tzinfo=UTC)
         ("2026-11-30T08:17:39.715486", MOMENT),  # a "T"
         ("2026-11-30 08:17:39.7154", MOMENT.replace(microsecond=715400)),  # a shorter fraction
         ("2026-11-30 10:17:39.715486+02:00", MOMENT),  # an offset
+        # as long as SQLAlchemy's format, with an offset: parsed, not sliced
+        ("2026-11-30 10:17:39.7+0200", MOMENT.replace(microsecond=700000)),
+        (MOMENT.replace(tzinfo=None), MOMENT),  # a naive datetime
         (MOMENT, MOMENT),  # PostgreSQL: aware datetimes
         (MOMENT.astimezone(timezone(timedelta(hours=-5))), MOMENT),
     ],
