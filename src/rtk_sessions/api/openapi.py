@@ -21,7 +21,9 @@ the body model's validation, after authentication, as ``Malformed JSON: ...``.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import typing
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
@@ -29,7 +31,6 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi import routing as fastapi_routing
-from fastapi._compat import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 from fastapi.exceptions import RequestValidationError
@@ -96,6 +97,23 @@ def _str_path_params_only(dependant: Dependant) -> bool:
     )
 
 
+def _may_be_sequence(annotation: Any) -> bool:
+    """Whether a field of this annotation may take a list, tuple or set (directly, or as a member
+    of a union or in ``Annotated``): FastAPI gives those every value of a repeated parameter."""
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return isinstance(annotation, type) and issubclass(
+            annotation, (list, tuple, set, frozenset)
+        )
+    if origin in (list, tuple, set, frozenset) or (
+        isinstance(origin, type)
+        and issubclass(origin, collections.abc.Sequence)
+        and not issubclass(origin, (str, bytes))
+    ):
+        return True
+    return any(_may_be_sequence(arg) for arg in typing.get_args(annotation))
+
+
 def _fast_query(dependant: Dependant) -> Dependant | None:
     """``dependant`` with its query model (``Annotated[QueryModel, Query()]``, the route's only
     query parameter) read by a dependency of its own, the last one, rather than by FastAPI's
@@ -117,7 +135,7 @@ def _fast_query(dependant: Dependant) -> Dependant | None:
     if any(
         info.alias is not None
         or info.validation_alias is not None
-        or field_annotation_is_sequence(info.annotation)  # FastAPI reads every value of those
+        or _may_be_sequence(info.annotation)  # FastAPI reads every value of those
         for info in model.model_fields.values()
     ):
         return None
