@@ -144,6 +144,8 @@ def _number(value: Any) -> float | None:
         return value if -_MAX_ABS < value < _MAX_ABS else None
     if kind is int:
         return float(value) if -_MAX_ABS < value < _MAX_ABS else None
+    if value is None:  # an absent member, the next most common value
+        return None
     number = num(value)  # int and float subclasses
     return float(number) if number is not None and abs(number) < _MAX_ABS else None
 
