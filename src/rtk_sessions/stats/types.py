@@ -36,10 +36,9 @@ _SOURCES = frozenset({"camera", "microphone", "screenshare"})
 
 def num(value: Any) -> float | int | None:
     """``value`` if it is a finite real number (``bool`` excluded), else ``None``."""
-    cls = value.__class__  # fast paths for what the ingest path meets most: float, int, None
-    if cls is float:
+    if type(value) is float:  # fast paths for what the ingest path meets most: float, int, None
         return value if math.isfinite(value) else None
-    if cls is int or value is None:
+    if type(value) is int or value is None:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
