@@ -185,6 +185,28 @@ def test_nul_anywhere_in_an_ingestion_event_is_400(tenant: Tenant) -> None:
     assert [p.id for p in people] == [peer]
 
 
+def test_escapes_other_than_nul_in_a_stats_report_are_accepted(tenant: Tenant) -> None:
+    """The NUL check of reports looks for a backslash first: other escapes, and an escaped
+    backslash followed by ``u0000`` (the text, not a NUL), pass."""
+    peer, meeting = _id("p"), _id("m")
+    post_events(tenant, [_joined(peer, meeting)])
+    now = iso(datetime.now(UTC))
+    stats = {"id": "t", "type": "transport", "timestamp": 1.0}
+    for mid in ('a"b\\c\n\u00e9', "\\u0000"):
+        event = {
+            "id": _id(),
+            "type": "peer.stats",
+            "timestamp": now,
+            "peer_id": peer,
+            "connection_id": "pc0",
+            "stats": [{**stats, "mid": mid}],
+        }
+        raw = json.dumps({"events": [event]}).encode()
+        assert b"\\" in raw
+        response = _post(tenant, raw)
+        assert response.status_code == 200, (mid, response.text)
+
+
 def test_nul_in_meetings_api_bodies_queries_and_paths_is_400(tenant: Tenant) -> None:
     headers = {"Authorization": f"Bearer {tenant.token}"}
     base = _kit(tenant)

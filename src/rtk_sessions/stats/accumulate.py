@@ -144,6 +144,8 @@ def _number(value: Any) -> float | None:
         return value if -_MAX_ABS < value < _MAX_ABS else None
     if kind is int:
         return float(value) if -_MAX_ABS < value < _MAX_ABS else None
+    if value is None:  # an absent member, the next most common value
+        return None
     number = num(value)  # int and float subclasses
     return float(number) if number is not None and abs(number) < _MAX_ABS else None
 
@@ -177,7 +179,11 @@ def _jbd_ms(row: Mapping[str, Any]) -> float:
     """Row jitter-buffer delay in ms: 1000·Δjitter_buffer_delay/Δjitter_buffer_emitted_count
     (W3C inbound-rtp jitterBufferDelay / jitterBufferEmittedCount); 0 when not computable,
     including a result of 1e15 ms or more (only garbage counters give one)."""
-    delay, count = _n(row, "jitter_buffer_delay"), _n(row, "jitter_buffer_emitted_count")
+    return _jbd_ms_of(_n(row, "jitter_buffer_delay"), _n(row, "jitter_buffer_emitted_count"))
+
+
+def _jbd_ms_of(delay: float | None, count: float | None) -> float:
+    """``_jbd_ms`` of the row's ``_n`` of jitter_buffer_delay and jitter_buffer_emitted_count."""
     if delay is None or not count or count < 0 or delay < 0:
         return 0.0
     value = delay / count * 1000
@@ -431,7 +437,8 @@ class KindAccumulator:
             loss = 0.0 if loss <= 0 else (100.0 if loss >= 100 else loss)
         else:
             loss = _loss_pct(row, producer)
-        if _loss_measured(row, producer):
+        flag = get("_loss_measured")  # rows from rtk_sessions.stats.rows carry it
+        if flag is True if flag is not None else _loss_measured(row, producer):
             self.loss_measured += 1
             if loss > 0:
                 self.loss_measured_sum += _exact(loss)
@@ -453,8 +460,11 @@ class KindAccumulator:
             if measured is True or (measured is None and latency > 0):
                 self.latency_measured += 1
         else:
-            latency = _jbd_ms(row)
-            if _jbd_measured(row):
+            # _jbd_ms and _jbd_measured, each counter read once
+            delay = _n(row, "jitter_buffer_delay")
+            count = _n(row, "jitter_buffer_emitted_count")
+            latency = _jbd_ms_of(delay, count)
+            if delay is not None and count is not None and count > 0:
                 self.latency_measured += 1
         if latency > 0:
             self.latency += _exact(latency)

@@ -36,6 +36,10 @@ _SOURCES = frozenset({"camera", "microphone", "screenshare"})
 
 def num(value: Any) -> float | int | None:
     """``value`` if it is a finite real number (``bool`` excluded), else ``None``."""
+    if type(value) is float:  # fast paths for what the ingest path meets most: float, int, None
+        return value if math.isfinite(value) else None
+    if type(value) is int or value is None:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -53,6 +57,8 @@ def _opt_str(value: Any, *, allow_int: bool = False) -> str | None:
 
 def coerce_ssrc(value: Any) -> int | None:
     """An RTP SSRC (RFC 3550, unsigned 32 bit) from an int or a decimal string, else ``None``."""
+    if value.__class__ is int:  # the usual case
+        return value if 0 <= value <= 0xFFFFFFFF else None
     if isinstance(value, str):
         text = value.strip()
         if not text.isdigit():
