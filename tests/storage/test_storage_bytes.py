@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -14,15 +15,18 @@ import pytest
 import sqlalchemy as sa
 
 from rtk_sessions import migrations
+from rtk_sessions.api.deps import AppScope
+from rtk_sessions.api.ingest import apply_batch, parse_batch
 from rtk_sessions.clock import utc_now
+from rtk_sessions.config import Settings
 from rtk_sessions.contract.ingest import IngestBatch
-from rtk_sessions.domain import accounts
+from rtk_sessions.domain import accounts, client_events
 from rtk_sessions.domain.ingest import RECEIVED_QUANTUM, ingest_batch
 from rtk_sessions.domain.sessions import peer_report
 from rtk_sessions.importers import load_recording, to_ingest_events
 from rtk_sessions.storage import blocks
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import Peer
+from rtk_sessions.storage.tables import ClientEventBlock, Peer
 from rtk_sessions.storage.types import JSONDocument as JSON
 from tests.conftest import REAL_STATS
 
@@ -379,4 +383,43 @@ def test_migration_0010c_up_down_up(empty_url: str) -> None:
     db = Database(empty_url)
     assert _report(db, app_id, "cev-p") == want
     assert _ingest(db, app_id, events) == (0, len(events))
+    db.dispose()
+
+
+def test_concurrent_batches_store_a_client_event_once(empty_url: str) -> None:
+    """Batches of one peer applied at the same time, each with the same client events: every
+    event is accepted once and stored once (the batches' blocks collide on ``(app_id, peer_id,
+    seq)`` and the loser is applied again, seeing the winner's ids)."""
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "race").id
+    events = _events("race")
+    join = [e for e in events if e["type"] == "peer.joined"]
+    client = [e for e in events if e["type"] == "peer.event"][:6]
+    assert join and len(client) == 6
+    assert _ingest(db, app_id, join) == (len(join), 0)
+    scope, settings = AppScope(ACCOUNT, app_id), Settings()
+    for round_ in range(3):
+        batch = [{**e, "id": f"{e['id']}-{round_}"} for e in client]
+        body = orjson.dumps({"events": batch})
+        with ThreadPoolExecutor(4) as pool:
+            done = list(
+                pool.map(
+                    lambda raw: apply_batch(db, settings, scope, parse_batch(raw, settings)),
+                    [body] * 4,
+                )
+            )
+        assert sum(r.accepted for r in done) == len(batch), round_
+        assert sum(r.duplicates for r in done) == 3 * len(batch), round_
+    with db.unit_of_work(write=False) as s:
+        stored = [
+            e.event_id
+            for raw in s.scalars(
+                sa.select(ClientEventBlock.events).where(ClientEventBlock.peer_id == "race-p")
+            )
+            for e in client_events.decode(bytes(raw))
+        ]
+    assert sorted(stored) == sorted(f"{e['id']}-{r}" for r in range(3) for e in client)
+    assert len(_report(db, app_id, "race-p")["metadata"]["events"]) == 3 * len(client)
     db.dispose()
