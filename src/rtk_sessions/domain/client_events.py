@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.storage.blocks import decode_events, encode_events
+from rtk_sessions.storage.bulk import one_of
 from rtk_sessions.storage.tables import ClientEventBlock
 
 __all__ = ["ClientEvent", "StoredEvents", "peer_events", "read_stored", "write_blocks"]
@@ -70,7 +71,7 @@ def read_stored(db: DB, app_id: str, peer_ids: Iterable[str]) -> dict[str, Store
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         stmt = select(table.c.peer_id, table.c.seq, table.c.events).where(
-            table.c.app_id == app_id, table.c.peer_id.in_(chunk)
+            table.c.app_id == app_id, one_of(db, table.c.peer_id, chunk)
         )
         for peer_id, seq, raw in db.execute(stmt):
             stored = out[peer_id]
