@@ -136,5 +136,6 @@ def test_bytes_per_sample_splits_the_run_py_total_by_table(tmp_path: Path) -> No
     assert samples > 0
     per = bench_bytes.growth(before, after, samples)
     total = per.pop("*")["total"]
-    assert {"sample_blocks", "peer_connection_states", "client_events"} <= set(per)
+    # (client_event_blocks: too small at this scale to take a page of its own)
+    assert {"sample_blocks", "peer_connection_states"} <= set(per)
     assert math.isclose(sum(sum(cols.values()) for cols in per.values()), total)

@@ -43,12 +43,13 @@ import pytest
 from sqlalchemy import func, select
 
 from rtk_sessions.config import Settings, normalize_database_url
+from rtk_sessions.domain import client_events
 from rtk_sessions.importers import load_recording
 from rtk_sessions.importers.ingest import to_ingest_events
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
     ChatMessageRow,
-    ClientEvent,
+    ClientEventBlock,
     IngestedEvent,
     PeerConnectionState,
     PeerEvent,
@@ -102,13 +103,21 @@ class Replay:
     @property
     def logged_ids(self) -> set[str]:
         """Ids that ``ingested_events`` keeps: every event but ``peer.stats`` and ``peer.event``
-        (whose ids are in ``client_events``, ``client_ids``)."""
+        (whose ids are in their peer's ``client_event_blocks``, ``client_ids``)."""
         return {e["id"] for e in self.events if e["type"] not in ("peer.stats", "peer.event")}
 
     @property
     def client_ids(self) -> set[str]:
-        """Ids that ``client_events.event_id`` keeps."""
+        """Ids that ``client_event_blocks`` keep."""
         return {e["id"] for e in self.events if e["type"] == "peer.event"}
+
+
+def _client_ids(s: Any, peer_ids: list[str]) -> list[str | None]:
+    """The ids of the client events stored for ``peer_ids``, one per event."""
+    blocks = s.scalars(
+        select(ClientEventBlock.events).where(ClientEventBlock.peer_id.in_(peer_ids))
+    )
+    return [e.event_id for raw in blocks for e in client_events.decode(bytes(raw))]
 
 
 def make_replay(index: int, rng: random.Random) -> Replay:
@@ -387,7 +396,7 @@ def observe(
                         select(PeerEvent.event_name).where(PeerEvent.peer_id == replay.peer_id)
                     )
                 ),
-                client_events=count(ClientEvent.peer_id == replay.peer_id),
+                client_events=len(_client_ids(s, [replay.peer_id])),
                 transcript=count(TranscriptSegmentRow.session_id == replay.session_id),
                 chats=count(ChatMessageRow.session_id == replay.session_id),
                 sample_rows=int(
@@ -553,13 +562,7 @@ def test_ingestion_survives_kill_9(
                         select(IngestedEvent.event_id).where(IngestedEvent.app_id == tenant.app_id)
                     )
                 )
-                client_ids = Counter(
-                    s.scalars(
-                        select(ClientEvent.event_id).where(
-                            ClientEvent.peer_id.in_([r.peer_id for r in replays])
-                        )
-                    )
-                )
+                client_ids = Counter(_client_ids(s, [r.peer_id for r in replays]))
         finally:
             db.dispose()
         want_logged = set().union(*(r.logged_ids for r in replays))

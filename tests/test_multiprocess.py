@@ -30,11 +30,12 @@ import pytest
 from sqlalchemy import func, select
 
 from rtk_sessions.config import Settings, normalize_database_url
+from rtk_sessions.domain import client_events
 from rtk_sessions.importers import load_recording
 from rtk_sessions.importers.ingest import to_ingest_events
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
-    ClientEvent,
+    ClientEventBlock,
     IngestedEvent,
     JobRow,
     PeerEvent,
@@ -346,7 +347,7 @@ def check_round(
                     "PEER_LEAVING": PEERS_PER_SESSION,
                 }
                 # peer.stats replays are recognised by the connection's cursor, peer.event ones
-                # by their client_events row: neither is logged by id
+                # by the ids in their peer's client-event blocks: neither is logged by id
                 unlogged = ("peer.stats", "peer.event")
                 ids = [e["id"] for e in call.all_events() if e["type"] not in unlogged]
                 assert len(set(ids)) == len(ids)
@@ -358,9 +359,15 @@ def check_round(
                 )
                 assert stored == len(ids)
                 client_ids = [e["id"] for e in call.all_events() if e["type"] == "peer.event"]
-                kept = s.scalars(
-                    select(ClientEvent.event_id).where(ClientEvent.peer_id.in_(call.peer_ids))
-                ).all()
+                kept = [
+                    e.event_id
+                    for raw in s.scalars(
+                        select(ClientEventBlock.events).where(
+                            ClientEventBlock.peer_id.in_(call.peer_ids)
+                        )
+                    )
+                    for e in client_events.decode(bytes(raw))
+                ]
                 assert sorted(k or "" for k in kept) == sorted(client_ids)
                 jobs = list(s.scalars(select(JobRow).where(JobRow.key == call.session_id)))
                 summaries = s.scalar(

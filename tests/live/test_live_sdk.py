@@ -236,7 +236,8 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
     )
 
     # Nothing acknowledged was lost: the server holds every event the collectors sent.
-    from rtk_sessions.storage.tables import ClientEvent, IngestedEvent, Peer
+    from rtk_sessions.domain import client_events
+    from rtk_sessions.storage.tables import ClientEventBlock, IngestedEvent
 
     assert server.live is not None
     with server.live.database().unit_of_work(write=False) as db:
@@ -248,14 +249,13 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
             )
             or 0
         )
-        stored += (
-            db.scalar(  # peer.event ids are kept with their client events (0006b)
-                select(func.count())
-                .select_from(ClientEvent)
-                .join(Peer, Peer.id == ClientEvent.peer_id)
-                .where(Peer.app_id == tenant.app_id, ClientEvent.event_id.is_not(None))
+        stored += sum(  # peer.event ids are kept with their client events (0006b, 0010c)
+            1
+            for raw in db.scalars(
+                select(ClientEventBlock.events).where(ClientEventBlock.app_id == tenant.app_id)
             )
-            or 0
+            for e in client_events.decode(bytes(raw))
+            if e.event_id is not None
         )
     # (peer.stats replays are recognised by their connection's cursor: no ingested_events row)
     counters = [p.collector["counters"] for p in result.peers if p.collector is not None]

@@ -16,12 +16,12 @@ from rtk_sessions.domain import accounts
 from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.engine import Database
 from rtk_sessions.storage.tables import (
-    ClientEvent,
     IngestedEvent,
     Meeting,
     Peer,
     PeerEvent,
     Session,
+    TranscriptSegmentRow,
 )
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 890_123, tzinfo=UTC)
@@ -79,20 +79,33 @@ def test_insert_rows_stores_what_a_core_insert_stores(database_url: str) -> None
         s.execute(Peer.__table__.insert(), core)
         insert_rows(s, Peer.__table__, bulk)
         insert_rows(s, Peer.__table__, [])  # nothing to do
-        events = [
-            {"peer_id": f"bulk-{tag}-0", "name": "e", "timestamp": T0, "metadata": m} for m in metas
+        segments = [
+            {
+                "session_id": f"s-{tag}",
+                "app_id": app_id,
+                "event_id": f"t{i}",
+                "start_at": T0,
+                "end_at": T0,
+                "text": f"t\t{i}\n",
+                "is_final": True,
+                "created_at": T0,
+            }
+            for i in range(3)
         ]
-        insert_rows(s, ClientEvent.__table__, events)  # an autoincrement key left out
+        insert_rows(s, TranscriptSegmentRow.__table__, segments)  # an autoincrement key left out
     assert _stored(db, [p["id"] for p in bulk]) == _stored(db, [p["id"] for p in core])
     stored = _stored(db, [p["id"] for p in bulk])
     assert [p["metadata"] for p in stored] == metas
     assert stored[0]["last_seen_at"] == T0 + timedelta(seconds=1)
     assert stored[0]["display_name"] == "Pér \\ 日本 \U0001f600"
     with db.unit_of_work() as s:
-        kept = s.scalars(
-            select(ClientEvent.meta).where(ClientEvent.peer_id == f"bulk-{tag}-0")
+        kept = s.execute(
+            select(TranscriptSegmentRow.id, TranscriptSegmentRow.text)
+            .where(TranscriptSegmentRow.session_id == f"s-{tag}")
+            .order_by(TranscriptSegmentRow.id)
         ).all()
-    assert sorted(kept, key=repr) == sorted(metas, key=repr)
+    assert [text for _, text in kept] == [f"t\t{i}\n" for i in range(3)]
+    assert len({key for key, _ in kept}) == 3
 
 
 def test_insert_rows_fails_as_an_integrity_error(database_url: str) -> None:

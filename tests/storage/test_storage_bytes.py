@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import copy
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -13,15 +15,19 @@ import pytest
 import sqlalchemy as sa
 
 from rtk_sessions import migrations
+from rtk_sessions.api.deps import AppScope
+from rtk_sessions.api.ingest import apply_batch, parse_batch
 from rtk_sessions.clock import utc_now
+from rtk_sessions.config import Settings
 from rtk_sessions.contract.ingest import IngestBatch
-from rtk_sessions.domain import accounts
+from rtk_sessions.domain import accounts, client_events
 from rtk_sessions.domain.ingest import RECEIVED_QUANTUM, ingest_batch
 from rtk_sessions.domain.sessions import peer_report
 from rtk_sessions.importers import load_recording, to_ingest_events
 from rtk_sessions.storage import blocks
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import Peer
+from rtk_sessions.storage.tables import ClientEventBlock, Peer
+from rtk_sessions.storage.types import JSONDocument as JSON
 from tests.conftest import REAL_STATS
 
 P2P = REAL_STATS / "jitsi-rtcstats_google-standard-stats-p2p.rtcstats.jsonl"
@@ -242,8 +248,12 @@ def _settings(url: str) -> dict[str, str]:
     try:
         with engine.connect() as conn:
             if conn.dialect.name != "postgresql":
-                # (sqlite_stat1: written by the ANALYZE the service runs, not by a migration)
-                query = "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+                # (sqlite_stat1: written by the ANALYZE the service runs, not by a migration;
+                # client events: changed by 0010c, which the upgrades here run too)
+                query = (
+                    "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+                    " AND name NOT LIKE '%client_event%'"
+                )
                 return dict(conn.execute(sa.text(query)).all())
             return dict(
                 conn.execute(
@@ -297,4 +307,121 @@ def test_migration_0009b_up_down_up(empty_url: str) -> None:
     assert _report(db, app_id, "set-p") == before
     assert _ingest(db, app_id, events) == (0, len(events))
     assert _report(db, app_id, "set-p") == before
+    db.dispose()
+
+
+def _client_rows(url: str) -> list[tuple[Any, ...]]:
+    """``client_events`` at revision 0009b: (peer_id, name, timestamp, metadata, event_id) in id
+    order."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT peer_id, name, timestamp, metadata, event_id FROM client_events"
+                    " ORDER BY id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_migration_0010c_up_down_up(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "client events").id
+    events = _events("cev")
+    client_ids = [e["id"] for e in events if e["type"] == "peer.event"]
+    assert len(client_ids) > 7
+    assert _ingest(db, app_id, events, size=7) == (len(events), 0)  # several blocks for the peer
+    before = _report(db, app_id, "cev-p")
+    assert len(before["metadata"]["events"]) == len(client_ids)
+    db.dispose()
+
+    # down: a row per event, in the order applied (the report reads the same after the way back)
+    migrations.downgrade(empty_url, "0009b")
+    rows = _client_rows(empty_url)
+    assert sorted(r[4] for r in rows) == sorted(client_ids)
+    assert {r[0] for r in rows} == {"cev-p"}
+    # a row written before 0006b (its id in ingested_events) at the time of the first event, and
+    # a row of a peer that no longer exists
+    first = before["metadata"]["events"][0]
+    engine = sa.create_engine(empty_url)
+    with engine.begin() as conn:
+        at = min(r[2] for r in rows)  # as stored (SQLite: text)
+        insert = sa.text(
+            "INSERT INTO client_events (peer_id, name, timestamp, metadata, event_id)"
+            " VALUES (:peer, 'legacy', :at, :meta, NULL)"
+        ).bindparams(sa.bindparam("meta", type_=JSON))
+        conn.execute(insert, {"peer": "cev-p", "at": at, "meta": {"k": 1}})
+        conn.execute(insert, {"peer": "gone-p", "at": at, "meta": None})
+    engine.dispose()
+    legacy = {"name": "legacy", "timestamp": first["timestamp"], "metadata": {"k": 1}}
+    ties = sum(1 for e in before["metadata"]["events"] if e["timestamp"] == first["timestamp"])
+    want = copy.deepcopy(before)
+    want["metadata"]["events"].insert(ties, legacy)  # after the events of its time: a newer id
+
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    assert _report(db, app_id, "cev-p") == want
+    assert _ingest(db, app_id, events) == (0, len(events))
+    assert _ingest(db, app_id, events, size=3) == (0, len(events))
+    assert _report(db, app_id, "cev-p") == want
+    db.dispose()
+    engine = sa.create_engine(empty_url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM client_event_blocks")) == 1
+    engine.dispose()
+
+    migrations.downgrade(empty_url, "0009b")
+    back = _client_rows(empty_url)
+    assert [r[4] for r in back] == [r[4] for r in rows] + [None]
+    assert back[-1][1] == "legacy" and back[-1][0] == "cev-p"
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    assert _report(db, app_id, "cev-p") == want
+    assert _ingest(db, app_id, events) == (0, len(events))
+    db.dispose()
+
+
+def test_concurrent_batches_store_a_client_event_once(empty_url: str) -> None:
+    """Batches of one peer applied at the same time, each with the same client events: every
+    event is accepted once and stored once (the batches' blocks collide on ``(app_id, peer_id,
+    seq)`` and the loser is applied again, seeing the winner's ids)."""
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "race").id
+    events = _events("race")
+    join = [e for e in events if e["type"] == "peer.joined"]
+    client = [e for e in events if e["type"] == "peer.event"][:6]
+    assert join and len(client) == 6
+    assert _ingest(db, app_id, join) == (len(join), 0)
+    scope, settings = AppScope(ACCOUNT, app_id), Settings()
+    for round_ in range(3):
+        batch = [{**e, "id": f"{e['id']}-{round_}"} for e in client]
+        body = orjson.dumps({"events": batch})
+        with ThreadPoolExecutor(4) as pool:
+            done = list(
+                pool.map(
+                    lambda raw: apply_batch(db, settings, scope, parse_batch(raw, settings)),
+                    [body] * 4,
+                )
+            )
+        assert sum(r.accepted for r in done) == len(batch), round_
+        assert sum(r.duplicates for r in done) == 3 * len(batch), round_
+    with db.unit_of_work(write=False) as s:
+        stored = [
+            e.event_id
+            for raw in s.scalars(
+                sa.select(ClientEventBlock.events).where(ClientEventBlock.peer_id == "race-p")
+            )
+            for e in client_events.decode(bytes(raw))
+        ]
+    assert sorted(i or "" for i in stored) == sorted(
+        f"{e['id']}-{r}" for r in range(3) for e in client
+    )
+    assert len(_report(db, app_id, "race-p")["metadata"]["events"]) == 3 * len(client)
     db.dispose()

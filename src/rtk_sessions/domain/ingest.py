@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -33,6 +33,7 @@ from rtk_sessions.contract.ingest import (
     TranscriptSegment,
 )
 from rtk_sessions.domain import conversation, summaries, webhooks
+from rtk_sessions.domain.client_events import ClientEvent, StoredEvents, read_stored, write_blocks
 from rtk_sessions.domain.lifecycle import (
     LOOK_UP,
     LookUp,
@@ -53,7 +54,6 @@ from rtk_sessions.storage.bulk import insert_rows, one_of
 from rtk_sessions.storage.tables import (
     App,
     Base,
-    ClientEvent,
     IngestedEvent,
     Meeting,
     MeetingParticipant,
@@ -112,8 +112,10 @@ class _Context:
     stored_peers: dict[str, tuple[PeerRow, dict[str, Any]]] = field(default_factory=dict)
     view_types: dict[str, str | None] = field(default_factory=dict)  # preset name -> view type
     peer_events: PeerEventRows = field(default_factory=list)  # PEER_* rows, written at the end
-    # client_events rows in the order applied (their ids keep it), inserted after the peers
-    client_events: list[dict[str, Any]] = field(default_factory=list)
+    # (peer id, client event) in the order applied, written after the peers, a block per peer
+    client_events: list[tuple[str, ClientEvent]] = field(default_factory=list)
+    # the client-event blocks of the batch's peers already stored (their ids and next seq)
+    stored_client: dict[str, StoredEvents] = field(default_factory=dict)
     late_chat: dict[str, Session] = field(default_factory=dict)  # chat reaching ENDED sessions
     late_transcript: dict[str, Session] = field(default_factory=dict)  # final segments, ditto
 
@@ -145,8 +147,9 @@ def ingest_batch(
         seen.add(event.id)
         fresh.append((index, event))
     # peer.stats replays are recognised by their connection's cursor (samples.SampleWriter),
-    # peer.event ones by their client_events row, every other event by its id in ingested_events
-    # (where the ids of peer.event applied before migration 0006b are too).
+    # peer.event ones by the ids in their peer's client-event blocks (domain.client_events), every
+    # other event by its id in ingested_events (where the ids of peer.event applied before
+    # migration 0006b are too).
     logged = [e.id for _, e in fresh if not isinstance(e, PeerStats)]
     applied: set[str] = set()
     for chunk in _chunks(logged):
@@ -157,18 +160,9 @@ def ingest_batch(
                 )
             )
         )
-    client = [(e.peer_id, e.id) for _, e in fresh if isinstance(e, PeerClientEvent)]
-    for start in range(0, len(client), _ID_CHUNK):
-        pairs = client[start : start + _ID_CHUNK]
-        applied.update(
-            event_id
-            for event_id in db.scalars(
-                select(ClientEvent.event_id).where(
-                    tuple_(ClientEvent.peer_id, ClientEvent.event_id).in_(pairs)
-                )
-            )
-            if event_id is not None
-        )
+    client = [e for _, e in fresh if isinstance(e, PeerClientEvent)]
+    stored_client = read_stored(db, app_id, (e.peer_id for e in client))
+    applied.update(e.id for e in client if e.id in stored_client[e.peer_id].ids)
     if applied:
         result.duplicates += sum(1 for _, e in fresh if e.id in applied)
         fresh = [(i, e) for i, e in fresh if e.id not in applied]
@@ -185,6 +179,7 @@ def ingest_batch(
         thresholds=thresholds,
         result=result,
         samples=SampleWriter(db, app_id, thresholds, now=now),
+        stored_client=stored_client,
     )
     _preload(ctx, [e for _, e in fresh])
     for index, event in fresh:
@@ -198,7 +193,7 @@ def ingest_batch(
     _insert_new_peers(ctx)
     _update_stored_peers(ctx)
     insert_peer_events(db, ctx.peer_events)
-    _insert_client_events(db, ctx.client_events)
+    _insert_client_events(ctx)
     for session in ctx.late_chat.values():
         webhooks.chat_synced(db, session, now=now)
     for session in ctx.late_transcript.values():
@@ -331,12 +326,11 @@ def _update_stored_peers(ctx: _Context) -> None:
     ctx.stored_peers.clear()
 
 
-def _insert_client_events(db: DB, rows: list[dict[str, Any]]) -> None:
-    """Write the batch's client events in one statement, after their peers (no ORM objects:
-    nothing reads them back in the batch, and their generated ids are not needed)."""
-    if rows:
-        db.flush()  # the peers they belong to first
-        db.execute(ClientEvent.__table__.insert(), rows)
+def _insert_client_events(ctx: _Context) -> None:
+    """Write the batch's client events in one statement (a block per peer), after their peers."""
+    if ctx.client_events:
+        ctx.db.flush()  # the peers they belong to first
+        write_blocks(ctx.db, ctx.app_id, ctx.client_events, ctx.stored_client)
 
 
 def _preload(ctx: _Context, events: Sequence[Event]) -> None:
@@ -455,13 +449,12 @@ def _apply(ctx: _Context, event: Event) -> None:
         case PeerClientEvent():
             peer = _touch(ctx, event.peer_id, event.timestamp)
             ctx.client_events.append(
-                {
-                    "peer_id": peer.id,
-                    "name": event.name,
-                    "timestamp": event.timestamp,
-                    "metadata": dict(event.metadata) or None,
-                    "event_id": event.id,
-                }
+                (
+                    peer.id,
+                    ClientEvent(
+                        event.name, event.timestamp, dict(event.metadata) or None, event.id
+                    ),
+                )
             )
         case ChatMessage() | TranscriptSegment():
             _materialize(ctx)

@@ -38,10 +38,12 @@ from rtk_sessions.contract.views import (
     session_view,
 )
 from rtk_sessions.domain import samples
+from rtk_sessions.domain.client_events import ClientEvent
+from rtk_sessions.domain.client_events import peer_events as peer_client_events
 from rtk_sessions.domain.lifecycle import open_peer_secs
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
 from rtk_sessions.storage.engine import Prepared
-from rtk_sessions.storage.tables import ClientEvent, Peer, PeerEvent, Session
+from rtk_sessions.storage.tables import Peer, PeerEvent, Session
 from rtk_sessions.storage.types import RAW_TIME, stored_iso
 
 
@@ -635,13 +637,7 @@ def peer_report(
     quality, pairs = stored.quality, stored.candidate_pairs
     client_events: list[ClientEvent] | None = None
     if "events" in wanted or "quality_stats" in wanted:
-        client_events = list(
-            db.scalars(
-                select(ClientEvent)
-                .where(ClientEvent.peer_id == peer.id)
-                .order_by(ClientEvent.timestamp, ClientEvent.id)
-            )
-        )
+        client_events = peer_client_events(db, app_id, peer.id)
     if "precall_network_information" in wanted:
         metadata["pc_metadata"] = meta.get("pc_metadata", [])
         metadata["candidate_pairs"] = pairs

@@ -304,23 +304,27 @@ class PeerEvent(Base):
     __table_args__ = (Index("ix_peer_events_peer_created", "peer_id", "created_at"),)
 
 
-class ClientEvent(Base):
-    """A client event of a peer (the peer report's ``metadata.events``).
+class ClientEventBlock(Base):
+    """The client events (``peer.event``) of one peer that one ingestion batch applied: the peer
+    report's ``metadata.events``. Append-only.
 
-    ``event_id`` is the id of the ``peer.event`` it came from: a replay is recognised here, not by
-    an ``ingested_events`` row (migration 0006b; NULL for rows written before, whose ids are in
-    ``ingested_events``). Its unique index also serves the peer report's read by ``peer_id``.
+    ``events`` is ``storage.blocks.encode_events`` bytes, entries in the order applied, each with
+    the id of the event it came from (None for events applied before migration 0006b, whose ids
+    are in ``ingested_events``): a replay is recognised by these ids. ``seq`` numbers a peer's
+    blocks from 0 in the order written; a batch writes the next one, so two concurrent batches of
+    one peer collide on the primary key and one is applied again (seeing the other's ids). One
+    row a batch instead of a row and an index entry an event (migration 0010c).
     """
 
-    __tablename__ = "client_events"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    peer_id: Mapped[str] = mapped_column(ID)
-    name: Mapped[str] = mapped_column(String(200))
-    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
-    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDocument)
-    event_id: Mapped[str | None] = mapped_column(String(128))
+    __tablename__ = "client_event_blocks"
+    app_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    peer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    events: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("uq_client_events_peer_event", "peer_id", "event_id", unique=True),)
+    # PostgreSQL: a block stays in its row up to a page (zlib already: TOAST would not compress
+    # it, only add its chunks and their index).
+    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160}},)
 
 
 class PeerConnectionState(Base):
@@ -378,7 +382,7 @@ class SampleBlock(Base):
 class IngestedEvent(Base):
     """Ids of applied ingestion events: a replayed event is recognised and skipped. Not those of
     ``peer.stats`` (recognised by their connection's cursor) nor, since migration 0006b, of
-    ``peer.event`` (by ``client_events.event_id``)."""
+    ``peer.event`` (by the ids in their peer's ``ClientEventBlock`` rows)."""
 
     __tablename__ = "ingested_events"
     app_id: Mapped[str] = mapped_column(ID, primary_key=True)
