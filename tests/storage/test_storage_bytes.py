@@ -387,9 +387,10 @@ def test_migration_0010c_up_down_up(empty_url: str) -> None:
 
 
 def test_concurrent_batches_store_a_client_event_once(empty_url: str) -> None:
-    """Batches of one peer applied at the same time, each with the same client events: every
-    event is accepted once and stored once (the batches' blocks collide on ``(app_id, peer_id,
-    seq)`` and the loser is applied again, seeing the winner's ids)."""
+    """Batches of one peer applied at the same time, each with the same client events, for more
+    rounds than a merge of the peer's blocks takes: every event is accepted once and stored once
+    (the batches' blocks collide on ``(app_id, peer_id, seq)`` and the loser is applied again,
+    seeing the winner's ids)."""
     migrations.upgrade(empty_url)
     db = Database(empty_url)
     with db.unit_of_work() as s:
@@ -400,7 +401,8 @@ def test_concurrent_batches_store_a_client_event_once(empty_url: str) -> None:
     assert join and len(client) == 6
     assert _ingest(db, app_id, join) == (len(join), 0)
     scope, settings = AppScope(ACCOUNT, app_id), Settings()
-    for round_ in range(3):
+    rounds = client_events.MERGE_AT + 2  # the peer's blocks are merged in one of them
+    for round_ in range(rounds):
         batch = [{**e, "id": f"{e['id']}-{round_}"} for e in client]
         body = orjson.dumps({"events": batch})
         with ThreadPoolExecutor(4) as pool:
@@ -421,7 +423,48 @@ def test_concurrent_batches_store_a_client_event_once(empty_url: str) -> None:
             for e in client_events.decode(bytes(raw))
         ]
     assert sorted(i or "" for i in stored) == sorted(
-        f"{e['id']}-{r}" for r in range(3) for e in client
+        f"{e['id']}-{r}" for r in range(rounds) for e in client
     )
-    assert len(_report(db, app_id, "race-p")["metadata"]["events"]) == 3 * len(client)
+    assert len(_report(db, app_id, "race-p")["metadata"]["events"]) == rounds * len(client)
+    db.dispose()
+
+
+def test_a_peers_client_event_blocks_are_merged(empty_url: str) -> None:
+    """A peer's 34 client events in single-event batches: the batch that would write its
+    ``MERGE_AT``-th block writes one of all its events instead, so the peer never has that many
+    rows to read at a batch; its report is the one of the events sent in one batch, and every
+    event sent again is a replay."""
+    migrations.upgrade(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "merge").id
+    whole, single = _events("one"), _events("many")
+    assert _ingest(db, app_id, whole, size=len(whole)) == (len(whole), 0)
+    others = [e for e in single if e["type"] != "peer.event"]
+    client = [e for e in single if e["type"] == "peer.event"]
+    assert len(client) > 2 * client_events.MERGE_AT
+    assert _ingest(db, app_id, others) == (len(others), 0)
+
+    def blocks() -> list[int]:
+        with db.unit_of_work(write=False) as s:
+            return list(
+                s.scalars(
+                    sa.select(ClientEventBlock.seq)
+                    .where(ClientEventBlock.peer_id == "many-p")
+                    .order_by(ClientEventBlock.seq)
+                )
+            )
+
+    want: list[int] = []  # the peer's blocks: the batch of block seq merges when it is the 16th
+    for seq, event in enumerate(client):
+        assert _ingest(db, app_id, [event]) == (1, 0)
+        want = [seq] if len(want) + 1 >= client_events.MERGE_AT else [*want, seq]
+        assert blocks() == want, seq
+        assert len(want) < client_events.MERGE_AT
+    assert (
+        _report(db, app_id, "many-p")["metadata"]["events"]
+        == (_report(db, app_id, "one-p")["metadata"]["events"])
+    )
+    assert _ingest(db, app_id, client, size=1) == (0, len(client))
+    assert _ingest(db, app_id, single) == (0, len(single))
     db.dispose()

@@ -1,6 +1,12 @@
 """Client events (``peer.event``) of peers: stored a block per peer and batch
 (``storage.tables.ClientEventBlock``), read back by the peer report and by ingestion's replay
-check."""
+check.
+
+A batch reads every block of the peers it has client events for (the replay check needs every id
+the peer has), so a peer's blocks are merged: the batch that would write a peer's ``MERGE_AT``-th
+block writes one block of all its events instead, and deletes the others. A batch reads at most
+``MERGE_AT - 1`` rows a peer however many batches the peer sent, and a peer of single-event
+batches is not a row per event."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DB
 
 from rtk_sessions.storage.blocks import decode_events, encode_events
@@ -21,6 +27,8 @@ __all__ = ["ClientEvent", "StoredEvents", "peer_events", "read_stored", "write_b
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CHUNK = 500  # peer ids a query
+#: A peer's blocks are merged into one when a batch would write this many.
+MERGE_AT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +44,13 @@ class ClientEvent:
 
 @dataclass
 class StoredEvents:
-    """What the blocks of one peer hold: the ids of its client events and its next block's
-    ``seq``."""
+    """What the blocks of one peer hold: the ids of its client events, its next block's ``seq``,
+    how many blocks it has, and their entries in the order applied (``encode``'s, for a merge)."""
 
     ids: set[str] = field(default_factory=set)
     next_seq: int = 0
+    blocks: int = 0
+    entries: list[list[Any]] = field(default_factory=list)
 
 
 def _entry(event: ClientEvent) -> list[Any]:
@@ -70,13 +80,18 @@ def read_stored(db: DB, app_id: str, peer_ids: Iterable[str]) -> dict[str, Store
     table = ClientEventBlock.__table__
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        stmt = select(table.c.peer_id, table.c.seq, table.c.events).where(
-            table.c.app_id == app_id, one_of(db, table.c.peer_id, chunk)
+        stmt = (
+            select(table.c.peer_id, table.c.seq, table.c.events)
+            .where(table.c.app_id == app_id, one_of(db, table.c.peer_id, chunk))
+            .order_by(table.c.peer_id, table.c.seq)
         )
         for peer_id, seq, raw in db.execute(stmt):
             stored = out[peer_id]
-            stored.next_seq = max(stored.next_seq, seq + 1)
-            stored.ids.update(e[0] for e in decode_events(bytes(raw)) if e[0] is not None)
+            stored.next_seq = seq + 1
+            stored.blocks += 1
+            entries = decode_events(bytes(raw))
+            stored.entries.extend(entries)
+            stored.ids.update(e[0] for e in entries if e[0] is not None)
     return out
 
 
@@ -87,28 +102,37 @@ def write_blocks(
     stored: dict[str, StoredEvents],
 ) -> None:
     """Insert one block per peer of ``(peer_id, event)`` pairs (in the order applied), numbered
-    after the peer's ``stored`` blocks (``read_stored`` in the same transaction). A concurrent
-    batch that wrote the same peer's block first makes the insert fail (IntegrityError: the
-    caller applies the batch again)."""
+    after the peer's ``stored`` blocks (``read_stored`` in the same transaction); where that block
+    would be the peer's ``MERGE_AT``-th, it holds the stored events too and the stored blocks are
+    deleted. A concurrent batch that wrote the same peer's block first makes the insert fail
+    (IntegrityError: the caller applies the batch again)."""
     by_peer: dict[str, list[ClientEvent]] = {}
     for peer_id, event in events:
         by_peer.setdefault(peer_id, []).append(event)
     if not by_peer:
         return
+    table = ClientEventBlock.__table__
     rows = []
     for peer_id, applied in by_peer.items():
         known = stored.setdefault(peer_id, StoredEvents())
-        rows.append(
-            {
-                "app_id": app_id,
-                "peer_id": peer_id,
-                "seq": known.next_seq,
-                "events": encode(applied),
-            }
-        )
+        new = [_entry(e) for e in applied]
+        if known.blocks + 1 >= MERGE_AT:
+            db.execute(
+                delete(table).where(
+                    table.c.app_id == app_id,
+                    table.c.peer_id == peer_id,
+                    table.c.seq < known.next_seq,
+                )
+            )
+            known.entries.extend(new)
+            known.blocks, block = 1, encode_events(known.entries)
+        else:
+            known.entries.extend(new)
+            known.blocks, block = known.blocks + 1, encode_events(new)
+        rows.append({"app_id": app_id, "peer_id": peer_id, "seq": known.next_seq, "events": block})
         known.next_seq += 1
         known.ids.update(e.event_id for e in applied if e.event_id is not None)
-    db.execute(ClientEventBlock.__table__.insert(), rows)
+    db.execute(table.insert(), rows)
 
 
 def peer_events(db: DB, app_id: str, peer_id: str) -> list[ClientEvent]:

@@ -306,14 +306,16 @@ class PeerEvent(Base):
 
 class ClientEventBlock(Base):
     """The client events (``peer.event``) of one peer that one ingestion batch applied: the peer
-    report's ``metadata.events``. Append-only.
+    report's ``metadata.events``.
 
     ``events`` is ``storage.blocks.encode_events`` bytes, entries in the order applied, each with
     the id of the event it came from (None for events applied before migration 0006b, whose ids
     are in ``ingested_events``): a replay is recognised by these ids. ``seq`` numbers a peer's
     blocks from 0 in the order written; a batch writes the next one, so two concurrent batches of
     one peer collide on the primary key and one is applied again (seeing the other's ids). One
-    row a batch instead of a row and an index entry an event (migration 0010c).
+    row a batch instead of a row and an index entry an event (migration 0010c); the batch that
+    would write a peer's ``domain.client_events.MERGE_AT``-th block writes one of all the peer's
+    events instead and deletes the others.
     """
 
     __tablename__ = "client_event_blocks"
