@@ -45,7 +45,8 @@ class ClientEvent:
 @dataclass
 class StoredEvents:
     """What the blocks of one peer hold: the ids of its client events, its next block's ``seq``,
-    how many blocks it has, and their entries in the order applied (``encode``'s, for a merge)."""
+    how many blocks it has, and their entries in the order applied (as
+    ``storage.blocks.encode_events`` takes them, for a merge)."""
 
     ids: set[str] = field(default_factory=set)
     next_seq: int = 0
@@ -62,13 +63,9 @@ def _event(entry: list[Any]) -> ClientEvent:
     return ClientEvent(name, _EPOCH + timedelta(microseconds=micros), meta, event_id)
 
 
-def encode(events: Sequence[ClientEvent]) -> bytes:
-    """A block's bytes (``ClientEventBlock.events``) from its events, in the order applied."""
-    return encode_events([_entry(e) for e in events])
-
-
 def decode(block: bytes) -> list[ClientEvent]:
-    """``encode`` inverted. raises zlib.error or ValueError."""
+    """The events of a block (``ClientEventBlock.events``, ``storage.blocks.encode_events`` of
+    their entries) in the order applied. raises zlib.error or ValueError."""
     return [_event(entry) for entry in decode_events(block)]
 
 
@@ -116,6 +113,7 @@ def write_blocks(
     for peer_id, applied in by_peer.items():
         known = stored.setdefault(peer_id, StoredEvents())
         new = [_entry(e) for e in applied]
+        known.entries.extend(new)
         if known.blocks + 1 >= MERGE_AT:
             db.execute(
                 delete(table).where(
@@ -124,10 +122,8 @@ def write_blocks(
                     table.c.seq < known.next_seq,
                 )
             )
-            known.entries.extend(new)
             known.blocks, block = 1, encode_events(known.entries)
         else:
-            known.entries.extend(new)
             known.blocks, block = known.blocks + 1, encode_events(new)
         rows.append({"app_id": app_id, "peer_id": peer_id, "seq": known.next_seq, "events": block})
         known.next_seq += 1
