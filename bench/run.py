@@ -85,7 +85,9 @@ class Plan:
     lifecycle_sessions: int = 50  # per batch, 10 peers each: 20 events per session
     latency_requests: int = 200  # per query
     latency_secs: float = 20.0  # per query
-    report_requests: int = 30
+    # A nearest-rank p99 of n requests is their maximum when n < 100: 200 make it the third
+    # largest, a percentile rather than one pause of a shared machine.
+    report_requests: int = 200
     rate_secs: float = 5.0
     rate_clients: int = 4
     rate_max_requests: int = 100_000
@@ -885,7 +887,11 @@ def render(results: dict[str, dict[str, Any]], sizes: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
-_LISTS = ("default", "sort_minutes", "status_ended", "search", "time_range", "deep_page")
+#: The lists whose p99 growth the issue bounds (≤ 2× the first size's): the default list, the
+#: sort, the status filter and the search. The time window and the deep page are judged by
+#: their own targets at the largest size (≤ 20 ms; ≤ 100 ms): a page at offset size/2 skips
+#: size/2 index entries, so it grows with the size by construction.
+_LISTS = ("default", "sort_minutes", "status_ended", "search")
 
 
 def _log(message: str) -> None:
