@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest_cpu.py [--base REV] [--rounds 3] [--batches 40]
                                          [--life-batches 20] [--database URL] [--callgrind]
+    .venv/bin/python bench/ingest_cpu.py --split [--rounds 3] [--batches 40] [--database URL]
 
 Runs ``api.ingest.parse_batch`` + ``api.ingest.apply_batch`` (everything the ingest endpoint does
 after reading the body, without HTTP) in a child process on a fresh database:
@@ -20,6 +21,15 @@ children may create databases (each child creates and drops its own); default SQ
 temporary directory. ``--callgrind``: run each child once under ``valgrind --tool=callgrind``
 (instrumentation off until the timed part starts) and print instruction counts instead:
 repeatable on a loaded machine, slow (minutes).
+
+``--split`` (this tree only, no base): where a sample's CPU goes, best of ``--rounds``. In the
+child, each timed batch is parsed (``parse_batch``; then ``orjson.loads`` of the same body
+alone) and applied (``apply_batch``), one batch at a time as the server does, with the getStats pass
+(``stats.ingest_indexed``: ``ReportIndex``, rows, pairs, cursor) timed inside it; the rest of
+``apply_batch`` is the accumulators, sample blocks, client events and the batch's SQL. Then over
+HTTP: ``rtk-sessions serve`` (one process, the database of ``--database`` or SQLite) takes the
+same batches from one client, and the server process's CPU (``/proc``, user + system) per sample
+is printed next to the in-process total: what HTTP, the event loop and the threadpool add.
 """
 
 from __future__ import annotations
@@ -65,6 +75,9 @@ def _child(args: argparse.Namespace) -> None:
         for body in bodies:
             apply_batch(db, settings, scope, parse_batch(body, settings))
 
+    if args.split:
+        _split(db, settings, scope, batches)
+        return
     run([b.body for b in batches[:5]])
     run(life[:2])
     _callgrind("-i", "on")
@@ -83,6 +96,111 @@ def _child(args: argparse.Namespace) -> None:
         "life_cpu": t2 - t1,
     }
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _split(db: Any, settings: Any, scope: Any, batches: list[Any]) -> None:
+    """``--split``'s child: parse, then apply with the getStats pass timed inside it."""
+    import orjson
+
+    from rtk_sessions import stats
+    from rtk_sessions.api.ingest import apply_batch, parse_batch
+
+    inner = stats.ingest_indexed
+    spent = [0.0]
+
+    def timed(*a: Any, **k: Any) -> Any:
+        began = time.process_time()
+        try:
+            return inner(*a, **k)
+        finally:
+            spent[0] += time.process_time() - began
+
+    stats.ingest_indexed = timed  # domain.samples calls it as ``stats.ingest_indexed``
+    for b in batches[:5]:
+        apply_batch(db, settings, scope, parse_batch(b.body, settings))
+    parse = loads = apply = 0.0
+    spent[0] = 0.0
+    for b in batches[5:]:  # one batch at a time, as the server holds them
+        t0 = time.process_time()
+        batch = parse_batch(b.body, settings)
+        t1 = time.process_time()
+        orjson.loads(b.body)
+        t2 = time.process_time()
+        apply_batch(db, settings, scope, batch)
+        t3 = time.process_time()
+        parse, loads, apply = parse + t1 - t0, loads + t2 - t1, apply + t3 - t2
+    out = {
+        "samples": sum(b.samples for b in batches[5:]),
+        "parse": parse,
+        "loads": loads,
+        "apply": apply,
+        "stats_pass": spent[0],
+    }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _split_http(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """``--split`` over HTTP: a server's CPU per sample for the child's batches, one client."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from payloads import Payloads
+    from run import KIT, Server, _client, _post
+
+    from rtk_sessions import migrations
+
+    url, drop = _database(args.database, tmp)
+    try:
+        migrations.upgrade(url)
+        server = Server(url, tmp, 1)
+        server.start()
+        try:
+            token = server.cli("tokens", "create", "--account", "bench", "--name", "b")["token"]
+            app = server.cli("apps", "create", "--account", "bench", "--name", "i")["id"]
+            gen = Payloads.load().batches("c", 100)
+            batches = [next(gen) for _ in range(args.batches)]
+            path = f"{KIT}/{app}/ingest"
+            with _client(server, token) as client:
+                for b in batches[:5]:
+                    _post(client, path, b.body, b.events)
+                cpu = server.cpu_seconds()
+                for b in batches[5:]:
+                    _post(client, path, b.body, b.events)
+                cpu = server.cpu_seconds() - cpu
+        finally:
+            server.stop()
+    finally:
+        drop()
+    return {"samples": sum(b.samples for b in batches[5:]), "cpu": cpu}
+
+
+def _print_split(args: argparse.Namespace, tmp: Path) -> None:
+    best: dict[str, Any] | None = None
+    http: dict[str, float] | None = None
+    for _ in range(args.rounds):
+        r = _run(ROOT / "src", args, tmp)
+        if best is None or r["parse"] + r["apply"] < best["parse"] + best["apply"]:
+            best = r
+        h = _split_http(args, tmp)
+        if http is None or h["cpu"] / h["samples"] < http["cpu"] / http["samples"]:
+            http = h
+    assert best is not None and http is not None
+    n = best["samples"]
+    total = best["parse"] + best["apply"]
+    lines = [
+        ("parse_batch (JSON, checks, event models)", best["parse"]),
+        ("  of which orjson.loads alone", best["loads"]),
+        ("apply_batch", best["apply"]),
+        ("  the getStats pass (stats.ingest_indexed)", best["stats_pass"]),
+        ("  the rest (accumulators, blocks, SQL)", best["apply"] - best["stats_pass"]),
+        ("in-process total", total),
+    ]
+    db = "PostgreSQL" if args.database else "SQLite"
+    print(f"ingest CPU per sample, this tree, {db}, best of {args.rounds} ({n:,} samples)")
+    print(f"{'':44}{'µs/sample':>10}{'share':>8}")
+    for label, seconds in lines:
+        print(f"{label:44}{seconds / n * 1e6:10.1f}{seconds / total:8.0%}")
+    over = http["cpu"] / http["samples"] * 1e6
+    label = "over HTTP: the server process, 1 client"
+    print(f"{label:44}{over:10.1f}{over / (total / n * 1e6):7.2f}×")
 
 
 def _callgrind(*command: str) -> None:
@@ -141,6 +259,8 @@ def _run(src: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     url, drop = _database(args.database, tmp)
     cmd = [sys.executable, __file__, "--child-url", url, "--batches", str(args.batches),
            "--life-batches", str(args.life_batches)]  # fmt: skip
+    if args.split:
+        cmd.append("--split")
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
     out_file = tmp / f"callgrind.{uuid.uuid4().hex[:8]}"
     if args.callgrind:
@@ -173,6 +293,7 @@ def main() -> None:
     parser.add_argument("--life-batches", type=int, default=20)
     parser.add_argument("--database", help="postgresql:// URL (default: SQLite)")
     parser.add_argument("--callgrind", action="store_true")
+    parser.add_argument("--split", action="store_true", help="where the CPU goes, this tree only")
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.batches <= 5 or args.life_batches <= 2:
@@ -180,8 +301,13 @@ def main() -> None:
     if args.child_url:
         _child(args)
         return
+    if args.split and args.callgrind:
+        parser.error("--split times CPU; it does not run under --callgrind")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        if args.split:
+            _print_split(args, tmp)
+            return
         base_src = tmp / "base"
         base_src.mkdir()
         archive = subprocess.run(
