@@ -139,3 +139,38 @@ def test_bytes_per_sample_splits_the_run_py_total_by_table(tmp_path: Path) -> No
     # (client_event_blocks: too small at this scale to take a page of its own)
     assert {"sample_blocks", "peer_connection_states"} <= set(per)
     assert math.isclose(sum(sum(cols.values()) for cols in per.values()), total)
+
+
+def test_growth_is_judged_for_the_lists_the_issue_bounds_only() -> None:
+    sizes = [10_000, 1_000_000]
+    results: dict[str, dict[str, float]] = {"sqlite": {}}
+    for key in bench_run.LIST_LABELS:
+        results["sqlite"][f"{key}_p99@10000"] = 5.0
+        results["sqlite"][f"{key}_p99@1000000"] = 15.0  # 3× everywhere
+    text = bench_run.render(results, sizes)
+    growth = text[text.index("\nquery ") :].splitlines()  # the growth table
+    verdicts = {
+        key: next(line for line in growth if line.startswith(label)).split()[-1]
+        for key, label in bench_run.LIST_LABELS.items()
+    }
+    for key in ("default", "sort_minutes", "status_ended", "search"):
+        assert verdicts[key] == "FAIL", key
+    for key in ("time_range", "deep_page", "details", "participants", "peer_report"):
+        assert verdicts[key] not in ("pass", "FAIL"), key
+
+
+def test_ingest_cpu_split_prints_every_part() -> None:
+    cmd = [sys.executable, str(ROOT / "bench/ingest_cpu.py"), "--split", "--rounds", "1"]
+    cmd += ["--batches", "7"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {}
+    for line in done.stdout.splitlines()[2:]:
+        label, value = line[:44].strip(), line[44:].split()[0]
+        figures[label] = float(value)
+    assert figures["in-process total"] > 0
+    assert figures["over HTTP: the server process, 1 client"] > 0
+    parts = figures["parse_batch (JSON, checks, event models)"] + figures["apply_batch"]
+    assert math.isclose(parts, figures["in-process total"], abs_tol=0.11)
+    stats_pass = figures["the getStats pass (stats.ingest_indexed)"]
+    assert 0 < stats_pass < figures["apply_batch"]
