@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from rtk_sessions import stats
 from rtk_sessions.domain.samples import SEAL_ROWS, TAIL_BLOCKS
@@ -178,6 +178,47 @@ def test_late_report_of_a_connection_changes_nothing(tenant: Tenant) -> None:
     data = post_events(tenant, [{**old, "id": "late-" + old["id"]}]).json()["data"]
     assert data == {"accepted": 0, "duplicates": 1}
     assert _report(tenant, peer_id) == before
+
+
+def _peer_report(tenant: Tenant, peer_id: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{tenant.server.base_url}/accounts/{tenant.account_id}/realtime/kit/{tenant.app_id}"
+        f"/sessions/peer-report/{peer_id}",
+        params={"filters": "quality_stats"},
+        headers={"Authorization": f"Bearer {tenant.token}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()["data"]["participant"]["peer_report"]
+    return report
+
+
+def test_detected_issues_follow_the_stored_rows(tenant: Tenant) -> None:
+    """The detected issues are cached by a digest of the peer's stored blocks: once blocks are
+    gone (as retention deletes the old ones; the peer's client events and pairs stay), the
+    report is judged over the rows left, not answered from the cache."""
+    path = REAL_STATS / "jitsi-rtcstats_chrome-relay.rtcstats.jsonl"
+    ((peer_id, events),) = _events(path, uuid.uuid4().hex[:8]).items()
+    _post(tenant, events, 7)
+    seen = []
+    for step in range(2):
+        for _ in range(2):  # the second read is answered from the cache
+            report = _peer_report(tenant, peer_id)
+            own = stats.detect_issues({k: report["quality"][k] for k in stats.KINDS})
+            assert [i for i in report["detected_issues"] if i["kind"] is not None] == own
+        seen.append((sum(len(report["quality"][k]) for k in stats.KINDS), len(own)))
+        if step == 0:
+            with tenant.server.database().unit_of_work() as db:
+                starts = sorted(
+                    db.scalars(select(SampleBlock.start_ms).where(SampleBlock.peer_id == peer_id))
+                )
+                db.execute(
+                    delete(SampleBlock).where(
+                        SampleBlock.peer_id == peer_id,
+                        SampleBlock.start_ms < starts[len(starts) // 2],
+                    )
+                )
+    assert seen[0][0] > seen[1][0] > 0 and seen[0][1] != seen[1][1]
 
 
 def _pair_report(ts: float, selected: str, rtt: float) -> list[dict[str, Any]]:
