@@ -468,3 +468,76 @@ def test_a_peers_client_event_blocks_are_merged(empty_url: str) -> None:
     assert _ingest(db, app_id, client, size=1) == (0, len(client))
     assert _ingest(db, app_id, single) == (0, len(single))
     db.dispose()
+
+
+def _day_indexes(url: str) -> set[str]:
+    """The tables that have a ``received_day``-only index: ``sample_blocks`` and, on PostgreSQL,
+    its partitions."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                names = set(
+                    conn.execute(
+                        sa.text(
+                            "SELECT tbl_name FROM sqlite_master WHERE type = 'index'"
+                            " AND name = 'ix_sample_blocks_received_day'"
+                        )
+                    ).scalars()
+                )
+                return names
+            query = (
+                "SELECT t.relname FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid"
+                " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
+                " WHERE t.relname LIKE 'sample_blocks%' AND x.indnatts = 1"
+                " AND a.attname = 'received_day'"
+            )
+            return set(conn.execute(sa.text(query)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_migration_0011a_up_down_up(empty_url: str) -> None:
+    """PostgreSQL drops the ``received_day`` index of ``sample_blocks`` and of every partition
+    (retention drops partitions), and the downgrade brings them back; SQLite keeps it (retention
+    deletes through it). Stored data, reports, replays and retention read the same."""
+    from rtk_sessions.domain import samples
+
+    migrations.upgrade(empty_url, "0010c")
+    old = _day_indexes(empty_url)
+    assert "sample_blocks" in old
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "day index").id
+    events = _events("day")
+    assert _ingest(db, app_id, events) == (len(events), 0)
+    before = _report(db, app_id, "day-p")
+    db.dispose()
+    stored = _stored(empty_url)
+    assert stored["blocks"]
+    postgres = empty_url.startswith("postgresql")
+    if postgres:
+        assert len(old) > 2  # the parent and its daily and default partitions
+
+    migrations.upgrade(empty_url)
+    assert _day_indexes(empty_url) == (set() if postgres else old)
+    assert _stored(empty_url) == stored
+    db = Database(empty_url)
+    assert _report(db, app_id, "day-p") == before
+    assert _ingest(db, app_id, events) == (0, len(events))
+    db.dispose()
+
+    migrations.downgrade(empty_url, "0010c")
+    assert _day_indexes(empty_url) == old
+    migrations.upgrade(empty_url)
+    assert _day_indexes(empty_url) == (set() if postgres else old)
+    db = Database(empty_url)
+    assert _report(db, app_id, "day-p") == before
+    with db.unit_of_work() as s:  # retention without the index: every block of today stays
+        kept = samples.prune(s, now=utc_now(), retention_days=1)
+    assert kept.blocks_deleted == 0
+    with db.unit_of_work() as s:  # and all of them go once their day is past
+        gone = samples.prune(s, now=utc_now() + timedelta(days=30), retention_days=1)
+    assert gone.blocks_deleted + len(gone.partitions_dropped) > 0
+    assert _stored(empty_url)["blocks"] == []
+    db.dispose()

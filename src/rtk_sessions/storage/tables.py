@@ -375,8 +375,10 @@ class SampleBlock(Base):
     row_count: Mapped[int] = mapped_column(Integer)
     rows: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # The received_day index is SQLite's only (migration 0011a): there retention deletes
+    # through it; PostgreSQL drops a day's partition instead.
     __table_args__ = (
-        Index("ix_sample_blocks_received_day", "received_day"),
+        Index("ix_sample_blocks_received_day", "received_day").ddl_if(dialect="sqlite"),
         {"postgresql_partition_by": "RANGE (received_day)"},
     )
 
