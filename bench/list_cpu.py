@@ -29,6 +29,8 @@ request of each and their ratio. Instruction counts do not depend on what else t
 but threads and the event loop's polling make them vary by a few percent from run to run: compare
 revisions (``PYTHONPATH``) in alternating runs. Counting starts once the server is idle (its
 start-up threads, such as ua-parser's warm-up, done). A few hundred requests take a minute or two.
+``--keep DIR`` copies the two dumps (``callgrind.list``, ``callgrind.healthz``) to ``DIR``, for
+``callgrind_annotate``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -262,6 +265,9 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
                             raise RuntimeError(f"GET {target} failed")
                     ctl("-d")  # counts since the previous dump, in a file of their own
                     counts[name] = counted() / args.requests
+                    if args.keep:
+                        newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+                        shutil.copy(newest, Path(args.keep) / f"callgrind.{name}")
         finally:
             proc.terminate()
             proc.wait()
@@ -284,6 +290,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--secs", type=float, default=5.0)
     parser.add_argument("--callgrind", action="store_true", help="instructions per request, HTTP")
+    parser.add_argument(
+        "--keep", default=None, help="--callgrind: copy the dumps (callgrind.list, .healthz) here"
+    )
     args = parser.parse_args()
     if args.database:
         import sqlalchemy as sa
