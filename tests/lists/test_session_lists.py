@@ -22,7 +22,7 @@ from rtk_sessions.contract.params import Page
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain import sessions as sessions_domain
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import Session
+from rtk_sessions.storage.tables import Peer, Session
 from tests.conftest import Tenant
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -701,3 +701,64 @@ def test_a_deep_page_is_walked_from_the_cheaper_end(
     total = 1_000_000
     walk = sessions_domain._from_the_end(dialect, key, descending, offset, offset + 25, total)
     assert walk is expected
+
+
+def test_counted_pages_give_the_views_of_the_sessions_read_one_by_one(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counted lists' pages (``list_counted``: on SQLite one statement whose rows pack the
+    view's values and a LIVE session's open peers' join times) give, value for value, the views
+    of ``get_session``, which reads each session and its open peers with the ORM: titles that
+    need escaping in JSON, LIVE sessions with two, one or no connected peers, ended ones."""
+    db = tenant.server.database()
+    seed(db, tenant.app_id, 40)
+    now = T0 + timedelta(hours=2, microseconds=123_457)
+    monkeypatch.setattr(sessions_domain, "utc_now", lambda: now)
+    rows = [r for r in all_rows(db, tenant.app_id) if r["parent_session_id"] is None]
+    live = [r["id"] for r in rows if r["status"] == "LIVE"]
+    peers: list[tuple[str, str, datetime, datetime | None]] = []
+    for k, session_id in enumerate(live):
+        for j in range(k % 3):  # 0, 1 or 2 connected peers, and one that left
+            joined = T0 + timedelta(minutes=7 * j + k, microseconds=1_000_003 * k + 17)
+            peers.append((f"p{k}-{j}", session_id, joined, None))
+        if k % 3:  # (a LIVE session whose every peer left is the sweeper's to end)
+            peers.append((f"q{k}", session_id, T0, T0 + timedelta(minutes=3)))
+    # seen just now by the server's clock, so that its sweeper leaves them connected
+    seen_at = datetime.now(UTC) + timedelta(days=1)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.insert(Peer.__table__),
+            [
+                {
+                    "id": peer_id,
+                    "session_id": session_id,
+                    "app_id": tenant.app_id,
+                    "joined_at": joined,
+                    "left_at": left,
+                    "last_seen_at": seen_at,
+                    "last_received_at": seen_at,
+                    "meta": {},
+                    "created_at": joined,
+                    "updated_at": joined,
+                }
+                for peer_id, session_id, joined, left in peers
+            ],
+        )
+    seen = 0
+    for status, sort_by, descending in itertools.product(
+        (None, "LIVE", "ENDED"), ("createdAt", "minutesConsumed"), (True, False)
+    ):
+        query = sessions_domain.SessionQuery(status=status, sort_by=sort_by, descending=descending)
+        page = Page(1, 25)
+        assert sessions_domain.is_counted(query, page)
+        with db.reading_raw() as raw:
+            views, _ = sessions_domain.list_counted(raw, tenant.app_id, query, page)
+        assert views
+        with db.unit_of_work(write=False) as s:
+            for view in views:
+                one = sessions_domain.get_session(
+                    s, tenant.app_id, view["id"], include_breakout_rooms=False
+                )
+                assert view == one
+                seen += view["status"] == "LIVE" and view["minutes_consumed"] > 0
+    assert seen
