@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -179,7 +179,12 @@ def _counted_total(
     return int(n or 0)
 
 
-_FTS = table("sessions_fts", column("session_id", String))
+_FTS = table(
+    "sessions_fts",
+    column("session_id", String),
+    column("search_text", String),
+    column("top_app", String),
+)
 
 
 def _capped_total(
@@ -188,6 +193,7 @@ def _capped_total(
     page: Page,
     found: int,
     search: str | None = None,
+    app_id: str | None = None,
 ) -> int:
     """``total_count`` of a filtered list: exact when this page is its last, else the number of
     matches capped at the page's end + COUNT_LOOKAHEAD.
@@ -195,10 +201,31 @@ def _capped_total(
     search: on SQLite, a search term too common for the id probe: the matches are then counted by
     walking the trigram index's hits (each joined to its session by key) rather than the app's
     sessions in list order, which reads most rows when the term is only somewhat common (a
-    bench/run.py search at 100k sessions on SQLite measured 54 ms p99 that way, 19 ms this way)."""
+    bench/run.py search at 100k sessions on SQLite measured 54 ms p99 that way, 19 ms this way).
+
+    app_id: with ``search``, when ``conditions`` are the app's top-level list and the search
+    alone: the hits are then counted in the trigram index alone (``top_app``, migration 0011b),
+    without joining each to its session by id, a random lookup in the primary-key index that was
+    most of the count at 1M sessions (bench/search_count.py)."""
     if 0 < found < page.size:
         return page.offset + found
     cap = page.offset + page.size + COUNT_LOOKAHEAD
+    if search is not None and app_id is not None:
+        hits = (
+            select(literal(1))
+            .select_from(_FTS)
+            .where(
+                text("sessions_fts MATCH :phrase"),
+                _FTS.c.top_app == app_id,
+                func.instr(_FTS.c.search_text, search) > 0,
+            )
+            .limit(cap)
+            .subquery()
+        )
+        return int(
+            conn.scalar(select(func.count()).select_from(hits), {"phrase": _fts_phrase(search)})
+            or 0
+        )
     if search is not None:
         walk = (
             select(literal(1))
@@ -262,7 +289,15 @@ def list_sessions(
         by_id = {row.id: row for row in fetched}
         rows = [by_id[i] for i in ids]
     if total is None:
-        total = _capped_total(conn, conditions, page, len(rows), counted_by_index)
+        # the search alone: its matches are the index's hits of the app's top-level sessions
+        alone = (
+            counted_by_index is not None
+            and query.status is None
+            and _unfiltered(replace(query, search=None))
+        )
+        total = _capped_total(
+            conn, conditions, page, len(rows), counted_by_index, app_id if alone else None
+        )
     return _row_views(conn, rows), page.paging(total, len(rows))
 
 
