@@ -21,6 +21,13 @@ for ``--secs`` each, ``--rounds`` times; prints each round's requests/s and the 
 To compare with another revision, run it with ``PYTHONPATH=<that revision's src>`` (the server
 inherits it).
 
+``--instructions OUT``: the in-process loops counted in instructions, for a run of this script
+under ``valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT`` (it turns the
+instrumentation on after the warm-up and dumps after each loop): ``--requests`` list requests
+then as many ``GET /healthz``, once. Without uvicorn and the event loop's idle polling counted,
+these vary by well under 1 % between runs (the thread pool's trip is in them, the kernel's work
+is not).
+
 ``--callgrind``: over HTTP too, but counting instructions rather than CPU time: one
 ``rtk-sessions serve`` (one process) under ``valgrind --tool=callgrind`` with instrumentation off
 until the warm-up is done, then ``--requests`` sequential list requests and as many
@@ -29,6 +36,8 @@ request of each and their ratio. Instruction counts do not depend on what else t
 but threads and the event loop's polling make them vary by a few percent from run to run: compare
 revisions (``PYTHONPATH``) in alternating runs. Counting starts once the server is idle (its
 start-up threads, such as ua-parser's warm-up, done). A few hundred requests take a minute or two.
+``--keep DIR`` copies the two dumps (``callgrind.list``, ``callgrind.healthz``) to ``DIR``, for
+``callgrind_annotate``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -136,6 +146,19 @@ async def _main(args: argparse.Namespace, url: str) -> None:
     async with app.router.lifespan_context(app):
         await _loop(app, path, query, token, 50)
         await _loop(app, "/healthz", "", token, 50)
+        if args.instructions:
+            _ctl("-i", "on")  # after the warm-up
+            counts = {}
+            for name, target, q in (("list", path, query), ("healthz", "/healthz", "")):
+                _ctl("-z")
+                await _loop(app, target, q, token, args.requests)
+                _ctl("-d")
+                counts[name] = _dumped(args.instructions) / args.requests
+            print(f"list sessions{'?' + query if query else ''}: {counts['list']:12,.0f} "
+                  "instructions per request (in-process)")  # fmt: skip
+            print(f"GET /healthz:  {counts['healthz']:12,.0f} instructions per request")
+            print(f"healthz / list: {counts['healthz'] / counts['list']:.3f}")
+            return
         best_list = best_health = float("inf")
         for _ in range(args.rounds):
             best_list = min(best_list, await _loop(app, path, query, token, args.requests))
@@ -164,6 +187,23 @@ async def _main(args: argparse.Namespace, url: str) -> None:
             await _loop(app, path, query, token, args.requests * 3)
             proc.terminate()
             proc.wait()
+
+
+def _ctl(*command: str) -> None:
+    """callgrind_control of this process (which runs under valgrind: ``--instructions``)."""
+    subprocess.run(["callgrind_control", *command, str(os.getpid())], check=True,
+                   capture_output=True)  # fmt: skip
+
+
+def _dumped(out: str) -> int:
+    """The instructions of the last dump of ``--callgrind-out-file=out``."""
+    import glob
+
+    newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    for line in Path(newest).read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {newest}")
 
 
 def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
@@ -262,6 +302,9 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
                             raise RuntimeError(f"GET {target} failed")
                     ctl("-d")  # counts since the previous dump, in a file of their own
                     counts[name] = counted() / args.requests
+                    if args.keep:
+                        newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+                        shutil.copy(newest, Path(args.keep) / f"callgrind.{name}")
         finally:
             proc.terminate()
             proc.wait()
@@ -284,6 +327,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--secs", type=float, default=5.0)
     parser.add_argument("--callgrind", action="store_true", help="instructions per request, HTTP")
+    parser.add_argument(
+        "--instructions",
+        default=None,
+        metavar="OUT",
+        help="in-process, under valgrind --tool=callgrind --instr-atstart=no "
+        "--callgrind-out-file=OUT: instructions per request",
+    )
+    parser.add_argument(
+        "--keep", default=None, help="--callgrind: copy the dumps (callgrind.list, .healthz) here"
+    )
     args = parser.parse_args()
     if args.database:
         import sqlalchemy as sa

@@ -22,7 +22,7 @@ from rtk_sessions.contract.params import Page
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain import sessions as sessions_domain
 from rtk_sessions.storage.engine import Database
-from rtk_sessions.storage.tables import Session
+from rtk_sessions.storage.tables import Peer, Session
 from tests.conftest import Tenant
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -701,3 +701,180 @@ def test_a_deep_page_is_walked_from_the_cheaper_end(
     total = 1_000_000
     walk = sessions_domain._from_the_end(dialect, key, descending, offset, offset + 25, total)
     assert walk is expected
+
+
+def test_counted_pages_give_the_views_of_the_sessions_read_one_by_one(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counted lists' pages (``list_counted``: on SQLite one statement whose rows pack the
+    view's values and a LIVE session's open peers' join times) give, value for value, the views
+    of ``get_session``, which reads each session and its open peers with the ORM: titles that
+    need escaping in JSON, LIVE sessions with two, one or no connected peers, ended ones."""
+    db = tenant.server.database()
+    seed(db, tenant.app_id, 40)
+    now = T0 + timedelta(hours=2, microseconds=123_457)
+    monkeypatch.setattr(sessions_domain, "utc_now", lambda: now)
+    rows = [r for r in all_rows(db, tenant.app_id) if r["parent_session_id"] is None]
+    live = [r["id"] for r in rows if r["status"] == "LIVE"]
+    peers: list[tuple[str, str, datetime, datetime | None]] = []
+    for k, session_id in enumerate(live):
+        for j in range(k % 3):  # 0, 1 or 2 connected peers, and one that left
+            joined = T0 + timedelta(minutes=7 * j + k, microseconds=1_000_003 * k + 17)
+            peers.append((f"p{k}-{j}", session_id, joined, None))
+        if k % 3:  # (a LIVE session whose every peer left is the sweeper's to end)
+            peers.append((f"q{k}", session_id, T0, T0 + timedelta(minutes=3)))
+    # seen just now by the server's clock, so that its sweeper leaves them connected
+    seen_at = datetime.now(UTC) + timedelta(days=1)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.insert(Peer.__table__),
+            [
+                {
+                    "id": peer_id,
+                    "session_id": session_id,
+                    "app_id": tenant.app_id,
+                    "joined_at": joined,
+                    "left_at": left,
+                    "last_seen_at": seen_at,
+                    "last_received_at": seen_at,
+                    "meta": {},
+                    "created_at": joined,
+                    "updated_at": joined,
+                }
+                for peer_id, session_id, joined, left in peers
+            ],
+        )
+    seen = 0
+    for status, sort_by, descending in itertools.product(
+        (None, "LIVE", "ENDED"), ("createdAt", "minutesConsumed"), (True, False)
+    ):
+        query = sessions_domain.SessionQuery(status=status, sort_by=sort_by, descending=descending)
+        page = Page(1, 25)
+        assert sessions_domain.is_counted(query, page)
+        with db.reading_raw() as raw:
+            views, _ = sessions_domain.list_counted(raw, tenant.app_id, query, page)
+        assert views
+        with db.unit_of_work(write=False) as s:
+            for view in views:
+                one = sessions_domain.get_session(
+                    s, tenant.app_id, view["id"], include_breakout_rooms=False
+                )
+                assert view == one
+                seen += view["status"] == "LIVE" and view["minutes_consumed"] > 0
+    assert seen
+
+
+def test_a_common_search_is_counted_for_the_app_s_top_level_sessions_only(
+    seeded: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search term too common for the id probe is counted (``total_count``, capped) in the
+    trigram index alone on SQLite (``top_app``, migration 0011b): hits of another app, of
+    breakout rooms, of sessions moved out of or into the top level and of changed titles are
+    counted as the brute force counts them."""
+    monkeypatch.setattr(sessions_domain, "FTS_PROBE_LIMIT", 2)
+    db = seeded.server.database()
+    with db.unit_of_work() as s:
+        other = accounts.create_app(s, seeded.account_id, "other").id
+    seed(db, other, 60, prefix="o")
+    table = Session.__table__
+    with db.engine.begin() as conn:
+        top = conn.scalars(
+            sa.select(table.c.id)
+            .where(table.c.app_id == seeded.app_id, table.c.parent_session_id.is_(None))
+            .where(table.c.search_text.contains("sync"))
+            .order_by(table.c.id)
+        ).all()
+        child = conn.scalars(
+            sa.select(table.c.id).where(
+                table.c.app_id == seeded.app_id, table.c.parent_session_id.is_not(None)
+            )
+        ).first()
+        conn.execute(sa.update(table).where(table.c.id == top[0]).values(parent_session_id="x"))
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == child)
+            .values(parent_session_id=None, search_text=f"weekly sync m1 {child}")
+        )
+        conn.execute(
+            sa.update(table).where(table.c.id == top[1]).values(search_text=f"retro m1 {top[1]}")
+        )
+    hits = len(expected(all_rows(db, seeded.app_id), {"search": "sync"}, 0)[0])
+    assert hits > 12
+    half = hits // 2  # full pages, the count exact (below the cap) or capped
+    for params, lookahead in (
+        ({"search": "sync", "per_page": half}, 1000),
+        ({"search": "SYNC", "per_page": half // 2, "page_no": 2}, 1000),
+        ({"search": "eekly sy", "per_page": half}, 1000),
+        ({"search": "sync", "per_page": half, "sort_by": "minutesConsumed"}, 1000),
+        ({"search": "sync", "per_page": 3}, 5),
+        ({"search": "sync", "status": "ENDED", "per_page": 3}, 1000),  # joined to the sessions
+    ):
+        monkeypatch.setattr(sessions_domain, "COUNT_LOOKAHEAD", lookahead)
+        check(seeded, params, lookahead=lookahead)
+
+
+def test_migration_0011b_moves_the_search_index_up_down_up(blank_url: str) -> None:
+    """0011b rebuilds SQLite's trigram index with ``top_app`` from the sessions (same rowids), and
+    the downgrade without it; sessions written at either revision are found by search at the
+    next; PostgreSQL has nothing to move (its answers are checked the same way)."""
+    from rtk_sessions import migrations
+
+    def searched(needle: str) -> list[str]:
+        db = Database(blank_url)
+        try:
+            with db.reading() as conn:
+                views, _ = sessions_domain.list_sessions(
+                    conn,
+                    app_id,
+                    sessions_domain.SessionQuery(search=needle),
+                    Page(1, 1000),
+                )
+            return sorted(v["id"] for v in views)
+        finally:
+            db.dispose()
+
+    def brute(needle: str) -> list[str]:
+        db = Database(blank_url)
+        try:
+            return sorted(
+                expected(all_rows(db, app_id), {"search": needle, "per_page": 1000}, 0)[0]
+            )
+        finally:
+            db.dispose()
+
+    migrations.upgrade(blank_url, "0010c")
+    app_id = str(uuid.uuid4())
+    db = Database(blank_url)
+    try:
+        _insert_app(db, app_id)
+        seed(db, app_id, 100)
+    finally:
+        db.dispose()
+    migrations.upgrade(blank_url, "0011b")
+    if blank_url.startswith("sqlite"):
+        with sa.create_engine(blank_url).connect() as conn:
+            wrong = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM sessions_fts f JOIN sessions_fts_ids i ON i.rid = f.rowid"
+                    " JOIN sessions s ON s.id = i.session_id WHERE f.session_id IS NOT s.id"
+                    " OR f.search_text IS NOT s.search_text OR f.top_app IS NOT"
+                    " (CASE WHEN s.parent_session_id IS NULL THEN s.app_id END)"
+                )
+            )
+            assert wrong == 0
+    assert searched("sync") == brute("sync") != []
+    db = Database(blank_url)
+    try:
+        seed(db, app_id, 20, prefix="u")
+    finally:
+        db.dispose()
+    assert searched("sync") == brute("sync")
+    migrations.downgrade(blank_url, "0010c")
+    db = Database(blank_url)
+    try:
+        seed(db, app_id, 20, prefix="d")
+    finally:
+        db.dispose()
+    migrations.upgrade(blank_url)
+    assert searched("sync") == brute("sync")
+    assert searched("equipe") == brute("equipe")

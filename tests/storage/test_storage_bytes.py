@@ -249,10 +249,11 @@ def _settings(url: str) -> dict[str, str]:
         with engine.connect() as conn:
             if conn.dialect.name != "postgresql":
                 # (sqlite_stat1: written by the ANALYZE the service runs, not by a migration;
-                # client events: changed by 0010c, which the upgrades here run too)
+                # client events: changed by 0010c, and the search index by 0011b, which the
+                # upgrades here run too)
                 query = (
                     "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
-                    " AND name NOT LIKE '%client_event%'"
+                    " AND name NOT LIKE '%client_event%' AND name NOT LIKE 'sessions_fts%'"
                 )
                 return dict(conn.execute(sa.text(query)).all())
             return dict(

@@ -40,7 +40,7 @@ from sqlalchemy.orm import aliased
 from rtk_sessions.domain import webhooks
 from rtk_sessions.errors import BadRequest
 from rtk_sessions.storage.bulk import insert_rows
-from rtk_sessions.storage.engine import Prepared
+from rtk_sessions.storage.engine import Prepared, RawConnection
 from rtk_sessions.storage.tables import (
     App,
     Meeting,
@@ -470,12 +470,14 @@ def _open_peers(size: int) -> Prepared:
     )
 
 
-def open_peer_secs(db: DB | Connection, session_ids: list[str], now: datetime) -> dict[str, float]:
+def open_peer_secs(
+    db: DB | Connection | RawConnection, session_ids: list[str], now: datetime
+) -> dict[str, float]:
     """Participant-seconds of the peers of ``session_ids`` still connected at ``now`` (each from
     its join to ``now``), by session id; sessions without open peers are absent. A LIVE session's
     ``minutes_consumed`` is ``(consumed_secs + this) / 60``: minutes consumed since it started."""
     out: dict[str, float] = {}
-    conn = db if isinstance(db, Connection) else db.connection()
+    conn = db if isinstance(db, (Connection, RawConnection)) else db.connection()
     most = _OPEN_PEER_CHUNKS[-1]
     for start in range(0, len(session_ids), most):
         chunk = session_ids[start : start + most]

@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
     String,
     bindparam,
+    case,
     column,
     func,
     literal,
+    literal_column,
     select,
     table,
     text,
@@ -40,11 +43,11 @@ from rtk_sessions.contract.views import (
 from rtk_sessions.domain import samples
 from rtk_sessions.domain.client_events import ClientEvent
 from rtk_sessions.domain.client_events import peer_events as peer_client_events
-from rtk_sessions.domain.lifecycle import open_peer_secs
+from rtk_sessions.domain.lifecycle import open_peer_secs, still_connected
 from rtk_sessions.errors import ParticipantNotFound, PeerNotFound, SessionNotFound
-from rtk_sessions.storage.engine import Prepared
+from rtk_sessions.storage.engine import Prepared, RawConnection
 from rtk_sessions.storage.tables import Peer, PeerEvent, Session
-from rtk_sessions.storage.types import RAW_TIME, stored_iso
+from rtk_sessions.storage.types import RAW_TIME, stored_iso, stored_time
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,8 @@ _UNFILTERED = (None, None, None, None, None, None)
 DEEP_OFFSET = 1000
 
 
-def _counted_total(conn: Connection, app_id: str, query: SessionQuery) -> int | None:
-    """The exact number of matches from session_counts (kept by triggers), for the unfiltered
-    and status-only lists; None for any other filter."""
+def _unfiltered(query: SessionQuery) -> bool:
+    """No filter but ``status``."""
     filters = (
         query.associated_id,
         query.start_time,
@@ -160,7 +162,15 @@ def _counted_total(conn: Connection, app_id: str, query: SessionQuery) -> int | 
         query.min_participants,
         query.max_participants,
     )
-    if filters != _UNFILTERED:
+    return filters == _UNFILTERED
+
+
+def _counted_total(
+    conn: Connection | RawConnection, app_id: str, query: SessionQuery
+) -> int | None:
+    """The exact number of matches from session_counts (kept by triggers), for the unfiltered
+    and status-only lists; None for any other filter."""
+    if not _unfiltered(query):
         return None
     if query.status is None:
         [(n,)] = _COUNT_APP.rows(conn, {"app": app_id})
@@ -169,7 +179,12 @@ def _counted_total(conn: Connection, app_id: str, query: SessionQuery) -> int | 
     return int(n or 0)
 
 
-_FTS = table("sessions_fts", column("session_id", String))
+_FTS = table(
+    "sessions_fts",
+    column("session_id", String),
+    column("search_text", String),
+    column("top_app", String),
+)
 
 
 def _capped_total(
@@ -178,6 +193,7 @@ def _capped_total(
     page: Page,
     found: int,
     search: str | None = None,
+    app_id: str | None = None,
 ) -> int:
     """``total_count`` of a filtered list: exact when this page is its last, else the number of
     matches capped at the page's end + COUNT_LOOKAHEAD.
@@ -185,10 +201,31 @@ def _capped_total(
     search: on SQLite, a search term too common for the id probe: the matches are then counted by
     walking the trigram index's hits (each joined to its session by key) rather than the app's
     sessions in list order, which reads most rows when the term is only somewhat common (a
-    bench/run.py search at 100k sessions on SQLite measured 54 ms p99 that way, 19 ms this way)."""
+    bench/run.py search at 100k sessions on SQLite measured 54 ms p99 that way, 19 ms this way).
+
+    app_id: with ``search``, when ``conditions`` are the app's top-level list and the search
+    alone: the hits are then counted in the trigram index alone (``top_app``, migration 0011b),
+    without joining each to its session by id, a random lookup in the primary-key index that was
+    most of the count at 1M sessions (bench/search_count.py)."""
     if 0 < found < page.size:
         return page.offset + found
     cap = page.offset + page.size + COUNT_LOOKAHEAD
+    if search is not None and app_id is not None:
+        hits = (
+            select(literal(1))
+            .select_from(_FTS)
+            .where(
+                text("sessions_fts MATCH :phrase"),
+                _FTS.c.top_app == app_id,
+                func.instr(_FTS.c.search_text, search) > 0,
+            )
+            .limit(cap)
+            .subquery()
+        )
+        return int(
+            conn.scalar(select(func.count()).select_from(hits), {"phrase": _fts_phrase(search)})
+            or 0
+        )
     if search is not None:
         walk = (
             select(literal(1))
@@ -228,12 +265,7 @@ def list_sessions(
     conn = db if isinstance(db, Connection) else db.connection()
     total = _counted_total(conn, app_id, query)
     if total is not None and page.offset < DEEP_OFFSET:
-        # The commonest lists (no filter or only status): a statement compiled once.
-        page_stmt = _counted_page_stmt(query.sort_by, query.descending, query.status is not None)
-        params: dict[str, Any] = {"app_id": app_id, "status": query.status}
-        params |= {"offset": page.offset, "limit": page.size}
-        rows = page_stmt.rows(conn, params)
-        return _row_views(conn, rows), page.paging(total, len(rows))
+        return _counted_list(conn, app_id, query, page, total)
     conditions, counted_by_index = _list_conditions(conn, app_id, query)
     key = Session.consumed_secs if query.sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if query.descending else key.asc(), Session.id.asc())
@@ -257,7 +289,48 @@ def list_sessions(
         by_id = {row.id: row for row in fetched}
         rows = [by_id[i] for i in ids]
     if total is None:
-        total = _capped_total(conn, conditions, page, len(rows), counted_by_index)
+        # the search alone: its matches are the index's hits of the app's top-level sessions
+        alone = (
+            counted_by_index is not None
+            and query.status is None
+            and _unfiltered(replace(query, search=None))
+        )
+        total = _capped_total(
+            conn, conditions, page, len(rows), counted_by_index, app_id if alone else None
+        )
+    return _row_views(conn, rows), page.paging(total, len(rows))
+
+
+def is_counted(query: SessionQuery, page: Page) -> bool:
+    """Whether the list is one of the commonest (no filter or only status, a page before
+    DEEP_OFFSET): ``list_counted`` reads it."""
+    return page.offset < DEEP_OFFSET and _unfiltered(query)
+
+
+def list_counted(
+    conn: RawConnection, app_id: str, query: SessionQuery, page: Page
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """``list_sessions`` of a list that ``is_counted``, read with ``Prepared`` statements alone
+    (``Database.reading_raw``)."""
+    total = _counted_total(conn, app_id, query)
+    if total is None or page.offset >= DEEP_OFFSET:
+        raise ValueError("not a counted list (is_counted)")
+    return _counted_list(conn, app_id, query, page, total)
+
+
+def _counted_list(
+    conn: Connection | RawConnection, app_id: str, query: SessionQuery, page: Page, total: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """A page of a counted list (``_counted_total``): statements compiled once."""
+    params: dict[str, Any] = {"app_id": app_id, "status": query.status}
+    params |= {"offset": page.offset, "limit": page.size}
+    with_status = query.status is not None
+    if conn.dialect.name == "sqlite":
+        packed = _packed_page_stmt(query.sort_by, query.descending, with_status)
+        packed_rows = packed.rows(conn, params)
+        return _packed_views(app_id, packed_rows), page.paging(total, len(packed_rows))
+    page_stmt = _counted_page_stmt(query.sort_by, query.descending, with_status)
+    rows = page_stmt.rows(conn, params)
     return _row_views(conn, rows), page.paging(total, len(rows))
 
 
@@ -269,7 +342,7 @@ def _views(db: DB, rows: Sequence[Any], now: datetime | None = None) -> list[dic
     return [session_view(row, live_secs=secs.get(row.id, 0.0)) for row in rows]
 
 
-def _row_views(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+def _row_views(conn: Connection | RawConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """``_views`` of rows of ``_COLUMNS`` (times as stored), unpacked as tuples."""
     live = [row[0] for row in rows if row[5] == "LIVE"]
     secs = open_peer_secs(conn, live, utc_now()) if live else {}
@@ -292,6 +365,62 @@ def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Pre
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     )
+
+
+# SQLite: a page row of the counted lists as two values, a JSON array of its view's values (the
+# SESSION_ROW but app_id and consumed_secs, then the join times of a LIVE session's connected
+# peers, comma-separated) and consumed_secs (a REAL: SQLite's JSON writes 15 significant
+# digits). The driver's fetch costs about a thousand instructions a value (Python 3.11's sqlite3
+# releases the GIL around each), so 13 columns and a second statement for the open peers cost
+# more than building and parsing the JSON (docs/performance.md).
+_PACKED = tuple(name for name in SESSION_ROW if name not in ("app_id", "consumed_secs"))
+
+
+@functools.cache
+def _packed_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prepared:
+    """``_counted_page_stmt`` with its rows packed (``_PACKED``), SQLite only."""
+    conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
+    if with_status:
+        conditions.append(Session.status == bindparam("status"))
+    key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
+    order = (key.desc() if descending else key.asc(), Session.id.asc())
+    # the peers of open_peer_secs, in its order (ix_peers_session_joined)
+    open_joins = (
+        select(func.group_concat(type_coerce(Peer.joined_at, RAW_TIME), literal_column("','")))
+        .where(Peer.session_id == Session.id, still_connected())
+        .scalar_subquery()
+    )
+    values = [
+        type_coerce(getattr(Session, name), RAW_TIME) if name in _RAW else getattr(Session, name)
+        for name in _PACKED
+    ]
+    live = case((Session.status == literal_column("'LIVE'"), open_joins), else_=None)
+    return Prepared(
+        select(func.json_array(*values, live), Session.consumed_secs)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def _packed_views(app_id: str, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """``_row_views`` of rows of ``_packed_page_stmt``: the same views."""
+    now = utc_now()
+    views = []
+    for packed, consumed_secs in rows:
+        (id_, meeting, name, type_, status, live, most, created, started, ended, updated, joins) = (
+            orjson.loads(packed)
+        )
+        live_secs = 0.0
+        if joins is not None:
+            for joined_at in joins.split(","):
+                live_secs = live_secs + max(0.0, (now - stored_time(joined_at)).total_seconds())
+        row = (id_, app_id, meeting, name, type_, status, live, most, consumed_secs)
+        views.append(
+            session_row_view((*row, created, started, ended, updated), live_secs, stored_iso)
+        )
+    return views
 
 
 # PostgreSQL: skipping an entry in a backward index scan costs about this many forward ones

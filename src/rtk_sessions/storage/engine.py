@@ -7,10 +7,12 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import Connection, CursorResult, Dialect, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -145,8 +147,35 @@ class Database:
         with self._read_engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def reading_raw(self) -> Iterator[RawConnection]:
+        """``reading`` on the driver's connection itself, for reads that are all ``Prepared``
+        (the commonest session lists): SQLAlchemy's ``Connection``, its transaction and its
+        events cost about a tenth of such a request. Same isolation (SQLite: a deferred BEGIN;
+        PostgreSQL: the driver's own transaction); committed at the end, rolled back on error."""
+        pooled = self.engine.raw_connection()
+        try:
+            if self.dialect == "sqlite":
+                pooled.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+            yield RawConnection(self.engine.dialect, pooled)
+            pooled.commit()
+        except BaseException:
+            pooled.rollback()
+            raise
+        finally:
+            pooled.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class RawConnection:
+    """A pooled driver connection in a transaction (``Database.reading_raw``): what ``Prepared``
+    runs on, like a ``Connection``'s ``dialect`` and ``connection``."""
+
+    dialect: Dialect
+    connection: PoolProxiedConnection
 
 
 class Prepared:
@@ -165,7 +194,9 @@ class Prepared:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+    def rows(
+        self, conn: Connection | RawConnection, params: Mapping[str, Any]
+    ) -> Sequence[tuple[Any, ...]]:
         """The rows of the statement with ``params`` (by bind parameter name), as tuples."""
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:

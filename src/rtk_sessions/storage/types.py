@@ -94,7 +94,8 @@ def stored_iso(value: datetime | str) -> str:
     ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's format; sliced, not parsed) or any other ISO 8601
     form SQLite may hold. A list page formats about a hundred of these."""
     if isinstance(value, str):
-        if _sqlalchemy_text(value):
+        # _sqlalchemy_text, inline (a call per time costs a fifth of formatting it)
+        if len(value) == 26 and value[10] == " " and value[19] == "." and value[20:].isdigit():
             return f"{value[:10]}T{value[11:23]}Z"
         return iso(stored_time(value))
     return iso(value)
