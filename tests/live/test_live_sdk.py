@@ -277,16 +277,23 @@ def test_live_call_read_back_through_the_sdk(server: Server, need_chromium: str)
         assert meta.browser_metadata.engine == "Blink" and "Chrom" in meta.browser_metadata.browser
         assert meta.device_info.os == "Linux" and meta.device_info.cpus >= 1
         pairs = meta.candidate_pairs.producing_transport + meta.candidate_pairs.consuming_transport
-        assert pairs and all(p.nominated for p in pairs), [
+        # Every pair the browser selected is listed, each as the last report that selected it
+        # said: a pair selected for a moment before ICE settled on another may never have been
+        # nominated (CI saw one on a PostgreSQL run), while the pair a transport ends on is.
+        described = [
             (
                 p.nominated,
-                p.local_candidate_ip,
-                p.remote_candidate_ip,
+                p.local_candidate_address,
+                p.remote_candidate_address,
                 p.local_candidate_type,
                 p.total_round_trip_time,
             )
             for p in pairs
         ]
+        for listed in (meta.candidate_pairs.producing_transport,
+                       meta.candidate_pairs.consuming_transport):  # fmt: skip
+            assert not listed or any(p.nominated for p in listed), described
+        assert pairs, described
         names = {e.name for e in meta.events}
         assert {"ice_connection_state", "connection_state"} <= names
         assert meta.audio_devices_updates or meta.video_devices_updates
