@@ -195,12 +195,18 @@ def _ctl(*command: str) -> None:
                    capture_output=True)  # fmt: skip
 
 
-def _dumped(out: str) -> int:
-    """The instructions of the last dump of ``--callgrind-out-file=out``."""
+def _newest_dump(out: str) -> Path:
+    """The last dump of ``--callgrind-out-file=out``: ``out.<n>``, n counting up (mtimes may
+    tie)."""
     import glob
 
-    newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
-    for line in Path(newest).read_text().splitlines():
+    return Path(max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1])))
+
+
+def _dumped(out: str) -> int:
+    """The instructions of the last dump of ``--callgrind-out-file=out``."""
+    newest = _newest_dump(out)
+    for line in newest.read_text().splitlines():
         if line.startswith("totals:"):
             return int(line.split()[1])
     raise RuntimeError(f"no totals in {newest}")
@@ -244,8 +250,6 @@ def _http(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
 
 
 def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> None:
-    import glob
-
     import run
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -267,12 +271,7 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
                                capture_output=True)  # fmt: skip
 
             def counted() -> int:
-                # the last dump: callgrind.out.<n>, n counting up (mtimes may tie)
-                newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
-                for line in Path(newest).read_text().splitlines():
-                    if line.startswith("totals:"):
-                        return int(line.split()[1])
-                raise RuntimeError(f"no totals in {newest}")
+                return _dumped(str(out))
 
             path = f"/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}/sessions{args.query}"
             with run._client(server, token) as client:
@@ -303,8 +302,7 @@ def _callgrind(args: argparse.Namespace, url: str, app_id: str, token: str) -> N
                     ctl("-d")  # counts since the previous dump, in a file of their own
                     counts[name] = counted() / args.requests
                     if args.keep:
-                        newest = max(glob.glob(f"{out}.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
-                        shutil.copy(newest, Path(args.keep) / f"callgrind.{name}")
+                        shutil.copy(_newest_dump(str(out)), Path(args.keep) / f"callgrind.{name}")
         finally:
             proc.terminate()
             proc.wait()

@@ -518,15 +518,14 @@ class StoredQuality:
     - rows: ``{kind: JSON array bytes}`` of the kinds that have rows (empty without quality).
     - timed_pairs: ``(first seen epoch ms, CandidatePair)`` of every selected pair.
     - rows_digest: a digest of what ``rows`` was decoded from (the stored blocks, compressed, with
-      their kinds and times: ``rows`` is a function of them), or None: then ``detected_issues``
-      digests ``rows`` themselves (~30 times the bytes).
+      their kinds and times: ``rows`` is a function of them; empty when no block was read).
     """
 
     quality: dict[str, Any]
     candidate_pairs: dict[str, list[dict[str, Any]]]
     rows: dict[str, bytes] = field(default_factory=dict)
     timed_pairs: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-    rows_digest: bytes | None = None
+    rows_digest: bytes = b""
 
     def detected_issues(
         self,
@@ -540,17 +539,12 @@ class StoredQuality:
         The result is cached in the process by a digest of all those inputs (content-addressed,
         so never stale): a peer whose data did not change is not parsed and judged again. The
         first read of a 2-hour peer (14 400 rows) spends about 0.1–0.3 s here, a cached one a
-        digest of its 150 kB of stored blocks (``rows_digest``, ~0.2 ms; 6 ms for the 4.7 MB
-        of rows they decode to)."""
+        digest of its 150 kB of stored blocks (``rows_digest``); a digest of the 4.7 MB of rows
+        they decode to was half of a cached report's instructions (``bench/peer_report.py
+        --callgrind``, docs/performance.md)."""
         events = list(events)
         digest = hashlib.blake2b(digest_size=20)
-        if self.rows_digest is not None:
-            digest.update(b"blocks")
-            digest.update(self.rows_digest)
-        else:
-            for kind in sorted(self.rows):
-                digest.update(kind.encode())
-                digest.update(self.rows[kind])
+        digest.update(self.rows_digest)
         digest.update(
             orjson.dumps(
                 [self.timed_pairs, events, device_updates],

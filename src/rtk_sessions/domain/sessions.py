@@ -350,21 +350,29 @@ def _row_views(conn: Connection | RawConnection, rows: Sequence[Any]) -> list[di
     return [session_row_view(tuple(row), get(row[0], 0.0), stored_iso) for row in rows]
 
 
-@functools.cache
-def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prepared:
-    """A page of the list with no filter but ``status``; binds app_id, status, offset, limit."""
+def _counted_page(
+    columns: Sequence[Any], sort_by: str, descending: bool, with_status: bool
+) -> Prepared:
+    """A page of ``columns`` of the list with no filter but ``status``; binds app_id, status,
+    offset, limit."""
     conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
     if with_status:
         conditions.append(Session.status == bindparam("status"))
     key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if descending else key.asc(), Session.id.asc())
     return Prepared(
-        select(*_COLUMNS)
+        select(*columns)
         .where(*conditions)
         .order_by(*order)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     )
+
+
+@functools.cache
+def _counted_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prepared:
+    """A page of the list with no filter but ``status``, rows of ``_COLUMNS``."""
+    return _counted_page(_COLUMNS, sort_by, descending, with_status)
 
 
 # SQLite: a page row of the counted lists as two values, a JSON array of its view's values (the
@@ -379,11 +387,6 @@ _PACKED = tuple(name for name in SESSION_ROW if name not in ("app_id", "consumed
 @functools.cache
 def _packed_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prepared:
     """``_counted_page_stmt`` with its rows packed (``_PACKED``), SQLite only."""
-    conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
-    if with_status:
-        conditions.append(Session.status == bindparam("status"))
-    key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
-    order = (key.desc() if descending else key.asc(), Session.id.asc())
     # the peers of open_peer_secs, in its order (ix_peers_session_joined)
     open_joins = (
         select(func.group_concat(type_coerce(Peer.joined_at, RAW_TIME), literal_column("','")))
@@ -395,13 +398,8 @@ def _packed_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prep
         for name in _PACKED
     ]
     live = case((Session.status == literal_column("'LIVE'"), open_joins), else_=None)
-    return Prepared(
-        select(func.json_array(*values, live), Session.consumed_secs)
-        .where(*conditions)
-        .order_by(*order)
-        .offset(bindparam("offset", type_=Integer))
-        .limit(bindparam("limit", type_=Integer))
-    )
+    columns = (func.json_array(*values, live), Session.consumed_secs)
+    return _counted_page(columns, sort_by, descending, with_status)
 
 
 def _packed_views(app_id: str, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
