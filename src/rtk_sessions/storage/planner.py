@@ -22,7 +22,7 @@ autovacuum_vacuum_insert_scale_factor × reltuples``. Without it nothing records
 deleted and updated rows in a table's free-space map, so new rows never reuse it and the files
 only grow: ingestion deletes sample blocks as it merges them (``domain.samples``) and rewrites a
 connection's state every batch, and on this project's test server (autovacuum off) that left the
-``sample_blocks`` partitions about a third empty (docs/performance.md, "Bytes per sample").
+``sample_blocks`` partitions about a third empty (docs/performance.md, "Dead rows' space").
 
 Partitioned tables' parents (``sample_blocks``) are left out, as autovacuum leaves them: their
 leaf partitions are ordinary tables and are analyzed and vacuumed like the others.
