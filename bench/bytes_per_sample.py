@@ -1,7 +1,7 @@
 """Database bytes per ingested sample, per table, on SQLite and PostgreSQL side by side, in-process.
 
     .venv/bin/python bench/bytes_per_sample.py [--scale 1.0] [--database URL]
-        [--sqlite-only | --postgresql-only] [--runs ingest_1c_100e,...]
+        [--sqlite-only | --postgresql-only] [--runs ingest_1c_100e,...] [--maintenance-secs 10]
 
 Ingests the real recorded clients of ``bench/payloads.py`` with ``api.ingest.parse_batch`` +
 ``api.ingest.apply_batch`` (everything the ingest endpoint does with a body, without HTTP, as
@@ -11,6 +11,12 @@ of ``bench/run.py``'s ingest: 1 client × 100-event batches, 8 clients × 100-ev
 client replays its own template instances, each a new peer, meeting and session). The number of
 batches per run is the share of ``bench/run.py``'s last full run (``docs/performance.md``: about
 200 100-event batches a run and 1,600 / 800 events in the 1-event runs) times ``--scale``.
+
+Between batches, every ``--maintenance-secs`` seconds of the run (``storage.planner.INTERVAL_SECS``,
+as the server's sweeper does; 0: never), the PostgreSQL maintenance of the sweeper's leader on a
+server whose autovacuum is off: ``planner.vacuum_stale``, then ``planner.analyze_stale`` (nothing
+on SQLite, or with autovacuum on). Without it, the space of the sample blocks a merge deletes is
+never reused during the run (docs/performance.md).
 
 Measured as ``bench/run.py``'s ``database_bytes`` (size after − size before the four runs, ÷ their
 samples), then split by table:
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,6 +56,7 @@ from rtk_sessions.api.deps import AppScope  # noqa: E402
 from rtk_sessions.api.ingest import apply_batch, parse_batch  # noqa: E402
 from rtk_sessions.config import Settings, normalize_database_url  # noqa: E402
 from rtk_sessions.domain import accounts  # noqa: E402
+from rtk_sessions.storage import planner  # noqa: E402
 from rtk_sessions.storage.engine import Database  # noqa: E402
 
 # (run name, clients, events per batch, batches per client at --scale 1)
@@ -124,11 +132,24 @@ def interleave(payloads: Payloads, run: str, clients: int, size: int, per: int) 
             yield next(gen)
 
 
+def maintain(db: Database) -> None:
+    """What the sweeper's leader does every ``planner.INTERVAL_SECS`` on PostgreSQL (a tree
+    before the leader vacuumed only analyzes)."""
+    vacuum = getattr(planner, "vacuum_stale", None)
+    if vacuum is not None:
+        vacuum(db.engine)
+    planner.analyze_stale(db.engine)
+
+
 def measure(
-    url: str, payloads: Payloads, scale: float, runs: frozenset[str] | None = None
+    url: str,
+    payloads: Payloads,
+    scale: float,
+    runs: frozenset[str] | None = None,
+    maintenance_secs: float = planner.INTERVAL_SECS,
 ) -> tuple[Sizes, Sizes, int]:
-    """Migrate ``url``, ingest the four runs (or those named in ``runs``); (sizes before, sizes
-    after, samples ingested)."""
+    """Migrate ``url``, ingest the four runs (or those named in ``runs``), with ``maintain``
+    every ``maintenance_secs`` (0: never); (sizes before, sizes after, samples ingested)."""
     migrations.upgrade(url)
     settings = Settings()
     db = Database(url)
@@ -138,6 +159,7 @@ def measure(
         scope = AppScope("acct", app_id)
         before = sizes(db)
         samples = 0
+        due = time.monotonic() + maintenance_secs
         for run, clients, size, per in RUNS:
             if runs is not None and run not in runs:
                 continue
@@ -145,6 +167,9 @@ def measure(
             for batch in interleave(payloads, run, clients, size, count):
                 apply_batch(db, settings, scope, parse_batch(batch.body, settings))
                 samples += batch.samples
+                if maintenance_secs > 0 and time.monotonic() >= due:
+                    maintain(db)
+                    due = time.monotonic() + maintenance_secs
         return before, sizes(db), samples
     finally:
         db.dispose()
@@ -190,18 +215,26 @@ def main() -> None:
         + ",".join(r[0] for r in RUNS)
         + ")",
     )
+    parser.add_argument(
+        "--maintenance-secs",
+        type=float,
+        default=planner.INTERVAL_SECS,
+        help="the sweeper leader's PostgreSQL VACUUM/ANALYZE every this many seconds (0: never)",
+    )
     args = parser.parse_args()
     runs = frozenset(args.runs.split(",")) if args.runs else None
     payloads = Payloads.load()
     results: dict[str, tuple[dict[str, dict[str, float]], int]] = {}
     if not args.postgresql_only:
         with tempfile.TemporaryDirectory() as tmp:
-            before, after, n = measure(f"sqlite:///{tmp}/bytes.db", payloads, args.scale, runs)
+            before, after, n = measure(
+                f"sqlite:///{tmp}/bytes.db", payloads, args.scale, runs, args.maintenance_secs
+            )
         results["sqlite"] = (growth(before, after, n), n)
     if not args.sqlite_only:
         url, drop = postgres_database(args.database)
         try:
-            before, after, n = measure(url, payloads, args.scale, runs)
+            before, after, n = measure(url, payloads, args.scale, runs, args.maintenance_secs)
         finally:
             drop()
         results["postgresql"] = (growth(before, after, n), n)

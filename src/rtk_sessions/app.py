@@ -53,8 +53,8 @@ MAINTENANCE_INTERVAL_SECS = 3600.0
 class Sweeper:
     """Background thread: leaves stale peers, ends idle sessions and folds ``session_counts``
     (``fold_session_counts``) every ``sweep_interval_secs``; hourly, sample partitions and
-    retention (``maintain``); on PostgreSQL without autovacuum, the planner's statistics every
-    ``storage.planner.INTERVAL_SECS`` (``analyze``).
+    retention (``maintain``); on PostgreSQL without autovacuum, what autovacuum would do every
+    ``storage.planner.INTERVAL_SECS`` (``vacuum``, then ``analyze``).
 
     Every process starts one, but only the holder of the sweeper lock sweeps
     (``leader.sweeper_lock``: a PostgreSQL advisory lock, or a file lock beside a SQLite file). The
@@ -128,6 +128,11 @@ class Sweeper:
             partitions.ensure(session.connection(), now)
             return samples.prune(session, now=now, retention_days=self.settings.retention_days)
 
+    def vacuum(self) -> list[str]:
+        """PostgreSQL without autovacuum: VACUUM the tables autovacuum would
+        (``storage.planner.vacuum_stale``); the names of those it went through."""
+        return planner.vacuum_stale(self.db.engine)
+
     def analyze(self) -> list[str]:
         """PostgreSQL without autovacuum: ANALYZE the tables autovacuum would
         (``storage.planner.analyze_stale``); the names of those analyzed."""
@@ -153,6 +158,10 @@ class Sweeper:
                         log.exception("sample retention failed")
                 if time.monotonic() >= next_statistics:
                     next_statistics = time.monotonic() + planner.INTERVAL_SECS
+                    try:
+                        self.vacuum()
+                    except Exception:
+                        log.exception("VACUUM of tables with dead rows failed")
                     try:
                         self.analyze()
                     except Exception:

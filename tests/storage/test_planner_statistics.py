@@ -1,4 +1,4 @@
-"""PostgreSQL without autovacuum: the sweeper's leader analyzes what autovacuum would.
+"""PostgreSQL without autovacuum: the sweeper's leader analyzes and vacuums what autovacuum would.
 
 The test server of this project runs with ``autovacuum = off`` (as CI's does), which is how
 ``meetings`` and ``sessions`` came to be scanned whole per lifecycle batch (docs/performance.md).
@@ -126,10 +126,103 @@ def test_the_sweeper_of_a_running_server_analyzes(url: str, engine: Engine, tmp_
         thread.join(timeout=10)
 
 
+def _vacuumed(engine: Engine, table: str) -> tuple[bool, int]:
+    """Whether ``table`` was ever vacuumed (by anyone), and its dead rows as counted now."""
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT coalesce(last_vacuum, last_autovacuum) IS NOT NULL, n_dead_tup "
+            "FROM pg_stat_user_tables WHERE relname = %(t)s AND schemaname = current_schema()",
+            {"t": table},
+        ).one()
+    return bool(row[0]), int(row[1])
+
+
+def _delete_meetings(engine: Engine, count: int) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM meetings WHERE id IN (SELECT id FROM meetings ORDER BY id LIMIT %(n)s)",
+            {"n": count},
+        )
+        connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+
+
+def _heap_pages(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.exec_driver_sql(
+                "SELECT pg_relation_size(%(t)s::regclass) / current_setting('block_size')::int",
+                {"t": table},
+            ).scalar_one()
+        )
+
+
+@pytest.mark.postgres
+def test_tables_past_autovacuums_vacuum_threshold_are_vacuumed(engine: Engine) -> None:
+    _add_meetings(engine, 1000)
+    if _autovacuum_on(engine):
+        assert planner.dead_tables(engine) == []
+        return
+    # never vacuumed nor analyzed (reltuples -1, taken as 0): the insert rule is more than
+    # autovacuum_vacuum_insert_threshold (1000) + 0.2 × 0 rows inserted since the last vacuum
+    assert "meetings" not in planner.dead_tables(engine)
+    _add_meetings(engine, 1)
+    assert "meetings" in planner.dead_tables(engine)
+    assert "meetings" in planner.vacuum_stale(engine)
+    assert _vacuumed(engine, "meetings") == (True, 0)
+    assert "meetings" not in planner.dead_tables(engine)
+
+    # the dead-row rule: threshold (50) + scale factor (0.2) × 1,001 rows = 250.2 dead rows
+    _delete_meetings(engine, 250)
+    assert "meetings" not in planner.dead_tables(engine)
+    _delete_meetings(engine, 1)
+    assert "meetings" in planner.dead_tables(engine)
+    assert "meetings" in planner.vacuum_stale(engine)
+    assert _vacuumed(engine, "meetings")[1] == 0
+
+
+@pytest.mark.postgres
+def test_vacuumed_space_is_reused_by_new_rows(engine: Engine) -> None:
+    """What the vacuum is for: rows written after a vacuum go into the space of the rows deleted
+    before it, instead of growing the table (without a vacuum they would grow it)."""
+    if _autovacuum_on(engine):
+        pytest.skip("the server's autovacuum vacuums; dead_tables is empty (test above)")
+    _add_meetings(engine, 3000)
+    _delete_meetings(engine, 2000)
+    pages = _heap_pages(engine, "meetings")
+    _add_meetings(engine, 1500)  # without a vacuum: a new page for each of them
+    grown = _heap_pages(engine, "meetings") - pages
+    assert grown > 0
+
+    _delete_meetings(engine, 1500)
+    assert "meetings" in planner.vacuum_stale(engine)
+    pages = _heap_pages(engine, "meetings")
+    _add_meetings(engine, 1500)
+    assert _heap_pages(engine, "meetings") - pages < grown / 2
+
+
+@pytest.mark.postgres
+def test_the_sweeper_of_a_running_server_vacuums(url: str, engine: Engine, tmp_path: Path) -> None:
+    if _autovacuum_on(engine):
+        pytest.skip("the server's autovacuum vacuums; dead_tables is empty (test above)")
+    _add_meetings(engine, 1001)
+    settings = Settings(data_dir=tmp_path, database_url=url, sweep_interval_secs=0.05)
+    _live, server, thread = start_server(settings)
+    try:
+        deadline = time.monotonic() + 30  # the first sweep after the lead vacuums
+        while not _vacuumed(engine, "meetings")[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _vacuumed(engine, "meetings")[0]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_nothing_is_stale_on_sqlite(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     try:
         assert planner.stale_tables(engine) == []
         assert planner.analyze_stale(engine) == []
+        assert planner.dead_tables(engine) == []
+        assert planner.vacuum_stale(engine) == []
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""The planner's statistics on a PostgreSQL server whose autovacuum is off.
+"""On a PostgreSQL server whose autovacuum is off: the planner's statistics and dead rows' space.
 
 PostgreSQL's planner chooses between an index and a sequential scan from each table's statistics
 (``pg_class.reltuples``, ``pg_statistic``), which ``ANALYZE`` writes and autovacuum runs on its
@@ -15,8 +15,17 @@ from the server's settings). With autovacuum on it does nothing: autovacuum does
 sweeper's leader calls it every ``INTERVAL_SECS`` (``app.Sweeper``). SQLite's planner assumes
 large tables where it has no statistics and prefers their indexes, so nothing is done there.
 
+``vacuum_stale`` does autovacuum's vacuum step the same way: it vacuums each table with more dead
+rows than ``autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor × reltuples``, or more rows
+inserted since its last vacuum than ``autovacuum_vacuum_insert_threshold +
+autovacuum_vacuum_insert_scale_factor × reltuples``. Without it nothing records the space of
+deleted and updated rows in a table's free-space map, so new rows never reuse it and the files
+only grow: ingestion deletes sample blocks as it merges them (``domain.samples``) and rewrites a
+connection's state every batch, and on this project's test server (autovacuum off) that left the
+``sample_blocks`` partitions about a third empty (docs/performance.md, "Dead rows' space").
+
 Partitioned tables' parents (``sample_blocks``) are left out, as autovacuum leaves them: their
-leaf partitions are ordinary tables and are analyzed like the others.
+leaf partitions are ordinary tables and are analyzed and vacuumed like the others.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import logging
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["INTERVAL_SECS", "analyze_stale", "stale_tables"]
+__all__ = ["INTERVAL_SECS", "analyze_stale", "dead_tables", "stale_tables", "vacuum_stale"]
 
 log = logging.getLogger("rtk_sessions.planner")
 
@@ -83,3 +92,52 @@ def analyze_stale(engine: Engine) -> list[str]:
     if analyzed:
         log.info("analyzed %s (autovacuum is off)", ", ".join(analyzed))
     return analyzed
+
+
+_DEAD = text(
+    """
+    SELECT c.relname
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema()
+      AND c.relkind = 'r'
+      AND current_setting('autovacuum') = 'off'
+      AND (
+        s.n_dead_tup >
+          current_setting('autovacuum_vacuum_threshold')::float8
+          + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
+        OR current_setting('autovacuum_vacuum_insert_threshold')::float8 >= 0
+        AND s.n_ins_since_vacuum >
+          current_setting('autovacuum_vacuum_insert_threshold')::float8
+          + current_setting('autovacuum_vacuum_insert_scale_factor')::float8
+            * greatest(c.reltuples, 0)
+      )
+    ORDER BY s.n_dead_tup DESC, c.relname
+    """
+)
+
+
+def dead_tables(engine: Engine) -> list[str]:
+    """This schema's tables that autovacuum would vacuum now, most dead rows first; ``[]`` when
+    autovacuum is on (it vacuums them itself) and on any database but PostgreSQL. A server's
+    ``autovacuum_vacuum_insert_threshold = -1`` (no vacuums for inserts) is followed here too."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        return list(connection.execute(_DEAD).scalars())
+
+
+def vacuum_stale(engine: Engine) -> list[str]:
+    """``VACUUM (SKIP_LOCKED)`` each of ``dead_tables``, each in its own transaction, and return
+    their names. A table that another transaction holds in a conflicting lock (an ``ANALYZE``,
+    another ``VACUUM``, ``rtk-sessions prune`` dropping a partition) is skipped by PostgreSQL
+    with a warning, and found again at the next call. A plain ``VACUUM`` takes no lock that
+    ingestion or reads wait for. Other database errors raise."""
+    vacuumed: list[str] = []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name in dead_tables(engine):
+            quoted = engine.dialect.identifier_preparer.quote(name)
+            connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {quoted}")
+            vacuumed.append(name)
+    if vacuumed:
+        log.info("vacuumed %s (autovacuum is off)", ", ".join(vacuumed))
+    return vacuumed
