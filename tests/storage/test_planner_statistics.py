@@ -189,7 +189,7 @@ def test_vacuumed_space_is_reused_by_new_rows(engine: Engine) -> None:
     _add_meetings(engine, 3000)
     _delete_meetings(engine, 2000)
     pages = _heap_pages(engine, "meetings")
-    _add_meetings(engine, 1500)  # without a vacuum: a new page for each of them
+    _add_meetings(engine, 1500)  # without a vacuum: into new pages at the end of the table
     grown = _heap_pages(engine, "meetings") - pages
     assert grown > 0
 
