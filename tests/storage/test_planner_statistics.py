@@ -109,23 +109,6 @@ def test_a_table_another_transaction_holds_is_skipped_until_next_time(
     assert planner.analyze_stale(engine) == ["meetings"]
 
 
-@pytest.mark.postgres
-def test_the_sweeper_of_a_running_server_analyzes(url: str, engine: Engine, tmp_path: Path) -> None:
-    if _autovacuum_on(engine):
-        pytest.skip("the server's autovacuum analyzes; stale_tables is empty (test above)")
-    _add_meetings(engine, 1000)
-    settings = Settings(data_dir=tmp_path, database_url=url, sweep_interval_secs=0.05)
-    _live, server, thread = start_server(settings)
-    try:
-        deadline = time.monotonic() + 30  # the first sweep after the lead analyzes
-        while not _analyzed(engine, "meetings")[0] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _analyzed(engine, "meetings") == (True, 1000.0)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def _vacuumed(engine: Engine, table: str) -> tuple[bool, int]:
     """Whether ``table`` was ever vacuumed (by anyone), and its dead rows as counted now."""
     with engine.connect() as connection:
@@ -201,17 +184,24 @@ def test_vacuumed_space_is_reused_by_new_rows(engine: Engine) -> None:
 
 
 @pytest.mark.postgres
-def test_the_sweeper_of_a_running_server_vacuums(url: str, engine: Engine, tmp_path: Path) -> None:
+def test_the_sweeper_of_a_running_server_vacuums_and_analyzes(
+    url: str, engine: Engine, tmp_path: Path
+) -> None:
     if _autovacuum_on(engine):
-        pytest.skip("the server's autovacuum vacuums; dead_tables is empty (test above)")
-    _add_meetings(engine, 1001)
+        pytest.skip("the server's autovacuum does both; nothing is stale or dead (tests above)")
+    _add_meetings(engine, 1001)  # past both rules (tests above)
     settings = Settings(data_dir=tmp_path, database_url=url, sweep_interval_secs=0.05)
     _live, server, thread = start_server(settings)
     try:
-        deadline = time.monotonic() + 30  # the first sweep after the lead vacuums
-        while not _vacuumed(engine, "meetings")[0] and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # the first sweep after the lead does both
+
+        def done() -> bool:
+            return _vacuumed(engine, "meetings")[0] and _analyzed(engine, "meetings")[0]
+
+        while not done() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _vacuumed(engine, "meetings")[0]
+        assert _vacuumed(engine, "meetings") == (True, 0)
+        assert _analyzed(engine, "meetings") == (True, 1001.0)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -32,43 +32,74 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, text
 from sqlalchemy.exc import DBAPIError
 
 __all__ = ["INTERVAL_SECS", "analyze_stale", "dead_tables", "stale_tables", "vacuum_stale"]
 
 log = logging.getLogger("rtk_sessions.planner")
 
-#: Seconds between two checks by the sweeper's leader (one catalog query each).
+#: Seconds between two checks by the sweeper's leader (a catalog query for each step).
 INTERVAL_SECS = 10.0
 
 #: How long an ``ANALYZE`` waits for a table that another transaction holds (a ``VACUUM``, an
 #: index build, ``rtk-sessions prune`` dropping a partition) before it gives up until next time.
 LOCK_TIMEOUT = "1s"
 
-_STALE = text(
+
+def _rule(condition: str, most: str) -> TextClause:
+    """The names of this schema's plain tables that meet ``condition`` (over
+    ``pg_stat_user_tables s`` and ``pg_class c``), on a server whose autovacuum is off, largest
+    ``most`` first. ``c.reltuples`` is -1 for a table never vacuumed nor analyzed."""
+    return text(
+        f"""
+        SELECT c.relname
+        FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+        WHERE s.schemaname = current_schema()
+          AND c.relkind = 'r'
+          AND current_setting('autovacuum') = 'off'
+          AND ({condition})
+        ORDER BY {most} DESC, c.relname
+        """
+    )
+
+
+_STALE = _rule(
     """
-    SELECT c.relname
-    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-    WHERE s.schemaname = current_schema()
-      AND c.relkind = 'r'
-      AND current_setting('autovacuum') = 'off'
-      AND s.n_mod_since_analyze >
-          current_setting('autovacuum_analyze_threshold')::float8
-          + current_setting('autovacuum_analyze_scale_factor')::float8
-            * greatest(c.reltuples, 0)
-    ORDER BY s.n_mod_since_analyze DESC, c.relname
-    """
+    s.n_mod_since_analyze >
+        current_setting('autovacuum_analyze_threshold')::float8
+        + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+    """,
+    "s.n_mod_since_analyze",
 )
+
+#: ``autovacuum_vacuum_insert_threshold = -1`` turns vacuums for inserted rows off.
+_DEAD = _rule(
+    """
+    s.n_dead_tup >
+        current_setting('autovacuum_vacuum_threshold')::float8
+        + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
+    OR current_setting('autovacuum_vacuum_insert_threshold')::float8 >= 0
+    AND s.n_ins_since_vacuum >
+        current_setting('autovacuum_vacuum_insert_threshold')::float8
+        + current_setting('autovacuum_vacuum_insert_scale_factor')::float8
+          * greatest(c.reltuples, 0)
+    """,
+    "s.n_dead_tup",
+)
+
+
+def _tables(engine: Engine, query: TextClause) -> list[str]:
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        return list(connection.execute(query).scalars())
 
 
 def stale_tables(engine: Engine) -> list[str]:
     """This schema's tables that autovacuum would analyze now, most modified first; ``[]`` when
     autovacuum is on (it analyzes them itself) and on any database but PostgreSQL."""
-    if engine.dialect.name != "postgresql":
-        return []
-    with engine.connect() as connection:
-        return list(connection.execute(_STALE).scalars())
+    return _tables(engine, _STALE)
 
 
 def analyze_stale(engine: Engine) -> list[str]:
@@ -94,36 +125,11 @@ def analyze_stale(engine: Engine) -> list[str]:
     return analyzed
 
 
-_DEAD = text(
-    """
-    SELECT c.relname
-    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-    WHERE s.schemaname = current_schema()
-      AND c.relkind = 'r'
-      AND current_setting('autovacuum') = 'off'
-      AND (
-        s.n_dead_tup >
-          current_setting('autovacuum_vacuum_threshold')::float8
-          + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
-        OR current_setting('autovacuum_vacuum_insert_threshold')::float8 >= 0
-        AND s.n_ins_since_vacuum >
-          current_setting('autovacuum_vacuum_insert_threshold')::float8
-          + current_setting('autovacuum_vacuum_insert_scale_factor')::float8
-            * greatest(c.reltuples, 0)
-      )
-    ORDER BY s.n_dead_tup DESC, c.relname
-    """
-)
-
-
 def dead_tables(engine: Engine) -> list[str]:
     """This schema's tables that autovacuum would vacuum now, most dead rows first; ``[]`` when
     autovacuum is on (it vacuums them itself) and on any database but PostgreSQL. A server's
     ``autovacuum_vacuum_insert_threshold = -1`` (no vacuums for inserts) is followed here too."""
-    if engine.dialect.name != "postgresql":
-        return []
-    with engine.connect() as connection:
-        return list(connection.execute(_DEAD).scalars())
+    return _tables(engine, _DEAD)
 
 
 def vacuum_stale(engine: Engine) -> list[str]:
@@ -132,12 +138,12 @@ def vacuum_stale(engine: Engine) -> list[str]:
     another ``VACUUM``, ``rtk-sessions prune`` dropping a partition) is skipped by PostgreSQL
     with a warning, and found again at the next call. A plain ``VACUUM`` takes no lock that
     ingestion or reads wait for. Other database errors raise."""
-    vacuumed: list[str] = []
+    names = dead_tables(engine)
+    if not names:
+        return []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for name in dead_tables(engine):
+        for name in names:
             quoted = engine.dialect.identifier_preparer.quote(name)
             connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {quoted}")
-            vacuumed.append(name)
-    if vacuumed:
-        log.info("vacuumed %s (autovacuum is off)", ", ".join(vacuumed))
-    return vacuumed
+    log.info("vacuumed %s (autovacuum is off)", ", ".join(names))
+    return names
