@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -123,6 +125,14 @@ class Database:
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite has one writer at a time; serializing our own writers in-process avoids busy waits.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # ... and across processes (``serve --workers N``, the CLI) with a ``flock`` on a file
+        # beside the database: the kernel wakes the next writer when the lock is released, where
+        # SQLite's busy handler would poll with sleeps of up to 100 ms.
+        self._write_lock_path: str | None = None
+        database = self.engine.url.database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            self._write_lock_path = f"{database}.write.lock"
+        self._write_lock_fd: tuple[int, int] | None = None  # (pid, descriptor)
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
@@ -131,13 +141,31 @@ class Database:
         lock = self._write_lock if write else None
         if lock is not None:
             lock.acquire()
+        fd = None
         try:
-            maker = self._sessions if write else self._read_sessions
-            with maker() as session, session.begin():
-                yield session
+            if lock is not None and self._write_lock_path is not None:
+                fd = self._write_lock_file()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                maker = self._sessions if write else self._read_sessions
+                with maker() as session, session.begin():
+                    yield session
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             if lock is not None:
                 lock.release()
+
+    def _write_lock_file(self) -> int:
+        """The descriptor of the writers' lock file, opened once per process (a ``flock`` belongs
+        to the open file, which a forked child would share); called holding ``_write_lock``."""
+        pid = os.getpid()
+        if self._write_lock_fd is None or self._write_lock_fd[0] != pid:
+            assert self._write_lock_path is not None
+            fd = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._write_lock_fd = (pid, fd)
+        return self._write_lock_fd[1]
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -167,6 +195,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock_fd is not None and self._write_lock_fd[0] == os.getpid():
+            os.close(self._write_lock_fd[1])
+        self._write_lock_fd = None
 
 
 @dataclass(frozen=True, slots=True)
