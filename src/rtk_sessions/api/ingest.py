@@ -22,11 +22,12 @@ from rtk_sessions.config import Settings
 from rtk_sessions.contract.ingest import (
     IngestBatch,
     IngestResponse,
+    PeerStats,
     batch_problem,
     batch_validation_message,
 )
 from rtk_sessions.domain import accounts
-from rtk_sessions.domain.ingest import IngestResult, ingest_batch
+from rtk_sessions.domain.ingest import IngestResult, ingest_batch, precompute_stats
 from rtk_sessions.errors import BadRequest, PayloadTooLarge
 from rtk_sessions.storage.engine import Database
 
@@ -78,7 +79,14 @@ def apply_batch(
     db: Database, settings: Settings, scope: AppScope, batch: IngestBatch
 ) -> IngestResult:
     """Apply and commit. A batch that lost a race with a concurrent one is applied again from the
-    start (at most ``_ATTEMPTS`` times; the replayed part is then recognised as duplicates)."""
+    start (at most ``_ATTEMPTS`` times; the replayed part is then recognised as duplicates).
+
+    On SQLite the getStats pass runs first, in a read transaction (``precompute_stats``): the
+    write lock, one for every process on the database, is then held only for the rest."""
+    precomputed = None
+    if db.dialect == "sqlite" and any(isinstance(e, PeerStats) for e in batch.events):
+        with db.unit_of_work(write=False) as session:
+            precomputed = precompute_stats(session, scope.app_id, batch.events, now=utc_now())
     for attempt in range(_ATTEMPTS):
         try:
             with db.unit_of_work() as session:
@@ -90,6 +98,7 @@ def apply_batch(
                     now=utc_now(),
                     claims=scope.participant,
                     default_keep_alive=settings.session_keep_alive_secs,
+                    precomputed=precomputed,
                 )
         except DBAPIError as exc:
             if attempt == _ATTEMPTS - 1 or not _retryable(exc):

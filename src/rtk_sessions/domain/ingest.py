@@ -46,7 +46,7 @@ from rtk_sessions.domain.lifecycle import (
     sessions_for_update,
 )
 from rtk_sessions.domain.presets import view_type_of
-from rtk_sessions.domain.samples import SampleWriter
+from rtk_sessions.domain.samples import Precomputed, SampleWriter, precompute
 from rtk_sessions.domain.useragent import describe
 from rtk_sessions.errors import BadRequest, Forbidden
 from rtk_sessions.security import ParticipantClaims
@@ -129,12 +129,15 @@ def ingest_batch(
     claims: ParticipantClaims | None = None,
     default_keep_alive: int = 60,
     thresholds: stats.QualityThresholds | None = None,
+    precomputed: Precomputed | None = None,
 ) -> IngestResult:
     """Apply ``events`` for ``app``; replayed event ids are skipped.
 
     claims: set when the caller holds a participant token: every event must then be that
-    participant's, in that meeting. raises BadRequest (an event cannot be applied; nothing of the
-    batch may be committed), Forbidden (outside the participant token's scope).
+    participant's, in that meeting. precomputed: ``precompute_stats`` of the same events, done
+    before this transaction (taken where it still holds). raises BadRequest (an event cannot be
+    applied; nothing of the batch may be committed), Forbidden (outside the participant token's
+    scope).
     """
     result = IngestResult()
     app_id = app.id
@@ -178,7 +181,7 @@ def ingest_batch(
         default_keep_alive=default_keep_alive,
         thresholds=thresholds,
         result=result,
-        samples=SampleWriter(db, app_id, thresholds, now=now),
+        samples=SampleWriter(db, app_id, thresholds, now=now, precomputed=precomputed),
         stored_client=stored_client,
     )
     _preload(ctx, [e for _, e in fresh])
@@ -212,6 +215,43 @@ def ingest_batch(
     result.samples = ctx.samples.rows_written
     observability.note_ingest(result)  # counted once the batch is acknowledged
     return result
+
+
+def precompute_stats(
+    db: DB,
+    app_id: str,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    thresholds: stats.QualityThresholds | None = None,
+) -> Precomputed:
+    """The getStats pass of the batch's ``peer.stats`` events (``domain.samples.precompute``), in
+    the order ``ingest_batch`` applies them, in ``db``: a read transaction, before the write one
+    that passes the result to ``ingest_batch``. On SQLite, whose one write lock serializes the
+    batches of every process, the pass then runs while another process's batch writes. Writes
+    nothing; never raises for an event ``ingest_batch`` would refuse (it computes rows for it,
+    unused)."""
+    seen: set[str] = set()
+    fresh: list[PeerStats] = []
+    for event in events:
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        if isinstance(event, PeerStats):
+            fresh.append(event)
+    fresh.sort(key=lambda e: e.timestamp)  # stable, as ingest_batch's order of all events
+    reports = [
+        (
+            e.peer_id,
+            e.connection_id,
+            e.timestamp.timestamp() * 1000,
+            e.stats,
+            e.transport,
+            e.labels,
+        )
+        for e in fresh
+    ]
+    return precompute(db, app_id, reports, thresholds or stats.QualityThresholds(), now=now)
 
 
 # (column name, attribute name) of every column of ``peers``.

@@ -20,6 +20,13 @@ blocks of one kind overlap in time (several connections), when their rows are me
 
 Idempotency of ``peer.stats``: a report whose time is not after the connection's cursor is a
 replay or arrived late; it changes nothing (``SampleWriter.apply_report`` answers False).
+
+Work before the write lock (SQLite): ``precompute`` runs the getStats pass of a batch's reports
+against the states as a read transaction sees them, before the caller takes SQLite's one write
+lock; the batch's ``SampleWriter`` then takes each report's rows from it when the report's
+previous one is the very one it was computed from, and computes them itself otherwise. The pass
+is a pure function of the two reports (``stats.ingest_indexed``), so the rows are the same
+either way; what changes is that another process's batch can write meanwhile.
 """
 
 from __future__ import annotations
@@ -64,9 +71,11 @@ __all__ = [
     "SEAL_ROWS",
     "TAIL_BLOCKS",
     "ConnectionState",
+    "Precomputed",
     "PruneResult",
     "SampleWriter",
     "StoredQuality",
+    "precompute",
     "prune",
     "read_quality",
     "read_stored_quality",
@@ -88,6 +97,40 @@ _STATE_VERSION = 1
 
 def _accumulator(kind: str) -> stats.KindAccumulator:
     return stats.KindAccumulator(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    """One report's getStats pass, done by ``precompute``: the arguments it depends on besides
+    the report (``previous``: the previous report's ``ReportIndex``, or None for the connection's
+    stored cursor; ``labels``) and what it gave (``stats.ingest_indexed``, and each row's public
+    JSON)."""
+
+    previous: stats.ReportIndex | None
+    labels: list[Any]
+    transport: str | None
+    rows: list[stats.SampleRow]
+    pairs: list[tuple[str, str, Any]]
+    index: stats.ReportIndex
+    public: list[bytes]
+
+
+@dataclass
+class Precomputed:
+    """What ``precompute`` did for a batch.
+
+    - thresholds: the thresholds the rows were judged by.
+    - states: per ``(peer_id, connection_id)``, the stored state it started from: its
+      ``timestamp_ms`` and raw ``state`` bytes (None: no row).
+    - decoded: those states decoded, untouched; the batch's writer takes each (once) instead of
+      decoding the same bytes again.
+    - reports: per ``id()`` of a report, the report and its ``_Computed``.
+    """
+
+    thresholds: stats.QualityThresholds
+    states: dict[tuple[str, str], tuple[float, bytes] | None] = field(default_factory=dict)
+    decoded: dict[tuple[str, str], ConnectionState] = field(default_factory=dict)
+    reports: dict[int, tuple[Any, _Computed]] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,8 +213,17 @@ class ConnectionState:
             stored=True,
         )
 
-    def add_rows(self, rows: Iterable[stats.SampleRow], thresholds: stats.QualityThresholds) -> int:
-        """Account ``rows`` (one report's) in the cumulative state and queue them for storage."""
+    def add_rows(
+        self,
+        rows: Iterable[stats.SampleRow],
+        thresholds: stats.QualityThresholds,
+        public: Sequence[bytes] | None = None,
+    ) -> int:
+        """Account ``rows`` (one report's) in the cumulative state and queue them for storage.
+
+        public: each row's public JSON (``public_rows``), when already made."""
+        if public is not None:
+            return self._add_public(rows, thresholds, public)
         count = 0
         accumulators = self.accumulators
         pending_of = self.pending
@@ -185,11 +237,33 @@ class ConnectionState:
             acc.add(values, thresholds)
             # One comprehension, not a list of the private keys then a copy that loses them
             # (a sixth fewer instructions a row); row keys are names, never empty.
-            public = {k: v for k, v in values.items() if k[0] != "_"}
+            shown = {k: v for k, v in values.items() if k[0] != "_"}
             pending = pending_of.get(index)
             if pending is None:
                 pending = pending_of[index] = _Pending()
-            pending.rows.append((row.timestamp_ms, dumps(public)))
+            pending.rows.append((row.timestamp_ms, dumps(shown)))
+            count += 1
+        return count
+
+    def _add_public(
+        self,
+        rows: Iterable[stats.SampleRow],
+        thresholds: stats.QualityThresholds,
+        public: Sequence[bytes],
+    ) -> int:
+        count = 0
+        accumulators = self.accumulators
+        pending_of = self.pending
+        for row, data in zip(rows, public, strict=True):
+            index = _KIND_INDEX[row.kind]
+            acc = accumulators.get(index)
+            if acc is None:
+                acc = accumulators[index] = _accumulator(row.kind)
+            acc.add(row.values, thresholds)
+            pending = pending_of.get(index)
+            if pending is None:
+                pending = pending_of[index] = _Pending()
+            pending.rows.append((row.timestamp_ms, data))
             count += 1
         return count
 
@@ -234,6 +308,13 @@ def _floor_ms(value: float) -> int:
     return math.floor(value) if math.isfinite(value) else 0
 
 
+def public_rows(rows: Iterable[stats.SampleRow]) -> list[bytes]:
+    """Each row's stored JSON: its values without the private (``_``) keys, as ``add_rows``
+    stores them."""
+    dumps = orjson.dumps
+    return [dumps({k: v for k, v in row.values.items() if k[0] != "_"}) for row in rows]
+
+
 class SampleWriter:
     """The sample store's side of one ingestion batch, inside the caller's transaction.
 
@@ -242,8 +323,15 @@ class SampleWriter:
     """
 
     def __init__(
-        self, db: DB, app_id: str, thresholds: stats.QualityThresholds, *, now: datetime
+        self,
+        db: DB,
+        app_id: str,
+        thresholds: stats.QualityThresholds,
+        *,
+        now: datetime,
+        precomputed: Precomputed | None = None,
     ) -> None:
+        """precomputed: ``precompute``'s work for this batch, taken where it still holds."""
         self.db = db
         self.received_day = partitions.day_number(now)
         self.app_id = app_id
@@ -251,6 +339,16 @@ class SampleWriter:
         self._states: dict[tuple[str, str], ConnectionState] = {}
         self._touched: dict[tuple[str, str], ConnectionState] = {}
         self.rows_written = 0  # sample rows flushed by this writer
+        self.precomputed = precomputed
+        # The connections whose stored state is the one ``precomputed`` started from.
+        self._same_start: set[tuple[str, str]] = set()
+        # Set by ``precompute`` only: where the writer records its work (it then writes nothing).
+        self._recording: Precomputed | None = None
+        # ``_record``'s run of each connection: (last time, last ReportIndex, labels)
+        self._chain: dict[
+            tuple[str, str], tuple[float | None, stats.ReportIndex | None, list[Any]]
+        ] = {}
+        self.reused = 0  # reports whose rows came from ``precomputed``
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the states of ``(peer_id, connection_id)`` keys (on PostgreSQL locked, in order)."""
@@ -270,15 +368,36 @@ class SampleWriter:
         # here, once per newly seen connection, but with the rest of the batch.
         with self.db.no_autoflush:
             found = self.db.execute(stmt).all()
+        stored: dict[tuple[str, str], tuple[float, bytes] | None] = dict.fromkeys(wanted)
         for peer_id, connection_id, timestamp_ms, raw in found:
             key = (peer_id, connection_id)
             if key in wanted:
-                self._states[key] = ConnectionState.from_json(
-                    peer_id, connection_id, timestamp_ms, decode_state(raw)
-                )
-        for key in wanted:
-            if key not in self._states:
-                self._states[key] = ConnectionState(peer_id=key[0], connection_id=key[1])
+                stored[key] = (timestamp_ms, raw)
+        recording = self._recording
+        for key, row in stored.items():
+            st = None if recording is not None else self._started(key, row)
+            if st is None:
+                if row is None:
+                    st = ConnectionState(peer_id=key[0], connection_id=key[1])
+                else:
+                    st = ConnectionState.from_json(key[0], key[1], row[0], decode_state(row[1]))
+            self._states[key] = st
+        if recording is not None:
+            recording.states.update(stored)
+            recording.decoded.update((key, self._states[key]) for key in stored)
+
+    def _started(
+        self, key: tuple[str, str], row: tuple[float, bytes] | None
+    ) -> ConnectionState | None:
+        """When ``precomputed`` started from the stored state ``row`` of connection ``key``:
+        notes it, and returns its decoded state if not taken yet."""
+        precomputed = self.precomputed
+        if precomputed is None or key not in precomputed.states:
+            return None
+        if precomputed.states[key] != row:
+            return None
+        self._same_start.add(key)
+        return precomputed.decoded.pop(key, None)
 
     def state(self, peer_id: str, connection_id: str) -> ConnectionState:
         """The state of a connection (loaded first if ``load`` did not include it)."""
@@ -299,12 +418,59 @@ class SampleWriter:
     ) -> bool:
         """Apply one getStats report of a connection; False when it is not after the cursor
         (a replay, or a report that arrived after a newer one: nothing changes)."""
+        if self._recording is not None:
+            return self._record(peer_id, connection_id, timestamp_ms, report, transport, labels)
+        key = (peer_id, connection_id)
         st = self.state(peer_id, connection_id)
         if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
             return False
         labels = labels or st.labels
+        done = self._precomputed_for(report)
+        if done is not None and self._holds(done, key, st, labels, transport):
+            rows, pairs, index, public = done.rows, done.pairs, done.index, done.public
+            self.reused += 1
+        else:
+            # A precomputed report's index serves again (it depends on the report only), so its
+            # next report, computed from it, is taken from ``precomputed`` again.
+            rows, pairs, index = stats.ingest_indexed(
+                st.index if st.index is not None else st.report,
+                report if done is None else done.index,
+                namespace=f"{peer_id}:{connection_id}",
+                transport=transport,
+                labels=[stats.StreamLabel.from_mapping(label) for label in labels],
+                thresholds=self.thresholds,
+                pair_entries=False,
+            )
+            public = None
+        st.add_rows(rows, self.thresholds, public)
+        st.select_pairs(pairs, index, transport, timestamp_ms)
+        st.index = index  # compacted once, when the state is written (cursor())
+        st.labels = labels
+        st.timestamp_ms = timestamp_ms
+        self._touched[(peer_id, connection_id)] = st
+        return True
+
+    def _record(
+        self,
+        peer_id: str,
+        connection_id: str,
+        timestamp_ms: float,
+        report: Any,
+        transport: str | None,
+        labels: list[Any],
+    ) -> bool:
+        """``apply_report`` for ``precompute``: the getStats pass only, recorded; the loaded
+        states stay as they were read (``Precomputed.decoded``), the run of each connection's
+        reports is followed in ``_chain``."""
+        assert self._recording is not None
+        key = (peer_id, connection_id)
+        st = self.state(peer_id, connection_id)
+        last_ms, previous, last_labels = self._chain.get(key, (st.timestamp_ms, None, st.labels))
+        if last_ms is not None and timestamp_ms <= last_ms:
+            return False
+        labels = labels or last_labels
         rows, pairs, index = stats.ingest_indexed(
-            st.index if st.index is not None else st.report,
+            previous if previous is not None else st.report,
             report,
             namespace=f"{peer_id}:{connection_id}",
             transport=transport,
@@ -312,13 +478,45 @@ class SampleWriter:
             thresholds=self.thresholds,
             pair_entries=False,
         )
-        st.add_rows(rows, self.thresholds)
-        st.select_pairs(pairs, index, transport, timestamp_ms)
-        st.index = index  # compacted once, when the state is written (cursor())
-        st.labels = labels
-        st.timestamp_ms = timestamp_ms
-        self._touched[(peer_id, connection_id)] = st
+        self._recording.reports[id(report)] = (
+            report,
+            _Computed(previous, labels, transport, rows, pairs, index, public_rows(rows)),
+        )
+        self._chain[key] = (timestamp_ms, index, labels)
         return True
+
+    def _precomputed_for(self, report: Any) -> _Computed | None:
+        """``precomputed``'s pass of this very report object, if any."""
+        precomputed = self.precomputed
+        if precomputed is None:
+            return None
+        found = precomputed.reports.get(id(report))
+        if found is None or found[0] is not report:
+            return None
+        return found[1]
+
+    def _holds(
+        self,
+        done: _Computed,
+        key: tuple[str, str],
+        st: ConnectionState,
+        labels: list[Any],
+        transport: str | None,
+    ) -> bool:
+        """Whether ``done`` is what this writer would compute now: computed from the same
+        previous report (the same ``ReportIndex`` object, or the same stored state) with the
+        same labels, transport and thresholds."""
+        assert self.precomputed is not None
+        if done.previous is None:
+            if st.index is not None or key not in self._same_start:
+                return False
+        elif done.previous is not st.index:
+            return False
+        return (
+            done.labels == labels
+            and done.transport == transport
+            and self.precomputed.thresholds == self.thresholds
+        )
 
     def flush(self) -> None:
         """Write this batch's blocks and compactions, then the touched states."""
@@ -480,6 +678,35 @@ class SampleWriter:
                 .values(timestamp_ms=bindparam("b_ts"), state=bindparam("b_state")),
                 changed,
             )
+
+
+def precompute(
+    db: DB,
+    app_id: str,
+    reports: Sequence[tuple[str, str, float, Any, str | None, list[Any]]],
+    thresholds: stats.QualityThresholds,
+    *,
+    now: datetime,
+) -> Precomputed:
+    """The getStats pass of a batch's reports, against the states ``db`` (a read transaction)
+    sees; writes nothing. ``reports``: ``(peer_id, connection_id, timestamp ms, report,
+    transport, labels)`` in the order the batch applies them (``SampleWriter.apply_report``'s
+    arguments). A ``SampleWriter`` given the result reuses it where it still holds (the module
+    docstring)."""
+    recording = Precomputed(thresholds)
+    writer = SampleWriter(db, app_id, thresholds, now=now)
+    writer._recording = recording
+    writer.load((peer_id, connection_id) for peer_id, connection_id, *_ in reports)
+    for peer_id, connection_id, timestamp_ms, report, transport, labels in reports:
+        writer.apply_report(
+            peer_id,
+            connection_id,
+            timestamp_ms=timestamp_ms,
+            report=report,
+            transport=transport,
+            labels=labels,
+        )
+    return recording
 
 
 @dataclass(frozen=True)
