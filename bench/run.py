@@ -6,7 +6,7 @@
 
 For each database, one after the other: create an empty database (PostgreSQL: a database of its
 own on the ``--postgres-url`` server, dropped at the end; SQLite: a file in a temporary
-``RTK_DATA_DIR``), start ``rtk-sessions serve`` on 127.0.0.1 as a subprocess (PostgreSQL with
+``RTK_DATA_DIR``), start ``rtk-sessions serve`` on 127.0.0.1 as a subprocess (with
 ``--workers 2`` when the command has that option), create apps and an API token with the CLI, then:
 
 1. ingest over HTTP: batches of real recorded clients (``bench/payloads.py``), 1 and 8 concurrent
@@ -637,7 +637,9 @@ def run_database(
 ) -> dict[str, Any]:
     """Everything for one database; returns ``{key: value}``."""
     out: dict[str, Any] = {}
-    workers = 2 if db.name == "postgresql" and _has_workers_option() else 1
+    # Two workers on both databases: on SQLite they share its one write lock, taken only after a
+    # batch's getStats pass (api.ingest.apply_batch), so one parses while the other writes.
+    workers = 2 if _has_workers_option() else 1
     out["workers"] = workers
     migrations.upgrade(normalize_database_url(db.url))
     server = Server(db.url, db.data_dir, workers)
