@@ -23,7 +23,6 @@ from rtk_sessions import migrations, stats
 from rtk_sessions.clock import utc_now
 from rtk_sessions.contract.ingest import Event, IngestBatch, PeerStats
 from rtk_sessions.domain import accounts
-from rtk_sessions.domain import samples as samples_module
 from rtk_sessions.domain.ingest import ingest_batch, precompute_stats
 from rtk_sessions.domain.samples import Precomputed
 from rtk_sessions.importers import load_recording, to_ingest_events
@@ -118,7 +117,7 @@ class _CountPasses:
             self.calls += 1
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(samples_module.stats, "ingest_indexed", counted)
+        monkeypatch.setattr(stats, "ingest_indexed", counted)  # read by domain.samples
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=[p.name for p in RECORDINGS])
