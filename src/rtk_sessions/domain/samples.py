@@ -221,7 +221,7 @@ class ConnectionState:
     ) -> int:
         """Account ``rows`` (one report's) in the cumulative state and queue them for storage.
 
-        public: each row's public JSON (``public_rows``), when already made."""
+        public: each row's public JSON (``_public_rows``), when already made."""
         if public is not None:
             return self._add_public(rows, thresholds, public)
         count = 0
@@ -308,7 +308,7 @@ def _floor_ms(value: float) -> int:
     return math.floor(value) if math.isfinite(value) else 0
 
 
-def public_rows(rows: Iterable[stats.SampleRow]) -> list[bytes]:
+def _public_rows(rows: Iterable[stats.SampleRow]) -> list[bytes]:
     """Each row's stored JSON: its values without the private (``_``) keys, as ``add_rows``
     stores them."""
     dumps = orjson.dumps
@@ -348,7 +348,6 @@ class SampleWriter:
         self._chain: dict[
             tuple[str, str], tuple[float | None, stats.ReportIndex | None, list[Any]]
         ] = {}
-        self.reused = 0  # reports whose rows came from ``precomputed``
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the states of ``(peer_id, connection_id)`` keys (on PostgreSQL locked, in order)."""
@@ -428,7 +427,6 @@ class SampleWriter:
         done = self._precomputed_for(report)
         if done is not None and self._holds(done, key, st, labels, transport):
             rows, pairs, index, public = done.rows, done.pairs, done.index, done.public
-            self.reused += 1
         else:
             # A precomputed report's index serves again (it depends on the report only), so its
             # next report, computed from it, is taken from ``precomputed`` again.
@@ -480,7 +478,7 @@ class SampleWriter:
         )
         self._recording.reports[id(report)] = (
             report,
-            _Computed(previous, labels, transport, rows, pairs, index, public_rows(rows)),
+            _Computed(previous, labels, transport, rows, pairs, index, _public_rows(rows)),
         )
         self._chain[key] = (timestamp_ms, index, labels)
         return True
