@@ -277,7 +277,8 @@ def test_migration_0009b_up_down_up(empty_url: str) -> None:
     migrations.upgrade(empty_url)
     new = _settings(empty_url)
     if "ix_sessions_search_trgm" in new:
-        assert new["peer_connection_states"] == "toast_tuple_target=8160,fillfactor=70"
+        # 0009b's fillfactor=70, reset by 0012a (test_migration_0012a_up_down_up)
+        assert new["peer_connection_states"] == "toast_tuple_target=8160"
         assert new["ix_sessions_search_trgm"] == "fastupdate=off"
         blocks_options = {v for k, v in new.items() if k.startswith("sample_blocks_")}
         assert blocks_options == {"toast_tuple_target=8160"}
@@ -541,4 +542,49 @@ def test_migration_0011a_up_down_up(empty_url: str) -> None:
         gone = samples.prune(s, now=utc_now() + timedelta(days=30), retention_days=1)
     assert gone.blocks_deleted + len(gone.partitions_dropped) > 0
     assert _stored(empty_url)["blocks"] == []
+    db.dispose()
+
+
+def test_migration_0012a_up_down_up(empty_url: str) -> None:
+    """PostgreSQL: ``peer_connection_states`` back to the default fillfactor (100) from 0009b's
+    70, and the downgrade sets 70 again; SQLite: nothing. Stored data, reports and replays read
+    the same at every step."""
+    migrations.upgrade(empty_url, "0011b")
+    old = _settings(empty_url)
+    db = Database(empty_url)
+    with db.unit_of_work() as s:
+        app_id = accounts.create_app(s, ACCOUNT, "fillfactor").id
+    events = _events("fill")
+    assert _ingest(db, app_id, events) == (len(events), 0)
+    before = _report(db, app_id, "fill-p")
+    db.dispose()
+    stored = _stored(empty_url)
+    postgres = empty_url.startswith("postgresql")
+    if postgres:
+        assert old["peer_connection_states"] == "toast_tuple_target=8160,fillfactor=70"
+
+    migrations.upgrade(empty_url)
+    new = _settings(empty_url)
+    if postgres:
+        assert new["peer_connection_states"] == "toast_tuple_target=8160"
+        assert {k: v for k, v in new.items() if k != "peer_connection_states"} == {
+            k: v for k, v in old.items() if k != "peer_connection_states"
+        }
+    else:
+        assert new == old
+    assert _stored(empty_url) == stored
+    db = Database(empty_url)
+    assert _report(db, app_id, "fill-p") == before
+    assert _ingest(db, app_id, events) == (0, len(events))
+    db.dispose()
+
+    migrations.downgrade(empty_url, "0011b")
+    assert _settings(empty_url) == old
+    assert _stored(empty_url) == stored
+    migrations.upgrade(empty_url)
+    assert _settings(empty_url) == new
+    db = Database(empty_url)
+    assert _report(db, app_id, "fill-p") == before
+    more = _events("fill2")
+    assert _ingest(db, app_id, more) == (len(more), 0)
     db.dispose()

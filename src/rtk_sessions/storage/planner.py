@@ -24,6 +24,19 @@ only grow: ingestion deletes sample blocks as it merges them (``domain.samples``
 connection's state every batch, and on this project's test server (autovacuum off) that left the
 ``sample_blocks`` partitions about a third empty (docs/performance.md, "Dead rows' space").
 
+``vacuum_stale`` also vacuums the tables that ``analyze_stale`` is about to analyze (autovacuum
+would not: its insert rule waits for 1,000 rows and a fifth of the table). An ``ANALYZE`` (as a
+``VACUUM``) invalidates every backend's cached copy of the table, and with it the page each backend
+was adding rows to; without a vacuum the free space map knows nothing of those pages, so each
+backend that inserts next goes to the table's last page or a new one, and the page it was filling
+stays part empty for good. With the server's processes each inserting through several
+connections, that left a part-empty page per connection and table at every analyze: on the
+benchmark's server (two workers) ``meetings``, whose rows are about 145 bytes, took 379-439 bytes
+of heap a row, against 156 in-process (one connection), and so did the other tables written once
+per event or peer (``peer_events``, ``ingested_events``, ``client_event_blocks``, ...). A vacuum
+before the analyze records those pages' free space, and new rows fill them (docs/performance.md,
+"Bytes per sample over HTTP").
+
 Partitioned tables' parents (``sample_blocks``) are left out, as autovacuum leaves them: their
 leaf partitions are ordinary tables and are analyzed and vacuumed like the others.
 """
@@ -133,12 +146,14 @@ def dead_tables(engine: Engine) -> list[str]:
 
 
 def vacuum_stale(engine: Engine) -> list[str]:
-    """``VACUUM (SKIP_LOCKED)`` each of ``dead_tables``, each in its own transaction, and return
-    their names. A table that another transaction holds in a conflicting lock (an ``ANALYZE``,
-    another ``VACUUM``, ``rtk-sessions prune`` dropping a partition) is skipped by PostgreSQL
-    with a warning, and found again at the next call. A plain ``VACUUM`` takes no lock that
-    ingestion or reads wait for. Other database errors raise."""
+    """``VACUUM (SKIP_LOCKED)`` each of ``dead_tables``, then each of ``stale_tables`` not among
+    them (the module docstring: the pages that the analyze makes backends leave part empty), each
+    in its own transaction, and return their names. A table that another transaction holds in a
+    conflicting lock (an ``ANALYZE``, another ``VACUUM``, ``rtk-sessions prune`` dropping a
+    partition) is skipped by PostgreSQL with a warning, and found again at the next call. A plain
+    ``VACUUM`` takes no lock that ingestion or reads wait for. Other database errors raise."""
     names = dead_tables(engine)
+    names += [name for name in stale_tables(engine) if name not in names]
     if not names:
         return []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -347,8 +347,9 @@ class PeerConnectionState(Base):
 
     # PostgreSQL (migration 0006b): the state stays in the row up to a page, not in TOAST, where
     # every rewrite left a dead copy until VACUUM (a dead row version is pruned from its page);
-    # (0009b) inserts leave room in each page for the version the next batch writes (HOT).
-    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160, "fillfactor": 70}},)
+    # (0009b) inserts left room in each page for the version the next batch writes (fillfactor
+    # 70), which (0012a) the sweeper's vacuum made a loss: pages are filled whole again.
+    __table_args__ = ({"postgresql_with": {"toast_tuple_target": 8160}},)
 
 
 class SampleBlock(Base):
