@@ -36,7 +36,6 @@ from rtk_sessions import migrations  # noqa: E402
 from rtk_sessions.config import normalize_database_url  # noqa: E402
 from rtk_sessions.storage.engine import Database as ServiceDatabase  # noqa: E402
 
-DETAIL = None  # a hook for ad-hoc diagnostics: called with the URL before the drop
 RUNS = ((1, 100), (8, 100), (1, 1), (8, 1))
 
 
@@ -105,8 +104,6 @@ def one(
                     line += f"; so far {grown / total:.1f} B/sample (no VACUUM)"
                 print(line, file=sys.stderr, flush=True)
             after = split(db)
-            if DETAIL is not None:
-                DETAIL(normalize_database_url(db.url))
         finally:
             server.stop()
     return bps.growth(before, after, total), total

@@ -12,7 +12,7 @@ SQLite: nothing to change.
 
 Revision ID: 0012a
 Revises: 0011b
-Create Date: 2026-12-02
+Create Date: 2026-12-01
 """
 
 from __future__ import annotations
