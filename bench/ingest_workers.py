@@ -16,6 +16,7 @@ processes, ``/proc``) per sample, and the ratio current / base of samples/s.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,8 +31,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from payloads import Payloads  # noqa: E402
 from run import ACCOUNT, Plan, Server, ingest_load  # noqa: E402
-
-from rtk_sessions import migrations  # noqa: E402
 
 CLIENTS = (1, 8)
 WORKERS = (1, 2)
@@ -65,7 +64,14 @@ def _run(
     data_dir.mkdir()
     env = {"PYTHONPATH": str(src)}
     try:
-        migrations.upgrade(url)  # this tree's migrations: the base must have the same head
+        # the migrations of the code that serves it
+        upgrade = "import sys; from rtk_sessions import migrations; migrations.upgrade(sys.argv[1])"
+        subprocess.run(
+            [sys.executable, "-c", upgrade, url],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         server = Server(url, data_dir, workers)
         server.start(env=env)
         try:

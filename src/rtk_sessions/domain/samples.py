@@ -21,12 +21,15 @@ blocks of one kind overlap in time (several connections), when their rows are me
 Idempotency of ``peer.stats``: a report whose time is not after the connection's cursor is a
 replay or arrived late; it changes nothing (``SampleWriter.apply_report`` answers False).
 
-Work before the write lock (SQLite): ``precompute`` runs the getStats pass of a batch's reports
-against the states as a read transaction sees them, before the caller takes SQLite's one write
-lock; the batch's ``SampleWriter`` then takes each report's rows from it when the report's
-previous one is the very one it was computed from, and computes them itself otherwise. The pass
-is a pure function of the two reports (``stats.ingest_indexed``), so the rows are the same
-either way; what changes is that another process's batch can write meanwhile.
+Work before the write lock (SQLite): ``precompute`` applies a batch's reports to the connections'
+states as a read transaction sees them, before the caller takes SQLite's one write lock (the
+getStats pass, the accumulators, the rows' JSON: what ``apply_report`` does). The batch's writer,
+under the lock, takes a precomputed state instead of the stored one when the stored row is still
+the one the precompute started from, and then, as long as the batch makes the same calls of
+``apply_report`` for that connection (the same report objects, arguments, in the same order),
+answers them from it. Anything else (another batch wrote the connection meanwhile, a different
+call) and the writer applies the reports itself, from the stored state, as without a precompute:
+either way the state and rows are those of the same pure computation.
 """
 
 from __future__ import annotations
@@ -97,40 +100,6 @@ _STATE_VERSION = 1
 
 def _accumulator(kind: str) -> stats.KindAccumulator:
     return stats.KindAccumulator(kind)
-
-
-@dataclass(frozen=True, slots=True)
-class _Computed:
-    """One report's getStats pass, done by ``precompute``: the arguments it depends on besides
-    the report (``previous``: the previous report's ``ReportIndex``, or None for the connection's
-    stored cursor; ``labels``) and what it gave (``stats.ingest_indexed``, and each row's public
-    JSON)."""
-
-    previous: stats.ReportIndex | None
-    labels: list[Any]
-    transport: str | None
-    rows: list[stats.SampleRow]
-    pairs: list[tuple[str, str, Any]]
-    index: stats.ReportIndex
-    public: list[bytes]
-
-
-@dataclass
-class Precomputed:
-    """What ``precompute`` did for a batch.
-
-    - thresholds: the thresholds the rows were judged by.
-    - states: per ``(peer_id, connection_id)``, the stored state it started from: its
-      ``timestamp_ms`` and raw ``state`` bytes (None: no row).
-    - decoded: those states decoded, untouched; the batch's writer takes each (once) instead of
-      decoding the same bytes again.
-    - reports: per ``id()`` of a report, the report and its ``_Computed``.
-    """
-
-    thresholds: stats.QualityThresholds
-    states: dict[tuple[str, str], tuple[float, bytes] | None] = field(default_factory=dict)
-    decoded: dict[tuple[str, str], ConnectionState] = field(default_factory=dict)
-    reports: dict[int, tuple[Any, _Computed]] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,17 +182,8 @@ class ConnectionState:
             stored=True,
         )
 
-    def add_rows(
-        self,
-        rows: Iterable[stats.SampleRow],
-        thresholds: stats.QualityThresholds,
-        public: Sequence[bytes] | None = None,
-    ) -> int:
-        """Account ``rows`` (one report's) in the cumulative state and queue them for storage.
-
-        public: each row's public JSON (``_public_rows``), when already made."""
-        if public is not None:
-            return self._add_public(rows, thresholds, public)
+    def add_rows(self, rows: Iterable[stats.SampleRow], thresholds: stats.QualityThresholds) -> int:
+        """Account ``rows`` (one report's) in the cumulative state and queue them for storage."""
         count = 0
         accumulators = self.accumulators
         pending_of = self.pending
@@ -237,33 +197,11 @@ class ConnectionState:
             acc.add(values, thresholds)
             # One comprehension, not a list of the private keys then a copy that loses them
             # (a sixth fewer instructions a row); row keys are names, never empty.
-            shown = {k: v for k, v in values.items() if k[0] != "_"}
+            public = {k: v for k, v in values.items() if k[0] != "_"}
             pending = pending_of.get(index)
             if pending is None:
                 pending = pending_of[index] = _Pending()
-            pending.rows.append((row.timestamp_ms, dumps(shown)))
-            count += 1
-        return count
-
-    def _add_public(
-        self,
-        rows: Iterable[stats.SampleRow],
-        thresholds: stats.QualityThresholds,
-        public: Sequence[bytes],
-    ) -> int:
-        count = 0
-        accumulators = self.accumulators
-        pending_of = self.pending
-        for row, data in zip(rows, public, strict=True):
-            index = _KIND_INDEX[row.kind]
-            acc = accumulators.get(index)
-            if acc is None:
-                acc = accumulators[index] = _accumulator(row.kind)
-            acc.add(row.values, thresholds)
-            pending = pending_of.get(index)
-            if pending is None:
-                pending = pending_of[index] = _Pending()
-            pending.rows.append((row.timestamp_ms, data))
+            pending.rows.append((row.timestamp_ms, dumps(public)))
             count += 1
         return count
 
@@ -308,11 +246,30 @@ def _floor_ms(value: float) -> int:
     return math.floor(value) if math.isfinite(value) else 0
 
 
-def _public_rows(rows: Iterable[stats.SampleRow]) -> list[bytes]:
-    """Each row's stored JSON: its values without the private (``_``) keys, as ``add_rows``
-    stores them."""
-    dumps = orjson.dumps
-    return [dumps({k: v for k, v in row.values.items() if k[0] != "_"}) for row in rows]
+#: A stored state row as ``SampleWriter.load`` reads it: (``timestamp_ms``, raw ``state``); None
+#: for a connection without one.
+_StoredRow = tuple[float, bytes] | None
+#: One call of ``apply_report``: (report, timestamp ms, transport, labels, what it answered).
+_Call = tuple[Any, float, str | None, list[Any], bool]
+
+
+@dataclass
+class _Replay:
+    """A connection as ``precompute`` left it: the stored row it started from, the state after
+    the batch's reports, and the calls that made it."""
+
+    start: _StoredRow
+    state: ConnectionState
+    calls: list[_Call]
+
+
+@dataclass
+class Precomputed:
+    """What ``precompute`` did for a batch, per ``(peer_id, connection_id)``; each connection's
+    state is taken (once) by the writer of the batch."""
+
+    thresholds: stats.QualityThresholds
+    connections: dict[tuple[str, str], _Replay] = field(default_factory=dict)
 
 
 class SampleWriter:
@@ -331,7 +288,8 @@ class SampleWriter:
         now: datetime,
         precomputed: Precomputed | None = None,
     ) -> None:
-        """precomputed: ``precompute``'s work for this batch, taken where it still holds."""
+        """precomputed: ``precompute``'s work for this batch, taken where it still holds (the
+        module docstring)."""
         self.db = db
         self.received_day = partitions.day_number(now)
         self.app_id = app_id
@@ -339,15 +297,16 @@ class SampleWriter:
         self._states: dict[tuple[str, str], ConnectionState] = {}
         self._touched: dict[tuple[str, str], ConnectionState] = {}
         self.rows_written = 0  # sample rows flushed by this writer
-        self.precomputed = precomputed
-        # The connections whose stored state is the one ``precomputed`` started from.
-        self._same_start: set[tuple[str, str]] = set()
-        # Set by ``precompute`` only: where the writer records its work (it then writes nothing).
-        self._recording: Precomputed | None = None
-        # ``_record``'s run of each connection: (last time, last ReportIndex, labels)
-        self._chain: dict[
-            tuple[str, str], tuple[float | None, stats.ReportIndex | None, list[Any]]
-        ] = {}
+        if precomputed is not None and precomputed.thresholds != thresholds:
+            precomputed = None
+        self._precomputed = precomputed
+        # The stored row each loaded state was read from.
+        self._start: dict[tuple[str, str], _StoredRow] = {}
+        # The calls of ``apply_report`` so far, per connection (``precompute`` reads them).
+        self._calls: dict[tuple[str, str], list[_Call]] = {}
+        # Connections whose state is a precomputed one, and how many of its calls were answered.
+        self._replaying: dict[tuple[str, str], _Replay] = {}
+        self._answered: dict[tuple[str, str], int] = {}
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the states of ``(peer_id, connection_id)`` keys (on PostgreSQL locked, in order)."""
@@ -367,36 +326,28 @@ class SampleWriter:
         # here, once per newly seen connection, but with the rest of the batch.
         with self.db.no_autoflush:
             found = self.db.execute(stmt).all()
-        stored: dict[tuple[str, str], tuple[float, bytes] | None] = dict.fromkeys(wanted)
+        start: dict[tuple[str, str], _StoredRow] = dict.fromkeys(wanted)
         for peer_id, connection_id, timestamp_ms, raw in found:
             key = (peer_id, connection_id)
             if key in wanted:
-                stored[key] = (timestamp_ms, raw)
-        recording = self._recording
-        for key, row in stored.items():
-            st = None if recording is not None else self._started(key, row)
-            if st is None:
-                if row is None:
-                    st = ConnectionState(peer_id=key[0], connection_id=key[1])
-                else:
-                    st = ConnectionState.from_json(key[0], key[1], row[0], decode_state(row[1]))
-            self._states[key] = st
-        if recording is not None:
-            recording.states.update(stored)
-            recording.decoded.update((key, self._states[key]) for key in stored)
+                start[key] = (timestamp_ms, raw)
+        self._start.update(start)
+        taken = self._precomputed.connections if self._precomputed is not None else {}
+        for key, row in start.items():
+            replay = taken.get(key)
+            if replay is not None and replay.start == row:
+                del taken[key]  # once: the batch's writer changes it
+                self._states[key] = replay.state
+                self._replaying[key] = replay
+                self._answered[key] = 0
+            else:
+                self._states[key] = self._decoded(key, row)
 
-    def _started(
-        self, key: tuple[str, str], row: tuple[float, bytes] | None
-    ) -> ConnectionState | None:
-        """When ``precomputed`` started from the stored state ``row`` of connection ``key``:
-        notes it, and returns its decoded state if not taken yet."""
-        precomputed = self.precomputed
-        if precomputed is None or key not in precomputed.states:
-            return None
-        if precomputed.states[key] != row:
-            return None
-        self._same_start.add(key)
-        return precomputed.decoded.pop(key, None)
+    @staticmethod
+    def _decoded(key: tuple[str, str], row: _StoredRow) -> ConnectionState:
+        if row is None:
+            return ConnectionState(peer_id=key[0], connection_id=key[1])
+        return ConnectionState.from_json(key[0], key[1], row[0], decode_state(row[1]))
 
     def state(self, peer_id: str, connection_id: str) -> ConnectionState:
         """The state of a connection (loaded first if ``load`` did not include it)."""
@@ -417,58 +368,57 @@ class SampleWriter:
     ) -> bool:
         """Apply one getStats report of a connection; False when it is not after the cursor
         (a replay, or a report that arrived after a newer one: nothing changes)."""
-        if self._recording is not None:
-            return self._record(peer_id, connection_id, timestamp_ms, report, transport, labels)
         key = (peer_id, connection_id)
         st = self.state(peer_id, connection_id)
-        if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
-            return False
-        labels = labels or st.labels
-        done = self._precomputed_for(report)
-        if done is not None and self._holds(done, key, st, labels, transport):
-            rows, pairs, index, public = done.rows, done.pairs, done.index, done.public
-        else:
-            # A precomputed report's index serves again (it depends on the report only), so its
-            # next report, computed from it, is taken from ``precomputed`` again.
-            rows, pairs, index = stats.ingest_indexed(
-                st.index if st.index is not None else st.report,
-                report if done is None else done.index,
-                namespace=f"{peer_id}:{connection_id}",
-                transport=transport,
-                labels=[stats.StreamLabel.from_mapping(label) for label in labels],
-                thresholds=self.thresholds,
-                pair_entries=False,
-            )
-            public = None
-        st.add_rows(rows, self.thresholds, public)
-        st.select_pairs(pairs, index, transport, timestamp_ms)
-        st.index = index  # compacted once, when the state is written (cursor())
-        st.labels = labels
-        st.timestamp_ms = timestamp_ms
-        self._touched[(peer_id, connection_id)] = st
-        return True
+        replay = self._replaying.get(key)
+        if replay is not None:
+            answered = self._answered[key]
+            if answered < len(replay.calls):
+                same, at, by, with_labels, applied = replay.calls[answered]
+                if (
+                    same is report
+                    and at == timestamp_ms
+                    and by == transport
+                    and with_labels == labels
+                ):
+                    self._answered[key] = answered + 1
+                    if applied:
+                        self._touched[key] = st
+                    return applied
+            st = self._stop_replay(key)
+        calls = self._calls.get(key)
+        if calls is None:
+            calls = self._calls[key] = []
+        applied = self._apply(st, report, timestamp_ms, transport, labels)
+        calls.append((report, timestamp_ms, transport, labels, applied))
+        return applied
 
-    def _record(
+    def _stop_replay(self, key: tuple[str, str]) -> ConnectionState:
+        """The connection's state as if no precomputed state had been taken: decoded from the
+        stored row, with the calls answered so far applied again."""
+        replay, answered = self._replaying.pop(key), self._answered.pop(key)
+        st = self._states[key] = self._decoded(key, replay.start)
+        self._touched.pop(key, None)
+        calls = self._calls[key] = []
+        for report, timestamp_ms, transport, labels, _ in replay.calls[:answered]:
+            applied = self._apply(st, report, timestamp_ms, transport, labels)
+            calls.append((report, timestamp_ms, transport, labels, applied))
+        return st
+
+    def _apply(
         self,
-        peer_id: str,
-        connection_id: str,
-        timestamp_ms: float,
+        st: ConnectionState,
         report: Any,
+        timestamp_ms: float,
         transport: str | None,
         labels: list[Any],
     ) -> bool:
-        """``apply_report`` for ``precompute``: the getStats pass only, recorded; the loaded
-        states stay as they were read (``Precomputed.decoded``), the run of each connection's
-        reports is followed in ``_chain``."""
-        assert self._recording is not None
-        key = (peer_id, connection_id)
-        st = self.state(peer_id, connection_id)
-        last_ms, previous, last_labels = self._chain.get(key, (st.timestamp_ms, None, st.labels))
-        if last_ms is not None and timestamp_ms <= last_ms:
+        peer_id, connection_id = st.peer_id, st.connection_id
+        if st.timestamp_ms is not None and timestamp_ms <= st.timestamp_ms:
             return False
-        labels = labels or last_labels
+        labels = labels or st.labels
         rows, pairs, index = stats.ingest_indexed(
-            previous if previous is not None else st.report,
+            st.index if st.index is not None else st.report,
             report,
             namespace=f"{peer_id}:{connection_id}",
             transport=transport,
@@ -476,48 +426,20 @@ class SampleWriter:
             thresholds=self.thresholds,
             pair_entries=False,
         )
-        self._recording.reports[id(report)] = (
-            report,
-            _Computed(previous, labels, transport, rows, pairs, index, _public_rows(rows)),
-        )
-        self._chain[key] = (timestamp_ms, index, labels)
+        st.add_rows(rows, self.thresholds)
+        st.select_pairs(pairs, index, transport, timestamp_ms)
+        st.index = index  # compacted once, when the state is written (cursor())
+        st.labels = labels
+        st.timestamp_ms = timestamp_ms
+        self._touched[(peer_id, connection_id)] = st
         return True
-
-    def _precomputed_for(self, report: Any) -> _Computed | None:
-        """``precomputed``'s pass of this very report object, if any."""
-        precomputed = self.precomputed
-        if precomputed is None:
-            return None
-        found = precomputed.reports.get(id(report))
-        if found is None or found[0] is not report:
-            return None
-        return found[1]
-
-    def _holds(
-        self,
-        done: _Computed,
-        key: tuple[str, str],
-        st: ConnectionState,
-        labels: list[Any],
-        transport: str | None,
-    ) -> bool:
-        """Whether ``done`` is what this writer would compute now: computed from the same
-        previous report (the same ``ReportIndex`` object, or the same stored state) with the
-        same labels, transport and thresholds."""
-        assert self.precomputed is not None
-        if done.previous is None:
-            if st.index is not None or key not in self._same_start:
-                return False
-        elif done.previous is not st.index:
-            return False
-        return (
-            done.labels == labels
-            and done.transport == transport
-            and self.precomputed.thresholds == self.thresholds
-        )
 
     def flush(self) -> None:
         """Write this batch's blocks and compactions, then the touched states."""
+        for key, replay in list(self._replaying.items()):
+            if self._answered[key] < len(replay.calls):  # the precompute made more calls
+                self._stop_replay(key)
+        self._replaying, self._answered = {}, {}
         inserts: list[dict[str, Any]] = []
         merges: list[tuple[ConnectionState, int, list[list[int]], list[tuple[float, bytes]]]] = []
         for st in self._touched.values():
@@ -686,14 +608,12 @@ def precompute(
     *,
     now: datetime,
 ) -> Precomputed:
-    """The getStats pass of a batch's reports, against the states ``db`` (a read transaction)
-    sees; writes nothing. ``reports``: ``(peer_id, connection_id, timestamp ms, report,
-    transport, labels)`` in the order the batch applies them (``SampleWriter.apply_report``'s
-    arguments). A ``SampleWriter`` given the result reuses it where it still holds (the module
+    """Apply a batch's reports to the connections' states as ``db`` (a read transaction) has
+    them, writing nothing. ``reports``: ``SampleWriter.apply_report``'s arguments ``(peer_id,
+    connection_id, timestamp ms, report, transport, labels)`` in the order the batch applies
+    them. The batch's ``SampleWriter`` takes the result where it still holds (the module
     docstring)."""
-    recording = Precomputed(thresholds)
     writer = SampleWriter(db, app_id, thresholds, now=now)
-    writer._recording = recording
     writer.load((peer_id, connection_id) for peer_id, connection_id, *_ in reports)
     for peer_id, connection_id, timestamp_ms, report, transport, labels in reports:
         writer.apply_report(
@@ -704,7 +624,13 @@ def precompute(
             transport=transport,
             labels=labels,
         )
-    return recording
+    return Precomputed(
+        thresholds,
+        {
+            key: _Replay(writer._start[key], writer._states[key], calls)
+            for key, calls in writer._calls.items()
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -85,14 +85,11 @@ def ingest_indexed(
     that the cursor keeps (``compact._KEEP_FIELDS``), of the objects it keeps
     (tests/stats/test_fast_path.py ``test_index_chain_equals_cursor_chain``). Never raises.
 
-    current: a report, or its ``ReportIndex`` (one this function returned: a report's index
-    depends on that report only, so it serves again whatever the previous report).
-
     pair_entries: False leaves each pair's entry an empty dict (the roles and pair ids are those
     of ``ingest_report``): for a caller that keeps only some reports' entries, made later with
     ``candidate_pairs_indexed(index, transport=transport)``.
     """
-    index = current if current.__class__ is ReportIndex else ReportIndex(current)
+    index = ReportIndex(current)
     if previous is None or previous.__class__ is ReportIndex:
         before = previous
     else:
