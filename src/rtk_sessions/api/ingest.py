@@ -81,29 +81,31 @@ def apply_batch(
     """Apply and commit. A batch that lost a race with a concurrent one is applied again from the
     start (at most ``_ATTEMPTS`` times; the replayed part is then recognised as duplicates).
 
-    On SQLite the getStats pass runs first, in a read transaction (``precompute_stats``): the
-    write lock, one for every process on the database, is then held only for the rest."""
-    precomputed = None
-    if db.dialect == "sqlite" and any(isinstance(e, PeerStats) for e in batch.events):
-        with db.unit_of_work(write=False) as session:
-            precomputed = precompute_stats(session, scope.app_id, batch.events, now=utc_now())
-    for attempt in range(_ATTEMPTS):
-        try:
-            with db.unit_of_work() as session:
-                app = accounts.get_app(session, scope.account_id, scope.app_id)
-                return ingest_batch(
-                    session,
-                    app,
-                    batch.events,
-                    now=utc_now(),
-                    claims=scope.participant,
-                    default_keep_alive=settings.session_keep_alive_secs,
-                    precomputed=precomputed,
-                )
-        except DBAPIError as exc:
-            if attempt == _ATTEMPTS - 1 or not _retryable(exc):
-                raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other transaction finish
+    On SQLite the batch's reports are applied first in a read transaction (``precompute_stats``),
+    in this process's turn to write but before the database's write lock, which serializes every
+    process's writers: the lock is then held for the writes (docs/performance.md)."""
+    with db.write_turn():
+        precomputed = None
+        if db.dialect == "sqlite" and any(isinstance(e, PeerStats) for e in batch.events):
+            with db.unit_of_work(write=False) as session:
+                precomputed = precompute_stats(session, scope.app_id, batch.events, now=utc_now())
+        for attempt in range(_ATTEMPTS):
+            try:
+                with db.unit_of_work() as session:
+                    app = accounts.get_app(session, scope.account_id, scope.app_id)
+                    return ingest_batch(
+                        session,
+                        app,
+                        batch.events,
+                        now=utc_now(),
+                        claims=scope.participant,
+                        default_keep_alive=settings.session_keep_alive_secs,
+                        precomputed=precomputed,
+                    )
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS - 1 or not _retryable(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other one finish
     raise AssertionError("unreachable")
 
 

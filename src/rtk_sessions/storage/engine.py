@@ -124,7 +124,8 @@ class Database:
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite has one writer at a time; serializing our own writers in-process avoids busy waits.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # Re-entrant: ``write_turn`` holds it around a read and the write that follows.
+        self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
         # ... and across processes (``serve --workers N``, the CLI) with a ``flock`` on a file
         # beside the database: the kernel wakes the next writer when the lock is released, where
         # SQLite's busy handler would poll with sleeps of up to 100 ms.
@@ -156,6 +157,20 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """This process's turn among its own writers: on SQLite the lock every write
+        ``unit_of_work`` of the process takes (re-entrant), without the database's write lock
+        that serializes all processes; on PostgreSQL nothing. For work that prepares a write,
+        such as an ingestion batch's precompute: it then overlaps with other processes' writes,
+        not with this process's (whose threads would only take turns on the GIL)."""
+        lock = self._write_lock
+        if lock is None:
+            yield
+            return
+        with lock:
+            yield
 
     def _write_lock_file(self) -> int:
         """The descriptor of the writers' lock file, opened once per process (a ``flock`` belongs
