@@ -4,7 +4,7 @@
         [--runs ingest_1c_100e,...] [--postgres-url URL] [--stages]
 
 Only ``bench/run.py``'s ingest phase: a fresh database (``run.py``'s ``database``), ``rtk-sessions
-serve`` started as ``run.py`` starts it (PostgreSQL: ``--workers 2``, its sweeper's leader doing
+serve`` started as ``run.py`` starts it (``--workers 2``; on PostgreSQL its sweeper's leader doing
 the PostgreSQL maintenance every ``storage.planner.INTERVAL_SECS``), the CLI's token and app, then
 the four ingest runs of ``run.py`` (``ingest_load``: 1 client × 100-event batches, 8 clients ×
 100-event, 1 client × 1-event, 8 clients × 1-event, ``--secs`` seconds each). Growth is
@@ -78,7 +78,7 @@ def one(
 ) -> tuple[dict[str, dict[str, float]], int]:
     with bench.database(name, postgres_url) as db:
         if workers is None:
-            workers = 2 if db.name == "postgresql" and bench._has_workers_option() else 1
+            workers = 2 if bench._has_workers_option() else 1  # as run.py
         migrations.upgrade(normalize_database_url(db.url))
         server = bench.Server(db.url, db.data_dir, workers)
         server.start()
