@@ -11,8 +11,8 @@ the four ingest runs of ``run.py`` (``ingest_load``: 1 client × 100-event batch
 ``run.py``'s ``database_bytes`` (size after − size before, ÷ samples), split by table (heap,
 indexes, TOAST) with ``bench/bytes_per_sample.py``'s ``sizes``, whose total is the same figure.
 
-``--stages``: also the size after each run (read without the ``VACUUM`` of ``database_bytes``,
-so that the runs that follow are not changed: Σ ``pg_total_relation_size`` as it stands), as a
+``--stages``: also the size after each run (``database_bytes`` without its ``VACUUM``, so that
+the runs that follow are not changed: Σ ``pg_total_relation_size`` as it stands), as a
 cumulative bytes/sample. ``--repeat N``: N servers one after the other, each on a fresh database.
 """
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -37,24 +35,6 @@ from rtk_sessions.config import normalize_database_url  # noqa: E402
 from rtk_sessions.storage.engine import Database as ServiceDatabase  # noqa: E402
 
 RUNS = ((1, 100), (8, 100), (1, 1), (8, 1))
-
-
-def plain_total(db: bench.Database) -> int:
-    """Σ ``pg_total_relation_size`` of the schema's tables as they stand (no ``VACUUM``)."""
-    engine = db.engine()
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    text(
-                        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
-                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                        " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'm')"
-                    )
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
 
 
 def split(db: bench.Database) -> bps.Sizes:
@@ -100,7 +80,7 @@ def one(
                 total += load.samples
                 line = f"{name}: {key}: {load.samples:,} samples, {load.requests:,} requests"
                 if stages and name == "postgresql":
-                    grown = plain_total(db) - before["*"]["total"]
+                    grown = bench.database_bytes(db, vacuum=False) - before["*"]["total"]
                     line += f"; so far {grown / total:.1f} B/sample (no VACUUM)"
                 print(line, file=sys.stderr, flush=True)
             after = split(db)

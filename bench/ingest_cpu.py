@@ -308,13 +308,10 @@ def main() -> None:
         if args.split:
             _print_split(args, tmp)
             return
-        base_src = tmp / "base"
-        base_src.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.base, "src"], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
-        sources = {"base": base_src / "src", "current": ROOT / "src"}
+        sys.path.insert(0, str(ROOT / "bench"))
+        from run import extract_src
+
+        sources = {"base": extract_src(args.base, tmp / "base"), "current": ROOT / "src"}
         best: dict[str, dict[str, Any]] = {}
         rounds = 1 if args.callgrind else args.rounds
         for _ in range(rounds):

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from payloads import Payloads  # noqa: E402
-from run import ACCOUNT, Plan, Server, ingest_load  # noqa: E402
+from run import ACCOUNT, Plan, Server, extract_src, ingest_load  # noqa: E402
 
 CLIENTS = (1, 8)
 WORKERS = (1, 2)
@@ -105,13 +105,7 @@ def main() -> None:
     best: dict[tuple[str, int, int], tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        base_src = tmp / "base"
-        base_src.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.base, "src"], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
-        sources = {"base": base_src / "src", "current": ROOT / "src"}
+        sources = {"base": extract_src(args.base, tmp / "base"), "current": ROOT / "src"}
         for round_ in range(args.rounds):
             for label, src in sources.items():
                 for workers in WORKERS:

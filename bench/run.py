@@ -109,6 +109,17 @@ class Plan:
         )
 
 
+def extract_src(rev: str, into: Path) -> Path:
+    """The ``src/`` of git revision ``rev`` of this repository, extracted under ``into``
+    (``git archive``): a base to compare with, run with ``PYTHONPATH`` of the returned path."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", rev, "src"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -295,13 +306,15 @@ def database(name: str, postgres_url: str) -> Iterator[Database]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def database_bytes(db: Database) -> int:
-    """Bytes used by every table and index (PostgreSQL after VACUUM; SQLite after a checkpoint)."""
+def database_bytes(db: Database, *, vacuum: bool = True) -> int:
+    """Bytes used by every table and index (PostgreSQL after VACUUM unless ``vacuum`` is False;
+    SQLite after a checkpoint)."""
     engine = db.engine()
     try:
         if db.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM")
+                if vacuum:
+                    conn.exec_driver_sql("VACUUM")
                 return int(
                     conn.execute(
                         text(

@@ -240,17 +240,7 @@ def precompute_stats(
         if isinstance(event, PeerStats):
             fresh.append(event)
     fresh.sort(key=lambda e: e.timestamp)  # stable, as ingest_batch's order of all events
-    reports = [
-        (
-            e.peer_id,
-            e.connection_id,
-            e.timestamp.timestamp() * 1000,
-            e.stats,
-            e.transport,
-            e.labels,
-        )
-        for e in fresh
-    ]
+    reports = [(e.peer_id, e.connection_id, *_report_call(e)) for e in fresh]
     return precompute(db, app_id, reports, thresholds or stats.QualityThresholds(), now=now)
 
 
@@ -663,15 +653,22 @@ def _meeting(ctx: _Context, meeting_id: str, title: str | None) -> Meeting:
     return meeting
 
 
+def _report_call(event: PeerStats) -> tuple[float, Any, str | None, list[Any]]:
+    """``SampleWriter.apply_report``'s ``(timestamp_ms, report, transport, labels)`` for
+    ``event``: one conversion for the batch and its precompute, whose calls must be equal."""
+    return event.timestamp.timestamp() * 1000, event.stats, event.transport, event.labels
+
+
 def _peer_stats(ctx: _Context, event: PeerStats) -> None:
     peer = _touch(ctx, event.peer_id, event.timestamp)
+    timestamp_ms, report, transport, labels = _report_call(event)
     applied = ctx.samples.apply_report(
         peer.id,
         event.connection_id,
-        timestamp_ms=event.timestamp.timestamp() * 1000,
-        report=event.stats,
-        transport=event.transport,
-        labels=event.labels,
+        timestamp_ms=timestamp_ms,
+        report=report,
+        transport=transport,
+        labels=labels,
     )
     if not applied:
         ctx.result.stale += 1

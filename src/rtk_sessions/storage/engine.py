@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Dialect, Engine, Result, create_engine, event
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+from rtk_sessions.leader import sqlite_path
 
 # SQLite memory (``config.Settings.sqlite_mmap_mb``/``sqlite_cache_mb``): each connection has its
 # own memory map and page cache, and a process has up to 15 connections (SQLAlchemy's pool for a
@@ -104,6 +106,15 @@ def make_engine(
     return engine
 
 
+@contextmanager
+def _flocked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing), waited for; closing the file
+    releases it."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield
+
+
 class Database:
     """An engine plus a sessionmaker; ``unit_of_work()`` commits on success, rolls back on error."""
 
@@ -129,34 +140,22 @@ class Database:
         # ... and across processes (``serve --workers N``, the CLI) with a ``flock`` on a file
         # beside the database: the kernel wakes the next writer when the lock is released, where
         # SQLite's busy handler would poll with sleeps of up to 100 ms.
-        self._write_lock_path: str | None = None
-        database = self.engine.url.database
-        if self.dialect == "sqlite" and database and database != ":memory:":
-            self._write_lock_path = f"{database}.write.lock"
-        self._write_lock_fd: tuple[int, int] | None = None  # (pid, descriptor)
+        path = sqlite_path(url)
+        self._write_lock_path = path.with_name(path.name + ".write.lock") if path else None
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
         """One transaction; ``write=False`` promises it only reads (SQLite: no write lock taken;
         a write in it may then fail with "database is locked" instead of waiting)."""
         lock = self._write_lock if write else None
-        if lock is not None:
-            lock.acquire()
-        fd = None
-        try:
-            if lock is not None and self._write_lock_path is not None:
-                fd = self._write_lock_file()
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                maker = self._sessions if write else self._read_sessions
-                with maker() as session, session.begin():
-                    yield session
-            finally:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
+        with contextlib.ExitStack() as stack:
             if lock is not None:
-                lock.release()
+                stack.enter_context(lock)
+                if self._write_lock_path is not None:
+                    stack.enter_context(_flocked(self._write_lock_path))
+            maker = self._sessions if write else self._read_sessions
+            with maker() as session, session.begin():
+                yield session
 
     @contextmanager
     def write_turn(self) -> Iterator[None]:
@@ -165,22 +164,8 @@ class Database:
         that serializes all processes; on PostgreSQL nothing. For work that prepares a write,
         such as an ingestion batch's precompute: it then overlaps with other processes' writes,
         not with this process's (whose threads would only take turns on the GIL)."""
-        lock = self._write_lock
-        if lock is None:
+        with self._write_lock or contextlib.nullcontext():
             yield
-            return
-        with lock:
-            yield
-
-    def _write_lock_file(self) -> int:
-        """The descriptor of the writers' lock file, opened once per process (a ``flock`` belongs
-        to the open file, which a forked child would share); called holding ``_write_lock``."""
-        pid = os.getpid()
-        if self._write_lock_fd is None or self._write_lock_fd[0] != pid:
-            assert self._write_lock_path is not None
-            fd = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._write_lock_fd = (pid, fd)
-        return self._write_lock_fd[1]
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -210,9 +195,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._write_lock_fd is not None and self._write_lock_fd[0] == os.getpid():
-            os.close(self._write_lock_fd[1])
-        self._write_lock_fd = None
 
 
 @dataclass(frozen=True, slots=True)
