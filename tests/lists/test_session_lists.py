@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from rtk_sessions.contract.params import Page
 from rtk_sessions.domain import accounts
 from rtk_sessions.domain import sessions as sessions_domain
-from rtk_sessions.storage.engine import Database
+from rtk_sessions.storage.engine import Database, Prepared
 from rtk_sessions.storage.tables import Peer, Session
 from tests.conftest import Tenant
 
@@ -762,6 +762,52 @@ def test_counted_pages_give_the_views_of_the_sessions_read_one_by_one(
                 assert view == one
                 seen += view["status"] == "LIVE" and view["minutes_consumed"] > 0
     assert seen
+
+
+def test_counted_pages_and_totals_match_brute_force_in_one_statement_on_postgresql(
+    seeded: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every counted list (no filter, each status; both sorts and orders), its first, a middle,
+    its last and a page past its end: the ids and ``total_count`` of the brute force. On
+    PostgreSQL a page is one statement, run outside a transaction of its own
+    (``reading_raw(one_statement=True)``), and the pooled connection goes back out of
+    autocommit, so that the next unit of work is one transaction again."""
+    db = seeded.server.database()
+    rows = all_rows(db, seeded.app_id)
+    statements: list[Any] = []
+    rows_of = Prepared.rows
+
+    def counting(self: Prepared, conn: Any, params: Any) -> Any:
+        statements.append(self)
+        return rows_of(self, conn, params)
+
+    monkeypatch.setattr(Prepared, "rows", counting)
+    checked = 0
+    for status, sort_by, descending in itertools.product(
+        (None, "LIVE", "ENDED", "NOPE"), ("createdAt", "minutesConsumed"), (True, False)
+    ):
+        params: dict[str, Any] = {"sort_by": sort_by, "sort_order": "DESC" if descending else "ASC"}
+        if status is not None:
+            params["status"] = status
+        query = sessions_domain.SessionQuery(status=status, sort_by=sort_by, descending=descending)
+        for number, size in ((1, 25), (3, 20), (7, 25), (40, 10), (1, 1000)):
+            page = Page(number, size)
+            want_ids, want_total = expected(
+                rows, {**params, "page_no": number, "per_page": size}, 0
+            )
+            statements.clear()
+            with db.reading_raw(one_statement=True) as raw:
+                views, paging = sessions_domain.list_counted(raw, seeded.app_id, query, page)
+            assert [v["id"] for v in views] == want_ids
+            assert paging == page.paging(want_total, len(want_ids))
+            if db.dialect == "postgresql":
+                assert len(statements) == 1
+            checked += bool(want_ids)
+    assert checked > 20
+    if db.dialect == "postgresql":
+        for _ in range(12):  # more than the pool holds, so that each of its connections is seen
+            with db.engine.connect() as conn:
+                assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
 
 
 def test_a_common_search_is_counted_for_the_app_s_top_level_sessions_only(

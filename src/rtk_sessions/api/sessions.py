@@ -48,7 +48,7 @@ def get_sessions(
     )
     page = q.page()
     if sessions.is_counted(query, page):
-        with db.reading_raw() as raw:
+        with db.reading_raw(one_statement=True) as raw:
             items, paging = sessions.list_counted(raw, scope.app_id, query, page)
     else:
         with db.reading() as conn:

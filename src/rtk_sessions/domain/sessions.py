@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Select,
     String,
     bindparam,
     case,
@@ -24,8 +25,10 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DB
 
@@ -311,9 +314,20 @@ def list_counted(
     conn: RawConnection, app_id: str, query: SessionQuery, page: Page
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """``list_sessions`` of a list that ``is_counted``, read with ``Prepared`` statements alone
-    (``Database.reading_raw``)."""
+    (``Database.reading_raw``). On PostgreSQL one statement (``_one_statement_page``), which
+    ``reading_raw(one_statement=True)`` runs without a transaction of its own.
+    raises ValueError for a list that is not counted."""
+    if not is_counted(query, page):
+        raise ValueError("not a counted list (is_counted)")
+    if conn.dialect.name == "postgresql":
+        params: dict[str, Any] = {"app_id": app_id, "status": query.status}
+        params |= {"offset": page.offset, "limit": page.size}
+        stmt = _one_statement_page(query.sort_by, query.descending, query.status is not None)
+        rows = stmt.rows(conn, params)
+        views = _one_statement_views(rows)
+        return views, page.paging(int(rows[0][0]), len(views))
     total = _counted_total(conn, app_id, query)
-    if total is None or page.offset >= DEEP_OFFSET:
+    if total is None:  # (is_counted)
         raise ValueError("not a counted list (is_counted)")
     return _counted_list(conn, app_id, query, page, total)
 
@@ -355,12 +369,19 @@ def _counted_page(
 ) -> Prepared:
     """A page of ``columns`` of the list with no filter but ``status``; binds app_id, status,
     offset, limit."""
+    return Prepared(_counted_select(columns, sort_by, descending, with_status))
+
+
+def _counted_select(
+    columns: Sequence[Any], sort_by: str, descending: bool, with_status: bool
+) -> Select[Any]:
+    """The statement of ``_counted_page``."""
     conditions = [Session.app_id == bindparam("app_id"), Session.parent_session_id.is_(None)]
     if with_status:
         conditions.append(Session.status == bindparam("status"))
     key = Session.consumed_secs if sort_by == "minutesConsumed" else Session.created_at
     order = (key.desc() if descending else key.asc(), Session.id.asc())
-    return Prepared(
+    return (
         select(*columns)
         .where(*conditions)
         .order_by(*order)
@@ -418,6 +439,64 @@ def _packed_views(app_id: str, rows: Sequence[tuple[Any, ...]]) -> list[dict[str
         views.append(
             session_row_view((*row, created, started, ended, updated), live_secs, stored_iso)
         )
+    return views
+
+
+_SESSION_COUNTS = table(
+    "session_counts", column("app_id", String), column("status", String), column("n", Integer)
+)
+
+
+@functools.cache
+def _one_statement_page(sort_by: str, descending: bool, with_status: bool) -> Prepared:
+    """PostgreSQL: a page of the list with no filter but ``status`` in one statement. Its rows:
+    the list's ``total_count`` (from session_counts, the same in each row), the ``_COLUMNS`` of
+    a session, then the join times of a LIVE session's connected peers (an array, in
+    ``open_peer_secs``'s order: ``ix_peers_session_joined``); a page past the end is one row
+    of the total and NULLs (the page joined to the count, ``LEFT JOIN LATERAL``).
+
+    One statement is one snapshot: run outside a transaction of its own
+    (``reading_raw(one_statement=True)``) it costs no BEGIN and COMMIT, each a round trip to
+    the server as dear as the statement; with the count's and the open peers' statements, five
+    round trips became one (docs/performance.md)."""
+    open_joins = (
+        select(func.array_agg(aggregate_order_by(Peer.joined_at, Peer.joined_at)))
+        .where(Peer.session_id == Session.id, still_connected())
+        .scalar_subquery()
+    )
+    live = case((Session.status == literal_column("'LIVE'"), open_joins), else_=None)
+    page = _counted_select((*_COLUMNS, live.label("joins")), sort_by, descending, with_status)
+    rows = page.lateral("page")
+    counted = [_SESSION_COUNTS.c.app_id == bindparam("app_id")]
+    if with_status:
+        counted.append(_SESSION_COUNTS.c.status == bindparam("status"))
+    total = (
+        select(func.coalesce(func.sum(_SESSION_COUNTS.c.n), literal_column("0")).label("total"))
+        .where(*counted)
+        .subquery("total")
+    )
+    key = rows.c.consumed_secs if sort_by == "minutesConsumed" else rows.c.created_at
+    return Prepared(
+        select(total.c.total, *rows.c)
+        .select_from(total.outerjoin(rows, true()))
+        .order_by(key.desc() if descending else key.asc(), rows.c.id.asc())
+    )
+
+
+def _one_statement_views(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """``_row_views`` of the rows of ``_one_statement_page`` that are sessions (none for a page
+    past the end, whose one row has no id): the same views."""
+    if rows[0][1] is None:
+        return []
+    now = utc_now()
+    views = []
+    for row in rows:
+        live_secs = 0.0
+        joins = row[-1]
+        if joins is not None:
+            for joined_at in joins:
+                live_secs = live_secs + max(0.0, (now - stored_time(joined_at)).total_seconds())
+        views.append(session_row_view(row[1:-1], live_secs, stored_iso))
     return views
 
 

@@ -176,21 +176,36 @@ class Database:
             yield conn
 
     @contextmanager
-    def reading_raw(self) -> Iterator[RawConnection]:
+    def reading_raw(self, *, one_statement: bool = False) -> Iterator[RawConnection]:
         """``reading`` on the driver's connection itself, for reads that are all ``Prepared``
         (the commonest session lists): SQLAlchemy's ``Connection``, its transaction and its
         events cost about a tenth of such a request. Same isolation (SQLite: a deferred BEGIN;
-        PostgreSQL: the driver's own transaction); committed at the end, rolled back on error."""
+        PostgreSQL: the driver's own transaction); committed at the end, rolled back on error.
+
+        one_statement: the caller runs a single statement, which is then its own transaction
+        (PostgreSQL: the driver in autocommit, without the BEGIN and COMMIT that each cost a
+        round trip to the server); a second statement would read another snapshot."""
         pooled = self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        alone = one_statement and self.dialect == "postgresql"
         try:
             if self.dialect == "sqlite":
-                pooled.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+                driver.execute("BEGIN")
+            elif alone:
+                driver.autocommit = True
             yield RawConnection(self.engine.dialect, pooled)
-            pooled.commit()
+            if not alone:
+                pooled.commit()
         except BaseException:
-            pooled.rollback()
+            if not alone:
+                pooled.rollback()
             raise
         finally:
+            if alone:
+                try:
+                    driver.autocommit = False
+                except Exception:  # a broken connection: never back to the pool in autocommit
+                    pooled.invalidate()
             pooled.close()
 
     def dispose(self) -> None:
