@@ -182,9 +182,10 @@ class Database:
         events cost about a tenth of such a request. Same isolation (SQLite: a deferred BEGIN;
         PostgreSQL: the driver's own transaction); committed at the end, rolled back on error.
 
-        one_statement: the caller runs a single statement, which is then its own transaction
-        (PostgreSQL: the driver in autocommit, without the BEGIN and COMMIT that each cost a
-        round trip to the server); a second statement would read another snapshot."""
+        one_statement: on PostgreSQL the caller runs a single statement, which is then its own
+        transaction (the driver in autocommit, without the BEGIN and COMMIT that each cost a
+        round trip to the server); a second statement would read another snapshot. SQLite
+        ignores it: its transaction costs no round trip, and the reads keep one snapshot."""
         pooled = self.engine.raw_connection()
         driver: Any = pooled.driver_connection
         alone = one_statement and self.dialect == "postgresql"
