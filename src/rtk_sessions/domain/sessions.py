@@ -327,8 +327,7 @@ def list_counted(
         views = _one_statement_views(rows)
         return views, page.paging(int(rows[0][0]), len(views))
     total = _counted_total(conn, app_id, query)
-    if total is None:  # (is_counted)
-        raise ValueError("not a counted list (is_counted)")
+    assert total is not None  # is_counted: no filter but status
     return _counted_list(conn, app_id, query, page, total)
 
 
@@ -423,6 +422,15 @@ def _packed_page_stmt(sort_by: str, descending: bool, with_status: bool) -> Prep
     return _counted_page(columns, sort_by, descending, with_status)
 
 
+def _open_secs(now: datetime, joins: Sequence[Any]) -> float:
+    """``open_peer_secs`` of one session from its open peers' join times as the driver returns
+    them, added in the same order: the list pages' views equal ``get_session``'s."""
+    secs = 0.0
+    for joined_at in joins:
+        secs = secs + max(0.0, (now - stored_time(joined_at)).total_seconds())
+    return secs
+
+
 def _packed_views(app_id: str, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """``_row_views`` of rows of ``_packed_page_stmt``: the same views."""
     now = utc_now()
@@ -431,10 +439,7 @@ def _packed_views(app_id: str, rows: Sequence[tuple[Any, ...]]) -> list[dict[str
         (id_, meeting, name, type_, status, live, most, created, started, ended, updated, joins) = (
             orjson.loads(packed)
         )
-        live_secs = 0.0
-        if joins is not None:
-            for joined_at in joins.split(","):
-                live_secs = live_secs + max(0.0, (now - stored_time(joined_at)).total_seconds())
+        live_secs = _open_secs(now, joins.split(",")) if joins is not None else 0.0
         row = (id_, app_id, meeting, name, type_, status, live, most, consumed_secs)
         views.append(
             session_row_view((*row, created, started, ended, updated), live_secs, stored_iso)
@@ -491,11 +496,8 @@ def _one_statement_views(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]
     now = utc_now()
     views = []
     for row in rows:
-        live_secs = 0.0
         joins = row[-1]
-        if joins is not None:
-            for joined_at in joins:
-                live_secs = live_secs + max(0.0, (now - stored_time(joined_at)).total_seconds())
+        live_secs = _open_secs(now, joins) if joins is not None else 0.0
         views.append(session_row_view(row[1:-1], live_secs, stored_iso))
     return views
 
